@@ -1,0 +1,1 @@
+//! `#[derive(RecordKey)]` for enums naming aimdb records.

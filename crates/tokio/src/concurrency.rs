@@ -1,0 +1,1 @@
+//! Concurrency primitives for async code that must hand work to blocking I/O.

@@ -1,0 +1,3 @@
+//! `aimdb-tokio`: runs the aimdb engine on Tokio.
+
+pub mod concurrency;
