@@ -1,0 +1,164 @@
+//! The state all handles of one buffer share: the kind's state machine, parked readers,
+//! counters and the open/closed flag, behind the runtime's mutex.
+
+use core::task::{Context, Poll};
+use core::time::Duration;
+
+use super::mailbox::Mailbox;
+use super::single_latest::SingleLatest;
+use super::spmc_ring::SpmcRing;
+use super::{BufferCfg, Read, RecordStats, RecvError, TryRecvError};
+use crate::sync::{BlockingMutex, MutexFamily};
+use crate::waiters::{WaiterId, Waiters};
+
+enum State<T> {
+    Ring(SpmcRing<T>),
+    Latest(SingleLatest<T>),
+    Mailbox(Mailbox<T>),
+}
+
+struct Inner<T> {
+    state: State<T>,
+    readers: Waiters,
+    stats: RecordStats,
+    /// Set when the last producer leaves; cleared when one joins.
+    closed: bool,
+}
+
+impl<T: Clone> Inner<T> {
+    fn read(&mut self, cursor: &mut u64) -> Result<T, TryRecvError> {
+        let read = match &mut self.state {
+            State::Ring(r) => r.read(cursor),
+            State::Latest(l) => l.read(cursor),
+            State::Mailbox(m) => m.take(),
+        };
+        match read {
+            Read::Value(v) => {
+                self.stats.delivered += 1;
+                Ok(v)
+            }
+            Read::Lagged(n) => {
+                self.stats.lagged += n;
+                Err(TryRecvError::Lagged(n))
+            }
+            Read::Empty if self.closed => Err(TryRecvError::Closed),
+            Read::Empty => Err(TryRecvError::Empty),
+        }
+    }
+}
+
+/// One buffer, shared by its producers and consumers.
+pub(crate) struct Shared<T: Send, F: MutexFamily> {
+    inner: F::Mutex<Inner<T>>,
+}
+
+impl<T: Send, F: MutexFamily> Shared<T, F> {
+    pub(crate) fn new(cfg: BufferCfg) -> Self {
+        let state = match cfg {
+            BufferCfg::SpmcRing { capacity } => State::Ring(SpmcRing::new(capacity)),
+            BufferCfg::SingleLatest => State::Latest(SingleLatest::new()),
+            BufferCfg::Mailbox => State::Mailbox(Mailbox::new()),
+        };
+        Self {
+            inner: F::Mutex::new(Inner {
+                state,
+                readers: Waiters::new(),
+                stats: RecordStats::default(),
+                closed: false,
+            }),
+        }
+    }
+
+    /// Stores `value` and wakes parked readers. Never blocks beyond the short lock.
+    pub(crate) fn push(&self, value: T, now: Duration) {
+        self.inner.with(|inner| {
+            match &mut inner.state {
+                State::Ring(r) => r.push(value),
+                State::Latest(l) => l.push(value),
+                State::Mailbox(m) => {
+                    if m.push(value) {
+                        inner.stats.dropped += 1;
+                    }
+                }
+            }
+            inner.stats.produced += 1;
+            inner.stats.last_produced = Some(now);
+            inner.readers.wake_all();
+        });
+    }
+
+    pub(crate) fn add_writer(&self) {
+        self.inner.with(|inner| {
+            inner.stats.writers += 1;
+            inner.closed = false;
+        });
+    }
+
+    pub(crate) fn remove_writer(&self) {
+        self.inner.with(|inner| {
+            inner.stats.writers = inner.stats.writers.saturating_sub(1);
+            if inner.stats.writers == 0 {
+                inner.closed = true;
+                inner.readers.wake_all();
+            }
+        });
+    }
+
+    /// Registers a reader; returns its waker slot and its starting cursor.
+    pub(crate) fn add_reader(&self) -> (WaiterId, u64) {
+        self.inner.with(|inner| {
+            let cursor = match &inner.state {
+                State::Ring(r) => r.subscribe_cursor(),
+                State::Latest(l) => l.subscribe_cursor(),
+                State::Mailbox(_) => 0,
+            };
+            let id = inner.readers.join();
+            inner.stats.readers = inner.readers.parties();
+            (id, cursor)
+        })
+    }
+
+    pub(crate) fn remove_reader(&self, id: WaiterId) {
+        self.inner.with(|inner| {
+            inner.readers.leave(id);
+            inner.stats.readers = inner.readers.parties();
+        });
+    }
+}
+
+impl<T: Clone + Send, F: MutexFamily> Shared<T, F> {
+    pub(crate) fn try_read(&self, cursor: &mut u64) -> Result<T, TryRecvError> {
+        self.inner.with(|inner| inner.read(cursor))
+    }
+
+    /// Reads, or parks the reader's waker when there is nothing to read.
+    pub(crate) fn poll_read(
+        &self,
+        cursor: &mut u64,
+        id: WaiterId,
+        cx: &mut Context<'_>,
+    ) -> Poll<Result<T, RecvError>> {
+        self.inner.with(|inner| match inner.read(cursor) {
+            Ok(v) => Poll::Ready(Ok(v)),
+            Err(TryRecvError::Lagged(n)) => Poll::Ready(Err(RecvError::Lagged(n))),
+            Err(TryRecvError::Closed) => Poll::Ready(Err(RecvError::Closed)),
+            Err(TryRecvError::Empty) => {
+                inner.readers.park(id, cx.waker());
+                Poll::Pending
+            }
+        })
+    }
+
+    /// The newest value held, without consuming it (a mailbox keeps its value).
+    pub(crate) fn newest(&self) -> Option<T> {
+        self.inner.with(|inner| match &inner.state {
+            State::Ring(r) => r.newest(),
+            State::Latest(l) => l.newest(),
+            State::Mailbox(m) => m.peek(),
+        })
+    }
+
+    pub(crate) fn stats(&self) -> RecordStats {
+        self.inner.with(|inner| inner.stats)
+    }
+}

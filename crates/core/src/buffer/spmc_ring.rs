@@ -1,0 +1,67 @@
+//! Ring state of an `spmc_ring` buffer: the last `capacity` values, each numbered.
+
+use alloc::boxed::Box;
+use alloc::vec::Vec;
+
+use super::Read;
+
+pub(crate) struct SpmcRing<T> {
+    slots: Box<[Option<T>]>,
+    /// Sequence number of the next value to be written.
+    next_seq: u64,
+}
+
+impl<T> SpmcRing<T> {
+    pub(crate) fn new(capacity: usize) -> Self {
+        let capacity = capacity.max(1);
+        let mut slots = Vec::with_capacity(capacity);
+        slots.resize_with(capacity, || None);
+        Self {
+            slots: slots.into_boxed_slice(),
+            next_seq: 0,
+        }
+    }
+
+    fn index(&self, seq: u64) -> usize {
+        // The remainder is below `slots.len()`, which is a usize.
+        (seq % self.slots.len() as u64) as usize
+    }
+
+    pub(crate) fn push(&mut self, value: T) {
+        let i = self.index(self.next_seq);
+        self.slots[i] = Some(value);
+        self.next_seq += 1;
+    }
+
+    /// A new reader starts after the newest value.
+    pub(crate) fn subscribe_cursor(&self) -> u64 {
+        self.next_seq
+    }
+}
+
+impl<T: Clone> SpmcRing<T> {
+    pub(crate) fn read(&self, cursor: &mut u64) -> Read<T> {
+        if *cursor >= self.next_seq {
+            return Read::Empty;
+        }
+        let oldest = self.next_seq.saturating_sub(self.slots.len() as u64);
+        if *cursor < oldest {
+            let missed = oldest - *cursor;
+            *cursor = oldest;
+            return Read::Lagged(missed);
+        }
+        match &self.slots[self.index(*cursor)] {
+            Some(v) => {
+                *cursor += 1;
+                Read::Value(v.clone())
+            }
+            // Unreachable by construction: every seq in [oldest, next_seq) was written.
+            None => Read::Empty,
+        }
+    }
+
+    pub(crate) fn newest(&self) -> Option<T> {
+        let seq = self.next_seq.checked_sub(1)?;
+        self.slots[self.index(seq)].clone()
+    }
+}

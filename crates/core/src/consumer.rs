@@ -1,0 +1,71 @@
+//! The reading end of a record.
+
+use alloc::sync::Arc;
+use core::future::poll_fn;
+use core::task::{Context, Poll};
+
+use crate::buffer::{RecordStats, RecvError, Shared, TryRecvError};
+use crate::runtime::Runtime;
+use crate::waiters::WaiterId;
+
+/// Reads values from one record's buffer, with its own position.
+///
+/// What a reader sees depends on the buffer (see [`crate::buffer`]): every value of a ring since
+/// subscribing, the current value of a `single_latest`, or its share of a mailbox. `recv` is
+/// cancel-safe. Dropping the consumer frees its slot; it never holds back the producer.
+pub struct Consumer<T: Send, R: Runtime> {
+    shared: Arc<Shared<T, R::Mutex>>,
+    cursor: u64,
+    waiter: WaiterId,
+}
+
+impl<T: Clone + Send + 'static, R: Runtime> Consumer<T, R> {
+    pub(crate) fn new(shared: Arc<Shared<T, R::Mutex>>) -> Self {
+        let (waiter, cursor) = shared.add_reader();
+        Self {
+            shared,
+            cursor,
+            waiter,
+        }
+    }
+
+    /// Waits for the next value. Cancel-safe: a value is taken only when this completes.
+    ///
+    /// Errors: [`RecvError::Lagged`] once after values were missed (reading again resumes at the
+    /// oldest value still held), [`RecvError::Closed`] when no producer is left and nothing
+    /// remains for this reader.
+    pub async fn recv(&mut self) -> Result<T, RecvError> {
+        poll_fn(|cx| self.poll_recv(cx)).await
+    }
+
+    /// Poll form of [`Consumer::recv`]; registers `cx`'s waker when nothing is ready.
+    pub fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Result<T, RecvError>> {
+        self.shared.poll_read(&mut self.cursor, self.waiter, cx)
+    }
+
+    /// Takes the next value if one is ready. Never waits.
+    pub fn try_recv(&mut self) -> Result<T, TryRecvError> {
+        self.shared.try_read(&mut self.cursor)
+    }
+
+    /// The newest value the buffer holds, without moving this reader or consuming a mailbox.
+    pub fn latest(&self) -> Option<T> {
+        self.shared.newest()
+    }
+
+    /// A new, independent reader of the same record, starting where a new subscriber starts.
+    pub fn resubscribe(&self) -> Self {
+        Self::new(self.shared.clone())
+    }
+
+    /// The record's counters.
+    pub fn stats(&self) -> RecordStats {
+        self.shared.stats()
+    }
+}
+
+impl<T: Send, R: Runtime> Drop for Consumer<T, R> {
+    fn drop(&mut self) {
+        self.shared.remove_reader(self.waiter);
+    }
+}

@@ -1,0 +1,80 @@
+//! Errors of building and using a database.
+
+use alloc::string::String;
+use core::fmt;
+
+use crate::graph::GraphError;
+
+/// Why a graph could not be built or started.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BuildError {
+    /// `AimDbBuilder::runtime` was not called.
+    NoRuntime,
+    /// The graph is invalid; every problem is listed.
+    Graph(GraphError),
+    /// A component could not be started.
+    Start(String),
+    /// The runtime refused to spawn a task.
+    Spawn(crate::runtime::SpawnError),
+}
+
+impl fmt::Display for BuildError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            BuildError::NoRuntime => f.write_str("no runtime given to the builder"),
+            BuildError::Graph(e) => fmt::Display::fmt(e, f),
+            BuildError::Start(e) => write!(f, "could not start the graph: {e}"),
+            BuildError::Spawn(e) => write!(f, "could not spawn a task: {e}"),
+        }
+    }
+}
+
+impl core::error::Error for BuildError {}
+
+impl From<GraphError> for BuildError {
+    fn from(e: GraphError) -> Self {
+        BuildError::Graph(e)
+    }
+}
+
+/// Why a record could not be accessed by key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AccessError {
+    /// No record has this key.
+    UnknownKey {
+        /// The key asked for.
+        key: String,
+        /// The closest existing key, if one is close.
+        suggestion: Option<String>,
+    },
+    /// The record carries another type.
+    TypeMismatch {
+        /// The key.
+        key: String,
+        /// The type asked for.
+        requested: &'static str,
+        /// The type the record carries.
+        actual: &'static str,
+    },
+}
+
+impl fmt::Display for AccessError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            AccessError::UnknownKey { key, suggestion } => {
+                write!(f, "no record {key:?}")?;
+                match suggestion {
+                    Some(s) => write!(f, "; did you mean {s:?}?"),
+                    None => Ok(()),
+                }
+            }
+            AccessError::TypeMismatch {
+                key,
+                requested,
+                actual,
+            } => write!(f, "record {key:?} carries {actual}, not {requested}"),
+        }
+    }
+}
+
+impl core::error::Error for AccessError {}

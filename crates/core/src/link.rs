@@ -1,0 +1,200 @@
+//! Links: how records cross the process boundary (MQTT, serial, ...).
+//!
+//! A record names its links by URL (`mqtt://gw-1/alert/temp`). At start the engine groups the
+//! links of the whole graph by URL scheme and hands each group to the [`Connector`] registered for
+//! that scheme, once. Links are type-erased at this boundary: an outbound link yields encoded
+//! frames of its record, an inbound link accepts payloads and decodes them into its record. The
+//! codec is the record's (`RecordRegistrar::codec`) or the link's own.
+//!
+//! Contract for connectors:
+//! - Inbound links are writers of their record. On shutdown (`ctx.shutdown()`), a connector drops
+//!   its [`InboundLink`]s so that their records can close and drain.
+//! - Outbound links end when [`OutboundLink::next_frame`] returns [`FrameError::Closed`]; a
+//!   connector keeps sending until then (bounded by its own timeout) so nothing accepted is lost.
+
+use alloc::boxed::Box;
+use alloc::string::String;
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+use core::fmt;
+use core::future::{poll_fn, Future};
+use core::pin::Pin;
+use core::task::{Context, Poll};
+
+use crate::buffer::RecvError;
+use crate::consumer::Consumer;
+use crate::producer::Producer;
+use crate::runtime::{Runtime, RuntimeContext};
+
+/// A spawned unit of work. Boxed once per task at start, never per message.
+pub type BoxFuture = Pin<Box<dyn Future<Output = ()> + Send + 'static>>;
+
+/// A value could not be encoded or decoded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CodecError(pub String);
+
+impl fmt::Display for CodecError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl core::error::Error for CodecError {}
+
+/// Encodes a value, appending to the buffer.
+pub type Encoder<T> = Arc<dyn Fn(&T, &mut Vec<u8>) -> Result<(), CodecError> + Send + Sync>;
+/// Decodes a payload into a value.
+pub type Decoder<T> = Arc<dyn Fn(&[u8]) -> Result<T, CodecError> + Send + Sync>;
+
+/// Why an outbound link yielded no frame.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FrameError {
+    /// The link fell behind its record's ring by this many values.
+    Lagged(u64),
+    /// The record closed; the link is done.
+    Closed,
+    /// The value could not be encoded; it is skipped.
+    Encode(CodecError),
+}
+
+trait FrameSource: Send {
+    fn poll_frame(
+        &mut self,
+        cx: &mut Context<'_>,
+        buf: &mut Vec<u8>,
+    ) -> Poll<Result<(), FrameError>>;
+}
+
+struct EncodingConsumer<T: Send, R: Runtime> {
+    consumer: Consumer<T, R>,
+    encoder: Encoder<T>,
+}
+
+impl<T: Clone + Send + 'static, R: Runtime> FrameSource for EncodingConsumer<T, R> {
+    fn poll_frame(
+        &mut self,
+        cx: &mut Context<'_>,
+        buf: &mut Vec<u8>,
+    ) -> Poll<Result<(), FrameError>> {
+        self.consumer.poll_recv(cx).map(|r| match r {
+            Ok(v) => {
+                buf.clear();
+                (self.encoder)(&v, buf).map_err(FrameError::Encode)
+            }
+            Err(RecvError::Lagged(n)) => Err(FrameError::Lagged(n)),
+            Err(RecvError::Closed) => Err(FrameError::Closed),
+        })
+    }
+}
+
+/// One outbound link: a record's values, encoded, for a connector to send to `url`.
+pub struct OutboundLink {
+    /// The record's key.
+    pub record: Arc<str>,
+    /// The link's URL as configured.
+    pub url: String,
+    source: Box<dyn FrameSource>,
+}
+
+impl OutboundLink {
+    pub(crate) fn new<T: Clone + Send + 'static, R: Runtime>(
+        record: Arc<str>,
+        url: String,
+        consumer: Consumer<T, R>,
+        encoder: Encoder<T>,
+    ) -> Self {
+        Self {
+            record,
+            url,
+            source: Box::new(EncodingConsumer { consumer, encoder }),
+        }
+    }
+
+    /// Waits for the record's next value and encodes it into `buf` (cleared first). Cancel-safe.
+    pub async fn next_frame(&mut self, buf: &mut Vec<u8>) -> Result<(), FrameError> {
+        poll_fn(|cx| self.source.poll_frame(cx, buf)).await
+    }
+
+    /// Poll form of [`OutboundLink::next_frame`].
+    pub fn poll_frame(
+        &mut self,
+        cx: &mut Context<'_>,
+        buf: &mut Vec<u8>,
+    ) -> Poll<Result<(), FrameError>> {
+        self.source.poll_frame(cx, buf)
+    }
+}
+
+trait FrameSink: Send + Sync {
+    fn push(&self, payload: &[u8]) -> Result<(), CodecError>;
+}
+
+struct DecodingProducer<T: Send, R: Runtime> {
+    producer: Producer<T, R>,
+    decoder: Decoder<T>,
+}
+
+impl<T: Clone + Send + 'static, R: Runtime> FrameSink for DecodingProducer<T, R> {
+    fn push(&self, payload: &[u8]) -> Result<(), CodecError> {
+        let value = (self.decoder)(payload)?;
+        self.producer.produce(value);
+        Ok(())
+    }
+}
+
+/// One inbound link: payloads a connector receives from `url`, decoded into a record.
+pub struct InboundLink {
+    /// The record's key.
+    pub record: Arc<str>,
+    /// The link's URL as configured.
+    pub url: String,
+    sink: Box<dyn FrameSink>,
+}
+
+impl InboundLink {
+    pub(crate) fn new<T: Clone + Send + 'static, R: Runtime>(
+        record: Arc<str>,
+        url: String,
+        producer: Producer<T, R>,
+        decoder: Decoder<T>,
+    ) -> Self {
+        Self {
+            record,
+            url,
+            sink: Box::new(DecodingProducer { producer, decoder }),
+        }
+    }
+
+    /// Decodes `payload` and produces it into the record. A payload that fails to decode is
+    /// returned as an error and nothing is produced. Never blocks.
+    pub fn push(&self, payload: &[u8]) -> Result<(), CodecError> {
+        self.sink.push(payload)
+    }
+}
+
+/// Carries the links of one URL scheme.
+pub trait Connector<R: Runtime>: Send + Sync + 'static {
+    /// The URL scheme served, e.g. `"mqtt"`.
+    fn scheme(&self) -> &str;
+
+    /// Checks one link URL before anything runs; the message says what is wrong.
+    fn check_url(&self, url: &str) -> Result<(), String> {
+        let _ = url;
+        Ok(())
+    }
+
+    /// Takes every link of this scheme in the graph, once, when the graph starts, and returns the
+    /// tasks to run. See the module docs for the shutdown contract.
+    fn start(
+        &self,
+        ctx: RuntimeContext<R>,
+        outbound: Vec<OutboundLink>,
+        inbound: Vec<InboundLink>,
+    ) -> Result<Vec<BoxFuture>, String>;
+}
+
+/// The scheme of a URL (`"mqtt"` in `"mqtt://host/topic"`), if it has one.
+pub fn url_scheme(url: &str) -> Option<&str> {
+    let (scheme, rest) = url.split_once("://")?;
+    (!scheme.is_empty() && !rest.is_empty()).then_some(scheme)
+}

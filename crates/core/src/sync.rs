@@ -1,0 +1,56 @@
+//! The platform's blocking mutex, abstracted so that buffers are written once.
+//!
+//! Buffers keep their state behind a short, never-awaited critical section. On Tokio that is a
+//! `parking_lot::Mutex`; on Embassy it is an `embassy_sync` critical-section mutex. A runtime
+//! names its choice with [`MutexFamily`]; the core never holds a lock across an `.await`, never
+//! calls user code while holding one, and never allocates while holding one on the per-message
+//! path.
+
+/// A mutex that runs a closure with exclusive access to the value it guards.
+///
+/// `with` blocks only for as long as another holder's closure runs; closures passed by the core
+/// are short and never block or await.
+pub trait BlockingMutex<T>: Send + Sync {
+    /// Wraps `value`.
+    fn new(value: T) -> Self;
+    /// Runs `f` with exclusive access to the guarded value.
+    fn with<U>(&self, f: impl FnOnce(&mut T) -> U) -> U;
+}
+
+/// Names the mutex type a runtime uses for values of any type (a type constructor).
+pub trait MutexFamily: 'static {
+    /// The mutex guarding a `T`.
+    type Mutex<T: Send>: BlockingMutex<T>;
+}
+
+/// [`MutexFamily`] over `std::sync::Mutex`, for hosts without a faster choice and for tests.
+/// A poisoned lock is recovered: buffer state is updated atomically inside one closure and stays
+/// consistent even when a panic unwinds out of an unrelated holder.
+#[cfg(feature = "std")]
+#[derive(Debug, Clone, Copy, Default)]
+pub struct StdMutexFamily;
+
+#[cfg(feature = "std")]
+impl MutexFamily for StdMutexFamily {
+    type Mutex<T: Send> = StdMutex<T>;
+}
+
+/// A `std::sync::Mutex` implementing [`BlockingMutex`].
+#[cfg(feature = "std")]
+#[derive(Debug, Default)]
+pub struct StdMutex<T>(std::sync::Mutex<T>);
+
+#[cfg(feature = "std")]
+impl<T: Send> BlockingMutex<T> for StdMutex<T> {
+    fn new(value: T) -> Self {
+        Self(std::sync::Mutex::new(value))
+    }
+
+    fn with<U>(&self, f: impl FnOnce(&mut T) -> U) -> U {
+        let mut guard = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        f(&mut guard)
+    }
+}

@@ -1,0 +1,119 @@
+//! [`TokioAdapter`]: aimdb's runtime traits on Tokio.
+
+use core::fmt;
+use std::future::Future;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use aimdb_core::{
+    BlockingMutex, LogLevel, Logger, MutexFamily, Runtime, Spawn, SpawnError, TimeOps,
+};
+use tokio::runtime::Handle;
+use tokio::time::Instant;
+
+/// Runs aimdb on a Tokio runtime: tasks are `tokio::spawn`ed on the runtime the adapter was
+/// created in, time is `tokio::time` (so `tokio::time::pause` works in tests), logs go to
+/// `tracing` with the record key as field `record`, and buffers lock with `parking_lot`.
+#[derive(Clone, Debug)]
+pub struct TokioAdapter {
+    handle: Handle,
+    started: Instant,
+}
+
+/// The adapter was created outside a Tokio runtime.
+#[derive(Debug, thiserror::Error)]
+#[error("TokioAdapter::new must be called inside a Tokio runtime: {0}")]
+pub struct NoTokioRuntime(#[from] tokio::runtime::TryCurrentError);
+
+impl TokioAdapter {
+    /// An adapter for the Tokio runtime the caller runs in.
+    pub fn new() -> Result<Self, NoTokioRuntime> {
+        Ok(Self::with_handle(Handle::try_current()?))
+    }
+
+    /// An adapter spawning onto `handle`'s runtime.
+    pub fn with_handle(handle: Handle) -> Self {
+        let _guard = handle.enter();
+        Self {
+            handle,
+            started: Instant::now(),
+        }
+    }
+
+    /// The runtime's handle.
+    pub fn handle(&self) -> &Handle {
+        &self.handle
+    }
+}
+
+impl Spawn for TokioAdapter {
+    fn spawn<F>(&self, task: F) -> Result<(), SpawnError>
+    where
+        F: Future<Output = ()> + Send + 'static,
+    {
+        drop(self.handle.spawn(task));
+        Ok(())
+    }
+}
+
+impl TimeOps for TokioAdapter {
+    type Instant = Instant;
+
+    fn now(&self) -> Instant {
+        Instant::now()
+    }
+
+    fn duration_between(&self, earlier: Instant, later: Instant) -> Duration {
+        later.saturating_duration_since(earlier)
+    }
+
+    fn uptime(&self) -> Duration {
+        self.started.elapsed()
+    }
+
+    fn unix_time(&self) -> Option<Duration> {
+        SystemTime::now().duration_since(UNIX_EPOCH).ok()
+    }
+
+    fn sleep(&self, duration: Duration) -> impl Future<Output = ()> + Send {
+        tokio::time::sleep(duration)
+    }
+}
+
+impl Logger for TokioAdapter {
+    fn log(&self, level: LogLevel, target: &str, message: fmt::Arguments<'_>) {
+        match level {
+            LogLevel::Trace => tracing::trace!(record = target, "{message}"),
+            LogLevel::Debug => tracing::debug!(record = target, "{message}"),
+            LogLevel::Info => tracing::info!(record = target, "{message}"),
+            LogLevel::Warn => tracing::warn!(record = target, "{message}"),
+            LogLevel::Error => tracing::error!(record = target, "{message}"),
+        }
+    }
+}
+
+impl Runtime for TokioAdapter {
+    type Mutex = ParkingLot;
+}
+
+/// [`MutexFamily`] over `parking_lot::Mutex`: uncontended lock and unlock are one atomic each.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ParkingLot;
+
+impl MutexFamily for ParkingLot {
+    type Mutex<T: Send> = ParkingLotMutex<T>;
+}
+
+/// A `parking_lot::Mutex` implementing [`BlockingMutex`].
+#[derive(Debug, Default)]
+pub struct ParkingLotMutex<T>(parking_lot::Mutex<T>);
+
+impl<T: Send> BlockingMutex<T> for ParkingLotMutex<T> {
+    fn new(value: T) -> Self {
+        Self(parking_lot::Mutex::new(value))
+    }
+
+    #[inline]
+    fn with<U>(&self, f: impl FnOnce(&mut T) -> U) -> U {
+        f(&mut self.0.lock())
+    }
+}
