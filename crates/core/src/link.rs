@@ -195,6 +195,6 @@ pub trait Connector<R: Runtime>: Send + Sync + 'static {
 
 /// The scheme of a URL (`"mqtt"` in `"mqtt://host/topic"`), if it has one.
 pub fn url_scheme(url: &str) -> Option<&str> {
-    let (scheme, rest) = url.split_once("://")?;
-    (!scheme.is_empty() && !rest.is_empty()).then_some(scheme)
+    let (scheme, _) = url.split_once("://")?;
+    (!scheme.is_empty()).then_some(scheme)
 }

@@ -1,0 +1,136 @@
+//! The connector contract, shown with an in-memory loopback connector: outbound links yield
+//! encoded frames, inbound links decode payloads into their record, and shutdown drains.
+
+use std::sync::Arc;
+
+use aimdb_core::link::FrameError;
+use aimdb_core::{
+    AimDbBuilder, BoxFuture, BufferCfg, CodecError, Connector, InboundLink, OutboundLink,
+    RuntimeContext,
+};
+use aimdb_tokio::TokioAdapter;
+use parking_lot::Mutex;
+
+/// `mem://NAME`: what is sent to an outbound link `mem://x` arrives at inbound links `mem://x`.
+#[derive(Default, Clone)]
+struct Loopback {
+    sent: Arc<Mutex<Vec<(String, Vec<u8>)>>>,
+}
+
+impl Connector<TokioAdapter> for Loopback {
+    fn scheme(&self) -> &str {
+        "mem"
+    }
+
+    fn check_url(&self, url: &str) -> Result<(), String> {
+        if url.len() > "mem://".len() {
+            Ok(())
+        } else {
+            Err("needs a name".into())
+        }
+    }
+
+    fn start(
+        &self,
+        ctx: RuntimeContext<TokioAdapter>,
+        outbound: Vec<OutboundLink>,
+        inbound: Vec<InboundLink>,
+    ) -> Result<Vec<BoxFuture>, String> {
+        let inbound = Arc::new(Mutex::new(Some(inbound)));
+        let mut tasks: Vec<BoxFuture> = Vec::new();
+        let closer = inbound.clone();
+        tasks.push(Box::pin(async move {
+            ctx.shutdown().wait().await;
+            closer.lock().take(); // drop inbound links: their records may close
+        }));
+        for mut link in outbound {
+            let inbound = inbound.clone();
+            let sent = self.sent.clone();
+            tasks.push(Box::pin(async move {
+                let mut buf = Vec::new();
+                loop {
+                    match link.next_frame(&mut buf).await {
+                        Ok(()) => {
+                            sent.lock().push((link.url.clone(), buf.clone()));
+                            if let Some(links) = &*inbound.lock() {
+                                for l in links.iter().filter(|l| l.url == link.url) {
+                                    let _ = l.push(&buf);
+                                }
+                            }
+                        }
+                        Err(FrameError::Closed) => break,
+                        Err(_) => continue,
+                    }
+                }
+            }));
+        }
+        Ok(tasks)
+    }
+}
+
+fn enc(v: &u32, out: &mut Vec<u8>) -> Result<(), CodecError> {
+    out.extend_from_slice(&v.to_le_bytes());
+    Ok(())
+}
+
+fn dec(b: &[u8]) -> Result<u32, CodecError> {
+    let arr: [u8; 4] = b
+        .try_into()
+        .map_err(|_| CodecError("want 4 bytes".into()))?;
+    Ok(u32::from_le_bytes(arr))
+}
+
+#[tokio::test]
+async fn values_cross_a_link_and_shutdown_drains_outbound() {
+    let conn = Loopback::default();
+    let sent = conn.sent.clone();
+    let mut b = AimDbBuilder::new().runtime(TokioAdapter::new().unwrap());
+    b.connector(conn);
+    b.configure::<u32>("out", |r| {
+        r.buffer(BufferCfg::SpmcRing { capacity: 128 })
+            .codec(Arc::new(enc), Arc::new(dec))
+            .source(|_ctx, p| async move {
+                for i in 0..100 {
+                    p.produce(i);
+                }
+                std::future::pending::<()>().await;
+            })
+            .link_to("mem://wire");
+    });
+    b.configure::<u32>("in", |r| {
+        r.buffer(BufferCfg::SpmcRing { capacity: 128 })
+            .link_from_with("mem://wire", Arc::new(dec));
+    });
+    let db = b.build().unwrap();
+    let h = db.handle();
+    let mut input = h.consumer::<u32>("in").unwrap();
+    let run = tokio::spawn(db.run());
+    for i in 0..100 {
+        assert_eq!(input.recv().await, Ok(i));
+    }
+    assert_eq!(
+        h.record("in").unwrap().writer(),
+        aimdb_core::WriterKind::LinkFrom
+    );
+    h.shutdown();
+    run.await.unwrap().unwrap();
+    assert_eq!(
+        sent.lock().len(),
+        100,
+        "every value was sent before run returned"
+    );
+    assert_eq!(input.recv().await, Err(aimdb_core::RecvError::Closed));
+}
+
+#[tokio::test]
+async fn a_connector_can_reject_a_url() {
+    let mut b = AimDbBuilder::new().runtime(TokioAdapter::new().unwrap());
+    b.connector(Loopback::default());
+    b.configure::<u32>("x", |r| {
+        r.buffer(BufferCfg::SingleLatest)
+            .codec(Arc::new(enc), Arc::new(dec))
+            .link_to("mem://");
+    });
+    let err = b.validate().unwrap_err().to_string();
+    assert!(err.contains("link \"mem://\": needs a name"), "{err}");
+}

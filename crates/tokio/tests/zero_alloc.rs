@@ -1,0 +1,112 @@
+//! One produce→receive cycle allocates nothing, for every buffer kind, after warm-up.
+//!
+//! A counting global allocator wraps the system allocator; each case warms a record up, then
+//! counts allocations over many lockstep cycles on a current-thread runtime.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+use aimdb_core::{AimDbBuilder, BufferCfg};
+use aimdb_tokio::TokioAdapter;
+
+struct Counting;
+
+static COUNTING: AtomicBool = AtomicBool::new(false);
+static ALLOCS: AtomicU64 = AtomicU64::new(0);
+
+// SAFETY: forwards every call unchanged to the system allocator; only counts.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        if COUNTING.load(Ordering::Relaxed) {
+            ALLOCS.fetch_add(1, Ordering::Relaxed);
+        }
+        // SAFETY: same contract as our caller's.
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: same contract as our caller's.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        if COUNTING.load(Ordering::Relaxed) {
+            ALLOCS.fetch_add(1, Ordering::Relaxed);
+        }
+        // SAFETY: same contract as our caller's.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+/// A value shaped like a sensor reading (inline id, no heap).
+#[derive(Clone, Debug, PartialEq)]
+struct Reading {
+    id: [u8; 16],
+    celsius: f32,
+    ts: u64,
+}
+
+fn allocations_per_cycle(cfg: BufferCfg) -> u64 {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    rt.block_on(async {
+        let mut b = AimDbBuilder::new().runtime(TokioAdapter::new().expect("tokio"));
+        b.configure::<Reading>("reading", |r| {
+            r.buffer(cfg);
+        });
+        let db = b.build().expect("graph");
+        let h = db.handle();
+        let p = h.producer::<Reading>("reading").expect("producer");
+        let mut c = h.consumer::<Reading>("reading").expect("consumer");
+        let mut v = Reading {
+            id: *b"sensor-0001-abcd",
+            celsius: 21.5,
+            ts: 0,
+        };
+        let mut cycle = |v: &Reading| {
+            p.produce(v.clone());
+            c.try_recv()
+        };
+        for i in 0..1_000 {
+            v.ts = i;
+            assert!(cycle(&v).is_ok());
+        }
+        COUNTING.store(true, Ordering::SeqCst);
+        for i in 0..10_000 {
+            v.ts = i;
+            let got = cycle(&v);
+            assert_eq!(got.map(|r| r.ts), Ok(i));
+        }
+        COUNTING.store(false, Ordering::SeqCst);
+        let sync_allocs = ALLOCS.swap(0, Ordering::SeqCst);
+
+        // The async path: produce, then `recv().await` on a ready value.
+        COUNTING.store(true, Ordering::SeqCst);
+        for i in 0..10_000 {
+            v.ts = i;
+            p.produce(v.clone());
+            assert_eq!(c.recv().await.map(|r| r.ts), Ok(i));
+        }
+        COUNTING.store(false, Ordering::SeqCst);
+        sync_allocs + ALLOCS.swap(0, Ordering::SeqCst)
+    })
+}
+
+#[test]
+fn produce_receive_cycle_allocates_nothing() {
+    // One test function: the counter is global, so cases must not run in parallel.
+    for cfg in [
+        BufferCfg::SpmcRing { capacity: 64 },
+        BufferCfg::SingleLatest,
+        BufferCfg::Mailbox,
+    ] {
+        assert_eq!(
+            allocations_per_cycle(cfg),
+            0,
+            "{cfg}: allocations in 20 000 cycles"
+        );
+    }
+}
