@@ -3,7 +3,7 @@
 use alloc::sync::Arc;
 
 use crate::buffer::{RecordStats, Shared};
-use crate::runtime::Runtime;
+use crate::runtime::{Runtime, TimeOps};
 
 /// Writes values into one record's buffer.
 ///
@@ -23,7 +23,7 @@ impl<T: Clone + Send + 'static, R: Runtime> Producer<T, R> {
 
     /// Stores `value` and wakes readers. Never blocks.
     pub fn produce(&self, value: T) {
-        self.shared.push(value, self.runtime.uptime());
+        self.shared.push(value, self.runtime.stamp());
     }
 
     /// The record's counters.

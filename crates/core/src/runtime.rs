@@ -50,8 +50,14 @@ pub trait TimeOps {
     fn now(&self) -> Self::Instant;
     /// Time elapsed from `earlier` to `later` (zero if `later` is before `earlier`).
     fn duration_between(&self, earlier: Self::Instant, later: Self::Instant) -> Duration;
-    /// Time since the runtime was created; used for record timestamps in introspection.
+    /// Time since the runtime was created.
     fn uptime(&self) -> Duration;
+    /// A cheap, possibly coarse (a few milliseconds) reading of [`TimeOps::uptime`]. Called on
+    /// every produce to timestamp the record's counters, so adapters whose precise clock is
+    /// costly override it.
+    fn stamp(&self) -> Duration {
+        self.uptime()
+    }
     /// Wall-clock time since the Unix epoch, where the platform knows it (an MCU without RTC
     /// returns `None`).
     fn unix_time(&self) -> Option<Duration>;
@@ -222,6 +228,9 @@ impl<R: TimeOps + Send + Sync> TimeOps for alloc::sync::Arc<R> {
     }
     fn uptime(&self) -> Duration {
         (**self).uptime()
+    }
+    fn stamp(&self) -> Duration {
+        (**self).stamp()
     }
     fn unix_time(&self) -> Option<Duration> {
         (**self).unix_time()

@@ -17,6 +17,7 @@ use tokio::time::Instant;
 pub struct TokioAdapter {
     handle: Handle,
     started: Instant,
+    started_coarse: coarsetime::Instant,
 }
 
 /// The adapter was created outside a Tokio runtime.
@@ -36,6 +37,7 @@ impl TokioAdapter {
         Self {
             handle,
             started: Instant::now(),
+            started_coarse: coarsetime::Instant::now(),
         }
     }
 
@@ -68,6 +70,14 @@ impl TimeOps for TokioAdapter {
 
     fn uptime(&self) -> Duration {
         self.started.elapsed()
+    }
+
+    /// `CLOCK_MONOTONIC_COARSE` (a few ns to read, a few ms resolution): the precise clock costs
+    /// more than the rest of a produce→receive cycle.
+    fn stamp(&self) -> Duration {
+        coarsetime::Instant::now()
+            .duration_since(self.started_coarse)
+            .into()
     }
 
     fn unix_time(&self) -> Option<Duration> {

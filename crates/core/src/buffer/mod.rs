@@ -144,6 +144,6 @@ pub struct RecordStats {
     pub readers: usize,
     /// Producers currently alive.
     pub writers: usize,
-    /// When the last value was produced, as runtime uptime.
+    /// When the last value was produced, as runtime uptime (coarse: see `TimeOps::stamp`).
     pub last_produced: Option<core::time::Duration>,
 }
