@@ -28,7 +28,9 @@ fn record(cfg: BufferCfg) -> DbHandle<Rt> {
 
 fn handles(h: &DbHandle<Rt>, readers: usize) -> (Producer<u64, Rt>, Vec<Consumer<u64, Rt>>) {
     let p = h.producer("bench").expect("producer");
-    let cs = (0..readers).map(|_| h.consumer("bench").expect("consumer")).collect();
+    let cs = (0..readers)
+        .map(|_| h.consumer("bench").expect("consumer"))
+        .collect();
     (p, cs)
 }
 
@@ -140,7 +142,12 @@ fn main() {
             }
         })
     });
-    report("spmc_ring 1->4 fan-out (values/s)", ours, "tokio broadcast 1->4", base);
+    report(
+        "spmc_ring 1->4 fan-out (values/s)",
+        ours,
+        "tokio broadcast 1->4",
+        base,
+    );
 
     let fan = record(BufferCfg::SingleLatest);
     let (p, mut cs) = handles(&fan, 4);
@@ -167,5 +174,10 @@ fn main() {
             }
         })
     });
-    report("single_latest 1->4 fan-out (values/s)", ours, "tokio watch 1->4", base);
+    report(
+        "single_latest 1->4 fan-out (values/s)",
+        ours,
+        "tokio watch 1->4",
+        base,
+    );
 }
