@@ -3,7 +3,7 @@
 use alloc::sync::Arc;
 
 use crate::buffer::{RecordStats, Shared};
-use crate::runtime::{Runtime, TimeOps};
+use crate::runtime::Runtime;
 
 /// Writes values into one record's buffer.
 ///

@@ -11,10 +11,13 @@ use aimdb_core::{
 use aimdb_tokio::TokioAdapter;
 use parking_lot::Mutex;
 
+/// Frames sent, with the URL they were sent to.
+type SentLog = Arc<Mutex<Vec<(String, Vec<u8>)>>>;
+
 /// `mem://NAME`: what is sent to an outbound link `mem://x` arrives at inbound links `mem://x`.
 #[derive(Default, Clone)]
 struct Loopback {
-    sent: Arc<Mutex<Vec<(String, Vec<u8>)>>>,
+    sent: SentLog,
 }
 
 impl Connector<TokioAdapter> for Loopback {
