@@ -3,7 +3,7 @@
 //! Each case is an `async fn` generic over the runtime; [`conformance_tests!`] stamps them out as
 //! `#[test]`s for an adapter:
 //!
-//! ```ignore
+//! ```text
 //! fn block_on<F: core::future::Future>(f: F) -> F::Output { /* the adapter's executor */ }
 //! aimdb_core::conformance_tests!(block_on, MyAdapter::new());
 //! ```
