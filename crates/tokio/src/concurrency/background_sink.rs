@@ -674,6 +674,8 @@ fn drain_thread<T, D: SinkDrain<T>>(
     };
     let config = &shared.config;
     let mut batch: Vec<T> = Vec::with_capacity(config.max_batch.min(4096));
+    // A full queue is as full as a batch gets when capacity < max_batch.
+    let full_batch = config.max_batch.min(config.capacity);
     loop {
         let mut st = shared.state.lock();
         while st.queue.is_empty() && !st.closed {
@@ -683,7 +685,7 @@ fn drain_thread<T, D: SinkDrain<T>>(
             break; // closed and nothing left
         }
         let deadline = Instant::now() + config.max_delay;
-        while st.queue.len() < config.max_batch && !st.closed && st.flush_target <= st.head {
+        while st.queue.len() < full_batch && !st.closed && st.flush_target <= st.head {
             if shared.work.wait_until(&mut st, deadline).timed_out() {
                 break;
             }
