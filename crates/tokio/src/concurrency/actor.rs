@@ -13,8 +13,8 @@
 //!   discarded.
 //! * **Blocking.** `Actor::handle` is async and must not block; blocking work inside it goes
 //!   through `tokio::task::spawn_blocking` or a [`BackgroundSink`](super::BackgroundSink).
-//! * **Stopping.** [`ActorJoin::shutdown`] closes the mailbox (later sends fail with
-//!   [`ActorGone`]), lets the actor handle every message already queued, runs
+//! * **Stopping.** [`ActorJoin::shutdown`] closes the mailbox at once, even while a message is
+//!   being handled (later sends fail with [`ActorGone`]), lets the actor handle every message already queued, runs
 //!   [`Actor::stopping`] and returns the actor — its final state. The actor also stops by itself
 //!   when every [`ActorHandle`] is dropped ([`ActorJoin::join`] waits for that). Dropping the
 //!   `ActorJoin` detaches: the actor then runs until its handles are gone.
@@ -253,34 +253,56 @@ async fn run<A: Actor>(
     mut rx: mpsc::Receiver<A::Msg>,
     mut stop: oneshot::Receiver<()>,
 ) -> A {
-    enum Next<M> {
-        Msg(M),
-        Stop,
-        Detached,
-        Idle,
-    }
     actor.started().await;
-    let mut stop_pending = true;
+    // `Some` until the stop request arrived or the `ActorJoin` was dropped (detached).
+    let mut stop = Some(&mut stop);
     loop {
-        let next = tokio::select! {
+        let msg = tokio::select! {
             biased;
-            r = &mut stop, if stop_pending => if r.is_ok() { Next::Stop } else { Next::Detached },
-            m = rx.recv() => m.map_or(Next::Idle, Next::Msg),
-        };
-        match next {
-            Next::Msg(m) => actor.handle(m).await,
-            // Refuse new messages; the queued ones are still received below.
-            Next::Stop => {
-                stop_pending = false;
-                rx.close();
+            r = wait_stop(&mut stop) => {
+                on_stop(r, &mut stop, &mut rx);
+                continue;
             }
-            Next::Detached => stop_pending = false,
-            // Mailbox closed and empty: every handle is gone, or stop was requested.
-            Next::Idle => break,
+            m = rx.recv() => m,
+        };
+        // Mailbox closed and empty: every handle is gone, or a stop was requested.
+        let Some(msg) = msg else { break };
+        let handling = actor.handle(msg);
+        let mut handling = std::pin::pin!(handling);
+        // A stop request during a long message closes the mailbox at once; the message itself
+        // is never cancelled.
+        loop {
+            tokio::select! {
+                biased;
+                () = &mut handling => break,
+                r = wait_stop(&mut stop) => on_stop(r, &mut stop, &mut rx),
+            }
         }
     }
     actor.stopping().await;
     actor
+}
+
+/// Waits for the stop request; pending forever once it was consumed.
+async fn wait_stop(
+    stop: &mut Option<&mut oneshot::Receiver<()>>,
+) -> Result<(), oneshot::error::RecvError> {
+    match stop {
+        Some(rx) => (&mut **rx).await,
+        None => std::future::pending().await,
+    }
+}
+
+fn on_stop<M>(
+    request: Result<(), oneshot::error::RecvError>,
+    stop: &mut Option<&mut oneshot::Receiver<()>>,
+    rx: &mut mpsc::Receiver<M>,
+) {
+    *stop = None;
+    if request.is_ok() {
+        // Refuse new messages; the queued ones are still received.
+        rx.close();
+    }
 }
 
 fn panic_message(panic: Box<dyn std::any::Any + Send>) -> String {
