@@ -58,18 +58,23 @@ impl<R: Runtime> AimDb<R> {
         }
     }
 
-    /// Runs the graph until every task has ended, or until [`DbHandle::shutdown`] is called and
-    /// the graph has drained.
+    /// Runs the graph until every task has ended (a graph whose sources all finish drains and
+    /// ends by itself), or until [`DbHandle::shutdown`] is called and the graph has drained.
     pub async fn run(self) -> Result<(), BuildError> {
-        self.run_until(core::future::pending()).await
+        self.run_inner(None::<core::future::Pending<()>>).await
     }
 
-    /// Runs the graph until `stop` completes (or [`DbHandle::shutdown`] is called), then drains:
-    /// sources are cancelled, records with no writer left close, and taps, transforms and
-    /// outbound links finish what their buffers hold. Returns when every task has ended.
+    /// Runs the graph until `stop` completes (or [`DbHandle::shutdown`] is called) — even when
+    /// no task is left, e.g. a graph written only from outside — then drains: sources are
+    /// cancelled, records with no writer left close, and taps, transforms and outbound links
+    /// finish what their buffers hold. Returns when every task has ended.
     ///
     /// Bound the drain with a timeout of your runtime if a tap might never end.
     pub async fn run_until(self, stop: impl Future<Output = ()>) -> Result<(), BuildError> {
+        self.run_inner(Some(stop)).await
+    }
+
+    async fn run_inner(self, stop: Option<impl Future<Output = ()>>) -> Result<(), BuildError> {
         let AimDb { inner, pending } = self;
         let Pending {
             sources,
@@ -88,16 +93,19 @@ impl<R: Runtime> AimDb<R> {
                 }),
             )?;
         }
-        let stop_or_shutdown = until(stop, inner.shutdown.wait());
-        let finished = until(inner.tracker.all_done(), async {
-            stop_or_shutdown.await;
-        })
-        .await;
+        match stop {
+            // Stop on `stop` or on a shutdown request.
+            Some(stop) => {
+                until(stop, inner.shutdown.wait()).await;
+            }
+            // Stop when idle or on a shutdown request.
+            None => {
+                until(inner.tracker.all_done(), inner.shutdown.wait()).await;
+            }
+        }
         inner.shutdown.raise();
         drop(guards);
-        if !finished {
-            inner.tracker.all_done().await;
-        }
+        inner.tracker.all_done().await;
         Ok(())
     }
 }
@@ -204,6 +212,11 @@ impl<R: Runtime> DbHandle<R> {
     /// Starts draining the graph (see [`AimDb::run_until`]). Idempotent.
     pub fn shutdown(&self) {
         self.inner.shutdown.raise();
+    }
+
+    /// The graph's shutdown signal, for components outside the graph that must stop with it.
+    pub fn shutdown_signal(&self) -> &ShutdownSignal<R::Mutex> {
+        &self.inner.shutdown
     }
 
     /// Whether shutdown has begun.

@@ -1,0 +1,275 @@
+//! The sync API: blocking, thread-safe producers and consumers of a graph on its own thread.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use aimdb_core::{AccessError, AimDbBuilder, BufferCfg};
+use aimdb_tokio::sync_api::{AttachOptions, GetError, TrySetError};
+use aimdb_tokio::{AttachExt, TokioAdapter};
+
+/// Generous bound for "returns promptly" on a loaded, shared 2-core machine.
+const MARGIN: Duration = Duration::from_secs(5);
+
+fn builder() -> AimDbBuilder<TokioAdapter> {
+    AimDbBuilder::new()
+}
+
+#[test]
+fn four_threads_times_ten_thousand_values_reach_every_consumer_exactly_once() {
+    const THREADS: u64 = 4;
+    const PER_THREAD: u64 = 10_000;
+    let mut b = builder();
+    b.configure::<(u64, u64)>("ring", |r| {
+        r.buffer(BufferCfg::SpmcRing { capacity: 65_536 });
+    });
+    let h = b.attach().unwrap();
+    let consumers: Vec<_> = (0..2)
+        .map(|_| h.consumer::<(u64, u64)>("ring").unwrap())
+        .collect();
+    std::thread::scope(|s| {
+        for t in 0..THREADS {
+            let p = h.producer::<(u64, u64)>("ring").unwrap();
+            s.spawn(move || {
+                for i in 0..PER_THREAD {
+                    p.set((t, i)).unwrap();
+                }
+            });
+        }
+        for c in &consumers {
+            s.spawn(move || {
+                let mut next = [0u64; THREADS as usize];
+                for _ in 0..THREADS * PER_THREAD {
+                    let (t, i) = c.get_with_timeout(MARGIN).expect("value");
+                    assert_eq!(
+                        i, next[t as usize],
+                        "thread {t}: in order, none lost or repeated"
+                    );
+                    next[t as usize] += 1;
+                }
+                assert_eq!(c.try_get(), Err(GetError::Empty));
+            });
+        }
+    });
+    h.detach().unwrap();
+}
+
+#[test]
+fn lag_is_reported_honestly_when_capacity_does_not_suffice() {
+    let mut b = builder();
+    b.configure::<u64>("small", |r| {
+        r.buffer(BufferCfg::SpmcRing { capacity: 16 });
+    });
+    let h = b
+        .attach_with(AttachOptions::default().record_capacity("small", 4))
+        .unwrap();
+    let c = h.consumer::<u64>("small").unwrap();
+    let p = h.producer::<u64>("small").unwrap();
+    for i in 0..10_000 {
+        p.set(i).unwrap();
+    }
+    let (mut values, mut lagged, mut last) = (0u64, 0u64, None);
+    loop {
+        match c.get_with_timeout(Duration::from_millis(500)) {
+            Ok(v) => {
+                assert!(last < Some(v), "values stay in order");
+                last = Some(v);
+                values += 1;
+            }
+            Err(GetError::Lagged(n)) => lagged += n,
+            Err(GetError::Timeout) => break,
+            Err(e) => panic!("{e}"),
+        }
+    }
+    assert!(
+        lagged > 0,
+        "a 16-slot ring cannot hold 10 000 unread values"
+    );
+    assert_eq!(
+        values + lagged,
+        10_000,
+        "every value is either delivered or counted as lagged"
+    );
+    assert_eq!(last, Some(9_999), "the newest value is delivered");
+    h.detach().unwrap();
+}
+
+#[test]
+fn get_with_timeout_returns_within_the_timeout_when_nothing_arrives() {
+    let mut b = builder();
+    b.configure::<u64>("quiet", |r| {
+        r.buffer(BufferCfg::SingleLatest);
+    });
+    let h = b.attach().unwrap();
+    let c = h.consumer::<u64>("quiet").unwrap();
+    let start = Instant::now();
+    assert_eq!(
+        c.get_with_timeout(Duration::from_millis(200)),
+        Err(GetError::Timeout)
+    );
+    let took = start.elapsed();
+    assert!(took >= Duration::from_millis(200), "{took:?}");
+    assert!(took < Duration::from_millis(200) + MARGIN, "{took:?}");
+    assert_eq!(c.try_get(), Err(GetError::Empty));
+    h.detach().unwrap();
+}
+
+#[test]
+fn detach_drains_every_value_into_the_taps() {
+    let tapped = Arc::new(AtomicUsize::new(0));
+    let t2 = tapped.clone();
+    let mut b = builder();
+    b.configure::<u64>("events", |r| {
+        r.buffer(BufferCfg::SpmcRing { capacity: 4096 })
+            .tap(move |_ctx, mut c| async move {
+                while c.recv().await.is_ok() {
+                    t2.fetch_add(1, Ordering::SeqCst);
+                }
+            });
+    });
+    let h = b.attach().unwrap();
+    let p = h.producer::<u64>("events").unwrap();
+    for i in 0..2_000 {
+        p.set(i).unwrap();
+    }
+    h.detach().unwrap();
+    assert_eq!(tapped.load(Ordering::SeqCst), 2_000);
+    assert!(matches!(
+        p.set(1),
+        Err(aimdb_tokio::sync_api::SetError::Closed(1))
+    ));
+}
+
+#[test]
+fn detach_hands_consumers_what_was_produced() {
+    let mut b = builder();
+    b.configure::<u64>("r", |r| {
+        r.buffer(BufferCfg::SpmcRing { capacity: 1024 });
+    });
+    let h = b.attach().unwrap();
+    let c = h.consumer::<u64>("r").unwrap();
+    let p = h.producer::<u64>("r").unwrap();
+    for i in 0..500 {
+        p.set(i).unwrap();
+    }
+    h.detach().unwrap();
+    for i in 0..500 {
+        assert_eq!(c.get(), Ok(i));
+    }
+    assert_eq!(c.get(), Err(GetError::Closed));
+}
+
+#[test]
+fn dropping_the_handle_without_detach_terminates_even_with_a_stuck_tap() {
+    let mut b = builder();
+    b.configure::<u64>("r", |r| {
+        r.buffer(BufferCfg::SpmcRing { capacity: 8 })
+            // A tap that never ends, even after its record closes.
+            .tap(|ctx, _c| async move {
+                loop {
+                    ctx.time().sleep(Duration::from_secs(3600)).await;
+                }
+            });
+    });
+    let options = AttachOptions {
+        drop_timeout: Duration::from_millis(300),
+        ..AttachOptions::default()
+    };
+    let h = b.attach_with(options).unwrap();
+    let c = h.consumer::<u64>("r").unwrap();
+    h.producer::<u64>("r").unwrap().set(1).unwrap();
+    let start = Instant::now();
+    drop(h);
+    assert!(start.elapsed() < Duration::from_millis(300) + MARGIN);
+    drop(c);
+}
+
+#[test]
+fn try_set_never_loses_a_value() {
+    let mut b = builder();
+    b.configure::<u64>("r", |r| {
+        r.buffer(BufferCfg::SpmcRing { capacity: 1 << 17 });
+    });
+    let h = b
+        .attach_with(AttachOptions::default().record_capacity("r", 2))
+        .unwrap();
+    let c = h.consumer::<u64>("r").unwrap();
+    let p = h.producer::<u64>("r").unwrap();
+    let reader = std::thread::spawn(move || {
+        let mut got = Vec::new();
+        while let Ok(v) = c.get() {
+            got.push(v);
+        }
+        got
+    });
+    let mut accepted = Vec::new();
+    for i in 0..50_000u64 {
+        match p.try_set(i) {
+            Ok(()) => accepted.push(i),
+            Err(TrySetError::Full(v)) => assert_eq!(v, i, "a full channel hands the value back"),
+            Err(TrySetError::Closed(_)) => panic!("engine closed"),
+        }
+    }
+    h.detach().unwrap();
+    let got = reader.join().unwrap();
+    assert_eq!(got.len(), accepted.len(), "as many values read as accepted");
+    assert!(got == accepted, "exactly the accepted values, in order");
+}
+
+#[test]
+fn single_latest_current_value_is_readable() {
+    let mut b = builder();
+    b.configure::<u64>("setpoint", |r| {
+        r.buffer(BufferCfg::SingleLatest);
+    });
+    let h = b.attach().unwrap();
+    let p = h.producer::<u64>("setpoint").unwrap();
+    let c = h.consumer::<u64>("setpoint").unwrap();
+    for i in 1..=100 {
+        p.set(i).unwrap();
+    }
+    let deadline = Instant::now() + MARGIN;
+    while c.latest() != Some(100) {
+        assert!(Instant::now() < deadline, "latest value never became 100");
+        std::thread::yield_now();
+    }
+    h.detach().unwrap();
+}
+
+#[test]
+fn unknown_keys_and_wrong_types_are_typed_errors() {
+    let mut b = builder();
+    b.configure::<u64>("known", |r| {
+        r.buffer(BufferCfg::Mailbox);
+    });
+    let h = b.attach().unwrap();
+    assert!(matches!(
+        h.producer::<u64>("unknwn"),
+        Err(AccessError::UnknownKey { .. })
+    ));
+    assert!(matches!(
+        h.consumer::<String>("known"),
+        Err(AccessError::TypeMismatch { .. })
+    ));
+    h.detach().unwrap();
+}
+
+#[test]
+fn an_invalid_graph_fails_attach_with_every_problem() {
+    let mut b = builder();
+    b.configure::<u64>("a", |_r| {});
+    b.configure::<u64>("b", |r| {
+        r.buffer(BufferCfg::SingleLatest)
+            .transform::<u64, _>("nope", |t| t.map(|v| *v));
+    });
+    let err = b.attach().err().expect("invalid graph").to_string();
+    assert!(err.contains("2 problems"), "{err}");
+}
+
+#[test]
+fn handles_are_send_and_sync() {
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<aimdb_tokio::SyncHandle>();
+    assert_send_sync::<aimdb_tokio::SyncProducer<u64>>();
+    assert_send_sync::<aimdb_tokio::SyncConsumer<u64>>();
+}
