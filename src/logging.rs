@@ -1,6 +1,8 @@
 //! Logging setup: `tracing` to stderr, as text or JSON. Under systemd (`JOURNAL_STREAM` set)
 //! lines carry no timestamp: the journal adds its own.
 
+use std::io::IsTerminal;
+
 use tracing_subscriber::EnvFilter;
 
 /// Log line format.
@@ -23,6 +25,7 @@ pub fn init(level: &str, format: LogFormat) -> Result<(), String> {
     let journald = std::env::var_os("JOURNAL_STREAM").is_some();
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr);
     let result = match (format, journald) {
         (LogFormat::Text, false) => builder.try_init(),
