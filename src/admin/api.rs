@@ -15,12 +15,12 @@ fn error(status: StatusCode, message: impl Into<String>) -> Response {
     (status, Json(json!({ "error": message.into() }))).into_response()
 }
 
-fn live(state: &AdminState) -> Result<Live, Response> {
+fn live(state: &AdminState) -> Result<Live, Box<Response>> {
     state.live().ok_or_else(|| {
-        error(
+        Box::new(error(
             StatusCode::SERVICE_UNAVAILABLE,
             "the graph is not running yet",
-        )
+        ))
     })
 }
 
@@ -51,7 +51,7 @@ pub async fn metrics(State(state): State<AdminState>) -> Response {
 pub async fn records(State(state): State<AdminState>) -> Response {
     let live = match live(&state) {
         Ok(l) => l,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let list: Vec<Value> = live
         .config
@@ -74,7 +74,7 @@ pub async fn records(State(state): State<AdminState>) -> Response {
     Json(list).into_response()
 }
 
-fn find<'a>(live: &'a Live, key: &str) -> Result<&'a crate::config::RecordConfig, Response> {
+fn find<'a>(live: &'a Live, key: &str) -> Result<&'a crate::config::RecordConfig, Box<Response>> {
     live.config
         .records
         .iter()
@@ -84,18 +84,21 @@ fn find<'a>(live: &'a Live, key: &str) -> Result<&'a crate::config::RecordConfig
             let hint = aimdb_core::graph::closest_match(key, keys)
                 .map(|s| format!("; did you mean {s:?}?"))
                 .unwrap_or_default();
-            error(StatusCode::NOT_FOUND, format!("no record {key:?}{hint}"))
+            Box::new(error(
+                StatusCode::NOT_FOUND,
+                format!("no record {key:?}{hint}"),
+            ))
         })
 }
 
 pub async fn get_record(State(state): State<AdminState>, Path(key): Path<String>) -> Response {
     let live = match live(&state) {
         Ok(l) => l,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let rec = match find(&live, &key) {
         Ok(r) => r,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let Some(entry) = record_types::lookup(rec.type_name) else {
         return error(StatusCode::INTERNAL_SERVER_ERROR, "unknown type");
@@ -115,11 +118,11 @@ pub async fn set_record(
 ) -> Response {
     let live = match live(&state) {
         Ok(l) => l,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let rec = match find(&live, &key) {
         Ok(r) => r,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let value: Value = match serde_json::from_slice(&body) {
         Ok(v) => v,
@@ -140,6 +143,6 @@ pub async fn set_record(
 pub async fn graph(State(state): State<AdminState>) -> Response {
     match live(&state) {
         Ok(l) => Json(render::json(&l.config)).into_response(),
-        Err(r) => r,
+        Err(r) => *r,
     }
 }

@@ -23,6 +23,9 @@ pub use table::ComponentTable;
 use crate::config::Problem;
 use crate::Rt;
 
+/// What a component's `parse` gives: the validated instance, or every problem with its params.
+pub type Parsed<T> = Result<Arc<T>, Vec<Problem>>;
+
 /// One documented parameter of a component, for `aimdbd types` and docs.
 #[derive(Debug, Clone, Copy, serde::Serialize)]
 pub struct ParamDoc {
@@ -55,7 +58,7 @@ pub struct SourceKind {
     /// Its parameters.
     pub params: &'static [ParamDoc],
     /// Validates the parameters.
-    pub parse: fn(&ComponentTable) -> Result<Arc<dyn SourceInstance>, Vec<Problem>>,
+    pub parse: fn(&ComponentTable) -> Parsed<dyn SourceInstance>,
 }
 
 /// A validated source, ready to be added to a record.
@@ -89,7 +92,7 @@ pub struct TransformKind {
     /// Its other parameters.
     pub params: &'static [ParamDoc],
     /// Validates the parameters (the input fields are checked by the caller).
-    pub parse: fn(&ComponentTable) -> Result<Arc<dyn TransformInstance>, Vec<Problem>>,
+    pub parse: fn(&ComponentTable) -> Parsed<dyn TransformInstance>,
 }
 
 /// A validated transform.
@@ -110,7 +113,7 @@ pub struct TapKind {
     /// Its parameters.
     pub params: &'static [ParamDoc],
     /// Validates the parameters.
-    pub parse: fn(&ComponentTable) -> Result<Arc<dyn TapInstance>, Vec<Problem>>,
+    pub parse: fn(&ComponentTable) -> Parsed<dyn TapInstance>,
 }
 
 /// A validated tap.

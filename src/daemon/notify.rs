@@ -54,7 +54,7 @@ fn monotonic_usec() -> u64 {
 /// Half the watchdog interval systemd asked for (`$WATCHDOG_USEC`, for this process per
 /// `$WATCHDOG_PID`), if any.
 pub fn watchdog_interval() -> Option<Duration> {
-    if let Some(pid) = std::env::var("WATCHDOG_PID").ok() {
+    if let Ok(pid) = std::env::var("WATCHDOG_PID") {
         if pid.trim() != std::process::id().to_string() {
             return None;
         }
