@@ -111,7 +111,7 @@ fn must_not_panic(text: &str) {
 fn mutated_valid_configs_never_panic() {
     let configs = valid_configs();
     let mut rng = Rng(0x5eed_1234_abcd_9876);
-    for i in 0..1500 {
+    for i in 0..4000 {
         let base = &configs[i % configs.len()];
         must_not_panic(&mutate(&mut rng, base));
     }
@@ -120,7 +120,7 @@ fn mutated_valid_configs_never_panic() {
 #[test]
 fn arbitrary_text_never_panics() {
     let mut rng = Rng(42);
-    for _ in 0..1500 {
+    for _ in 0..4000 {
         let len = rng.below(300);
         let text: String = (0..len)
             .map(|_| {

@@ -76,6 +76,8 @@ fn start(name: &str, records: &str, notify: Option<&Path>) -> Daemon {
         .arg(dir.join("aimdbd.toml"))
         .env_remove("RUST_LOG")
         .env_remove("JOURNAL_STREAM")
+        .env_remove("WATCHDOG_USEC")
+        .env_remove("WATCHDOG_PID")
         .stdout(Stdio::null())
         .stderr(Stdio::from(log));
     match notify {
