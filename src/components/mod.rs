@@ -172,3 +172,32 @@ pub fn registrar<T: Clone + Send + Sync + 'static>(
     any.downcast_mut::<aimdb_core::RecordRegistrar<T, Rt>>()
         .ok_or_else(|| format!("the record does not carry {}", std::any::type_name::<T>()))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kinds_are_unique_and_types_are_known() {
+        let kinds: Vec<&str> = SOURCES
+            .iter()
+            .map(|k| k.kind)
+            .chain(TRANSFORMS.iter().map(|k| k.kind))
+            .chain(TAPS.iter().map(|k| k.kind))
+            .collect();
+        for (i, k) in kinds.iter().enumerate() {
+            assert!(!kinds[i + 1..].contains(k), "{k} twice");
+        }
+        let known = |t: &str| crate::record_types::lookup(t).is_some();
+        assert!(SOURCES
+            .iter()
+            .all(|s| s.output_types.iter().all(|t| known(t))));
+        assert!(TRANSFORMS
+            .iter()
+            .all(|t| known(t.output_type) && t.inputs.iter().all(|i| known(i.ty))));
+        let from_records = aimdb_records::transforms::TRANSFORM_KINDS;
+        assert!(from_records
+            .iter()
+            .all(|k| TRANSFORMS.iter().any(|t| t.kind == *k)));
+    }
+}
