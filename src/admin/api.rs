@@ -1,0 +1,148 @@
+//! Request handlers.
+
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde_json::{json, Value};
+
+use super::state::{AdminState, Live, Phase};
+use crate::record_types;
+use crate::render;
+
+fn error(status: StatusCode, message: impl Into<String>) -> Response {
+    (status, Json(json!({ "error": message.into() }))).into_response()
+}
+
+fn live(state: &AdminState) -> Result<Live, Box<Response>> {
+    state.live().ok_or_else(|| {
+        Box::new(error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the graph is not running yet",
+        ))
+    })
+}
+
+pub async fn healthz() -> &'static str {
+    "ok\n"
+}
+
+pub async fn readyz(State(state): State<AdminState>) -> Response {
+    match state.phase() {
+        Phase::Ready => (StatusCode::OK, "ready\n").into_response(),
+        Phase::Starting => (StatusCode::SERVICE_UNAVAILABLE, "starting\n").into_response(),
+        Phase::Reloading => (StatusCode::SERVICE_UNAVAILABLE, "reloading\n").into_response(),
+        Phase::Draining => (StatusCode::SERVICE_UNAVAILABLE, "draining\n").into_response(),
+    }
+}
+
+pub async fn metrics(State(state): State<AdminState>) -> Response {
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        super::metrics::render(&state),
+    )
+        .into_response()
+}
+
+pub async fn records(State(state): State<AdminState>) -> Response {
+    let live = match live(&state) {
+        Ok(l) => l,
+        Err(r) => return *r,
+    };
+    let list: Vec<Value> = live
+        .config
+        .records
+        .iter()
+        .map(|r| {
+            let mut v = render::record_json(r);
+            if let (Some(s), Some(obj)) = (live.handle.stats(&r.key), v.as_object_mut()) {
+                obj.insert(
+                    "stats".into(),
+                    json!({
+                        "produced": s.produced, "delivered": s.delivered, "lagged": s.lagged,
+                        "dropped": s.dropped, "readers": s.readers, "writers": s.writers,
+                    }),
+                );
+            }
+            v
+        })
+        .collect();
+    Json(list).into_response()
+}
+
+fn find<'a>(live: &'a Live, key: &str) -> Result<&'a crate::config::RecordConfig, Box<Response>> {
+    live.config
+        .records
+        .iter()
+        .find(|r| r.key == key)
+        .ok_or_else(|| {
+            let keys = live.config.records.iter().map(|r| r.key.as_str());
+            let hint = aimdb_core::graph::closest_match(key, keys)
+                .map(|s| format!("; did you mean {s:?}?"))
+                .unwrap_or_default();
+            Box::new(error(
+                StatusCode::NOT_FOUND,
+                format!("no record {key:?}{hint}"),
+            ))
+        })
+}
+
+pub async fn get_record(State(state): State<AdminState>, Path(key): Path<String>) -> Response {
+    let live = match live(&state) {
+        Ok(l) => l,
+        Err(r) => return *r,
+    };
+    let rec = match find(&live, &key) {
+        Ok(r) => r,
+        Err(r) => return *r,
+    };
+    let Some(entry) = record_types::lookup(rec.type_name) else {
+        return error(StatusCode::INTERNAL_SERVER_ERROR, "unknown type");
+    };
+    match (entry.latest_json)(&live.handle, &key) {
+        Ok(value) => {
+            Json(json!({ "key": key, "type": rec.type_name, "value": value })).into_response()
+        }
+        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e),
+    }
+}
+
+pub async fn set_record(
+    State(state): State<AdminState>,
+    Path(key): Path<String>,
+    body: Bytes,
+) -> Response {
+    let live = match live(&state) {
+        Ok(l) => l,
+        Err(r) => return *r,
+    };
+    let rec = match find(&live, &key) {
+        Ok(r) => r,
+        Err(r) => return *r,
+    };
+    let value: Value = match serde_json::from_slice(&body) {
+        Ok(v) => v,
+        Err(e) => return error(StatusCode::BAD_REQUEST, format!("body is not JSON: {e}")),
+    };
+    let Some(entry) = record_types::lookup(rec.type_name) else {
+        return error(StatusCode::INTERNAL_SERVER_ERROR, "unknown type");
+    };
+    match (entry.set_json)(&live.handle, &key, value) {
+        Ok(()) => Json(json!({ "key": key, "ok": true })).into_response(),
+        Err(e) => error(
+            StatusCode::BAD_REQUEST,
+            format!("record {key:?} carries {}: {e}", rec.type_name),
+        ),
+    }
+}
+
+pub async fn graph(State(state): State<AdminState>) -> Response {
+    match live(&state) {
+        Ok(l) => Json(render::json(&l.config)).into_response(),
+        Err(r) => *r,
+    }
+}

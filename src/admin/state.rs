@@ -1,0 +1,109 @@
+//! What the admin endpoint reads: the daemon's phase and the running graph.
+
+use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
+use std::sync::Arc;
+
+use aimdb_core::DbHandle;
+use parking_lot::RwLock;
+
+use crate::config::Config;
+use crate::Rt;
+
+/// The daemon's phase, as `/readyz` reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum Phase {
+    /// Validating and starting.
+    Starting = 0,
+    /// The graph runs.
+    Ready = 1,
+    /// Swapping in a reloaded graph.
+    Reloading = 2,
+    /// Shutting down.
+    Draining = 3,
+}
+
+/// The graph being served.
+#[derive(Clone)]
+pub struct Live {
+    /// Its handle.
+    pub handle: DbHandle<Rt>,
+    /// Its config.
+    pub config: Arc<Config>,
+}
+
+/// Shared between the daemon loop and the HTTP handlers. Cheap to clone.
+#[derive(Clone)]
+pub struct AdminState {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    phase: AtomicU8,
+    live: RwLock<Option<Live>>,
+    reloads_ok: AtomicU64,
+    reloads_failed: AtomicU64,
+}
+
+impl Default for AdminState {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl AdminState {
+    /// Starting, with no graph.
+    pub fn new() -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                phase: AtomicU8::new(Phase::Starting as u8),
+                live: RwLock::new(None),
+                reloads_ok: AtomicU64::new(0),
+                reloads_failed: AtomicU64::new(0),
+            }),
+        }
+    }
+
+    /// Sets the phase.
+    pub fn set_phase(&self, phase: Phase) {
+        self.inner.phase.store(phase as u8, Ordering::Release);
+    }
+
+    /// The phase.
+    pub fn phase(&self) -> Phase {
+        match self.inner.phase.load(Ordering::Acquire) {
+            1 => Phase::Ready,
+            2 => Phase::Reloading,
+            3 => Phase::Draining,
+            _ => Phase::Starting,
+        }
+    }
+
+    /// Serves `handle` (of `config`) from now on.
+    pub fn publish(&self, handle: DbHandle<Rt>, config: Arc<Config>) {
+        *self.inner.live.write() = Some(Live { handle, config });
+    }
+
+    /// The graph being served, if any.
+    pub fn live(&self) -> Option<Live> {
+        self.inner.live.read().clone()
+    }
+
+    /// Counts a reload attempt.
+    pub fn reloaded(&self, ok: bool) {
+        let c = if ok {
+            &self.inner.reloads_ok
+        } else {
+            &self.inner.reloads_failed
+        };
+        c.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// (successful, rejected) reloads so far.
+    pub fn reloads(&self) -> (u64, u64) {
+        (
+            self.inner.reloads_ok.load(Ordering::Relaxed),
+            self.inner.reloads_failed.load(Ordering::Relaxed),
+        )
+    }
+}

@@ -1,0 +1,37 @@
+//! `aimdbd check --config FILE`: validate; print the graph; exit 0 or 78.
+
+use std::path::PathBuf;
+
+use crate::config;
+use crate::engine;
+use crate::exit;
+use crate::render;
+
+pub fn check(path: Option<PathBuf>) -> u8 {
+    let path = match super::require_config(path) {
+        Ok(p) => p,
+        Err(code) => return code,
+    };
+    let cfg = match config::load_blocking(&path) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("{e}");
+            return exit::CONFIG;
+        }
+    };
+    // Let the engine validate the built graph too (it must agree with the config checks).
+    let built = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())
+        .and_then(|rt| {
+            rt.block_on(async { engine::build(&cfg).map(drop).map_err(|e| e.to_string()) })
+        });
+    if let Err(e) = built {
+        eprintln!("{}: {e}", cfg.file);
+        return exit::CONFIG;
+    }
+    print!("{}", render::text(&cfg));
+    println!("{}: OK", cfg.file);
+    exit::OK
+}

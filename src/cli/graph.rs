@@ -1,0 +1,44 @@
+//! `aimdbd graph --config FILE [--format text|dot|json]`.
+
+use std::path::PathBuf;
+
+use clap::{Args, ValueEnum};
+
+use crate::config;
+use crate::exit;
+use crate::render;
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum Format {
+    Text,
+    Dot,
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct GraphArgs {
+    /// Output format.
+    #[arg(long, value_enum, default_value = "text")]
+    format: Format,
+}
+
+pub fn graph(path: Option<PathBuf>, args: &GraphArgs) -> u8 {
+    let path = match super::require_config(path) {
+        Ok(p) => p,
+        Err(code) => return code,
+    };
+    match config::load_blocking(&path) {
+        Ok(cfg) => {
+            match args.format {
+                Format::Text => print!("{}", render::text(&cfg)),
+                Format::Dot => print!("{}", render::dot(&cfg)),
+                Format::Json => println!("{:#}", render::json(&cfg)),
+            }
+            exit::OK
+        }
+        Err(e) => {
+            eprintln!("{e}");
+            exit::CONFIG
+        }
+    }
+}

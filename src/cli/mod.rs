@@ -1,0 +1,81 @@
+//! The command line (clap derive); each subcommand is a file.
+
+mod check;
+mod ctl;
+mod graph;
+mod history;
+mod run;
+mod types;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::logging::LogFormat;
+
+const EXAMPLES: &str = "\
+Examples:
+  aimdbd --config /etc/aimdbd/aimdbd.toml        run the daemon
+  aimdbd check --config config/aimdbd.toml       validate and print the graph (exit 78 on errors)
+  aimdbd graph --config config/aimdbd.toml --format dot | dot -Tsvg > graph.svg
+  aimdbd types                                   record types, sources, transforms, taps
+  aimdbd ctl get sensor.temp.indoor              latest value, from the admin endpoint
+  aimdbd ctl set node.cmd '\"identify\"'           write a value
+
+Exit codes: 0 ok, 1 runtime failure, 78 config error, 130 second signal while draining.";
+
+/// aimdbd: typed data plane for sensor meshes (gateway daemon).
+#[derive(Debug, Parser)]
+#[command(name = "aimdbd", version, about, after_help = EXAMPLES)]
+pub struct Cli {
+    /// Config file (TOML); see docs/CONFIG.md.
+    #[arg(long, short = 'c', global = true, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Log level or filter (`info`, `debug`, `aimdbd=debug,info`); RUST_LOG wins if set.
+    #[arg(long, global = true, default_value = "info", value_name = "LEVEL")]
+    log_level: String,
+    /// Log format; without timestamps when JOURNAL_STREAM is set (systemd adds its own).
+    #[arg(long, global = true, value_enum, default_value = "text")]
+    log_format: LogFormat,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the daemon (the default when no command is given).
+    Run,
+    /// Validate the config and graph; print the graph. Exit 78 on errors.
+    Check,
+    /// Print the record graph.
+    Graph(graph::GraphArgs),
+    /// List the record types, sources, transforms and taps this build knows.
+    Types,
+    /// Talk to a running daemon's admin endpoint.
+    Ctl(ctl::CtlArgs),
+    /// Query the history store.
+    History(history::HistoryArgs),
+}
+
+/// Parses the command line, runs the command, returns the process exit code.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let code = match cli.command {
+        None | Some(Command::Run) => run::run(cli.config, &cli.log_level, cli.log_format),
+        Some(Command::Check) => check::check(cli.config),
+        Some(Command::Graph(args)) => graph::graph(cli.config, &args),
+        Some(Command::Types) => types::types(),
+        Some(Command::Ctl(args)) => ctl::ctl(&args),
+        Some(Command::History(args)) => history::history(&args),
+    };
+    ExitCode::from(code)
+}
+
+/// The config path, or a usage message.
+fn require_config(config: Option<PathBuf>) -> Result<PathBuf, u8> {
+    config.ok_or_else(|| {
+        eprintln!("aimdbd: --config FILE is required (see `aimdbd --help`)");
+        crate::exit::CONFIG
+    })
+}

@@ -1,0 +1,42 @@
+//! `aimdbd [run] --config FILE`: validate, then run until SIGINT/SIGTERM.
+
+use std::path::PathBuf;
+
+use crate::config;
+use crate::daemon;
+use crate::exit;
+use crate::logging::{self, LogFormat};
+
+pub fn run(path: Option<PathBuf>, level: &str, format: LogFormat) -> u8 {
+    if let Err(e) = logging::init(level, format) {
+        eprintln!("aimdbd: {e}");
+        return exit::CONFIG;
+    }
+    let path = match super::require_config(path) {
+        Ok(p) => p,
+        Err(code) => return code,
+    };
+    let cfg = match config::load_blocking(&path) {
+        Ok(c) => c,
+        Err(e) => {
+            for line in e.to_string().lines() {
+                tracing::error!("{line}");
+            }
+            return exit::CONFIG;
+        }
+    };
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            tracing::error!("cannot start the Tokio runtime: {e}");
+            return exit::RUNTIME;
+        }
+    };
+    let code = rt.block_on(daemon::run(path, cfg));
+    // Abandoned tasks (a drain that timed out, the admin server) must not hold the exit.
+    rt.shutdown_timeout(std::time::Duration::from_millis(200));
+    code
+}

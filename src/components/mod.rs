@@ -1,0 +1,203 @@
+//! Built-in components: sources, transforms and taps, registered in one table each.
+//!
+//! Each component is one file holding its config struct, its validation and its runtime (the
+//! shape of Vector's `src/sources/*`): find a config `kind` and its parser, checks and behaviour
+//! are one hop away. [`SOURCES`], [`TRANSFORMS`] and [`TAPS`] are the only lists; `aimdbd types`
+//! and config validation both read them.
+
+pub mod sources;
+pub mod table;
+pub mod taps;
+pub mod transforms;
+
+use std::any::Any;
+use std::fmt;
+use std::future::poll_fn;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use aimdb_core::{BoxFuture, RuntimeContext};
+
+pub use table::ComponentTable;
+
+use crate::config::Problem;
+use crate::Rt;
+
+/// What a component's `parse` gives: the validated instance, or every problem with its params.
+pub type Parsed<T> = Result<Arc<T>, Vec<Problem>>;
+
+/// One documented parameter of a component, for `aimdbd types` and docs.
+#[derive(Debug, Clone, Copy, serde::Serialize)]
+pub struct ParamDoc {
+    /// Config field name.
+    pub name: &'static str,
+    /// Its TOML type.
+    #[serde(rename = "type")]
+    pub ty: &'static str,
+    /// Its default, or `"required"`.
+    pub default: &'static str,
+    /// What it does.
+    pub doc: &'static str,
+}
+
+/// What the graph builder gives components.
+#[derive(Debug, Clone)]
+pub struct Env {
+    /// `[node] id`, stamped into values sources produce.
+    pub node_id: Arc<str>,
+}
+
+/// A kind of source (`source = { kind = "...", ... }`).
+pub struct SourceKind {
+    /// Config `kind`.
+    pub kind: &'static str,
+    /// One line for `aimdbd types`.
+    pub doc: &'static str,
+    /// Record types it can write.
+    pub output_types: &'static [&'static str],
+    /// Its parameters.
+    pub params: &'static [ParamDoc],
+    /// Validates the parameters.
+    pub parse: fn(&ComponentTable) -> Parsed<dyn SourceInstance>,
+}
+
+/// A validated source, ready to be added to a record.
+pub trait SourceInstance: fmt::Debug + Send + Sync {
+    /// `kind(param=value, ...)`, for graphs and logs.
+    fn describe(&self) -> String;
+    /// Adds the source to `registrar`, a `&mut RecordRegistrar<T, Rt>` of the record's type.
+    fn attach(&self, registrar: &mut dyn Any, env: &Env) -> Result<(), String>;
+}
+
+/// One input field of a transform kind.
+#[derive(Debug, Clone, Copy, serde::Serialize)]
+pub struct InputDoc {
+    /// Config field naming the input record (`input`, `temperature`, ...).
+    pub field: &'static str,
+    /// The record type the input must carry.
+    #[serde(rename = "type")]
+    pub ty: &'static str,
+}
+
+/// A kind of transform (`transform = { kind = "...", input = "...", ... }`).
+pub struct TransformKind {
+    /// Config `kind`.
+    pub kind: &'static str,
+    /// One line for `aimdbd types`.
+    pub doc: &'static str,
+    /// The record type it writes.
+    pub output_type: &'static str,
+    /// Its input fields.
+    pub inputs: &'static [InputDoc],
+    /// Its other parameters.
+    pub params: &'static [ParamDoc],
+    /// Validates the parameters (the input fields are checked by the caller).
+    pub parse: fn(&ComponentTable) -> Parsed<dyn TransformInstance>,
+}
+
+/// A validated transform.
+pub trait TransformInstance: fmt::Debug + Send + Sync {
+    /// `kind(param=value, ...)`.
+    fn describe(&self) -> String;
+    /// Adds the transform to `registrar` (a `&mut RecordRegistrar<T, Rt>` of its output type),
+    /// reading `inputs` (keys in the order of [`TransformKind::inputs`]).
+    fn attach(&self, registrar: &mut dyn Any, inputs: &[String]) -> Result<(), String>;
+}
+
+/// A kind of tap (`tap = [{ kind = "...", ... }]`). Taps read records of any type.
+pub struct TapKind {
+    /// Config `kind`.
+    pub kind: &'static str,
+    /// One line for `aimdbd types`.
+    pub doc: &'static str,
+    /// Its parameters.
+    pub params: &'static [ParamDoc],
+    /// Validates the parameters.
+    pub parse: fn(&ComponentTable) -> Parsed<dyn TapInstance>,
+}
+
+/// A validated tap.
+pub trait TapInstance: fmt::Debug + Send + Sync {
+    /// `kind(param=value, ...)`.
+    fn describe(&self) -> String;
+    /// The tap's task: reads `feed` until it ends (the record closed and was drained).
+    fn run(&self, ctx: RuntimeContext<Rt>, feed: TapFeed) -> BoxFuture;
+}
+
+/// What a tap reads: the record's values as JSON (taps work on every type).
+#[derive(Debug, Clone, PartialEq)]
+pub enum TapEvent {
+    /// The next value.
+    Value(serde_json::Value),
+    /// The tap fell behind and missed this many values.
+    Lagged(u64),
+}
+
+type PollFeed = Box<dyn FnMut(&mut Context<'_>) -> Poll<Option<TapEvent>> + Send>;
+
+/// A type-erased reader of one record, for taps.
+pub struct TapFeed {
+    poll: PollFeed,
+}
+
+impl TapFeed {
+    /// A feed polling `poll`; `None` ends it.
+    pub fn new(poll: PollFeed) -> Self {
+        Self { poll }
+    }
+
+    /// The next event; `None` once the record has closed and everything was read.
+    pub async fn next(&mut self) -> Option<TapEvent> {
+        poll_fn(|cx| (self.poll)(cx)).await
+    }
+}
+
+/// Every built-in source.
+pub static SOURCES: &[&SourceKind] = &[&sources::simulate::KIND, &sources::heartbeat::KIND];
+
+/// Every built-in transform.
+pub static TRANSFORMS: &[&TransformKind] = &[
+    &transforms::threshold::KIND,
+    &transforms::moving_average::KIND,
+    &transforms::dew_point::KIND,
+];
+
+/// Every built-in tap.
+pub static TAPS: &[&TapKind] = &[&taps::log::KIND];
+
+/// Downcasts a type-erased registrar, with a message naming the expected type.
+pub fn registrar<T: Clone + Send + Sync + 'static>(
+    any: &mut dyn Any,
+) -> Result<&mut aimdb_core::RecordRegistrar<T, Rt>, String> {
+    any.downcast_mut::<aimdb_core::RecordRegistrar<T, Rt>>()
+        .ok_or_else(|| format!("the record does not carry {}", std::any::type_name::<T>()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kinds_are_unique_and_types_are_known() {
+        let kinds: Vec<&str> = SOURCES
+            .iter()
+            .map(|k| k.kind)
+            .chain(TRANSFORMS.iter().map(|k| k.kind))
+            .chain(TAPS.iter().map(|k| k.kind))
+            .collect();
+        for (i, k) in kinds.iter().enumerate() {
+            assert!(!kinds[i + 1..].contains(k), "{k} twice");
+        }
+        let known = |t: &str| crate::record_types::lookup(t).is_some();
+        assert!(SOURCES
+            .iter()
+            .all(|s| s.output_types.iter().all(|t| known(t))));
+        assert!(TRANSFORMS
+            .iter()
+            .all(|t| known(t.output_type) && t.inputs.iter().all(|i| known(i.ty))));
+        let from_records = aimdb_records::transforms::TRANSFORM_KINDS;
+        assert!(from_records
+            .iter()
+            .all(|k| TRANSFORMS.iter().any(|t| t.kind == *k)));
+    }
+}

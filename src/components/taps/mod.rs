@@ -1,0 +1,3 @@
+//! Built-in taps: async readers of a record.
+
+pub mod log;

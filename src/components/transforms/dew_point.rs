@@ -1,0 +1,76 @@
+//! `dew_point`: a join of a `Temperature` and a `Humidity` record into a `DewPoint`
+//! (`aimdb_records::transforms::DewPointJoin`).
+
+use std::any::Any;
+use std::sync::Arc;
+
+use aimdb_records::transforms::{DewPointJoin, DewPointParams};
+use aimdb_records::{DewPoint, Humidity, Temperature};
+use serde::Deserialize;
+
+use crate::components::{
+    registrar, ComponentTable, InputDoc, ParamDoc, TransformInstance, TransformKind,
+};
+use crate::config::Problem;
+
+/// Registration.
+pub static KIND: TransformKind = TransformKind {
+    kind: DewPointJoin::KIND,
+    doc: "dew point from the latest temperature and humidity",
+    output_type: "DewPoint",
+    inputs: &[
+        InputDoc {
+            field: "temperature",
+            ty: "Temperature",
+        },
+        InputDoc {
+            field: "humidity",
+            ty: "Humidity",
+        },
+    ],
+    params: &[ParamDoc {
+        name: "max_skew_ms",
+        ty: "integer",
+        default: "none",
+        doc: "emit only when the two readings are at most this far apart",
+    }],
+    parse,
+};
+
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DewPointConfig {
+    max_skew_ms: Option<u64>,
+}
+
+#[derive(Debug)]
+struct DewPointTransform(DewPointParams);
+
+fn parse(t: &ComponentTable) -> Result<Arc<dyn TransformInstance>, Vec<Problem>> {
+    let c: DewPointConfig = t
+        .params(&["temperature", "humidity"])
+        .map_err(|p| vec![p])?;
+    Ok(Arc::new(DewPointTransform(DewPointParams {
+        max_skew_ms: c.max_skew_ms,
+    })))
+}
+
+impl TransformInstance for DewPointTransform {
+    fn describe(&self) -> String {
+        match self.0.max_skew_ms {
+            Some(ms) => format!("dew_point(max_skew_ms={ms})"),
+            None => "dew_point()".into(),
+        }
+    }
+
+    fn attach(&self, reg: &mut dyn Any, inputs: &[String]) -> Result<(), String> {
+        let [temperature, humidity] = inputs else {
+            return Err("dew_point needs a temperature and a humidity input".into());
+        };
+        registrar::<DewPoint>(reg)?.join(DewPointJoin::new(self.0), |j| {
+            j.on::<Temperature>(temperature.as_str(), |s, v| s.on_temperature(v))
+                .on::<Humidity>(humidity.as_str(), |s, v| s.on_humidity(v))
+        });
+        Ok(())
+    }
+}

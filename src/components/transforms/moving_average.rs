@@ -1,0 +1,67 @@
+//! `moving_average`: a `Temperature` record smoothed over the last `window` readings
+//! (`aimdb_records::transforms::MovingAverage`).
+
+use std::any::Any;
+use std::sync::Arc;
+
+use aimdb_records::transforms::{MovingAverage, MovingAverageParams};
+use aimdb_records::Temperature;
+use serde::Deserialize;
+
+use crate::components::{
+    registrar, ComponentTable, InputDoc, ParamDoc, TransformInstance, TransformKind,
+};
+use crate::config::Problem;
+
+/// Registration.
+pub static KIND: TransformKind = TransformKind {
+    kind: MovingAverage::KIND,
+    doc: "mean of the last `window` readings of a temperature",
+    output_type: "Temperature",
+    inputs: &[InputDoc {
+        field: "input",
+        ty: "Temperature",
+    }],
+    params: &[ParamDoc {
+        name: "window",
+        ty: "integer",
+        default: "required",
+        doc: "readings to average, 1..=4096",
+    }],
+    parse,
+};
+
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MovingAverageConfig {
+    window: usize,
+}
+
+#[derive(Debug)]
+struct MovingAverageTransform(MovingAverageParams);
+
+fn parse(t: &ComponentTable) -> Result<Arc<dyn TransformInstance>, Vec<Problem>> {
+    let c: MovingAverageConfig = t.params(&["input"]).map_err(|p| vec![p])?;
+    let params = MovingAverageParams { window: c.window };
+    MovingAverage::new(params).map_err(|e| {
+        vec![Problem::at(
+            t.value_span("window"),
+            format!("moving_average: {e}"),
+        )]
+    })?;
+    Ok(Arc::new(MovingAverageTransform(params)))
+}
+
+impl TransformInstance for MovingAverageTransform {
+    fn describe(&self) -> String {
+        format!("moving_average(window={})", self.0.window)
+    }
+
+    fn attach(&self, reg: &mut dyn Any, inputs: &[String]) -> Result<(), String> {
+        let mut state = MovingAverage::new(self.0).map_err(|e| e.to_string())?;
+        let input = inputs.first().ok_or("moving_average needs an input")?;
+        registrar::<Temperature>(reg)?
+            .transform::<Temperature, _>(input.as_str(), |t| t.filter_map(move |v| state.apply(v)));
+        Ok(())
+    }
+}

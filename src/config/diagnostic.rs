@@ -1,0 +1,172 @@
+//! Config mistakes as values: each [`Problem`] carries a byte span into the config text, and a
+//! [`ConfigError`] resolves them to `FILE:LINE:COL` lines an operator can act on.
+
+use std::fmt;
+use std::ops::Range;
+
+/// One mistake in a config file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    /// Byte range in the config text; `None` when the mistake has no place (a missing table).
+    pub span: Option<Range<usize>>,
+    /// The record the mistake belongs to, if any.
+    pub record: Option<String>,
+    /// What is wrong.
+    pub message: String,
+    /// How to fix it, when there is something useful to say.
+    pub hint: Option<String>,
+}
+
+impl Problem {
+    /// A problem at `span`.
+    pub fn at(span: Range<usize>, message: impl Into<String>) -> Self {
+        Self {
+            span: Some(span),
+            record: None,
+            message: message.into(),
+            hint: None,
+        }
+    }
+
+    /// A problem with no place in the file.
+    pub fn nowhere(message: impl Into<String>) -> Self {
+        Self {
+            span: None,
+            record: None,
+            message: message.into(),
+            hint: None,
+        }
+    }
+
+    /// Attributes the problem to record `key`.
+    pub fn in_record(mut self, key: &str) -> Self {
+        self.record = Some(key.to_string());
+        self
+    }
+
+    /// Adds a hint line.
+    pub fn with_hint(mut self, hint: impl Into<String>) -> Self {
+        self.hint = Some(hint.into());
+        self
+    }
+}
+
+/// A problem resolved to a line and column (both 1-based; column counts characters).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Located {
+    /// 1-based line.
+    pub line: usize,
+    /// 1-based column, in characters.
+    pub column: usize,
+    /// The problem.
+    pub problem: Problem,
+}
+
+/// Why a config could not be loaded: every problem found, in file order.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("{file}: cannot read the config: {reason}")]
+    Read {
+        /// The file.
+        file: String,
+        /// The OS error.
+        reason: String,
+    },
+    /// The file was read and has mistakes.
+    #[error("{}", render(file, problems))]
+    Invalid {
+        /// The file, as given by the operator.
+        file: String,
+        /// Every mistake found.
+        problems: Vec<Located>,
+    },
+}
+
+impl ConfigError {
+    /// Resolves `problems` against `text` (the file's contents).
+    pub fn invalid(file: &str, text: &str, problems: Vec<Problem>) -> Self {
+        let mut located: Vec<Located> = problems
+            .into_iter()
+            .map(|p| {
+                let (line, column) = p
+                    .span
+                    .as_ref()
+                    .map_or((1, 1), |s| line_column(text, s.start));
+                Located {
+                    line,
+                    column,
+                    problem: p,
+                }
+            })
+            .collect();
+        located.sort_by_key(|l| (l.line, l.column));
+        located.dedup();
+        ConfigError::Invalid {
+            file: file.to_string(),
+            problems: located,
+        }
+    }
+
+    /// The problems (empty for a read error).
+    pub fn problems(&self) -> &[Located] {
+        match self {
+            ConfigError::Read { .. } => &[],
+            ConfigError::Invalid { problems, .. } => problems,
+        }
+    }
+}
+
+fn render(file: &str, problems: &[Located]) -> String {
+    let mut out = String::new();
+    for l in problems {
+        out.push_str(&format!("{file}:{}:{}: ", l.line, l.column));
+        if let Some(r) = &l.problem.record {
+            out.push_str(&format!("record {r:?}: "));
+        }
+        out.push_str(&l.problem.message);
+        out.push('\n');
+        if let Some(h) = &l.problem.hint {
+            out.push_str(&format!("  hint: {h}\n"));
+        }
+    }
+    let n = problems.len();
+    out.push_str(&format!(
+        "{file}: {n} problem{} found; nothing was started",
+        if n == 1 { "" } else { "s" }
+    ));
+    out
+}
+
+impl fmt::Display for Located {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}: {}", self.line, self.column, self.problem.message)
+    }
+}
+
+/// 1-based line and column of byte `offset` in `text` (clamped to the text).
+pub fn line_column(text: &str, offset: usize) -> (usize, usize) {
+    let mut offset = offset.min(text.len());
+    while !text.is_char_boundary(offset) {
+        offset -= 1;
+    }
+    let before = &text[..offset];
+    let line = before.matches('\n').count() + 1;
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    let column = text[line_start..offset].chars().count() + 1;
+    (line, column)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lines_and_columns_are_one_based() {
+        let t = "a = 1\nbé = 2\n";
+        assert_eq!(line_column(t, 0), (1, 1));
+        assert_eq!(line_column(t, 6), (2, 1));
+        assert_eq!(line_column(t, 9), (2, 3));
+        assert_eq!(line_column(t, 999), (3, 1));
+    }
+}

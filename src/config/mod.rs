@@ -1,0 +1,46 @@
+//! Config loading: TOML text → [`Config`], or a [`ConfigError`] listing every mistake with its
+//! `FILE:LINE:COL`.
+//!
+//! Three passes, each collecting problems rather than stopping at the first: TOML syntax and
+//! shape (unknown fields, wrong value types; serde stops at the first of these), then each
+//! section and record on its own (types, buffers, components, links, durations), then the graph
+//! across records (duplicate keys, unknown inputs, input types, cycles).
+
+mod diagnostic;
+mod duration;
+mod model;
+mod raw;
+mod validate;
+
+use std::path::Path;
+
+pub use diagnostic::{line_column, ConfigError, Located, Problem};
+pub use duration::parse_duration;
+pub use model::*;
+
+/// Parses and validates config `text`; `file` names it in messages and anchors relative paths.
+pub fn parse(file: &str, text: &str) -> Result<Config, ConfigError> {
+    validate::validate(file, text).map_err(|problems| ConfigError::invalid(file, text, problems))
+}
+
+/// Reads and validates the config at `path`, without blocking the async runtime.
+pub async fn load(path: &Path) -> Result<Config, ConfigError> {
+    let file = path.display().to_string();
+    let text = tokio::fs::read_to_string(path)
+        .await
+        .map_err(|e| ConfigError::Read {
+            file: file.clone(),
+            reason: e.to_string(),
+        })?;
+    parse(&file, &text)
+}
+
+/// [`load`] for synchronous callers (the `check`, `graph` commands), outside any async runtime.
+pub fn load_blocking(path: &Path) -> Result<Config, ConfigError> {
+    let file = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|e| ConfigError::Read {
+        file: file.clone(),
+        reason: e.to_string(),
+    })?;
+    parse(&file, &text)
+}

@@ -1,0 +1,186 @@
+//! The validated config: what the daemon runs. Every value here has passed its checks.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use aimdb_core::BufferCfg;
+use aimdb_records::Codec;
+
+use crate::components::{SourceInstance, TapInstance, TransformInstance};
+
+/// A validated config.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The file it was read from, as given.
+    pub file: String,
+    /// `[node] id`.
+    pub node_id: String,
+    /// `[node] shutdown_timeout`: how long a drain may take (default 10 s).
+    pub shutdown_timeout: Duration,
+    /// `[mqtt]`, if present.
+    pub mqtt: Option<MqttConfig>,
+    /// `[store]`, if present.
+    pub store: Option<StoreConfig>,
+    /// `[admin]`, if present.
+    pub admin: Option<AdminConfig>,
+    /// Records in file order.
+    pub records: Vec<RecordConfig>,
+    /// Indices into `records`, inputs before the records computed from them.
+    pub order: Vec<usize>,
+}
+
+/// Where outbound values wait while the broker is away.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Outbox {
+    /// In memory (lost on restart).
+    Memory,
+    /// On disk in the state directory.
+    Disk,
+}
+
+/// `[mqtt]`
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct MqttConfig {
+    /// Broker URL (`mqtt://host:port` or `mqtts://host:port`).
+    pub url: String,
+    /// Whether the URL asks for TLS.
+    pub tls: bool,
+    /// Broker host.
+    pub host: String,
+    /// Broker port.
+    pub port: u16,
+    /// MQTT client id (default `aimdbd-<node id>`).
+    pub client_id: String,
+    /// Keep-alive interval.
+    pub keep_alive_s: u16,
+    /// User name, if any.
+    pub username: Option<String>,
+    /// Files with secrets and certificates.
+    pub password_file: Option<PathBuf>,
+    /// CA bundle for `mqtts://`.
+    pub ca_file: Option<PathBuf>,
+    /// Client certificate.
+    pub cert_file: Option<PathBuf>,
+    /// Client key.
+    pub key_file: Option<PathBuf>,
+    /// Outbox kind (default memory).
+    pub outbox: Outbox,
+}
+
+/// `[store]`
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct StoreConfig {
+    /// Database file, resolved against `$STATE_DIRECTORY` or the config's directory.
+    pub path: PathBuf,
+    /// How long history is kept (default 7 days).
+    pub retention: Duration,
+}
+
+/// `[admin]`
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct AdminConfig {
+    /// Address the HTTP endpoint listens on.
+    pub listen: SocketAddr,
+}
+
+/// One record.
+#[derive(Debug, Clone)]
+pub struct RecordConfig {
+    /// Its key.
+    pub key: String,
+    /// Its type's config name (`"Temperature"`, `"json"`, ...).
+    pub type_name: &'static str,
+    /// Its buffer.
+    pub buffer: BufferCfg,
+    /// What writes it in the graph (`None`: inbound links or nothing).
+    pub writer: Option<Writer>,
+    /// Taps reading it.
+    pub taps: Vec<TapConfig>,
+    /// Outbound links.
+    pub links_to: Vec<LinkConfig>,
+    /// Inbound links.
+    pub links_from: Vec<LinkConfig>,
+    /// Whether its values go to the history store.
+    pub persist: bool,
+}
+
+impl RecordConfig {
+    /// The writer's kind as shown to operators.
+    pub fn writer_kind(&self) -> &'static str {
+        match (&self.writer, self.links_from.is_empty()) {
+            (Some(Writer::Source(_)), _) => "source",
+            (Some(Writer::Transform(_)), _) => "transform",
+            (None, false) => "link_from",
+            (None, true) => "external",
+        }
+    }
+
+    /// Keys this record is computed from.
+    pub fn inputs(&self) -> Vec<&str> {
+        match &self.writer {
+            Some(Writer::Transform(t)) => t.inputs.iter().map(|(_, k)| k.as_str()).collect(),
+            _ => Vec::new(),
+        }
+    }
+}
+
+/// The single writer of a record inside the graph.
+#[derive(Debug, Clone)]
+pub enum Writer {
+    /// A built-in source.
+    Source(SourceConfig),
+    /// A built-in transform.
+    Transform(TransformConfig),
+}
+
+/// A configured source.
+#[derive(Debug, Clone)]
+pub struct SourceConfig {
+    /// Its kind.
+    pub kind: &'static str,
+    /// Its validated parameters and runtime.
+    pub instance: Arc<dyn SourceInstance>,
+}
+
+/// A configured transform.
+#[derive(Debug, Clone)]
+pub struct TransformConfig {
+    /// Its kind.
+    pub kind: &'static str,
+    /// `(field, input key)` for each input, in the kind's order.
+    pub inputs: Vec<(&'static str, String)>,
+    /// Its validated parameters and runtime.
+    pub instance: Arc<dyn TransformInstance>,
+}
+
+/// A configured tap.
+#[derive(Debug, Clone)]
+pub struct TapConfig {
+    /// Its kind.
+    pub kind: &'static str,
+    /// Its validated parameters and runtime.
+    pub instance: Arc<dyn TapInstance>,
+}
+
+/// A validated link.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct LinkConfig {
+    /// The URL as configured (`mqtt://<topic or filter>`).
+    pub url: String,
+    /// The MQTT topic (link_to) or filter (link_from).
+    pub topic: String,
+    /// Wire codec.
+    #[serde(serialize_with = "codec_name")]
+    pub codec: Codec,
+    /// MQTT QoS 0, 1 or 2.
+    pub qos: u8,
+    /// Retained publish (link_to only).
+    pub retain: bool,
+}
+
+fn codec_name<S: serde::Serializer>(c: &Codec, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(c.as_str())
+}

@@ -1,0 +1,93 @@
+//! The config file as written: serde structs that keep the span of every value, so that later
+//! checks can point at the exact field. Only TOML-level shape is checked here (unknown fields,
+//! wrong value types); meaning is checked in [`super::validate`].
+
+use serde::Deserialize;
+use toml::{Spanned, Table};
+
+/// The whole file.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawConfig {
+    pub node: Option<Spanned<RawNode>>,
+    pub mqtt: Option<Spanned<RawMqtt>>,
+    pub store: Option<Spanned<RawStore>>,
+    pub admin: Option<Spanned<RawAdmin>>,
+    #[serde(default)]
+    pub record: Vec<Spanned<RawRecord>>,
+}
+
+/// `[node]`
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawNode {
+    pub id: Spanned<String>,
+    pub shutdown_timeout: Option<Spanned<String>>,
+}
+
+/// `[mqtt]`
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawMqtt {
+    pub url: Spanned<String>,
+    pub client_id: Option<Spanned<String>>,
+    pub keep_alive_s: Option<Spanned<i64>>,
+    pub username: Option<Spanned<String>>,
+    pub password_file: Option<Spanned<String>>,
+    pub ca_file: Option<Spanned<String>>,
+    pub cert_file: Option<Spanned<String>>,
+    pub key_file: Option<Spanned<String>>,
+    pub outbox: Option<Spanned<String>>,
+}
+
+/// `[store]`
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawStore {
+    pub path: Option<Spanned<String>>,
+    pub retention: Option<Spanned<String>>,
+}
+
+/// `[admin]`
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAdmin {
+    pub listen: Spanned<String>,
+}
+
+/// One `[[record]]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRecord {
+    pub key: Spanned<String>,
+    #[serde(rename = "type")]
+    pub type_name: Spanned<String>,
+    pub buffer: Option<Spanned<RawBuffer>>,
+    pub source: Option<Spanned<Table>>,
+    pub transform: Option<Spanned<Table>>,
+    #[serde(default)]
+    pub tap: Vec<Spanned<Table>>,
+    #[serde(default)]
+    pub link_from: Vec<Spanned<RawLink>>,
+    #[serde(default)]
+    pub link_to: Vec<Spanned<RawLink>>,
+    pub persist: Option<Spanned<bool>>,
+}
+
+/// `buffer = { kind = "...", capacity = N }`
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawBuffer {
+    pub kind: Spanned<String>,
+    pub capacity: Option<Spanned<i64>>,
+}
+
+/// One entry of `link_to` / `link_from`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawLink {
+    pub url: Spanned<String>,
+    pub codec: Option<Spanned<String>>,
+    pub qos: Option<Spanned<i64>>,
+    pub retain: Option<Spanned<bool>>,
+}

@@ -1,0 +1,128 @@
+//! The running daemon: start the graph, then act on signals until told to stop.
+//!
+//! - SIGINT/SIGTERM: `/readyz` turns 503, `STOPPING=1`, sources stop, taps/transforms/links
+//!   drain (bounded by `[node] shutdown_timeout`), per-record counters are logged, exit 0. A
+//!   second SIGINT/SIGTERM while draining exits at once with 130.
+//! - SIGHUP: see [`reload`].
+
+mod notify;
+mod reload;
+mod signals;
+
+pub use notify::notify;
+pub use signals::{Signal, Signals};
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use crate::admin::{self, AdminState, Phase};
+use crate::config::Config;
+use crate::engine::{self, DrainOutcome, RunningGraph};
+use crate::exit;
+
+/// Runs the daemon for the validated `config` read from `path`; returns the exit code.
+pub async fn run(path: PathBuf, config: Config) -> u8 {
+    let mut signals = match Signals::install() {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::error!("cannot install signal handlers: {e}");
+            return exit::RUNTIME;
+        }
+    };
+    let state = AdminState::new();
+    if let Some(a) = &config.admin {
+        if let Err(e) = admin::serve(a.listen, state.clone()).await {
+            tracing::error!("admin endpoint on {}: {e}", a.listen);
+            return exit::RUNTIME;
+        }
+        tracing::info!("admin endpoint on http://{}", a.listen);
+    }
+    log_later_issues(&config);
+    let mut config = Arc::new(config);
+    let mut graph = match engine::build(&config) {
+        Ok(db) => RunningGraph::start(db),
+        Err(e) => {
+            tracing::error!("{e}");
+            return exit::RUNTIME;
+        }
+    };
+    state.publish(graph.handle().clone(), config.clone());
+    state.set_phase(Phase::Ready);
+    notify::spawn_watchdog();
+    notify(&format!(
+        "READY=1\nSTATUS=running {} records",
+        config.records.len()
+    ));
+    tracing::info!(records = config.records.len(), node = %config.node_id, "graph running");
+
+    let name = loop {
+        match signals.next().await {
+            Signal::Terminate(name) => break name,
+            Signal::Reload => {
+                graph = reload::reload(&path, graph, &mut config, &state).await;
+            }
+        }
+    };
+    tracing::info!(
+        "{name}: draining (at most {:?}; a second signal exits at once)",
+        config.shutdown_timeout
+    );
+    state.set_phase(Phase::Draining);
+    notify("STOPPING=1");
+    tokio::spawn(async move {
+        let again = signals.next_terminate().await;
+        tracing::error!("{again} while draining: exiting now, undrained values are lost");
+        std::process::exit(exit::SECOND_SIGNAL);
+    });
+    let handle = graph.handle().clone();
+    let outcome = graph.drain(config.shutdown_timeout).await;
+    log_stats(&handle, &config);
+    match outcome {
+        DrainOutcome::Drained => {
+            tracing::info!("drained; exiting");
+            exit::OK
+        }
+        DrainOutcome::TimedOut { live_tasks } => {
+            tracing::warn!(
+                live_tasks,
+                "drain timed out after {:?}; exiting anyway",
+                config.shutdown_timeout
+            );
+            exit::OK
+        }
+        DrainOutcome::Failed(e) => {
+            tracing::error!("graph failed: {e}");
+            exit::RUNTIME
+        }
+    }
+}
+
+/// Logs every record's counters (one line each), e.g. at shutdown.
+pub fn log_stats(handle: &aimdb_core::DbHandle<crate::Rt>, config: &Config) {
+    for r in &config.records {
+        if let Some(s) = handle.stats(&r.key) {
+            tracing::info!(
+                record = %r.key,
+                produced = s.produced,
+                delivered = s.delivered,
+                lagged = s.lagged,
+                dropped = s.dropped,
+                "record stats"
+            );
+        }
+    }
+}
+
+fn log_later_issues(config: &Config) {
+    if config.store.is_some() || config.records.iter().any(|r| r.persist) {
+        tracing::warn!("the history store is not built yet: [store] and persist are validated but nothing is written");
+    }
+    if config.mqtt.is_none()
+        && config
+            .records
+            .iter()
+            .any(|r| !r.links_to.is_empty() || !r.links_from.is_empty())
+    {
+        tracing::warn!("records have MQTT links but there is no [mqtt] table: nothing is bridged");
+    }
+}

@@ -1,0 +1,82 @@
+//! SIGHUP: re-read and validate the config; on any error keep the running graph and log why.
+//!
+//! On success the new graph is built first (so a graph the engine rejects never replaces a
+//! running one), then the old graph is drained (bounded by the old `shutdown_timeout`), the
+//! newest value of every `single_latest` record whose key, type and buffer are unchanged is
+//! carried into the new graph, and the new graph starts. Ring and mailbox contents are not
+//! carried over. The admin endpoint keeps its address (a changed `[admin] listen` takes effect
+//! at the next restart).
+
+use std::path::Path;
+use std::sync::Arc;
+
+use aimdb_core::BufferCfg;
+
+use super::notify;
+use crate::admin::{AdminState, Phase};
+use crate::config::{self, Config};
+use crate::engine::{self, RunningGraph};
+use crate::record_types;
+
+/// Reloads `path`; returns the graph that runs afterwards (the old one on error).
+pub async fn reload(
+    path: &Path,
+    graph: RunningGraph,
+    current: &mut Arc<Config>,
+    state: &AdminState,
+) -> RunningGraph {
+    notify::reloading();
+    tracing::info!("SIGHUP: reloading {}", path.display());
+    let next = match config::load(path).await {
+        Ok(c) => c,
+        Err(e) => {
+            for line in e.to_string().lines() {
+                tracing::error!("{line}");
+            }
+            return keep(graph, state, "the new config is invalid");
+        }
+    };
+    let db = match engine::build(&next) {
+        Ok(db) => db,
+        Err(e) => {
+            tracing::error!("{e}");
+            return keep(graph, state, "the new graph could not be built");
+        }
+    };
+    state.set_phase(Phase::Reloading);
+    let old = graph.handle().clone();
+    let outcome = graph.drain(current.shutdown_timeout).await;
+    tracing::info!(?outcome, "old graph drained");
+    let new_handle = db.handle();
+    let mut carried = 0;
+    for r in &next.records {
+        let unchanged = current
+            .records
+            .iter()
+            .any(|o| o.key == r.key && o.type_name == r.type_name && o.buffer == r.buffer);
+        if unchanged && r.buffer == BufferCfg::SingleLatest {
+            if let Some(t) = record_types::lookup(r.type_name) {
+                carried += usize::from((t.carry_latest)(&old, &new_handle, &r.key));
+            }
+        }
+    }
+    let running = RunningGraph::start(db);
+    *current = Arc::new(next);
+    state.publish(running.handle().clone(), current.clone());
+    state.reloaded(true);
+    state.set_phase(Phase::Ready);
+    notify::notify("READY=1");
+    tracing::info!(
+        records = current.records.len(),
+        carried,
+        "reloaded: new graph running"
+    );
+    running
+}
+
+fn keep(graph: RunningGraph, state: &AdminState, why: &str) -> RunningGraph {
+    tracing::warn!("reload rejected ({why}): the running graph is kept unchanged");
+    state.reloaded(false);
+    notify::notify("READY=1");
+    graph
+}

@@ -1,0 +1,49 @@
+//! Builds the `aimdb-core` graph of a validated config and runs it on Tokio.
+
+mod running;
+
+pub use running::{DrainOutcome, RunningGraph};
+
+use std::sync::Arc;
+
+use aimdb_core::{AimDb, AimDbBuilder};
+
+use crate::components::Env;
+use crate::config::Config;
+use crate::mqtt::PlaceholderMqtt;
+use crate::record_types;
+use crate::Rt;
+
+/// Why a validated config could not become a graph (a bug or an engine limit, not a config
+/// mistake: the config passed validation).
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    /// Not inside a Tokio runtime.
+    #[error(transparent)]
+    Runtime(#[from] aimdb_tokio::NoTokioRuntime),
+    /// A component could not be attached.
+    #[error("could not set up the graph: {0}")]
+    Attach(String),
+    /// The engine rejected the graph or could not start it.
+    #[error(transparent)]
+    Build(#[from] aimdb_core::BuildError),
+}
+
+/// Builds (but does not run) the graph of `config`.
+pub fn build(config: &Config) -> Result<AimDb<Rt>, EngineError> {
+    let mut builder = AimDbBuilder::new().runtime(Rt::new()?);
+    builder.connector(PlaceholderMqtt);
+    let env = Env {
+        node_id: Arc::from(config.node_id.as_str()),
+    };
+    let mut problems = Vec::new();
+    for rec in &config.records {
+        let entry = record_types::lookup(rec.type_name)
+            .ok_or_else(|| EngineError::Attach(format!("unknown type {}", rec.type_name)))?;
+        (entry.configure)(&mut builder, rec, &env, &mut problems);
+    }
+    if !problems.is_empty() {
+        return Err(EngineError::Attach(problems.join("; ")));
+    }
+    Ok(builder.build()?)
+}

@@ -1,0 +1,70 @@
+//! [`RunningGraph`]: a graph spawned on Tokio, and its bounded drain.
+
+use std::time::Duration;
+
+use aimdb_core::{AimDb, BuildError, DbHandle};
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+use crate::Rt;
+
+/// A graph running on its own task.
+pub struct RunningGraph {
+    handle: DbHandle<Rt>,
+    stop: Option<oneshot::Sender<()>>,
+    task: JoinHandle<Result<(), BuildError>>,
+}
+
+/// How a drain ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DrainOutcome {
+    /// Every task ended.
+    Drained,
+    /// The timeout passed with this many tasks still running; they were abandoned.
+    TimedOut {
+        /// Tasks still running.
+        live_tasks: usize,
+    },
+    /// The graph failed.
+    Failed(String),
+}
+
+impl RunningGraph {
+    /// Spawns `db` on the current Tokio runtime.
+    pub fn start(db: AimDb<Rt>) -> Self {
+        let handle = db.handle();
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(db.run_until(async move {
+            let _ = stopped.await;
+        }));
+        Self {
+            handle,
+            stop: Some(stop),
+            task,
+        }
+    }
+
+    /// The graph's handle.
+    pub fn handle(&self) -> &DbHandle<Rt> {
+        &self.handle
+    }
+
+    /// Stops sources and waits up to `timeout` for taps, transforms and links to drain.
+    pub async fn drain(mut self, timeout: Duration) -> DrainOutcome {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        self.handle.shutdown();
+        match tokio::time::timeout(timeout, &mut self.task).await {
+            Ok(Ok(Ok(()))) => DrainOutcome::Drained,
+            Ok(Ok(Err(e))) => DrainOutcome::Failed(e.to_string()),
+            Ok(Err(e)) => DrainOutcome::Failed(format!("graph task: {e}")),
+            Err(_) => {
+                self.task.abort();
+                DrainOutcome::TimedOut {
+                    live_tasks: self.handle.live_tasks(),
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,10 @@
+//! Process exit codes (see docs/OPERATIONS.md).
+
+/// Clean exit, including a drained shutdown after SIGINT/SIGTERM.
+pub const OK: u8 = 0;
+/// Runtime failure: the graph could not start, the admin port could not be bound, ...
+pub const RUNTIME: u8 = 1;
+/// Config error (`EX_CONFIG` from sysexits.h).
+pub const CONFIG: u8 = 78;
+/// A second SIGINT/SIGTERM while draining: exit at once (128 + SIGINT, as shells report it).
+pub const SECOND_SIGNAL: i32 = 130;

@@ -1,0 +1,25 @@
+//! `aimdbd`: the gateway daemon of aimdb, a typed data plane for sensor meshes.
+//!
+//! - [`config`]: TOML config → validated [`config::Config`], every mistake with `FILE:LINE:COL`.
+//! - [`components`]: built-in sources, transforms and taps, one file each, one table each.
+//! - [`record_types`]: the record types this build knows (from `aimdb-records`, plus `json`).
+//! - [`engine`]: builds and runs the `aimdb-core` graph of a config on Tokio.
+//! - [`mqtt`]: the `mqtt://` link connector (a placeholder until the bridge lands).
+//! - [`daemon`]: the running daemon: signals, reload, drain, systemd notify.
+//! - [`admin`]: the HTTP admin endpoint (health, readiness, metrics, records API).
+//! - [`cli`]: the command line; `main.rs` only calls [`cli::main`].
+
+pub mod admin;
+pub mod cli;
+pub mod components;
+pub mod config;
+pub mod daemon;
+pub mod engine;
+pub mod exit;
+pub mod logging;
+pub mod mqtt;
+pub mod record_types;
+pub mod render;
+
+/// The runtime the daemon's graph runs on.
+pub type Rt = aimdb_tokio::TokioAdapter;

@@ -1,0 +1,168 @@
+//! The record-type registry: every type of `aimdb-records` (listed once, by
+//! `for_each_record_type!`) plus `"json"` (an untyped `serde_json::Value`, for bridging plain
+//! JSON services). Each entry knows how to add a record of its type to the engine's builder and
+//! how to read and write its values as JSON for the admin endpoint.
+
+use std::fmt::Debug;
+use std::sync::Arc;
+
+use aimdb_core::{AimDbBuilder, Consumer, DbHandle, Decoder, Encoder, RecvError};
+use aimdb_records::types::*;
+use aimdb_records::{for_each_record_type, Codec, RecordType};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::components::{Env, TapEvent, TapFeed};
+use crate::config::{RecordConfig, Writer};
+use crate::Rt;
+
+/// One record type the daemon knows.
+pub struct TypeEntry {
+    /// Its config name (`type = "..."`).
+    pub name: &'static str,
+    /// Whether links of this type may use the postcard codec.
+    pub postcard: bool,
+    /// The Rust type's name.
+    pub rust_name: fn() -> &'static str,
+    /// Adds a record of this type to a builder; problems starting components are pushed.
+    pub configure: fn(&mut AimDbBuilder<Rt>, &RecordConfig, &Env, &mut Vec<String>),
+    /// The record's newest value as JSON.
+    pub latest_json: fn(&DbHandle<Rt>, &str) -> Result<Option<Value>, String>,
+    /// Writes a value given as JSON into the record.
+    pub set_json: fn(&DbHandle<Rt>, &str, Value) -> Result<(), String>,
+    /// Copies the newest value of `key` from one running graph into another; whether one was.
+    pub carry_latest: fn(&DbHandle<Rt>, &DbHandle<Rt>, &str) -> bool,
+}
+
+/// What a record value must be.
+pub trait Storable: Serialize + DeserializeOwned + Clone + Send + Sync + Debug + 'static {}
+impl<T: Serialize + DeserializeOwned + Clone + Send + Sync + Debug + 'static> Storable for T {}
+
+impl TypeEntry {
+    const fn of<T: Storable>(name: &'static str, postcard: bool) -> Self {
+        Self {
+            name,
+            postcard,
+            rust_name: std::any::type_name::<T>,
+            configure: configure::<T>,
+            latest_json: latest_json::<T>,
+            set_json: set_json::<T>,
+            carry_latest: carry_latest::<T>,
+        }
+    }
+}
+
+macro_rules! type_table {
+    ($($t:ident),*) => {
+        &[
+            $(&TypeEntry::of::<$t>(<$t as RecordType>::NAME, true),)*
+            &TypeEntry::of::<Value>("json", false),
+        ]
+    };
+}
+
+/// Every record type, in `for_each_record_type!` order, then `json`.
+pub static TYPES: &[&TypeEntry] = for_each_record_type!(type_table);
+
+/// The entry named `name`.
+pub fn lookup(name: &str) -> Option<&'static TypeEntry> {
+    TYPES.iter().copied().find(|t| t.name == name)
+}
+
+fn configure<T: Storable>(
+    builder: &mut AimDbBuilder<Rt>,
+    rec: &RecordConfig,
+    env: &Env,
+    problems: &mut Vec<String>,
+) {
+    builder.configure::<T>(rec.key.as_str(), |reg| {
+        reg.buffer(rec.buffer);
+        let attached = match &rec.writer {
+            Some(Writer::Source(s)) => s.instance.attach(reg, env),
+            Some(Writer::Transform(t)) => {
+                let keys: Vec<String> = t.inputs.iter().map(|(_, k)| k.clone()).collect();
+                t.instance.attach(reg, &keys)
+            }
+            None => Ok(()),
+        };
+        if let Err(e) = attached {
+            problems.push(format!("record {:?}: {e}", rec.key));
+        }
+        for tap in &rec.taps {
+            let inst = tap.instance.clone();
+            reg.tap_named(&inst.describe(), move |ctx, c| inst.run(ctx, feed::<T>(c)));
+        }
+        for l in &rec.links_to {
+            reg.link_to_with(&l.url, encoder::<T>(l.codec));
+        }
+        for l in &rec.links_from {
+            reg.link_from_with(&l.url, decoder::<T>(l.codec));
+        }
+    });
+}
+
+fn feed<T: Storable>(mut consumer: Consumer<T, Rt>) -> TapFeed {
+    TapFeed::new(Box::new(move |cx| {
+        consumer.poll_recv(cx).map(|r| match r {
+            Ok(v) => Some(TapEvent::Value(
+                serde_json::to_value(&v).unwrap_or(Value::Null),
+            )),
+            Err(RecvError::Lagged(n)) => Some(TapEvent::Lagged(n)),
+            Err(RecvError::Closed) => None,
+        })
+    }))
+}
+
+fn encoder<T: Storable>(codec: Codec) -> Encoder<T> {
+    Arc::new(move |v: &T, out: &mut Vec<u8>| {
+        codec
+            .encode(v, out)
+            .map_err(|e| aimdb_core::CodecError(e.to_string()))
+    })
+}
+
+fn decoder<T: Storable>(codec: Codec) -> Decoder<T> {
+    Arc::new(move |bytes: &[u8]| {
+        codec
+            .decode::<T>(bytes)
+            .map_err(|e| aimdb_core::CodecError(e.to_string()))
+    })
+}
+
+fn latest_json<T: Storable>(h: &DbHandle<Rt>, key: &str) -> Result<Option<Value>, String> {
+    let v = h.latest::<T>(key).map_err(|e| e.to_string())?;
+    v.map(|v| serde_json::to_value(&v).map_err(|e| e.to_string()))
+        .transpose()
+}
+
+fn set_json<T: Storable>(h: &DbHandle<Rt>, key: &str, value: Value) -> Result<(), String> {
+    let v: T = serde_json::from_value(value).map_err(|e| format!("not a valid value: {e}"))?;
+    h.producer::<T>(key).map_err(|e| e.to_string())?.produce(v);
+    Ok(())
+}
+
+fn carry_latest<T: Storable>(from: &DbHandle<Rt>, to: &DbHandle<Rt>, key: &str) -> bool {
+    match (from.latest::<T>(key), to.producer::<T>(key)) {
+        (Ok(Some(v)), Ok(p)) => {
+            p.produce(v);
+            true
+        }
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_record_type_once_plus_json() {
+        let names: Vec<_> = TYPES.iter().map(|t| t.name).collect();
+        assert_eq!(names.len(), aimdb_records::RECORD_TYPE_NAMES.len() + 1);
+        assert_eq!(names.last(), Some(&"json"));
+        for (i, n) in names.iter().enumerate() {
+            assert!(!names[i + 1..].contains(n), "{n} twice");
+        }
+    }
+}

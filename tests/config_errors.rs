@@ -1,0 +1,177 @@
+//! `aimdbd check` on every good config (exit 0, graph printed) and on a corpus of broken ones
+//! (exit 78, `FILE:LINE:COL:` and the problem named, no panic). Each `tests/configs/broken/X.toml`
+//! has a sibling `X.expect` with lines `LINE:COL substring`.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn check(path: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_aimdbd"))
+        .arg("check")
+        .arg("--config")
+        .arg(path)
+        .env_remove("RUST_LOG")
+        .output()
+        .expect("run aimdbd")
+}
+
+fn assert_no_panic(path: &Path, out: &Output) {
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !stderr.contains("panicked") && !stderr.contains("RUST_BACKTRACE"),
+        "{}: panicked:\n{stderr}",
+        path.display()
+    );
+}
+
+fn good_configs() -> Vec<PathBuf> {
+    let mut v = vec![root().join("config/aimdbd.toml")];
+    for dir in ["config/examples", "tests/configs/good"] {
+        if let Ok(entries) = std::fs::read_dir(root().join(dir)) {
+            v.extend(
+                entries
+                    .flatten()
+                    .map(|e| e.path())
+                    .filter(|p| p.extension().is_some_and(|e| e == "toml")),
+            );
+        }
+    }
+    v
+}
+
+#[test]
+fn every_good_config_checks_and_prints_its_graph() {
+    let configs = good_configs();
+    assert!(configs.len() >= 3, "config/aimdbd.toml and the examples");
+    for path in configs {
+        let out = check(&path);
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{}:\n{stderr}", path.display());
+        assert!(stdout.contains("writer:"), "graph printed: {stdout}");
+        assert!(stdout.trim_end().ends_with("OK"), "{stdout}");
+    }
+}
+
+#[test]
+fn every_broken_config_exits_78_with_file_line_column_and_the_problem() {
+    let dir = root().join("tests/configs/broken");
+    let mut cases: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .expect("corpus dir")
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "toml"))
+        .collect();
+    cases.sort();
+    assert!(cases.len() >= 25, "corpus has {} configs", cases.len());
+    let mut failures = Vec::new();
+    for path in &cases {
+        let expect_path = path.with_extension("expect");
+        let expect = std::fs::read_to_string(&expect_path)
+            .unwrap_or_else(|_| panic!("{} needs a sibling .expect", path.display()));
+        let out = check(path);
+        assert_no_panic(path, &out);
+        let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+        if out.status.code() != Some(78) {
+            failures.push(format!(
+                "{}: exit {:?}\n{stderr}",
+                path.display(),
+                out.status.code()
+            ));
+            continue;
+        }
+        for line in expect.lines().filter(|l| !l.trim().is_empty()) {
+            let (at, substring) = line.split_once(' ').expect("`LINE:COL substring`");
+            let prefix = format!("{}:{at}: ", path.display());
+            let hit = stderr
+                .lines()
+                .any(|l| l.starts_with(&prefix) && l.contains(substring));
+            if !hit {
+                failures.push(format!(
+                    "{}: want a line `{prefix}...{substring}...`, got:\n{stderr}",
+                    path.display()
+                ));
+            }
+        }
+        assert!(!stderr.contains("Error {"), "no debug dump: {stderr}");
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}
+
+#[test]
+fn several_mistakes_are_all_reported_in_one_pass() {
+    let path = root().join("tests/configs/many_mistakes.toml");
+    let out = check(&path);
+    assert_no_panic(&path, &out);
+    assert_eq!(out.status.code(), Some(78));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    for want in [
+        "4:20: [node] shutdown_timeout",
+        "7:13: [store] retention",
+        "11:8: record \"sensor.temp\": unknown type \"Temprature\"",
+        "17:43: record \"alert\": transform input \"sensor.tmp\" is not a record; did you mean \"sensor.temp\"?",
+        "18:49: record \"alert\": unknown codec \"cbor\"",
+        "18:63: record \"alert\": qos 5",
+        "21:7: record \"alert\": duplicate key",
+        "23:43: record \"alert\": buffer capacity 0",
+        "8 problems found",
+    ] {
+        assert!(stderr.contains(want), "missing {want:?} in:\n{stderr}");
+    }
+    assert!(
+        stderr.contains("  hint: did you mean \"Temperature\"?"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_missing_file_is_a_config_error_not_a_panic() {
+    let path = root().join("tests/configs/does-not-exist.toml");
+    let out = check(&path);
+    assert_no_panic(&path, &out);
+    assert_eq!(out.status.code(), Some(78));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot read the config"));
+}
+
+#[test]
+fn graph_formats_and_types_print() {
+    let cfg = root().join("config/examples/gateway.toml");
+    for (format, want) in [
+        ("text", "writer:"),
+        ("dot", "digraph"),
+        ("json", "\"edges\""),
+    ] {
+        let out = Command::new(env!("CARGO_BIN_EXE_aimdbd"))
+            .args(["graph", "--format", format, "--config"])
+            .arg(&cfg)
+            .output()
+            .expect("run aimdbd");
+        assert_eq!(out.status.code(), Some(0));
+        assert!(
+            String::from_utf8_lossy(&out.stdout).contains(want),
+            "{format}"
+        );
+    }
+    let out = Command::new(env!("CARGO_BIN_EXE_aimdbd"))
+        .arg("types")
+        .output()
+        .expect("run aimdbd");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    for want in [
+        "Temperature",
+        "json",
+        "simulate",
+        "heartbeat",
+        "threshold",
+        "moving_average",
+        "dew_point",
+        "log",
+        "period_ms",
+    ] {
+        assert!(stdout.contains(want), "types lists {want}: {stdout}");
+    }
+}
