@@ -54,11 +54,17 @@ fn main() -> anyhow::Result<()> {
             let first = blocking.get();
             println!("get(): {first:?}");
             // Strategy 2: block, but no longer than a timeout.
-            let mut n = 1;
-            while let Ok(_r) = blocking.get_with_timeout(Duration::from_millis(500)) {
+            let (mut n, mut warmest) = (1, None::<Reading>);
+            while let Ok(r) = blocking.get_with_timeout(Duration::from_millis(500)) {
                 n += 1;
+                if warmest.as_ref().is_none_or(|w| r.celsius > w.celsius) {
+                    warmest = Some(r);
+                }
             }
             println!("get_with_timeout(): {n} readings in total");
+            if let Some(w) = warmest {
+                println!("warmest: {:.2} °C from sensor {}", w.celsius, w.sensor);
+            }
         });
         // Strategy 3: never block; poll and do other work in between.
         s.spawn(move || {
