@@ -34,6 +34,21 @@ fn handles(h: &DbHandle<Rt>, readers: usize) -> (Producer<u64, Rt>, Vec<Consumer
     (p, cs)
 }
 
+/// Produce one value, then every reader receives it; `n` times.
+fn aimdb_lockstep(rt: &Runtime, cfg: BufferCfg, readers: usize, n: u64) -> aimdb_bench::Throughput {
+    let (p, mut cs) = handles(&record(cfg), readers);
+    measure(n, || {
+        timed(rt, async {
+            for i in 0..n {
+                p.produce(i);
+                for c in cs.iter_mut() {
+                    let _ = c.recv().await;
+                }
+            }
+        })
+    })
+}
+
 fn timed<F: Future<Output = ()>>(rt: &Runtime, f: F) -> Duration {
     rt.block_on(async {
         let start = Instant::now();
@@ -52,16 +67,7 @@ fn main() {
     println!("aimdb buffers vs tokio::sync, one thread, {n} messages per round, median of rounds");
 
     // Lockstep: produce one, receive one.
-    let ring = record(BufferCfg::SpmcRing { capacity: 1024 });
-    let (p, mut cs) = handles(&ring, 1);
-    let ours = measure(n, || {
-        timed(&rt, async {
-            for i in 0..n {
-                p.produce(i);
-                let _ = cs[0].recv().await;
-            }
-        })
-    });
+    let ours = aimdb_lockstep(&rt, BufferCfg::SpmcRing { capacity: 1024 }, 1, n);
     let (tx, mut rx) = broadcast::channel::<u64>(1024);
     let base = measure(n, || {
         timed(&rt, async {
@@ -73,16 +79,7 @@ fn main() {
     });
     report("spmc_ring lockstep", ours, "tokio broadcast lockstep", base);
 
-    let latest = record(BufferCfg::SingleLatest);
-    let (p, mut cs) = handles(&latest, 1);
-    let ours = measure(n, || {
-        timed(&rt, async {
-            for i in 0..n {
-                p.produce(i);
-                let _ = cs[0].recv().await;
-            }
-        })
-    });
+    let ours = aimdb_lockstep(&rt, BufferCfg::SingleLatest, 1, n);
     let (wtx, mut wrx) = watch::channel(0u64);
     let base = measure(n, || {
         timed(&rt, async {
@@ -95,16 +92,7 @@ fn main() {
     });
     report("single_latest lockstep", ours, "tokio watch lockstep", base);
 
-    let mailbox = record(BufferCfg::Mailbox);
-    let (p, mut cs) = handles(&mailbox, 1);
-    let ours = measure(n, || {
-        timed(&rt, async {
-            for i in 0..n {
-                p.produce(i);
-                let _ = cs[0].recv().await;
-            }
-        })
-    });
+    let ours = aimdb_lockstep(&rt, BufferCfg::Mailbox, 1, n);
     let (mtx, mut mrx) = mpsc::channel::<u64>(1);
     let base = measure(n, || {
         timed(&rt, async {
@@ -117,18 +105,7 @@ fn main() {
     report("mailbox lockstep", ours, "tokio mpsc(1) lockstep", base);
 
     // Fan-out: one producer, four readers, every reader receives every value.
-    let fan = record(BufferCfg::SpmcRing { capacity: 1024 });
-    let (p, mut cs) = handles(&fan, 4);
-    let ours = measure(n, || {
-        timed(&rt, async {
-            for i in 0..n {
-                p.produce(i);
-                for c in cs.iter_mut() {
-                    let _ = c.recv().await;
-                }
-            }
-        })
-    });
+    let ours = aimdb_lockstep(&rt, BufferCfg::SpmcRing { capacity: 1024 }, 4, n);
     let (tx, rx0) = broadcast::channel::<u64>(1024);
     let mut rxs: Vec<_> = (0..4).map(|_| rx0.resubscribe()).collect();
     drop(rx0);
@@ -149,18 +126,7 @@ fn main() {
         base,
     );
 
-    let fan = record(BufferCfg::SingleLatest);
-    let (p, mut cs) = handles(&fan, 4);
-    let ours = measure(n, || {
-        timed(&rt, async {
-            for i in 0..n {
-                p.produce(i);
-                for c in cs.iter_mut() {
-                    let _ = c.recv().await;
-                }
-            }
-        })
-    });
+    let ours = aimdb_lockstep(&rt, BufferCfg::SingleLatest, 4, n);
     let (wtx, wrx0) = watch::channel(0u64);
     let mut wrxs: Vec<_> = (0..4).map(|_| wrx0.clone()).collect();
     let base = measure(n, || {

@@ -85,23 +85,12 @@ impl<'a> ComponentTable<'a> {
                 .as_deref()
                 .and_then(|f| self.find_key(f).map(|at| at..at + f.len()))
                 .unwrap_or_else(|| self.span.clone());
-            let mut p = Problem::at(span, message.clone());
-            if message.starts_with("unknown field") {
-                let expected: Vec<&str> = message
-                    .split("expected")
-                    .nth(1)
-                    .unwrap_or("")
-                    .split('`')
-                    .skip(1)
-                    .step_by(2)
-                    .collect();
-                if let Some(f) = field.as_deref() {
-                    if let Some(s) = aimdb_core::graph::closest_match(f, expected.iter().copied()) {
-                        p = p.with_hint(format!("did you mean `{s}`?"));
-                    }
-                }
+            let hint = crate::config::unknown_field_hint(&message);
+            let p = Problem::at(span, message);
+            match hint {
+                Some(h) => p.with_hint(h),
+                None => p,
             }
-            p
         })
     }
 }

@@ -170,3 +170,12 @@ mod tests {
         assert_eq!(line_column(t, 999), (3, 1));
     }
 }
+
+/// For a serde "unknown field `x`, expected one of `a`, `b`" message: a "did you mean" hint
+/// naming the expected field closest to `x`, if one is close.
+pub fn unknown_field_hint(message: &str) -> Option<String> {
+    let rest = message.strip_prefix("unknown field")?;
+    let field = rest.split('`').nth(1)?;
+    let expected = rest.split("expected").nth(1)?.split('`').skip(1).step_by(2);
+    aimdb_core::graph::closest_match(field, expected).map(|s| format!("did you mean `{s}`?"))
+}

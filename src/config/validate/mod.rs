@@ -51,20 +51,10 @@ pub fn validate(file: &str, text: &str) -> Result<Config, Vec<Problem>> {
 fn toml_problem(e: &toml::de::Error) -> Problem {
     let message = e.message().trim().replace('\n', "; ");
     let span = e.span().unwrap_or(0..0);
-    let mut p = Problem::at(span, message.clone());
-    if message.starts_with("unknown field") {
-        let field = message.split('`').nth(1).unwrap_or("");
-        let expected: Vec<&str> = message
-            .split("expected")
-            .nth(1)
-            .unwrap_or("")
-            .split('`')
-            .skip(1)
-            .step_by(2)
-            .collect();
-        if let Some(s) = aimdb_core::graph::closest_match(field, expected.iter().copied()) {
-            p = p.with_hint(format!("did you mean `{s}`?"));
-        }
+    let hint = super::diagnostic::unknown_field_hint(&message);
+    let p = Problem::at(span, message);
+    match hint {
+        Some(h) => p.with_hint(h),
+        None => p,
     }
-    p
 }
