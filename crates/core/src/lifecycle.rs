@@ -154,20 +154,43 @@ impl<F: MutexFamily> TaskTracker<F> {
         self.inner.with(|c| c.live)
     }
 
-    /// Completes when no task is live.
-    pub(crate) fn all_done(&self) -> impl Future<Output = ()> + '_ {
-        let mut id = None;
-        let fut = core::future::poll_fn(move |cx| {
-            self.inner.with(|c| {
-                if c.live == 0 {
-                    return Poll::Ready(());
-                }
-                let slot = *id.get_or_insert_with(|| c.waiters.join());
-                c.waiters.park(slot, cx.waker());
-                Poll::Pending
-            })
-        });
-        fut
+    /// Completes when no task is live. Cancel-safe.
+    pub(crate) fn all_done(&self) -> AllDone<F> {
+        AllDone {
+            tracker: self.clone(),
+            id: None,
+        }
+    }
+}
+
+/// Future returned by [`TaskTracker::all_done`]; frees its waker slot when dropped.
+pub(crate) struct AllDone<F: MutexFamily> {
+    tracker: TaskTracker<F>,
+    id: Option<WaiterId>,
+}
+
+impl<F: MutexFamily> Future for AllDone<F> {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let this = self.get_mut();
+        let id = &mut this.id;
+        this.tracker.inner.with(|c| {
+            if c.live == 0 {
+                return Poll::Ready(());
+            }
+            let slot = *id.get_or_insert_with(|| c.waiters.join());
+            c.waiters.park(slot, cx.waker());
+            Poll::Pending
+        })
+    }
+}
+
+impl<F: MutexFamily> Drop for AllDone<F> {
+    fn drop(&mut self) {
+        if let Some(id) = self.id {
+            self.tracker.inner.with(|c| c.waiters.leave(id));
+        }
     }
 }
 

@@ -156,6 +156,14 @@ async fn a_partial_batch_is_drained_after_max_delay_without_flush() {
             .expect("timer batch")
             .expect("open");
     }
+    // `entered` is sent as a drain starts; wait until the last one has also recorded its batch.
+    timeout(HANG, async {
+        while flat(&batches).len() < 3 {
+            tokio::task::yield_now().await;
+        }
+    })
+    .await
+    .expect("batches recorded");
     assert_eq!(flat(&batches), vec![0, 1, 2]);
     drop(sink);
 }
