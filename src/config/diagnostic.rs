@@ -157,6 +157,15 @@ pub fn line_column(text: &str, offset: usize) -> (usize, usize) {
     (line, column)
 }
 
+/// For a serde "unknown field `x`, expected one of `a`, `b`" message: a "did you mean" hint
+/// naming the expected field closest to `x`, if one is close.
+pub fn unknown_field_hint(message: &str) -> Option<String> {
+    let rest = message.strip_prefix("unknown field")?;
+    let field = rest.split('`').nth(1)?;
+    let expected = rest.split("expected").nth(1)?.split('`').skip(1).step_by(2);
+    aimdb_core::graph::closest_match(field, expected).map(|s| format!("did you mean `{s}`?"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -169,13 +178,18 @@ mod tests {
         assert_eq!(line_column(t, 9), (2, 3));
         assert_eq!(line_column(t, 999), (3, 1));
     }
-}
 
-/// For a serde "unknown field `x`, expected one of `a`, `b`" message: a "did you mean" hint
-/// naming the expected field closest to `x`, if one is close.
-pub fn unknown_field_hint(message: &str) -> Option<String> {
-    let rest = message.strip_prefix("unknown field")?;
-    let field = rest.split('`').nth(1)?;
-    let expected = rest.split("expected").nth(1)?.split('`').skip(1).step_by(2);
-    aimdb_core::graph::closest_match(field, expected).map(|s| format!("did you mean `{s}`?"))
+    #[test]
+    fn unknown_field_hint_names_the_closest_expected_field() {
+        let msg = "unknown field `capacty`, expected one of `kind`, `capacity`";
+        assert_eq!(
+            unknown_field_hint(msg).as_deref(),
+            Some("did you mean `capacity`?")
+        );
+        assert_eq!(
+            unknown_field_hint("unknown field `zzz`, expected `kind`"),
+            None
+        );
+        assert_eq!(unknown_field_hint("invalid type: string"), None);
+    }
 }
