@@ -224,7 +224,7 @@ where
 }
 
 /// What one record contributes when the graph starts.
-pub(crate) struct Started<R: Runtime> {
+pub(crate) struct Started {
     /// Writer tasks cancelled at shutdown.
     pub(crate) sources: Vec<BoxFuture>,
     /// Tasks that run until their inputs close.
@@ -233,7 +233,6 @@ pub(crate) struct Started<R: Runtime> {
     pub(crate) inbound: Vec<InboundLink>,
     /// Keeps a record with no writer in the graph open until shutdown.
     pub(crate) guard: Option<Box<dyn Any + Send>>,
-    _runtime: core::marker::PhantomData<fn() -> R>,
 }
 
 /// A record's buffer at run time, with its type erased.
@@ -268,7 +267,7 @@ pub(crate) trait AnyRecordSpec<R: Runtime>: Send {
         resolve: &dyn Resolve,
         runtime: &R,
         shutdown: &ShutdownSignal<R::Mutex>,
-    ) -> Result<Started<R>, String>;
+    ) -> Result<Started, String>;
 }
 
 impl<T, R> AnyRecordSpec<R> for RecordRegistrar<T, R>
@@ -325,7 +324,7 @@ where
         resolve: &dyn Resolve,
         runtime: &R,
         shutdown: &ShutdownSignal<R::Mutex>,
-    ) -> Result<Started<R>, String> {
+    ) -> Result<Started, String> {
         let this = *self;
         let shared = record
             .buffer_any()
@@ -341,7 +340,6 @@ where
             outbound: Vec::new(),
             inbound: Vec::new(),
             guard: None,
-            _runtime: core::marker::PhantomData,
         };
         let has_writer =
             !(this.sources.is_empty() && this.transforms.is_empty() && this.links_from.is_empty());

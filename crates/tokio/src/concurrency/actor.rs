@@ -235,7 +235,7 @@ impl<A: Actor> ActorJoin<A> {
         drop(stop);
         result.map_err(|e| {
             if e.is_panic() {
-                ActorError::Panicked(panic_message(e.into_panic()))
+                ActorError::Panicked(super::panic_message(&*e.into_panic()).to_owned())
             } else {
                 ActorError::Cancelled
             }
@@ -302,15 +302,5 @@ fn on_stop<M>(
     if request.is_ok() {
         // Refuse new messages; the queued ones are still received.
         rx.close();
-    }
-}
-
-fn panic_message(panic: Box<dyn std::any::Any + Send>) -> String {
-    match panic.downcast::<String>() {
-        Ok(s) => *s,
-        Err(panic) => match panic.downcast::<&'static str>() {
-            Ok(s) => (*s).to_owned(),
-            Err(_) => "non-string panic payload".to_owned(),
-        },
     }
 }

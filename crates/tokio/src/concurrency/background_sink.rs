@@ -751,7 +751,7 @@ fn drain_with_retry<T, D: SinkDrain<T>>(
         let message = match catch_unwind(AssertUnwindSafe(|| drain.drain(batch))) {
             Ok(Ok(())) => return (Ok(()), attempt),
             Ok(Err(e)) => e.to_string(),
-            Err(panic) => format!("drain panicked: {}", panic_message(panic.as_ref())),
+            Err(panic) => format!("drain panicked: {}", super::panic_message(panic.as_ref())),
         };
         if attempt >= max_attempts {
             tracing::warn!(
@@ -773,16 +773,6 @@ fn drain_with_retry<T, D: SinkDrain<T>>(
         );
         // This is the sink's own thread, never a Tokio worker.
         std::thread::sleep(delay);
-    }
-}
-
-fn panic_message(panic: &(dyn std::any::Any + Send)) -> &str {
-    if let Some(s) = panic.downcast_ref::<&'static str>() {
-        s
-    } else if let Some(s) = panic.downcast_ref::<String>() {
-        s
-    } else {
-        "non-string panic payload"
     }
 }
 

@@ -27,3 +27,14 @@ pub use periodic_worker::{
     BlockingPeriodicTask, MissedTicks, PeriodicConfig, PeriodicError, PeriodicStats, PeriodicTask,
     PeriodicWorker, Tick,
 };
+
+/// The message of a caught panic (`panic!` with a literal or a formatted string).
+fn panic_message(panic: &(dyn std::any::Any + Send)) -> &str {
+    if let Some(s) = panic.downcast_ref::<&'static str>() {
+        s
+    } else if let Some(s) = panic.downcast_ref::<String>() {
+        s
+    } else {
+        "non-string panic payload"
+    }
+}

@@ -212,7 +212,7 @@ impl PeriodicWorker {
             Ok(()) => Ok(self.counters.snapshot()),
             Err(e) if e.is_panic() => Err(PeriodicError::TaskPanicked {
                 name: self.name.clone(),
-                message: panic_message(e.into_panic()),
+                message: super::panic_message(&*e.into_panic()).to_owned(),
             }),
             Err(_) => Err(PeriodicError::Cancelled(self.name.clone())),
         }
@@ -333,16 +333,6 @@ impl<T: BlockingPeriodicTask> PeriodicTask for OnBlockingPool<T> {
             Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
             Err(_) => Err(BlockingTickError::Cancelled),
         }
-    }
-}
-
-fn panic_message(panic: Box<dyn std::any::Any + Send>) -> String {
-    match panic.downcast::<String>() {
-        Ok(s) => *s,
-        Err(panic) => match panic.downcast::<&'static str>() {
-            Ok(s) => (*s).to_owned(),
-            Err(_) => "non-string panic payload".to_owned(),
-        },
     }
 }
 
