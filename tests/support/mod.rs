@@ -1,0 +1,227 @@
+//! Shared harness for the integration tests that drive the real `aimdbd` binary: temp dirs, free
+//! ports, starting the daemon with a config, signals, HTTP against the admin endpoint, and the
+//! JSON log. Each test file includes it with `mod support;`; not every file uses every helper.
+#![allow(dead_code)]
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+pub mod prometheus;
+
+/// How long any wait in a test may take before it fails. Generous: machines are shared.
+pub const BOUND: Duration = Duration::from_secs(30);
+
+/// A directory under the system temp dir, removed on drop.
+pub struct TestDir(PathBuf);
+
+impl TestDir {
+    /// A fresh, empty directory named for the test.
+    pub fn new(name: &str) -> Self {
+        let dir = std::env::temp_dir().join(format!("aimdbd-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        Self(dir)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+
+    pub fn join(&self, name: &str) -> PathBuf {
+        self.0.join(name)
+    }
+}
+
+impl Drop for TestDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A loopback port nothing listens on right now.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free loopback port")
+}
+
+/// Polls `f` every 50 ms until it holds; fails the test after [`BOUND`].
+pub fn wait_until(what: &str, mut f: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !f() {
+        assert!(start.elapsed() < BOUND, "timed out waiting until {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// The `[node]` and `[admin]` head of a test config; append `[mqtt]`, `[store]`, records.
+pub fn config_head(admin_port: u16) -> String {
+    format!(
+        "[node]\nid = \"test-gw\"\nshutdown_timeout = \"10s\"\n\n[admin]\nlisten = \"127.0.0.1:{admin_port}\"\n\n"
+    )
+}
+
+/// A running `aimdbd`, killed on drop. Its config is `<dir>/aimdbd.toml`, its JSON log
+/// `<dir>/log.jsonl` (appended, so a restart in the same dir keeps the earlier lines).
+pub struct Daemon {
+    pub child: Child,
+    pub dir: PathBuf,
+    /// The admin endpoint's port.
+    pub port: u16,
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Daemon {
+    /// Writes `config` to `<dir>/aimdbd.toml`, starts the daemon on it and waits until
+    /// `/readyz` answers 200 on `admin_port` (which `config` must name).
+    pub fn start(dir: &Path, admin_port: u16, config: &str) -> Self {
+        Self::start_with(dir, admin_port, config, None)
+    }
+
+    /// [`Daemon::start`] with `NOTIFY_SOCKET` set to `notify`.
+    pub fn start_with(dir: &Path, admin_port: u16, config: &str, notify: Option<&Path>) -> Self {
+        let d = Self::spawn(dir, admin_port, config, notify, &[]);
+        wait_until("the admin endpoint is ready", || {
+            d.http("GET", "/readyz", "").is_some_and(|(s, _)| s == 200)
+        });
+        d
+    }
+
+    /// Starts the daemon without waiting for it; `env` adds environment variables.
+    pub fn spawn(
+        dir: &Path,
+        admin_port: u16,
+        config: &str,
+        notify: Option<&Path>,
+        env: &[(&str, &str)],
+    ) -> Self {
+        std::fs::write(dir.join("aimdbd.toml"), config).expect("write config");
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(dir.join("log.jsonl"))
+            .expect("log file");
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_aimdbd"));
+        cmd.args(["--log-format", "json", "--log-level", "info", "--config"])
+            .arg(dir.join("aimdbd.toml"))
+            .env_remove("RUST_LOG")
+            .env_remove("JOURNAL_STREAM")
+            .env_remove("WATCHDOG_USEC")
+            .env_remove("WATCHDOG_PID")
+            .env_remove("STATE_DIRECTORY")
+            .stdout(Stdio::null())
+            .stderr(Stdio::from(log));
+        match notify {
+            Some(p) => cmd.env("NOTIFY_SOCKET", p),
+            None => cmd.env_remove("NOTIFY_SOCKET"),
+        };
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let child = cmd.spawn().expect("spawn aimdbd");
+        Self {
+            child,
+            dir: dir.to_path_buf(),
+            port: admin_port,
+        }
+    }
+
+    /// Sends `sig` (e.g. `"-TERM"`) with `kill`.
+    pub fn signal(&self, sig: &str) {
+        let status = Command::new("kill")
+            .args([sig, &self.child.id().to_string()])
+            .status()
+            .expect("`kill` is needed to send signals; install procps (scripts/setup.sh)");
+        assert!(status.success(), "kill {sig}");
+    }
+
+    /// Waits (at most [`BOUND`]) for the process to exit; its exit code.
+    pub fn wait_exit(&mut self) -> Option<i32> {
+        let start = Instant::now();
+        loop {
+            if let Some(status) = self.child.try_wait().expect("wait") {
+                return status.code();
+            }
+            assert!(
+                start.elapsed() < BOUND,
+                "aimdbd did not exit within {BOUND:?}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// SIGTERM, then the exit code.
+    pub fn stop(&mut self) -> Option<i32> {
+        self.signal("-TERM");
+        self.wait_exit()
+    }
+
+    /// One request to the admin endpoint; `None` if nothing answers.
+    pub fn http(&self, method: &str, path: &str, body: &str) -> Option<(u16, String)> {
+        http(self.port, method, path, body)
+    }
+
+    /// `GET path` parsed as JSON, if it answers 200 with JSON.
+    pub fn get_json(&self, path: &str) -> Option<Value> {
+        let (status, body) = self.http("GET", path, "")?;
+        (status == 200).then_some(())?;
+        serde_json::from_str(&body).ok()
+    }
+
+    /// The JSON log lines (`--log-format json`).
+    pub fn log_lines(&self) -> Vec<Value> {
+        std::fs::read_to_string(self.dir.join("log.jsonl"))
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .collect()
+    }
+
+    /// Whether any log message contains `msg`.
+    pub fn logged(&self, msg: &str) -> bool {
+        self.log_lines().iter().any(|l| message(l).contains(msg))
+    }
+}
+
+/// One HTTP/1.0 request to `127.0.0.1:port`; `None` if nothing answers.
+pub fn http(port: u16, method: &str, path: &str, body: &str) -> Option<(u16, String)> {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
+    write!(
+        s,
+        "{method} {path} HTTP/1.0\r\nHost: x\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .ok()?;
+    let mut buf = String::new();
+    s.read_to_string(&mut buf).ok()?;
+    let (head, body) = buf.split_once("\r\n\r\n")?;
+    let status = head.split_whitespace().nth(1)?.parse().ok()?;
+    Some((status, body.to_string()))
+}
+
+/// The message of one JSON log line.
+pub fn message(v: &Value) -> &str {
+    v["fields"]["message"].as_str().unwrap_or("")
+}
+
+/// Field `name` of the last log line with message `msg` about `record`.
+pub fn field(lines: &[Value], msg: &str, record: &str, name: &str) -> Option<u64> {
+    lines
+        .iter()
+        .rev()
+        .find(|l| message(l) == msg && l["fields"]["record"] == record)
+        .and_then(|l| l["fields"][name].as_u64())
+}

@@ -1,0 +1,59 @@
+//! A line-by-line check of the Prometheus text exposition format.
+
+/// Checks the Prometheus text format line by line: HELP/TYPE comments, then samples
+/// `name{label="value",...} number` whose family has a TYPE.
+pub fn check_prometheus(text: &str) -> Result<usize, String> {
+    fn name_ok(n: &str) -> bool {
+        let mut cs = n.chars();
+        cs.next()
+            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_' || c == ':')
+            && cs.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':')
+    }
+    let mut typed = std::collections::BTreeSet::new();
+    let mut samples = 0;
+    for line in text.lines() {
+        if line.is_empty() {
+            continue;
+        }
+        if let Some(rest) = line.strip_prefix("# ") {
+            let mut parts = rest.splitn(3, ' ');
+            let (kw, name, tail) = (parts.next(), parts.next(), parts.next());
+            match (kw, name, tail) {
+                (Some("HELP"), Some(n), Some(_)) if name_ok(n) => {}
+                (
+                    Some("TYPE"),
+                    Some(n),
+                    Some("counter" | "gauge" | "histogram" | "summary" | "untyped"),
+                ) if name_ok(n) => {
+                    typed.insert(n.to_string());
+                }
+                _ => return Err(format!("bad comment line: {line}")),
+            }
+            continue;
+        }
+        let (series, value) = line.rsplit_once(' ').ok_or(format!("no value: {line}"))?;
+        value
+            .parse::<f64>()
+            .map_err(|_| format!("bad value: {line}"))?;
+        let name = match series.split_once('{') {
+            None => series,
+            Some((name, labels)) => {
+                let labels = labels
+                    .strip_suffix('}')
+                    .ok_or(format!("unclosed labels: {line}"))?;
+                for pair in labels.split("\",").filter(|p| !p.is_empty()) {
+                    let (k, v) = pair.split_once("=\"").ok_or(format!("bad label: {line}"))?;
+                    if !name_ok(k) || v.trim_end_matches('"').contains('\n') {
+                        return Err(format!("bad label: {line}"));
+                    }
+                }
+                name
+            }
+        };
+        if !name_ok(name) || !typed.contains(name) {
+            return Err(format!("sample without TYPE or bad name: {line}"));
+        }
+        samples += 1;
+    }
+    Ok(samples)
+}
