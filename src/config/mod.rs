@@ -2,7 +2,7 @@
 //! `FILE:LINE:COL`.
 //!
 //! Three passes, each collecting problems rather than stopping at the first: TOML syntax and
-//! shape (unknown fields, wrong value types; serde stops at the first of these), then each
+//! shape (every syntax error; every unknown field and wrong value type, see [`shape`]), then each
 //! section and record on its own (types, buffers, components, links, durations), then the graph
 //! across records (duplicate keys, unknown inputs, input types, cycles).
 
@@ -10,6 +10,7 @@ mod diagnostic;
 mod duration;
 mod model;
 mod raw;
+mod shape;
 mod validate;
 
 use std::path::Path;

@@ -5,15 +5,13 @@
 use serde::Deserialize;
 use toml::{Spanned, Table};
 
-/// The whole file.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+/// The whole file, put together table by table by [`super::shape`].
+#[derive(Debug, Default)]
 pub struct RawConfig {
     pub node: Option<Spanned<RawNode>>,
     pub mqtt: Option<Spanned<RawMqtt>>,
     pub store: Option<Spanned<RawStore>>,
     pub admin: Option<Spanned<RawAdmin>>,
-    #[serde(default)]
     pub record: Vec<Spanned<RawRecord>>,
 }
 

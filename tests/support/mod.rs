@@ -93,10 +93,16 @@ impl Daemon {
     /// [`Daemon::start`] with `NOTIFY_SOCKET` set to `notify`.
     pub fn start_with(dir: &Path, admin_port: u16, config: &str, notify: Option<&Path>) -> Self {
         let d = Self::spawn(dir, admin_port, config, notify, &[]);
-        wait_until("the admin endpoint is ready", || {
-            d.http("GET", "/readyz", "").is_some_and(|(s, _)| s == 200)
-        });
+        d.wait_ready();
         d
+    }
+
+    /// Waits until `/readyz` answers 200.
+    pub fn wait_ready(&self) {
+        wait_until("the admin endpoint is ready", || {
+            self.http("GET", "/readyz", "")
+                .is_some_and(|(s, _)| s == 200)
+        });
     }
 
     /// Starts the daemon without waiting for it; `env` adds environment variables.

@@ -15,12 +15,21 @@ use crate::Rt;
 pub static KIND: TapKind = TapKind {
     kind: "log",
     doc: "logs every value as JSON, and a count when the record closes",
-    params: &[ParamDoc {
-        name: "level",
-        ty: "string",
-        default: "\"info\"",
-        doc: "log level of the per-value lines: trace, debug, info, warn",
-    }],
+    params: &[
+        ParamDoc {
+            name: "level",
+            ty: "string",
+            default: "\"info\"",
+            doc: "log level of the per-value lines: trace, debug, info, warn",
+        },
+        ParamDoc {
+            name: "pace_ms",
+            ty: "integer",
+            default: "0",
+            doc: "wait this long after each value: a deliberately slow consumer, to see lag \
+                  and bounded drains at work",
+        },
+    ],
     parse,
 };
 
@@ -38,6 +47,8 @@ enum Level {
 struct LogTap {
     #[serde(default = "default_level")]
     level: Level,
+    #[serde(default)]
+    pace_ms: u32,
 }
 
 fn default_level() -> Level {
@@ -56,6 +67,7 @@ impl TapInstance for LogTap {
 
     fn run(&self, ctx: RuntimeContext<Rt>, mut feed: TapFeed) -> BoxFuture {
         let level = self.level;
+        let pace = std::time::Duration::from_millis(u64::from(self.pace_ms));
         Box::pin(async move {
             let record = ctx.key().to_string();
             let (mut values, mut lagged) = (0u64, 0u64);
@@ -72,6 +84,9 @@ impl TapInstance for LogTap {
                             }
                             Level::Info => tracing::info!(record = %record, value = %v, "tap log"),
                             Level::Warn => tracing::warn!(record = %record, value = %v, "tap log"),
+                        }
+                        if !pace.is_zero() {
+                            ctx.time().sleep(pace).await;
                         }
                     }
                     TapEvent::Lagged(n) => {

@@ -7,13 +7,13 @@ mod sections;
 
 use std::time::Duration;
 
-use super::raw::RawConfig;
+use super::shape;
 use super::{Config, Problem};
 
 /// Validates `text` (from `file`) into a [`Config`], or every problem found.
 pub fn validate(file: &str, text: &str) -> Result<Config, Vec<Problem>> {
-    let raw: RawConfig = toml::from_str(text).map_err(|e| vec![toml_problem(&e)])?;
     let mut problems = Vec::new();
+    let raw = shape::shape(text, &mut problems).ok_or_else(|| problems.clone())?;
     let (node_id, shutdown_timeout) = sections::node(raw.node.as_ref(), &mut problems);
     let mqtt = raw
         .mqtt
@@ -46,15 +46,4 @@ pub fn validate(file: &str, text: &str) -> Result<Config, Vec<Problem>> {
         records: checked.into_iter().filter_map(|c| c.config).collect(),
         order,
     })
-}
-
-fn toml_problem(e: &toml::de::Error) -> Problem {
-    let message = e.message().trim().replace('\n', "; ");
-    let span = e.span().unwrap_or(0..0);
-    let hint = super::diagnostic::unknown_field_hint(&message);
-    let p = Problem::at(span, message);
-    match hint {
-        Some(h) => p.with_hint(h),
-        None => p,
-    }
 }

@@ -1,0 +1,174 @@
+//! The daemon's signal paths that need a slow graph to be seen: a drain that cannot finish
+//! within `[node] shutdown_timeout` is abandoned and the process still exits 0; a second
+//! SIGTERM while draining exits at once with 130; and with `WATCHDOG_USEC` set, systemd gets
+//! `WATCHDOG=1` pings. The slow consumer is the `log` tap's `pace_ms`. Bounds are generous;
+//! nothing asserts on speed beyond "well before the configured timeout".
+
+mod support;
+
+use std::os::unix::net::UnixDatagram;
+use std::time::{Duration, Instant};
+
+use support::{config_head, free_port, wait_until, Daemon, TestDir, BOUND};
+
+/// A source far faster than its paced tap, so a backlog builds up in the ring.
+fn slow_graph(admin_port: u16, shutdown_timeout: &str) -> String {
+    config_head(admin_port).replace(
+        "shutdown_timeout = \"10s\"",
+        &format!("shutdown_timeout = \"{shutdown_timeout}\""),
+    ) + r#"
+[[record]]
+key = "sensor.temp"
+type = "Temperature"
+buffer = { kind = "spmc_ring", capacity = 100000 }
+source = { kind = "simulate", period_ms = 1 }
+tap = [{ kind = "log", level = "trace", pace_ms = 100 }]
+"#
+}
+
+/// Waits until the tap has a backlog (produced well ahead of delivered).
+fn wait_backlog(d: &Daemon) {
+    wait_until("a backlog builds up", || {
+        d.get_json("/api/records/sensor.temp")
+            .and_then(|_| d.get_json("/api/records"))
+            .and_then(|v| {
+                let s = &v[0]["stats"];
+                Some(s["produced"].as_u64()? > s["delivered"].as_u64()? + 100)
+            })
+            .unwrap_or(false)
+    });
+}
+
+#[test]
+fn a_drain_past_shutdown_timeout_is_abandoned_and_exits_0() {
+    let dir = TestDir::new("drain-timeout");
+    let port = free_port();
+    let mut d = Daemon::start(dir.path(), port, &slow_graph(port, "1s"));
+    wait_backlog(&d);
+    let t0 = Instant::now();
+    assert_eq!(d.stop(), Some(0));
+    assert!(t0.elapsed() < BOUND);
+    assert!(d.logged("drain timed out"), "the timeout is logged");
+}
+
+#[test]
+fn a_second_sigterm_while_draining_exits_at_once_with_130() {
+    let dir = TestDir::new("second-signal");
+    let port = free_port();
+    // The drain could take minutes: the backlog is paced at 10 values/s.
+    let mut d = Daemon::start(dir.path(), port, &slow_graph(port, "10m"));
+    wait_backlog(&d);
+    d.signal("-TERM");
+    wait_until("the drain starts", || d.logged("draining"));
+    d.signal("-TERM");
+    assert_eq!(d.wait_exit(), Some(130));
+    assert!(d.logged("while draining: exiting now"));
+}
+
+#[test]
+fn watchdog_pings_reach_systemd_when_watchdog_usec_is_set() {
+    let dir = TestDir::new("watchdog");
+    let sock_path = dir.join("notify.sock");
+    let sock = UnixDatagram::bind(&sock_path).expect("bind notify socket");
+    sock.set_read_timeout(Some(BOUND)).expect("timeout");
+    let port = free_port();
+    let notify = sock_path.to_str().expect("utf-8 temp path");
+    let mut d = Daemon::spawn(
+        dir.path(),
+        port,
+        &slow_graph(port, "5s"),
+        None,
+        &[("NOTIFY_SOCKET", notify), ("WATCHDOG_USEC", "200000")],
+    );
+    let mut pings = 0;
+    let mut ready = false;
+    let mut buf = [0u8; 512];
+    while pings < 3 {
+        let n = sock.recv(&mut buf).expect("notify datagrams from aimdbd");
+        let msg = String::from_utf8_lossy(&buf[..n]);
+        ready |= msg.contains("READY=1");
+        pings += usize::from(msg.contains("WATCHDOG=1"));
+    }
+    assert!(ready, "READY=1 came before three pings");
+    assert_eq!(d.stop(), Some(0));
+    // What the first daemon sent while stopping is still queued: drop it.
+    sock.set_nonblocking(true).expect("nonblocking");
+    while sock.recv(&mut buf).is_ok() {}
+    sock.set_nonblocking(false).expect("blocking");
+    // A WATCHDOG_PID naming another process means the pings are not ours to send.
+    let port = free_port();
+    let mut d = Daemon::spawn(
+        dir.path(),
+        port,
+        &slow_graph(port, "5s"),
+        None,
+        &[
+            ("NOTIFY_SOCKET", notify),
+            ("WATCHDOG_USEC", "200000"),
+            ("WATCHDOG_PID", "1"),
+        ],
+    );
+    d.wait_ready();
+    sock.set_read_timeout(Some(Duration::from_millis(200)))
+        .expect("timeout");
+    let mut late_pings = 0;
+    let deadline = Instant::now() + Duration::from_secs(1);
+    while Instant::now() < deadline {
+        if let Ok(n) = sock.recv(&mut buf) {
+            late_pings += usize::from(String::from_utf8_lossy(&buf[..n]).contains("WATCHDOG=1"));
+        }
+    }
+    assert_eq!(late_pings, 0, "no pings for another process's watchdog");
+    assert_eq!(d.stop(), Some(0));
+}
+
+/// Receives notify datagrams until one contains `want`; all received, in order.
+fn recv_until(sock: &UnixDatagram, want: &str) -> Vec<String> {
+    let mut seen = Vec::new();
+    let mut buf = [0u8; 512];
+    loop {
+        let n = sock.recv(&mut buf).expect("notify datagrams from aimdbd");
+        let msg = String::from_utf8_lossy(&buf[..n]).to_string();
+        let done = msg.contains(want);
+        seen.push(msg);
+        if done {
+            return seen;
+        }
+    }
+}
+
+#[test]
+fn sighup_tells_systemd_reloading_with_monotonic_usec_then_ready() {
+    let dir = TestDir::new("notify-reload");
+    let sock_path = dir.join("notify.sock");
+    let sock = UnixDatagram::bind(&sock_path).expect("bind notify socket");
+    sock.set_read_timeout(Some(BOUND)).expect("timeout");
+    let port = free_port();
+    let notify = sock_path.to_str().expect("utf-8 temp path");
+    // Under systemd (JOURNAL_STREAM set) log lines carry no timestamp: the journal adds one.
+    let mut d = Daemon::spawn(
+        dir.path(),
+        port,
+        &slow_graph(port, "5s").replace("pace_ms = 100", "pace_ms = 0"),
+        None,
+        &[("NOTIFY_SOCKET", notify), ("JOURNAL_STREAM", "8:1234")],
+    );
+    recv_until(&sock, "READY=1");
+    d.signal("-HUP");
+    let seen = recv_until(&sock, "RELOADING=1");
+    let reloading = seen.last().expect("one message");
+    let usec: u64 = reloading
+        .lines()
+        .find_map(|l| l.strip_prefix("MONOTONIC_USEC="))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("MONOTONIC_USEC in {reloading:?}"));
+    assert!(usec > 0);
+    recv_until(&sock, "READY=1");
+    assert_eq!(d.stop(), Some(0));
+    let lines = d.log_lines();
+    assert!(!lines.is_empty());
+    assert!(
+        lines.iter().all(|l| l.get("timestamp").is_none()),
+        "no timestamps under journald"
+    );
+}
