@@ -6,7 +6,7 @@
 use std::fmt::Debug;
 use std::sync::Arc;
 
-use aimdb_core::{AimDbBuilder, Consumer, DbHandle, Decoder, Encoder, RecvError};
+use aimdb_core::{AimDbBuilder, Consumer, DbHandle, Decoder, Encoder, RecvError, TopicDecoder};
 use aimdb_records::types::*;
 use aimdb_records::{for_each_record_type, Codec, RecordType};
 use serde::de::DeserializeOwned;
@@ -97,7 +97,10 @@ fn configure<T: Storable>(
             reg.link_to_with(&l.url, encoder::<T>(l.codec));
         }
         for l in &rec.links_from {
-            reg.link_from_with(&l.url, decoder::<T>(l.codec));
+            match &l.node_into {
+                None => reg.link_from_with(&l.url, decoder::<T>(l.codec)),
+                Some(field) => reg.link_from_topic(&l.url, node_decoder::<T>(l.codec, field)),
+            };
         }
     });
 }
@@ -127,6 +130,36 @@ fn decoder<T: Storable>(codec: Codec) -> Decoder<T> {
         codec
             .decode::<T>(bytes)
             .map_err(|e| aimdb_core::CodecError(e.to_string()))
+    })
+}
+
+/// Decodes with `codec`, then sets string field `field` to the node of an `aimdb/<node>/...`
+/// topic (other topics leave the value as decoded). Goes through JSON, so it costs more than a
+/// plain decode; only links with `node_into` use it.
+fn node_decoder<T: Storable>(codec: Codec, field: &str) -> TopicDecoder<T> {
+    let field = field.to_string();
+    Arc::new(move |topic: &str, bytes: &[u8]| {
+        let value = codec
+            .decode::<T>(bytes)
+            .map_err(|e| aimdb_core::CodecError(e.to_string()))?;
+        let Some(node) = aimdb_records::topic::parse(topic).map(|t| t.node()) else {
+            return Ok(value);
+        };
+        let mut json =
+            serde_json::to_value(&value).map_err(|e| aimdb_core::CodecError(e.to_string()))?;
+        match json.as_object_mut().and_then(|o| o.get_mut(&field)) {
+            Some(slot) => *slot = Value::String(node.to_string()),
+            None => {
+                return Err(aimdb_core::CodecError(format!(
+                    "node_into: the value has no field {field:?}"
+                )))
+            }
+        }
+        serde_json::from_value(json).map_err(|e| {
+            aimdb_core::CodecError(format!(
+                "node_into: node id {node:?} does not fit field {field:?}: {e}"
+            ))
+        })
     })
 }
 

@@ -32,6 +32,14 @@ pub fn link(
     };
     let topic = match url.split_once("://") {
         Some(("mqtt", t)) => {
+            if let Err(e) = check_template(t) {
+                ok = false;
+                push(
+                    Problem::at(l.url.span(), format!("{field} url {url:?}: {e}")).with_hint(
+                        "topics may use {node} (this node's id) and {key} (the record's key)",
+                    ),
+                );
+            }
             let checked = if dir == Direction::To {
                 topic::validate_topic(t)
             } else {
@@ -118,11 +126,48 @@ pub fn link(
         }
         (r, _) => r.as_ref().is_some_and(|r| *r.get_ref()),
     };
+    let node_into = match (&l.node_into, dir) {
+        (Some(n), Direction::To) => {
+            ok = false;
+            push(Problem::at(
+                n.span(),
+                "`node_into` applies to link_from only",
+            ));
+            None
+        }
+        (Some(n), Direction::From) if n.get_ref().is_empty() => {
+            ok = false;
+            push(Problem::at(n.span(), "`node_into` must name a field"));
+            None
+        }
+        (n, _) => n.as_ref().map(|n| n.get_ref().clone()),
+    };
     ok.then(|| LinkConfig {
         url: url.clone(),
         topic,
         codec,
         qos,
         retain,
+        node_into,
     })
+}
+
+/// The placeholders a link topic may use.
+pub const PLACEHOLDERS: &[&str] = &["{node}", "{key}"];
+
+/// Checks that every `{...}` in a topic is a known placeholder.
+fn check_template(topic: &str) -> Result<(), String> {
+    let mut rest = topic;
+    while let Some(open) = rest.find('{') {
+        let tail = &rest[open..];
+        let Some(close) = tail.find('}') else {
+            return Err("unclosed '{' in the topic".into());
+        };
+        let name = &tail[..=close];
+        if !PLACEHOLDERS.contains(&name) {
+            return Err(format!("unknown placeholder {name} in the topic"));
+        }
+        rest = &tail[close + 1..];
+    }
+    Ok(())
 }
