@@ -72,24 +72,45 @@ fn bad_payloads_are_counted_logged_and_dropped_and_good_ones_still_flow() {
         c.publish(pc, QoS::AtMostOnce, false, b"garbage".to_vec());
     }
     // Good values afterwards still flow, in order.
-    c.publish(pc, QoS::AtLeastOnce, false, Codec::Postcard.encode_to_vec(&temp(21.5)).expect("encode"));
-    c.publish("json/temp", QoS::AtLeastOnce, false, serde_json::to_vec(&temp(22.5)).expect("json"));
+    c.publish(
+        pc,
+        QoS::AtLeastOnce,
+        false,
+        Codec::Postcard.encode_to_vec(&temp(21.5)).expect("encode"),
+    );
+    c.publish(
+        "json/temp",
+        QoS::AtLeastOnce,
+        false,
+        serde_json::to_vec(&temp(22.5)).expect("json"),
+    );
     let out = c.wait_for("out/temp", 2);
     let celsius: Vec<_> = out
         .iter()
         .map(|r| serde_json::from_slice::<Value>(&r.payload).expect("json")["celsius"].as_f64())
         .collect();
-    assert_eq!(celsius, vec![Some(21.5), Some(22.5)], "only the good values were produced");
+    assert_eq!(
+        celsius,
+        vec![Some(21.5), Some(22.5)],
+        "only the good values were produced"
+    );
 
     wait_until("every bad message is counted", || {
         metric(&d, "aimdbd_mqtt_bad_input_total{reason=\"decode\"}") == 504
     });
-    assert_eq!(metric(&d, "aimdbd_mqtt_bad_input_total{reason=\"oversized\"}"), 1);
+    assert_eq!(
+        metric(&d, "aimdbd_mqtt_bad_input_total{reason=\"oversized\"}"),
+        1
+    );
     assert_eq!(
         metric(&d, "aimdbd_mqtt_link_errors_total{direction=\"in\",record=\"sensor.temp\",topic=\"aimdb/+/sensor.temp\"}"),
         502
     );
-    assert_eq!(metric(&d, "aimdbd_mqtt_connects_total "), 1, "no reconnect: the connection survived");
+    assert_eq!(
+        metric(&d, "aimdbd_mqtt_connects_total "),
+        1,
+        "no reconnect: the connection survived"
+    );
     assert_eq!(d.http("GET", "/healthz", "").map(|r| r.0), Some(200));
 
     // Logged with topic and reason, at most one line per reason per 10 s.
@@ -98,11 +119,19 @@ fn bad_payloads_are_counted_logged_and_dropped_and_good_ones_still_flow() {
         .iter()
         .filter(|l| support::message(l) == "MQTT message dropped")
         .collect();
-    let decode: Vec<_> = dropped.iter().filter(|l| l["fields"]["kind"] == "decode").collect();
+    let decode: Vec<_> = dropped
+        .iter()
+        .filter(|l| l["fields"]["kind"] == "decode")
+        .collect();
     assert_eq!(decode.len(), 1, "rate-limited: {dropped:?}");
     assert_eq!(decode[0]["fields"]["topic"], pc);
-    assert!(decode[0]["fields"]["reason"].as_str().is_some_and(|r| !r.is_empty()));
-    let big: Vec<_> = dropped.iter().filter(|l| l["fields"]["kind"] == "oversized").collect();
+    assert!(decode[0]["fields"]["reason"]
+        .as_str()
+        .is_some_and(|r| !r.is_empty()));
+    let big: Vec<_> = dropped
+        .iter()
+        .filter(|l| l["fields"]["kind"] == "oversized")
+        .collect();
     assert_eq!(big.len(), 1, "{dropped:?}");
     assert_eq!(big[0]["fields"]["topic"], "json/temp");
 }

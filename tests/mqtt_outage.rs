@@ -35,7 +35,8 @@ type = "Heartbeat"
 buffer = {{ kind = "spmc_ring", capacity = 4096 }}
 {source}link_to = [{{ url = "mqtt://{TOPIC}", codec = "json", qos = 1 }}]
 "#,
-        head = config_head(admin).replace("shutdown_timeout = \"10s\"", "shutdown_timeout = \"4s\""),
+        head =
+            config_head(admin).replace("shutdown_timeout = \"10s\"", "shutdown_timeout = \"4s\""),
         url = broker.url()
     )
 }
@@ -85,7 +86,9 @@ fn qos1_stream_survives_a_broker_outage_complete_and_in_order() {
     wait_until("values flow", || seqs(&watcher).len() >= 50);
     broker.stop();
     // Values keep being produced into the outbox while the broker is away.
-    wait_until("the outbox holds values", || outbox_depth(&d).is_some_and(|n| n >= 100));
+    wait_until("the outbox holds values", || {
+        outbox_depth(&d).is_some_and(|n| n >= 100)
+    });
     broker.start_again();
     // The source keeps producing, so "drained" means: down to the few values in flight.
     wait_until("the outbox drains after the reconnect", || {
@@ -96,7 +99,11 @@ fn qos1_stream_survives_a_broker_outage_complete_and_in_order() {
     assert_eq!(d.stop(), Some(0));
     let produced = field(&d.log_lines(), "record stats", "hb", "produced").expect("stats line");
     wait_until("every value arrived", || {
-        seqs(&watcher).iter().collect::<std::collections::BTreeSet<_>>().len() as u64 >= produced
+        seqs(&watcher)
+            .iter()
+            .collect::<std::collections::BTreeSet<_>>()
+            .len() as u64
+            >= produced
     });
     assert_complete_in_order(&seqs(&watcher), produced);
     assert!(d.logged("connected to the MQTT broker"));
@@ -112,7 +119,9 @@ fn the_disk_outbox_survives_a_daemon_restart_during_the_outage() {
 
     wait_until("values flow", || seqs(&watcher).len() >= 50);
     broker.stop();
-    wait_until("the outbox holds values", || outbox_depth(&d).is_some_and(|n| n >= 100));
+    wait_until("the outbox holds values", || {
+        outbox_depth(&d).is_some_and(|n| n >= 100)
+    });
     // Stop the daemon while the broker is away: what it holds stays on disk.
     assert_eq!(d.stop(), Some(0));
     let produced = field(&d.log_lines(), "record stats", "hb", "produced").expect("stats line");
@@ -125,7 +134,11 @@ fn the_disk_outbox_survives_a_daemon_restart_during_the_outage() {
     std::thread::sleep(Duration::from_millis(200));
     broker.start_again();
     wait_until("every value arrived", || {
-        seqs(&watcher).iter().collect::<std::collections::BTreeSet<_>>().len() as u64 >= produced
+        seqs(&watcher)
+            .iter()
+            .collect::<std::collections::BTreeSet<_>>()
+            .len() as u64
+            >= produced
     });
     assert_complete_in_order(&seqs(&watcher), produced);
     wait_until("the outbox is empty", || outbox_depth(&d) == Some(0));

@@ -32,8 +32,10 @@ link_to = [{{ url = "mqtt://out/echo", codec = "json", qos = 1 }}]
 fn connects(d: &Daemon) -> u64 {
     d.http("GET", "/metrics", "")
         .and_then(|(_, t)| {
-            t.lines()
-                .find_map(|l| l.strip_prefix("aimdbd_mqtt_connects_total ").map(str::to_string))
+            t.lines().find_map(|l| {
+                l.strip_prefix("aimdbd_mqtt_connects_total ")
+                    .map(str::to_string)
+            })
         })
         .and_then(|v| v.parse().ok())
         .unwrap_or(0)
@@ -44,7 +46,12 @@ fn round_trip(client: &TestClient, n: u64) {
     let start = Instant::now();
     loop {
         if client.is_connected() {
-            client.publish("in/test", QoS::AtLeastOnce, false, format!("{{\"round\":{n}}}"));
+            client.publish(
+                "in/test",
+                QoS::AtLeastOnce,
+                false,
+                format!("{{\"round\":{n}}}"),
+            );
         }
         let deadline = Instant::now() + Duration::from_millis(500);
         while Instant::now() < deadline {
@@ -56,7 +63,10 @@ fn round_trip(client: &TestClient, n: u64) {
             }
             std::thread::sleep(Duration::from_millis(20));
         }
-        assert!(start.elapsed() < BOUND, "round {n} never came back through the bridge");
+        assert!(
+            start.elapsed() < BOUND,
+            "round {n} never came back through the bridge"
+        );
     }
 }
 
@@ -65,7 +75,12 @@ fn failures(d: &Daemon) -> Vec<(u64, u64)> {
     d.log_lines()
         .iter()
         .filter(|l| support::message(l).contains("reconnecting"))
-        .filter_map(|l| Some((l["fields"]["attempt"].as_u64()?, l["fields"]["retry_in_ms"].as_u64()?)))
+        .filter_map(|l| {
+            Some((
+                l["fields"]["attempt"].as_u64()?,
+                l["fields"]["retry_in_ms"].as_u64()?,
+            ))
+        })
         .collect()
 }
 

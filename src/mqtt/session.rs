@@ -233,6 +233,10 @@ impl Session {
                     "received a packet too large to read (more than {HARD_LIMIT_FACTOR} × max_packet_size); reconnecting"
                 );
             }
+            ConnectionError::Tls(e) => tracing::error!(
+                %broker, attempt, retry_in_ms,
+                "TLS with the broker failed: {e}; check [mqtt] ca_file, cert_file and key_file; reconnecting"
+            ),
             e => tracing::warn!(
                 %broker, attempt, retry_in_ms,
                 "MQTT broker unreachable or connection lost: {e}; reconnecting"

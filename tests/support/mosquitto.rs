@@ -38,6 +38,18 @@ fn mosquitto_binary() -> PathBuf {
     })
 }
 
+/// The user the tests run as: Mosquitto started as root would otherwise switch to user
+/// `mosquitto` and could not read the test's files (keys, password file) or write its state.
+fn current_user() -> String {
+    Command::new("id")
+        .arg("-un")
+        .output()
+        .ok()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .filter(|u| !u.is_empty())
+        .unwrap_or_else(|| "root".into())
+}
+
 /// One broker process (and its config), killed on drop.
 pub struct Mosquitto {
     child: Option<Child>,
@@ -102,8 +114,10 @@ impl Mosquitto {
         std::fs::write(
             &conf,
             format!(
-                "per_listener_settings true\nlistener {} 127.0.0.1\n{}\nlog_dest stderr\nlog_type error\nlog_type warning\nlog_type notice\n{persistence}max_queued_messages 1000000\nmax_inflight_messages 100\n",
-                self.port, self.extra
+                "user {}\nper_listener_settings true\nlistener {} 127.0.0.1\n{}\nlog_dest stderr\nlog_type error\nlog_type warning\nlog_type notice\n{persistence}max_queued_messages 1000000\nmax_inflight_messages 100\n",
+                current_user(),
+                self.port,
+                self.extra
             ),
         )
         .expect("write mosquitto.conf");
