@@ -174,3 +174,41 @@ fn values_cross_the_bridge_transformed_and_routed_by_node() {
     assert_eq!(status.as_deref(), Some("1 1 aimdb/test-gw/status offline"));
     assert!(d.logged("disconnected from the MQTT broker"));
 }
+
+#[test]
+fn untyped_json_records_carry_raw_utf8_text() {
+    let dir = TestDir::new("mqtt-text");
+    let broker = Mosquitto::start(dir.path());
+    let admin = support::free_port();
+    let config = format!(
+        r#"{head}[mqtt]
+url = "{url}"
+
+[[record]]
+key = "svc.text"
+type = "json"
+link_from = [{{ url = "mqtt://text/in", codec = "text" }}, {{ url = "mqtt://json/in", codec = "json" }}]
+link_to = [{{ url = "mqtt://text/as-json", codec = "json" }}, {{ url = "mqtt://text/as-text", codec = "text" }}]
+"#,
+        head = config_head(admin),
+        url = broker.url()
+    );
+    let _d = Daemon::start(dir.path(), admin, &config);
+    let c = TestClient::connect(broker.port, "text-client", &["text/#"]);
+    wait_until("the bridge is connected", || {
+        _d.http("GET", "/metrics", "")
+            .is_some_and(|(_, b)| b.contains("aimdbd_mqtt_connected 1"))
+    });
+    c.publish("text/in", QoS::AtLeastOnce, false, "héllo plain text");
+    c.publish("json/in", QoS::AtLeastOnce, false, r#"{"a":1}"#);
+    let as_json = c.wait_for("text/as-json", 2);
+    assert_eq!(as_json[0].payload, "\"héllo plain text\"".as_bytes());
+    assert_eq!(as_json[1].payload, br#"{"a":1}"#);
+    let as_text = c.wait_for("text/as-text", 2);
+    assert_eq!(
+        as_text[0].payload,
+        "héllo plain text".as_bytes(),
+        "a string goes out as bare text"
+    );
+    assert_eq!(as_text[1].payload, br#"{"a":1}"#, "other values as JSON");
+}

@@ -198,7 +198,7 @@ pub struct LinkConfig {
     pub topic: String,
     /// Wire codec.
     #[serde(serialize_with = "codec_name")]
-    pub codec: Codec,
+    pub codec: LinkCodec,
     /// MQTT QoS 0, 1 or 2.
     pub qos: u8,
     /// Retained publish (link_to only).
@@ -208,6 +208,32 @@ pub struct LinkConfig {
     pub node_into: Option<String>,
 }
 
-fn codec_name<S: serde::Serializer>(c: &Codec, s: S) -> Result<S::Ok, S::Error> {
+fn codec_name<S: serde::Serializer>(c: &LinkCodec, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_str(c.as_str())
+}
+
+/// A link's wire format: a record codec, or raw UTF-8 text for records of type `json`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LinkCodec {
+    /// `postcard` or `json` (see `aimdb_records::Codec`).
+    Wire(Codec),
+    /// `text`: in, the payload (UTF-8) becomes a JSON string; out, a string value is published
+    /// as its bare text and any other value as JSON. Records of type `json` only.
+    Text,
+}
+
+impl LinkCodec {
+    /// The config spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LinkCodec::Wire(c) => c.as_str(),
+            LinkCodec::Text => "text",
+        }
+    }
+}
+
+impl std::fmt::Display for LinkCodec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }

@@ -4,7 +4,7 @@ use aimdb_records::{topic, Codec};
 use toml::Spanned;
 
 use super::super::raw::RawLink;
-use super::super::{LinkConfig, Problem};
+use super::super::{LinkCodec, LinkConfig, Problem};
 
 /// Which way a link goes.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -85,25 +85,38 @@ pub fn link(
             String::new()
         }
     };
-    let codec = match &l.codec {
-        None => Codec::Json,
-        Some(c) => match c.get_ref().parse::<Codec>() {
-            Ok(Codec::Postcard) if !postcard_ok => {
-                ok = false;
-                push(
-                    Problem::at(c.span(), "codec \"postcard\" cannot carry type \"json\"")
-                        .with_hint("records of type \"json\" use codec = \"json\""),
-                );
-                Codec::Json
+    let codec =
+        match &l.codec {
+            None => LinkCodec::Wire(Codec::Json),
+            Some(c) if c.get_ref() == "text" => {
+                if postcard_ok {
+                    ok = false;
+                    push(
+                        Problem::at(c.span(), "codec \"text\" is for records of type \"json\"")
+                            .with_hint("typed records use codec = \"postcard\" or \"json\""),
+                    );
+                }
+                LinkCodec::Text
             }
-            Ok(codec) => codec,
-            Err(e) => {
-                ok = false;
-                push(Problem::at(c.span(), e.to_string()));
-                Codec::Json
-            }
-        },
-    };
+            Some(c) => match c.get_ref().parse::<Codec>() {
+                Ok(Codec::Postcard) if !postcard_ok => {
+                    ok = false;
+                    push(
+                        Problem::at(c.span(), "codec \"postcard\" cannot carry type \"json\"")
+                            .with_hint("records of type \"json\" use codec = \"json\" or \"text\""),
+                    );
+                    LinkCodec::Wire(Codec::Json)
+                }
+                Ok(codec) => LinkCodec::Wire(codec),
+                Err(e) => {
+                    ok = false;
+                    push(Problem::at(c.span(), e.to_string()).with_hint(
+                        "link codecs: \"postcard\", \"json\", \"text\" (type json only)",
+                    ));
+                    LinkCodec::Wire(Codec::Json)
+                }
+            },
+        };
     let qos = match &l.qos {
         None => 0,
         Some(q) => match *q.get_ref() {
