@@ -4,7 +4,7 @@
 //! - [`components`]: built-in sources, transforms and taps, one file each, one table each.
 //! - [`record_types`]: the record types this build knows (from `aimdb-records`, plus `json`).
 //! - [`engine`]: builds and runs the `aimdb-core` graph of a config on Tokio.
-//! - [`mqtt`]: the `mqtt://` link connector (a placeholder until the bridge lands).
+//! - [`mqtt`]: the MQTT bridge, the `mqtt://` link connector (rumqttc, outbox, reconnect).
 //! - [`daemon`]: the running daemon: signals, reload, drain, systemd notify.
 //! - [`admin`]: the HTTP admin endpoint (health, readiness, metrics, records API).
 //! - [`cli`]: the command line; `main.rs` only calls [`cli::main`].

@@ -6,15 +6,15 @@
 use std::fmt::Debug;
 use std::sync::Arc;
 
-use aimdb_core::{AimDbBuilder, Consumer, DbHandle, Decoder, Encoder, RecvError};
+use aimdb_core::{AimDbBuilder, Consumer, DbHandle, Decoder, Encoder, RecvError, TopicDecoder};
 use aimdb_records::types::*;
-use aimdb_records::{for_each_record_type, Codec, RecordType};
+use aimdb_records::{for_each_record_type, RecordType};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::Value;
 
 use crate::components::{Env, TapEvent, TapFeed};
-use crate::config::{RecordConfig, Writer};
+use crate::config::{LinkCodec, RecordConfig, Writer};
 use crate::Rt;
 
 /// One record type the daemon knows.
@@ -97,7 +97,10 @@ fn configure<T: Storable>(
             reg.link_to_with(&l.url, encoder::<T>(l.codec));
         }
         for l in &rec.links_from {
-            reg.link_from_with(&l.url, decoder::<T>(l.codec));
+            match &l.node_into {
+                None => reg.link_from_with(&l.url, decoder::<T>(l.codec)),
+                Some(field) => reg.link_from_topic(&l.url, node_decoder::<T>(l.codec, field)),
+            };
         }
     });
 }
@@ -114,19 +117,66 @@ fn feed<T: Storable>(mut consumer: Consumer<T, Rt>) -> TapFeed {
     }))
 }
 
-fn encoder<T: Storable>(codec: Codec) -> Encoder<T> {
-    Arc::new(move |v: &T, out: &mut Vec<u8>| {
-        codec
+fn encoder<T: Storable>(codec: LinkCodec) -> Encoder<T> {
+    Arc::new(move |v: &T, out: &mut Vec<u8>| match codec {
+        LinkCodec::Wire(c) => c
             .encode(v, out)
-            .map_err(|e| aimdb_core::CodecError(e.to_string()))
+            .map_err(|e| aimdb_core::CodecError(e.to_string())),
+        LinkCodec::Text => match serde_json::to_value(v) {
+            Ok(Value::String(s)) => {
+                out.extend_from_slice(s.as_bytes());
+                Ok(())
+            }
+            Ok(other) => serde_json::to_writer(out, &other)
+                .map_err(|e| aimdb_core::CodecError(e.to_string())),
+            Err(e) => Err(aimdb_core::CodecError(e.to_string())),
+        },
     })
 }
 
-fn decoder<T: Storable>(codec: Codec) -> Decoder<T> {
-    Arc::new(move |bytes: &[u8]| {
-        codec
+fn decode<T: Storable>(codec: LinkCodec, bytes: &[u8]) -> Result<T, aimdb_core::CodecError> {
+    match codec {
+        LinkCodec::Wire(c) => c
             .decode::<T>(bytes)
-            .map_err(|e| aimdb_core::CodecError(e.to_string()))
+            .map_err(|e| aimdb_core::CodecError(e.to_string())),
+        LinkCodec::Text => {
+            let text = std::str::from_utf8(bytes)
+                .map_err(|e| aimdb_core::CodecError(format!("text payload is not UTF-8: {e}")))?;
+            serde_json::from_value(Value::String(text.to_string()))
+                .map_err(|e| aimdb_core::CodecError(e.to_string()))
+        }
+    }
+}
+
+fn decoder<T: Storable>(codec: LinkCodec) -> Decoder<T> {
+    Arc::new(move |bytes: &[u8]| decode::<T>(codec, bytes))
+}
+
+/// Decodes with `codec`, then sets string field `field` to the node of an `aimdb/<node>/...`
+/// topic (other topics leave the value as decoded). Goes through JSON, so it costs more than a
+/// plain decode; only links with `node_into` use it.
+fn node_decoder<T: Storable>(codec: LinkCodec, field: &str) -> TopicDecoder<T> {
+    let field = field.to_string();
+    Arc::new(move |topic: &str, bytes: &[u8]| {
+        let value = decode::<T>(codec, bytes)?;
+        let Some(node) = aimdb_records::topic::parse(topic).map(|t| t.node()) else {
+            return Ok(value);
+        };
+        let mut json =
+            serde_json::to_value(&value).map_err(|e| aimdb_core::CodecError(e.to_string()))?;
+        match json.as_object_mut().and_then(|o| o.get_mut(&field)) {
+            Some(slot) => *slot = Value::String(node.to_string()),
+            None => {
+                return Err(aimdb_core::CodecError(format!(
+                    "node_into: the value has no field {field:?}"
+                )))
+            }
+        }
+        serde_json::from_value(json).map_err(|e| {
+            aimdb_core::CodecError(format!(
+                "node_into: node id {node:?} does not fit field {field:?}: {e}"
+            ))
+        })
     })
 }
 

@@ -16,7 +16,11 @@ fn params(ps: &[ParamDoc]) {
 pub fn types() -> u8 {
     println!("record types (type = \"...\"):");
     for t in TYPES {
-        let codecs = if t.postcard { "postcard, json" } else { "json" };
+        let codecs = if t.postcard {
+            "postcard, json"
+        } else {
+            "json, text"
+        };
         println!("  {:<18} {}  [codecs: {codecs}]", t.name, (t.rust_name)());
     }
     println!("\nsources (source = {{ kind = \"...\" }}):");
@@ -51,7 +55,7 @@ pub fn types() -> u8 {
         params(t.params);
     }
     println!(
-        "\nbuffers: spmc_ring (capacity), single_latest, mailbox; link codecs: postcard, json"
+        "\nbuffers: spmc_ring (capacity), single_latest, mailbox; link codecs: postcard, json, text (type json)"
     );
     exit::OK
 }

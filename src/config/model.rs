@@ -41,6 +41,16 @@ pub enum Outbox {
     Disk,
 }
 
+/// What an outbox does with a new value when it already holds `outbox_capacity` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OutboxFull {
+    /// Discard the oldest value held (the default: the newest data matters most).
+    DropOldest,
+    /// Discard the new value (what is held is kept, in order).
+    DropNewest,
+}
+
 /// `[mqtt]`
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct MqttConfig {
@@ -68,6 +78,20 @@ pub struct MqttConfig {
     pub key_file: Option<PathBuf>,
     /// Outbox kind (default memory).
     pub outbox: Outbox,
+    /// The disk outbox's SQLite file (default `outbox.db` in the state directory).
+    pub outbox_path: PathBuf,
+    /// Values each outbound link may hold unacknowledged (default 10 000).
+    pub outbox_capacity: usize,
+    /// What happens at `outbox_capacity` (default drop the oldest).
+    pub outbox_full: OutboxFull,
+    /// Largest MQTT packet accepted or sent, in bytes (default 256 KiB).
+    pub max_packet_size: usize,
+    /// Whether the broker forgets the session on disconnect (default true).
+    pub clean_session: bool,
+    /// First reconnect delay (default 100 ms); doubles per failed attempt, with jitter.
+    pub reconnect_min: Duration,
+    /// Longest reconnect delay (default 30 s).
+    pub reconnect_max: Duration,
 }
 
 /// `[store]`
@@ -174,13 +198,42 @@ pub struct LinkConfig {
     pub topic: String,
     /// Wire codec.
     #[serde(serialize_with = "codec_name")]
-    pub codec: Codec,
+    pub codec: LinkCodec,
     /// MQTT QoS 0, 1 or 2.
     pub qos: u8,
     /// Retained publish (link_to only).
     pub retain: bool,
+    /// link_from only: the string field of each value set to the node id of its
+    /// `aimdb/<node>/...` topic (e.g. `"sensor_id"`).
+    pub node_into: Option<String>,
 }
 
-fn codec_name<S: serde::Serializer>(c: &Codec, s: S) -> Result<S::Ok, S::Error> {
+fn codec_name<S: serde::Serializer>(c: &LinkCodec, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_str(c.as_str())
+}
+
+/// A link's wire format: a record codec, or raw UTF-8 text for records of type `json`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LinkCodec {
+    /// `postcard` or `json` (see `aimdb_records::Codec`).
+    Wire(Codec),
+    /// `text`: in, the payload (UTF-8) becomes a JSON string; out, a string value is published
+    /// as its bare text and any other value as JSON. Records of type `json` only.
+    Text,
+}
+
+impl LinkCodec {
+    /// The config spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LinkCodec::Wire(c) => c.as_str(),
+            LinkCodec::Text => "text",
+        }
+    }
+}
+
+impl std::fmt::Display for LinkCodec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }

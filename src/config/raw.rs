@@ -36,6 +36,13 @@ pub struct RawMqtt {
     pub cert_file: Option<Spanned<String>>,
     pub key_file: Option<Spanned<String>>,
     pub outbox: Option<Spanned<String>>,
+    pub outbox_path: Option<Spanned<String>>,
+    pub outbox_capacity: Option<Spanned<i64>>,
+    pub outbox_full: Option<Spanned<String>>,
+    pub max_packet_size: Option<Spanned<i64>>,
+    pub clean_session: Option<Spanned<bool>>,
+    pub reconnect_min: Option<Spanned<String>>,
+    pub reconnect_max: Option<Spanned<String>>,
 }
 
 /// `[store]`
@@ -88,4 +95,5 @@ pub struct RawLink {
     pub codec: Option<Spanned<String>>,
     pub qos: Option<Spanned<i64>>,
     pub retain: Option<Spanned<bool>>,
+    pub node_into: Option<Spanned<String>>,
 }

@@ -10,7 +10,7 @@ use aimdb_core::{AimDb, AimDbBuilder};
 
 use crate::components::Env;
 use crate::config::Config;
-use crate::mqtt::PlaceholderMqtt;
+use crate::mqtt::MqttConnector;
 use crate::record_types;
 use crate::Rt;
 
@@ -32,7 +32,7 @@ pub enum EngineError {
 /// Builds (but does not run) the graph of `config`.
 pub fn build(config: &Config) -> Result<AimDb<Rt>, EngineError> {
     let mut builder = AimDbBuilder::new().runtime(Rt::new()?);
-    builder.connector(PlaceholderMqtt);
+    builder.connector(MqttConnector::new(config));
     let env = Env {
         node_id: Arc::from(config.node_id.as_str()),
     };

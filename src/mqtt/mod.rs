@@ -1,10 +1,28 @@
-//! The `mqtt://` link connector.
+//! The MQTT bridge: records to and from an MQTT broker (rumqttc), surviving broker outages.
 //!
-//! The MQTT bridge (rumqttc, reconnect, outbox) is a later issue. Until then
-//! [`PlaceholderMqtt`] lets configs with MQTT links validate and run: it logs once that the
-//! bridge is not built, drains outbound frames (counting them) so rings never back up, and drops
-//! inbound links at shutdown so their records close and drain.
+//! - [`connector`]: [`MqttConnector`], the `mqtt://` link connector; wires the pieces below, or
+//!   runs the unbridged mode ([`unbridged`]) without `[mqtt]`.
+//! - [`session`]: the one connection per graph — event loop, birth/last will, reconnect with
+//!   [`backoff`], clean shutdown.
+//! - [`inbound`]: `link_from` — filter → links routing, decoding, bad input counted and logged.
+//! - [`outbound`] + [`publisher`]: `link_to` — record → outbox → in-order publish, matched to
+//!   the broker's acknowledgements.
+//! - [`outbox`]: the bounded per-link queues and their SQLite copy (`outbox = "disk"`).
+//! - [`tls`]: rustls client config for `mqtts://`.
+//! - [`metrics`]: the counters behind `/metrics`.
+//!
+//! User-facing reference: docs/MQTT.md.
 
-mod placeholder;
+pub mod backoff;
+pub mod connector;
+pub mod inbound;
+pub mod metrics;
+pub mod outbound;
+pub mod outbox;
+pub mod publisher;
+pub mod ratelimit;
+pub mod session;
+pub mod tls;
+pub mod unbridged;
 
-pub use placeholder::PlaceholderMqtt;
+pub use connector::MqttConnector;

@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+pub mod mosquitto;
 pub mod prometheus;
 
 /// How long any wait in a test may take before it fails. Generous: machines are shared.

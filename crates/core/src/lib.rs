@@ -39,7 +39,9 @@ pub use db::{AimDb, DbHandle};
 pub use error::{AccessError, BuildError};
 pub use graph::{Edge, GraphError, GraphProblem};
 pub use key::RecordKey;
-pub use link::{BoxFuture, CodecError, Connector, Decoder, Encoder, InboundLink, OutboundLink};
+pub use link::{
+    BoxFuture, CodecError, Connector, Decoder, Encoder, InboundLink, OutboundLink, TopicDecoder,
+};
 pub use producer::Producer;
 pub use record::{RecordInfo, RecordRegistrar, WriterKind};
 pub use runtime::{LogLevel, Logger, Runtime, RuntimeContext, Spawn, SpawnError, TimeOps};

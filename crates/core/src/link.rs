@@ -45,6 +45,10 @@ impl core::error::Error for CodecError {}
 pub type Encoder<T> = Arc<dyn Fn(&T, &mut Vec<u8>) -> Result<(), CodecError> + Send + Sync>;
 /// Decodes a payload into a value.
 pub type Decoder<T> = Arc<dyn Fn(&[u8]) -> Result<T, CodecError> + Send + Sync>;
+/// Decodes a payload into a value, knowing the topic (or other address) it arrived on, e.g. to
+/// stamp the sending node's id into the value. The topic is `""` when the connector does not
+/// say ([`InboundLink::push`]).
+pub type TopicDecoder<T> = Arc<dyn Fn(&str, &[u8]) -> Result<T, CodecError> + Send + Sync>;
 
 /// Why an outbound link yielded no frame.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -126,17 +130,17 @@ impl OutboundLink {
 }
 
 trait FrameSink: Send + Sync {
-    fn push(&self, payload: &[u8]) -> Result<(), CodecError>;
+    fn push(&self, topic: &str, payload: &[u8]) -> Result<(), CodecError>;
 }
 
 struct DecodingProducer<T: Send, R: Runtime> {
     producer: Producer<T, R>,
-    decoder: Decoder<T>,
+    decoder: TopicDecoder<T>,
 }
 
 impl<T: Clone + Send + 'static, R: Runtime> FrameSink for DecodingProducer<T, R> {
-    fn push(&self, payload: &[u8]) -> Result<(), CodecError> {
-        let value = (self.decoder)(payload)?;
+    fn push(&self, topic: &str, payload: &[u8]) -> Result<(), CodecError> {
+        let value = (self.decoder)(topic, payload)?;
         self.producer.produce(value);
         Ok(())
     }
@@ -156,7 +160,7 @@ impl InboundLink {
         record: Arc<str>,
         url: String,
         producer: Producer<T, R>,
-        decoder: Decoder<T>,
+        decoder: TopicDecoder<T>,
     ) -> Self {
         Self {
             record,
@@ -168,7 +172,13 @@ impl InboundLink {
     /// Decodes `payload` and produces it into the record. A payload that fails to decode is
     /// returned as an error and nothing is produced. Never blocks.
     pub fn push(&self, payload: &[u8]) -> Result<(), CodecError> {
-        self.sink.push(payload)
+        self.sink.push("", payload)
+    }
+
+    /// [`InboundLink::push`] for a payload that arrived on `topic`, which a topic-aware decoder
+    /// ([`TopicDecoder`], `RecordRegistrar::link_from_topic`) may use; plain decoders ignore it.
+    pub fn push_from(&self, topic: &str, payload: &[u8]) -> Result<(), CodecError> {
+        self.sink.push(topic, payload)
     }
 }
 

@@ -16,7 +16,7 @@ use crate::buffer::{BufferCfg, RecordStats, Shared};
 use crate::consumer::Consumer;
 use crate::key::RecordKey;
 use crate::lifecycle::ShutdownSignal;
-use crate::link::{BoxFuture, Decoder, Encoder, InboundLink, OutboundLink};
+use crate::link::{BoxFuture, Decoder, Encoder, InboundLink, OutboundLink, TopicDecoder};
 use crate::producer::Producer;
 use crate::runtime::{Runtime, RuntimeContext};
 use crate::transform::{InputRef, JoinBuilder, Resolve, Transform, TransformBuilder};
@@ -98,7 +98,7 @@ pub struct RecordRegistrar<T: Send, R: Runtime> {
     transforms: Vec<Transform<T, R>>,
     taps: Vec<(String, TapFn<T, R>)>,
     links_to: Vec<(String, Option<Encoder<T>>)>,
-    links_from: Vec<(String, Option<Decoder<T>>)>,
+    links_from: Vec<(String, Option<TopicDecoder<T>>)>,
     encoder: Option<Encoder<T>>,
     decoder: Option<Decoder<T>>,
 }
@@ -213,6 +213,16 @@ where
 
     /// Writes the record from payloads received on `url`, decoded by `decoder`.
     pub fn link_from_with(&mut self, url: &str, decoder: Decoder<T>) -> &mut Self {
+        self.links_from.push((
+            url.to_string(),
+            Some(Arc::new(move |_, b: &[u8]| decoder(b))),
+        ));
+        self
+    }
+
+    /// Writes the record from payloads received on `url`, decoded by `decoder`, which also sees
+    /// the topic each payload arrived on (see [`InboundLink::push_from`]).
+    pub fn link_from_topic(&mut self, url: &str, decoder: TopicDecoder<T>) -> &mut Self {
         self.links_from.push((url.to_string(), Some(decoder)));
         self
     }
@@ -359,9 +369,15 @@ where
                 .push(OutboundLink::new(this.key.clone(), url, consumer(), enc));
         }
         for (url, dec) in this.links_from {
-            let dec = dec.or_else(|| this.decoder.clone()).ok_or_else(|| {
-                alloc::format!("record {:?}: link {url:?} has no codec", this.key)
-            })?;
+            let dec = dec
+                .or_else(|| {
+                    this.decoder
+                        .clone()
+                        .map(|d| -> TopicDecoder<T> { Arc::new(move |_, b: &[u8]| d(b)) })
+                })
+                .ok_or_else(|| {
+                    alloc::format!("record {:?}: link {url:?} has no codec", this.key)
+                })?;
             started
                 .inbound
                 .push(InboundLink::new(this.key.clone(), url, producer(), dec));

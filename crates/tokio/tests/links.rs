@@ -137,3 +137,49 @@ async fn a_connector_can_reject_a_url() {
     let err = b.validate().unwrap_err().to_string();
     assert!(err.contains("link \"mem://\": needs a name"), "{err}");
 }
+
+#[tokio::test]
+async fn a_topic_decoder_sees_the_topic_and_plain_push_gives_none() {
+    let mut b = AimDbBuilder::new().runtime(TokioAdapter::new().unwrap());
+    let captured: Arc<Mutex<Option<InboundLink>>> = Arc::default();
+    #[derive(Clone)]
+    struct Grab(Arc<Mutex<Option<InboundLink>>>);
+    impl Connector<TokioAdapter> for Grab {
+        fn scheme(&self) -> &str {
+            "mem"
+        }
+        fn start(
+            &self,
+            ctx: RuntimeContext<TokioAdapter>,
+            _out: Vec<OutboundLink>,
+            mut inbound: Vec<InboundLink>,
+        ) -> Result<Vec<BoxFuture>, String> {
+            *self.0.lock() = inbound.pop();
+            let slot = self.0.clone();
+            Ok(vec![Box::pin(async move {
+                ctx.shutdown().wait().await;
+                slot.lock().take();
+            })])
+        }
+    }
+    b.connector(Grab(captured.clone()));
+    b.configure::<String>("in", |r| {
+        r.buffer(BufferCfg::SpmcRing { capacity: 8 })
+            .link_from_topic(
+                "mem://x",
+                Arc::new(|topic: &str, payload: &[u8]| {
+                    Ok(format!("{topic}={}", String::from_utf8_lossy(payload)))
+                }),
+            );
+    });
+    let db = b.build().unwrap();
+    let h = db.handle();
+    let mut c = h.consumer::<String>("in").unwrap();
+    let link = captured.lock().take().expect("the connector got the link");
+    link.push_from("aimdb/n1/in", b"v").unwrap();
+    link.push(b"w").unwrap();
+    assert_eq!(c.try_recv(), Ok("aimdb/n1/in=v".to_string()));
+    assert_eq!(c.try_recv(), Ok("=w".to_string()));
+    drop(link);
+    drop(db);
+}

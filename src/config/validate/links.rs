@@ -4,7 +4,7 @@ use aimdb_records::{topic, Codec};
 use toml::Spanned;
 
 use super::super::raw::RawLink;
-use super::super::{LinkConfig, Problem};
+use super::super::{LinkCodec, LinkConfig, Problem};
 
 /// Which way a link goes.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -32,6 +32,14 @@ pub fn link(
     };
     let topic = match url.split_once("://") {
         Some(("mqtt", t)) => {
+            if let Err(e) = check_template(t) {
+                ok = false;
+                push(
+                    Problem::at(l.url.span(), format!("{field} url {url:?}: {e}")).with_hint(
+                        "topics may use {node} (this node's id) and {key} (the record's key)",
+                    ),
+                );
+            }
             let checked = if dir == Direction::To {
                 topic::validate_topic(t)
             } else {
@@ -77,25 +85,38 @@ pub fn link(
             String::new()
         }
     };
-    let codec = match &l.codec {
-        None => Codec::Json,
-        Some(c) => match c.get_ref().parse::<Codec>() {
-            Ok(Codec::Postcard) if !postcard_ok => {
-                ok = false;
-                push(
-                    Problem::at(c.span(), "codec \"postcard\" cannot carry type \"json\"")
-                        .with_hint("records of type \"json\" use codec = \"json\""),
-                );
-                Codec::Json
+    let codec =
+        match &l.codec {
+            None => LinkCodec::Wire(Codec::Json),
+            Some(c) if c.get_ref() == "text" => {
+                if postcard_ok {
+                    ok = false;
+                    push(
+                        Problem::at(c.span(), "codec \"text\" is for records of type \"json\"")
+                            .with_hint("typed records use codec = \"postcard\" or \"json\""),
+                    );
+                }
+                LinkCodec::Text
             }
-            Ok(codec) => codec,
-            Err(e) => {
-                ok = false;
-                push(Problem::at(c.span(), e.to_string()));
-                Codec::Json
-            }
-        },
-    };
+            Some(c) => match c.get_ref().parse::<Codec>() {
+                Ok(Codec::Postcard) if !postcard_ok => {
+                    ok = false;
+                    push(
+                        Problem::at(c.span(), "codec \"postcard\" cannot carry type \"json\"")
+                            .with_hint("records of type \"json\" use codec = \"json\" or \"text\""),
+                    );
+                    LinkCodec::Wire(Codec::Json)
+                }
+                Ok(codec) => LinkCodec::Wire(codec),
+                Err(e) => {
+                    ok = false;
+                    push(Problem::at(c.span(), e.to_string()).with_hint(
+                        "link codecs: \"postcard\", \"json\", \"text\" (type json only)",
+                    ));
+                    LinkCodec::Wire(Codec::Json)
+                }
+            },
+        };
     let qos = match &l.qos {
         None => 0,
         Some(q) => match *q.get_ref() {
@@ -118,11 +139,48 @@ pub fn link(
         }
         (r, _) => r.as_ref().is_some_and(|r| *r.get_ref()),
     };
+    let node_into = match (&l.node_into, dir) {
+        (Some(n), Direction::To) => {
+            ok = false;
+            push(Problem::at(
+                n.span(),
+                "`node_into` applies to link_from only",
+            ));
+            None
+        }
+        (Some(n), Direction::From) if n.get_ref().is_empty() => {
+            ok = false;
+            push(Problem::at(n.span(), "`node_into` must name a field"));
+            None
+        }
+        (n, _) => n.as_ref().map(|n| n.get_ref().clone()),
+    };
     ok.then(|| LinkConfig {
         url: url.clone(),
         topic,
         codec,
         qos,
         retain,
+        node_into,
     })
+}
+
+/// The placeholders a link topic may use.
+pub const PLACEHOLDERS: &[&str] = &["{node}", "{key}"];
+
+/// Checks that every `{...}` in a topic is a known placeholder.
+fn check_template(topic: &str) -> Result<(), String> {
+    let mut rest = topic;
+    while let Some(open) = rest.find('{') {
+        let tail = &rest[open..];
+        let Some(close) = tail.find('}') else {
+            return Err("unclosed '{' in the topic".into());
+        };
+        let name = &tail[..=close];
+        if !PLACEHOLDERS.contains(&name) {
+            return Err(format!("unknown placeholder {name} in the topic"));
+        }
+        rest = &tail[close + 1..];
+    }
+    Ok(())
 }

@@ -18,7 +18,7 @@ pub fn validate(file: &str, text: &str) -> Result<Config, Vec<Problem>> {
     let mqtt = raw
         .mqtt
         .as_ref()
-        .and_then(|m| sections::mqtt(m, &node_id, &mut problems));
+        .and_then(|m| sections::mqtt(m, &node_id, file, &mut problems));
     let store = raw
         .store
         .as_ref()

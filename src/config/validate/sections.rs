@@ -7,7 +7,9 @@ use std::time::Duration;
 use toml::Spanned;
 
 use super::super::raw::{RawAdmin, RawMqtt, RawNode, RawStore};
-use super::super::{parse_duration, AdminConfig, MqttConfig, Outbox, Problem, StoreConfig};
+use super::super::{
+    parse_duration, AdminConfig, MqttConfig, Outbox, OutboxFull, Problem, StoreConfig,
+};
 
 /// `[node]`: the id (required) and the drain timeout.
 pub fn node(
@@ -51,6 +53,7 @@ pub fn node(
 pub fn mqtt(
     raw: &Spanned<RawMqtt>,
     node_id: &str,
+    file: &str,
     problems: &mut Vec<Problem>,
 ) -> Option<MqttConfig> {
     let raw = raw.get_ref();
@@ -62,19 +65,7 @@ pub fn mqtt(
                 .with_hint("write mqtt://HOST:PORT or mqtts://HOST:PORT (TLS)"),
         )
     });
-    let keep_alive_s = match &raw.keep_alive_s {
-        None => 30,
-        Some(k) => match u16::try_from(*k.get_ref()) {
-            Ok(v) => v,
-            Err(_) => {
-                problems.push(Problem::at(
-                    k.span(),
-                    "[mqtt] keep_alive_s must be between 0 and 65535",
-                ));
-                0
-            }
-        },
-    };
+    let keep_alive_s = int_in(&raw.keep_alive_s, "keep_alive_s", 0, 65_535, 30, problems) as u16;
     let outbox = match raw
         .outbox
         .as_ref()
@@ -90,6 +81,49 @@ pub fn mqtt(
             Outbox::Memory
         }
     };
+    let outbox_full = match raw
+        .outbox_full
+        .as_ref()
+        .map(|o| (o.get_ref().as_str(), o.span()))
+    {
+        None | Some(("drop_oldest", _)) => OutboxFull::DropOldest,
+        Some(("drop_newest", _)) => OutboxFull::DropNewest,
+        Some((other, span)) => {
+            problems.push(Problem::at(
+                span,
+                format!(
+                    "[mqtt] outbox_full {other:?}: expected \"drop_oldest\" or \"drop_newest\""
+                ),
+            ));
+            OutboxFull::DropOldest
+        }
+    };
+    let outbox_capacity = int_in(
+        &raw.outbox_capacity,
+        "outbox_capacity",
+        1,
+        10_000_000,
+        10_000,
+        problems,
+    ) as usize;
+    let max_packet_size = int_in(
+        &raw.max_packet_size,
+        "max_packet_size",
+        1024,
+        MAX_MQTT_PACKET,
+        256 * 1024,
+        problems,
+    ) as usize;
+    let reconnect_min = duration_of(&raw.reconnect_min, "reconnect_min", 100, problems);
+    let reconnect_max = duration_of(&raw.reconnect_max, "reconnect_max", 30_000, problems);
+    if reconnect_min > reconnect_max {
+        if let Some(r) = raw.reconnect_min.as_ref().or(raw.reconnect_max.as_ref()) {
+            problems.push(Problem::at(
+                r.span(),
+                "[mqtt] reconnect_min must not be longer than reconnect_max",
+            ));
+        }
+    }
     if let Some(c) = &raw.client_id {
         if c.get_ref().is_empty() || c.get_ref().len() > 256 {
             problems.push(Problem::at(
@@ -98,6 +132,46 @@ pub fn mqtt(
             ));
         }
     }
+    let tls = parsed.as_ref().is_ok_and(|(tls, _, _)| *tls);
+    for (field, value) in [
+        ("ca_file", &raw.ca_file),
+        ("cert_file", &raw.cert_file),
+        ("key_file", &raw.key_file),
+    ] {
+        if let (Some(v), false, true) = (value, tls, parsed.is_ok()) {
+            problems.push(
+                Problem::at(v.span(), format!("[mqtt] {field} needs a TLS broker URL"))
+                    .with_hint("use url = \"mqtts://HOST:PORT\""),
+            );
+        }
+    }
+    match (&raw.cert_file, &raw.key_file) {
+        (Some(c), None) => problems.push(Problem::at(
+            c.span(),
+            "[mqtt] cert_file needs key_file (the client certificate's private key)",
+        )),
+        (None, Some(k)) => problems.push(Problem::at(
+            k.span(),
+            "[mqtt] key_file needs cert_file (the client certificate)",
+        )),
+        _ => {}
+    }
+    if let (Some(p), None) = (&raw.password_file, &raw.username) {
+        problems.push(Problem::at(p.span(), "[mqtt] password_file needs username"));
+    }
+    let outbox_path = match &raw.outbox_path {
+        Some(p) if p.get_ref().is_empty() => {
+            problems.push(Problem::at(
+                p.span(),
+                "[mqtt] outbox_path must not be empty",
+            ));
+            PathBuf::new()
+        }
+        Some(p) => state_path(file, p.get_ref()),
+        None => state_path(file, "outbox.db"),
+    };
+    let path_of =
+        |p: &Option<Spanned<String>>| p.as_ref().map(|p| config_relative(file, p.get_ref()));
     let (tls, host, port) = parsed.ok()?;
     (problems.len() == before).then(|| MqttConfig {
         url: url.clone(),
@@ -110,15 +184,100 @@ pub fn mqtt(
             .map_or_else(|| format!("aimdbd-{node_id}"), |c| c.get_ref().clone()),
         keep_alive_s,
         username: raw.username.as_ref().map(|u| u.get_ref().clone()),
-        password_file: raw
-            .password_file
-            .as_ref()
-            .map(|p| PathBuf::from(p.get_ref())),
-        ca_file: raw.ca_file.as_ref().map(|p| PathBuf::from(p.get_ref())),
-        cert_file: raw.cert_file.as_ref().map(|p| PathBuf::from(p.get_ref())),
-        key_file: raw.key_file.as_ref().map(|p| PathBuf::from(p.get_ref())),
+        password_file: path_of(&raw.password_file),
+        ca_file: path_of(&raw.ca_file),
+        cert_file: path_of(&raw.cert_file),
+        key_file: path_of(&raw.key_file),
         outbox,
+        outbox_path,
+        outbox_capacity,
+        outbox_full,
+        max_packet_size,
+        clean_session: raw.clean_session.as_ref().is_none_or(|c| *c.get_ref()),
+        reconnect_min,
+        reconnect_max,
     })
+}
+
+/// The largest packet MQTT can carry (remaining length 268 435 455 bytes).
+const MAX_MQTT_PACKET: i64 = 268_435_455;
+
+/// An optional integer field of `[mqtt]` within `min..=max`, or `default`.
+fn int_in(
+    v: &Option<Spanned<i64>>,
+    field: &str,
+    min: i64,
+    max: i64,
+    default: i64,
+    problems: &mut Vec<Problem>,
+) -> i64 {
+    match v {
+        None => default,
+        Some(v) if (min..=max).contains(v.get_ref()) => *v.get_ref(),
+        Some(v) => {
+            problems.push(Problem::at(
+                v.span(),
+                format!("[mqtt] {field} must be between {min} and {max}"),
+            ));
+            default
+        }
+    }
+}
+
+/// An optional, positive duration field of `[mqtt]`, or `default_ms`.
+fn duration_of(
+    v: &Option<Spanned<String>>,
+    field: &str,
+    default_ms: u64,
+    problems: &mut Vec<Problem>,
+) -> Duration {
+    let Some(v) = v else {
+        return Duration::from_millis(default_ms);
+    };
+    match parse_duration(v.get_ref()) {
+        Ok(d) if !d.is_zero() => d,
+        Ok(_) => {
+            problems.push(Problem::at(
+                v.span(),
+                format!("[mqtt] {field} must be longer than 0"),
+            ));
+            Duration::from_millis(default_ms)
+        }
+        Err(e) => {
+            problems.push(Problem::at(v.span(), format!("[mqtt] {field}: {e}")));
+            Duration::from_millis(default_ms)
+        }
+    }
+}
+
+/// A path from the config, relative to the config file's directory unless absolute.
+fn config_relative(file: &str, path: &str) -> PathBuf {
+    let path = Path::new(path);
+    if path.is_absolute() {
+        path.to_path_buf()
+    } else {
+        config_dir(file).join(path)
+    }
+}
+
+fn config_dir(file: &str) -> PathBuf {
+    Path::new(file)
+        .parent()
+        .unwrap_or(Path::new("."))
+        .to_path_buf()
+}
+
+/// A state file's path (`[store] path`, `[mqtt] outbox_path`): absolute as given, else relative
+/// to `$STATE_DIRECTORY` if set, else to the config file's directory.
+pub fn state_path(file: &str, path: &str) -> PathBuf {
+    let path = Path::new(path);
+    if path.is_absolute() {
+        return path.to_path_buf();
+    }
+    let base = std::env::var_os("STATE_DIRECTORY")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| config_dir(file));
+    base.join(path)
 }
 
 /// `mqtt://host[:port]` / `mqtts://host[:port]` → (tls, host, port).
@@ -186,20 +345,7 @@ pub fn store(
         }
         return None;
     }
-    let path = Path::new(path);
-    let path = if path.is_absolute() {
-        path.to_path_buf()
-    } else {
-        let base = std::env::var_os("STATE_DIRECTORY")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| {
-                Path::new(file)
-                    .parent()
-                    .unwrap_or(Path::new("."))
-                    .to_path_buf()
-            });
-        base.join(path)
-    };
+    let path = state_path(file, path);
     Some(StoreConfig { path, retention })
 }
 

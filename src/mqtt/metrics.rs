@@ -1,0 +1,235 @@
+//! The bridge's counters, for `/metrics`. One set per process, so counters keep counting across
+//! reloads (a reloaded link with the same record and topic keeps its counters).
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, LazyLock};
+
+use parking_lot::Mutex;
+
+/// Why an inbound message was dropped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BadInput {
+    /// The payload did not decode with the link's codec.
+    Decode,
+    /// The packet was larger than `[mqtt] max_packet_size`.
+    Oversized,
+    /// No link's filter matches the topic.
+    UnknownTopic,
+}
+
+impl BadInput {
+    const ALL: [BadInput; 3] = [
+        BadInput::Decode,
+        BadInput::Oversized,
+        BadInput::UnknownTopic,
+    ];
+
+    /// The `reason` label.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BadInput::Decode => "decode",
+            BadInput::Oversized => "oversized",
+            BadInput::UnknownTopic => "unknown_topic",
+        }
+    }
+}
+
+/// Which way a link goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Direction {
+    /// link_from: MQTT → record.
+    In,
+    /// link_to: record → MQTT.
+    Out,
+}
+
+/// Counters of one link.
+#[derive(Debug, Default)]
+pub struct LinkMetrics {
+    /// Messages decoded into the record (in) or acknowledged by the broker (out).
+    pub messages: AtomicU64,
+    /// In: payloads that failed to decode. Out: values that failed to encode or were too large.
+    pub errors: AtomicU64,
+    /// Out: values held in the outbox now.
+    pub outbox_depth: AtomicU64,
+    /// Out: values the outbox dropped at its capacity.
+    pub outbox_dropped: AtomicU64,
+    /// Out: the outbox's capacity.
+    pub outbox_capacity: AtomicU64,
+}
+
+type LinkKey = (Direction, String, String);
+
+/// One per-link metric family: name, kind, help, the direction it applies to, its counter.
+type PerLink = (
+    &'static str,
+    &'static str,
+    &'static str,
+    Option<Direction>,
+    fn(&LinkMetrics) -> &AtomicU64,
+);
+
+/// Most distinct node ids counted; later ones are counted as `node="other"`.
+const MAX_NODES: usize = 256;
+
+/// Every counter of the bridge.
+#[derive(Debug, Default)]
+pub struct MqttMetrics {
+    /// 1 while connected to the broker.
+    pub connected: AtomicU64,
+    /// Successful connections (CONNACK accepted).
+    pub connects: AtomicU64,
+    /// Failed connection attempts and lost connections.
+    pub connection_errors: AtomicU64,
+    /// The reconnect delay last waited, in milliseconds.
+    pub reconnect_delay_ms: AtomicU64,
+    bad: [AtomicU64; 3],
+    links: Mutex<BTreeMap<LinkKey, Arc<LinkMetrics>>>,
+    active: Mutex<Vec<(LinkKey, Arc<LinkMetrics>)>>,
+    nodes: Mutex<BTreeMap<String, u64>>,
+}
+
+static METRICS: LazyLock<MqttMetrics> = LazyLock::new(MqttMetrics::default);
+
+/// The process's bridge metrics.
+pub fn metrics() -> &'static MqttMetrics {
+    &METRICS
+}
+
+impl MqttMetrics {
+    /// Counts one dropped inbound message.
+    pub fn bad_input(&self, why: BadInput) {
+        self.bad[why as usize].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Dropped inbound messages for `why` so far.
+    pub fn bad_inputs(&self, why: BadInput) -> u64 {
+        self.bad[why as usize].load(Ordering::Relaxed)
+    }
+
+    /// Counts one message received from `node` (the `<node>` of `aimdb/<node>/...`).
+    pub fn node_message(&self, node: &str) {
+        let mut nodes = self.nodes.lock();
+        if let Some(n) = nodes.get_mut(node) {
+            *n += 1;
+        } else if nodes.len() < MAX_NODES {
+            nodes.insert(node.to_string(), 1);
+        } else {
+            *nodes.entry("other".to_string()).or_default() += 1;
+        }
+    }
+
+    /// The counters of a link (created at zero the first time), marked active for rendering.
+    pub fn link(&self, dir: Direction, record: &str, topic: &str) -> Arc<LinkMetrics> {
+        let key = (dir, record.to_string(), topic.to_string());
+        let m = self.links.lock().entry(key.clone()).or_default().clone();
+        let mut active = self.active.lock();
+        if !active.iter().any(|(k, _)| *k == key) {
+            active.push((key, m.clone()));
+        }
+        m
+    }
+
+    /// Forgets which links are active (a new graph is starting; it registers its own).
+    pub fn clear_active(&self) {
+        self.active.lock().clear();
+    }
+
+    /// Appends the Prometheus text of every bridge metric to `out`.
+    pub fn render(&self, out: &mut String, label: impl Fn(&str) -> String) {
+        let g = |v: &AtomicU64| v.load(Ordering::Relaxed);
+        let family = |out: &mut String, name: &str, kind: &str, help: &str| {
+            let _ = writeln!(out, "# HELP {name} {help}");
+            let _ = writeln!(out, "# TYPE {name} {kind}");
+        };
+        family(
+            out,
+            "aimdbd_mqtt_connected",
+            "gauge",
+            "Whether the bridge is connected to the broker (1) or not (0).",
+        );
+        let _ = writeln!(out, "aimdbd_mqtt_connected {}", g(&self.connected));
+        family(
+            out,
+            "aimdbd_mqtt_connects_total",
+            "counter",
+            "Connections the broker accepted (the first and every reconnect).",
+        );
+        let _ = writeln!(out, "aimdbd_mqtt_connects_total {}", g(&self.connects));
+        family(
+            out,
+            "aimdbd_mqtt_connection_errors_total",
+            "counter",
+            "Failed connection attempts and lost connections.",
+        );
+        let _ = writeln!(
+            out,
+            "aimdbd_mqtt_connection_errors_total {}",
+            g(&self.connection_errors)
+        );
+        family(
+            out,
+            "aimdbd_mqtt_reconnect_delay_seconds",
+            "gauge",
+            "The reconnect delay last waited.",
+        );
+        let _ = writeln!(
+            out,
+            "aimdbd_mqtt_reconnect_delay_seconds {}",
+            g(&self.reconnect_delay_ms) as f64 / 1000.0
+        );
+        family(
+            out,
+            "aimdbd_mqtt_bad_input_total",
+            "counter",
+            "Inbound messages dropped, by reason.",
+        );
+        for why in BadInput::ALL {
+            let _ = writeln!(
+                out,
+                "aimdbd_mqtt_bad_input_total{{reason=\"{}\"}} {}",
+                why.as_str(),
+                self.bad_inputs(why)
+            );
+        }
+        family(
+            out,
+            "aimdbd_mqtt_node_messages_total",
+            "counter",
+            "Inbound messages on aimdb/<node>/... topics, by node.",
+        );
+        for (node, n) in self.nodes.lock().iter() {
+            let _ = writeln!(
+                out,
+                "aimdbd_mqtt_node_messages_total{{node=\"{}\"}} {n}",
+                label(node)
+            );
+        }
+        let active = self.active.lock().clone();
+        let per_link: [PerLink; 5] = [
+            ("aimdbd_mqtt_messages_total", "counter", "Messages decoded into a record (in) or acknowledged by the broker (out), per link.", None, |m| &m.messages),
+            ("aimdbd_mqtt_link_errors_total", "counter", "Payloads that failed to decode (in) or values that failed to encode or exceeded max_packet_size (out), per link.", None, |m| &m.errors),
+            ("aimdbd_mqtt_outbox_depth", "gauge", "Values an outbound link holds until the broker acknowledges them.", Some(Direction::Out), |m| &m.outbox_depth),
+            ("aimdbd_mqtt_outbox_capacity", "gauge", "The outbox bound of an outbound link.", Some(Direction::Out), |m| &m.outbox_capacity),
+            ("aimdbd_mqtt_outbox_dropped_total", "counter", "Values an outbound link's outbox dropped at its bound.", Some(Direction::Out), |m| &m.outbox_dropped),
+        ];
+        for (name, kind, help, only, get) in per_link {
+            family(out, name, kind, help);
+            for ((dir, record, topic), m) in &active {
+                if only.is_some_and(|d| d != *dir) {
+                    continue;
+                }
+                let d = if *dir == Direction::In { "in" } else { "out" };
+                let _ = writeln!(
+                    out,
+                    "{name}{{direction=\"{d}\",record=\"{}\",topic=\"{}\"}} {}",
+                    label(record),
+                    label(topic),
+                    g(get(m))
+                );
+            }
+        }
+    }
+}

@@ -1,0 +1,252 @@
+//! [`OutboxQueue`]: the values one outbound link holds until the broker has them.
+//!
+//! Contract:
+//! - [`OutboxQueue::push`] never blocks. At capacity it drops the oldest value held (even one
+//!   already sent and awaiting its acknowledgement) or the new one, per [`OutboxFull`], and says
+//!   which, so a disk copy can follow.
+//! - Values leave in order: [`OutboxQueue::next_unsent`] yields them oldest first; a value stays
+//!   held until [`OutboxQueue::ack`] (QoS ≥ 1: the broker's PUBACK/PUBCOMP; QoS 0: written to the
+//!   connection).
+//! - After a disconnect, [`OutboxQueue::rewind`] makes every unacknowledged value unsent again, so
+//!   it is sent again after the reconnect (at-least-once; a value the broker got but whose ack
+//!   was lost arrives twice).
+
+use std::collections::VecDeque;
+
+use crate::config::OutboxFull;
+
+/// One held value: its sequence number (increasing per link) and its encoded payload.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Held {
+    /// Position in the link's stream; increases by one per accepted value.
+    pub seq: u64,
+    /// The encoded value.
+    pub payload: Vec<u8>,
+    acked: bool,
+}
+
+/// What a push did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Pushed {
+    /// Held as `seq`.
+    Held(u64),
+    /// Held as `seq`; the oldest value, `dropped`, was discarded to make room.
+    HeldDroppingOldest {
+        /// The new value's sequence number.
+        seq: u64,
+        /// The discarded value's sequence number.
+        dropped: u64,
+    },
+    /// The queue is full and keeps what it has: the new value was discarded.
+    DroppedNewest,
+}
+
+/// A bounded, ordered queue of values awaiting delivery.
+#[derive(Debug)]
+pub struct OutboxQueue {
+    held: VecDeque<Held>,
+    /// Index in `held` of the first value not yet handed to the client.
+    unsent: usize,
+    next_seq: u64,
+    capacity: usize,
+    full: OutboxFull,
+    /// Values acknowledged out of order, still in `held` behind an older unacknowledged one.
+    acked_inside: usize,
+}
+
+impl OutboxQueue {
+    /// An empty queue holding at most `capacity` (≥ 1) values.
+    pub fn new(capacity: usize, full: OutboxFull) -> Self {
+        Self {
+            held: VecDeque::new(),
+            unsent: 0,
+            next_seq: 1,
+            capacity: capacity.max(1),
+            full,
+            acked_inside: 0,
+        }
+    }
+
+    /// Refills the queue with values kept from an earlier run (oldest first), before any push.
+    /// Beyond capacity the oldest are dropped; their sequence numbers are returned.
+    pub fn restore(&mut self, values: Vec<(u64, Vec<u8>)>) -> Vec<u64> {
+        let mut dropped = Vec::new();
+        for (seq, payload) in values {
+            self.next_seq = self.next_seq.max(seq + 1);
+            self.held.push_back(Held {
+                seq,
+                payload,
+                acked: false,
+            });
+            if self.held.len() > self.capacity {
+                if let Some(h) = self.held.pop_front() {
+                    dropped.push(h.seq);
+                }
+            }
+        }
+        dropped
+    }
+
+    /// Takes a new value; never blocks. See the module docs for what happens at capacity.
+    pub fn push(&mut self, payload: Vec<u8>) -> Pushed {
+        let mut dropped = None;
+        if self.held.len() >= self.capacity {
+            match self.full {
+                OutboxFull::DropNewest => return Pushed::DroppedNewest,
+                OutboxFull::DropOldest => {
+                    dropped = self.held.pop_front().map(|h| h.seq);
+                    self.unsent = self.unsent.saturating_sub(1);
+                }
+            }
+        }
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        self.held.push_back(Held {
+            seq,
+            payload,
+            acked: false,
+        });
+        match dropped {
+            Some(dropped) => Pushed::HeldDroppingOldest { seq, dropped },
+            None => Pushed::Held(seq),
+        }
+    }
+
+    /// The oldest value not yet sent, marking it sent.
+    pub fn next_unsent(&mut self) -> Option<&Held> {
+        while self.held.get(self.unsent).is_some_and(|h| h.acked) {
+            self.unsent += 1;
+        }
+        let h = self.held.get(self.unsent)?;
+        self.unsent += 1;
+        Some(h)
+    }
+
+    /// Whether a value waits to be sent.
+    pub fn has_unsent(&self) -> bool {
+        self.held.iter().skip(self.unsent).any(|h| !h.acked)
+    }
+
+    /// Un-marks the last value [`OutboxQueue::next_unsent`] gave (the client could not take it).
+    pub fn unsend_last(&mut self) {
+        self.unsent = self.unsent.saturating_sub(1);
+    }
+
+    /// The value `seq` has been delivered: it leaves the queue. Returns the sequence numbers
+    /// that left (acks may come out of order; a value leaves once all older ones have).
+    pub fn ack(&mut self, seq: u64) -> Vec<u64> {
+        let Ok(i) = self.held.binary_search_by_key(&seq, |h| h.seq) else {
+            return Vec::new(); // dropped meanwhile
+        };
+        if !self.held[i].acked {
+            self.held[i].acked = true;
+            self.acked_inside += 1;
+        }
+        let mut gone = Vec::new();
+        while self.held.front().is_some_and(|h| h.acked) {
+            if let Some(h) = self.held.pop_front() {
+                gone.push(h.seq);
+            }
+            self.acked_inside -= 1;
+            self.unsent = self.unsent.saturating_sub(1);
+        }
+        gone
+    }
+
+    /// Every unacknowledged value becomes unsent again (after a disconnect).
+    pub fn rewind(&mut self) {
+        self.unsent = 0;
+    }
+
+    /// Values held (sent or not, not yet acknowledged).
+    pub fn len(&self) -> usize {
+        self.held.len() - self.acked_inside
+    }
+
+    /// Whether nothing is held.
+    pub fn is_empty(&self) -> bool {
+        self.held.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn q(cap: usize, full: OutboxFull) -> OutboxQueue {
+        OutboxQueue::new(cap, full)
+    }
+
+    fn send_all(q: &mut OutboxQueue) -> Vec<u64> {
+        std::iter::from_fn(|| q.next_unsent().map(|h| h.seq)).collect()
+    }
+
+    #[test]
+    fn values_leave_in_order_only_when_acked() {
+        let mut o = q(10, OutboxFull::DropOldest);
+        for i in 0..3u8 {
+            assert_eq!(o.push(vec![i]), Pushed::Held(u64::from(i) + 1));
+        }
+        assert_eq!(send_all(&mut o), vec![1, 2, 3]);
+        assert!(!o.has_unsent());
+        assert_eq!(o.ack(2), Vec::<u64>::new(), "1 is still awaited");
+        assert_eq!(o.len(), 2);
+        assert_eq!(o.ack(1), vec![1, 2]);
+        o.rewind();
+        assert_eq!(
+            send_all(&mut o),
+            vec![3],
+            "after a disconnect only 3 is sent again"
+        );
+        assert_eq!(o.ack(3), vec![3]);
+        assert!(o.is_empty());
+    }
+
+    #[test]
+    fn at_capacity_drop_oldest_or_newest() {
+        let mut o = q(2, OutboxFull::DropOldest);
+        o.push(vec![1]);
+        o.push(vec![2]);
+        assert_eq!(o.next_unsent().map(|h| h.seq), Some(1));
+        assert_eq!(
+            o.push(vec![3]),
+            Pushed::HeldDroppingOldest { seq: 3, dropped: 1 }
+        );
+        assert_eq!(send_all(&mut o), vec![2, 3]);
+        assert_eq!(
+            o.ack(1),
+            Vec::<u64>::new(),
+            "an ack for a dropped value is ignored"
+        );
+
+        let mut o = q(2, OutboxFull::DropNewest);
+        o.push(vec![1]);
+        o.push(vec![2]);
+        assert_eq!(o.push(vec![3]), Pushed::DroppedNewest);
+        assert_eq!(send_all(&mut o), vec![1, 2]);
+    }
+
+    #[test]
+    fn restore_continues_the_sequence() {
+        let mut o = q(2, OutboxFull::DropOldest);
+        let dropped = o.restore(vec![(7, vec![7]), (8, vec![8]), (9, vec![9])]);
+        assert_eq!(dropped, vec![7]);
+        assert_eq!(
+            o.push(vec![10]),
+            Pushed::HeldDroppingOldest {
+                seq: 10,
+                dropped: 8
+            }
+        );
+        assert_eq!(send_all(&mut o), vec![9, 10]);
+    }
+
+    #[test]
+    fn unsend_last_gives_the_value_again() {
+        let mut o = q(4, OutboxFull::DropOldest);
+        o.push(vec![1]);
+        assert_eq!(o.next_unsent().map(|h| h.seq), Some(1));
+        o.unsend_last();
+        assert_eq!(o.next_unsent().map(|h| h.seq), Some(1));
+    }
+}

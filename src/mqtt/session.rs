@@ -1,0 +1,300 @@
+//! [`Session`]: the one broker connection of a running graph.
+//!
+//! - One rumqttc client per graph with the configured, stable client id; keep-alive; last will
+//!   `aimdb/<node>/status` = `offline` (retained, QoS 1); after every CONNACK: subscribe to every
+//!   inbound filter, publish `online` (retained, QoS 1), send what the outboxes hold.
+//! - The event loop runs on this task alone and is polled continuously; nothing else ever waits
+//!   on rumqttc (publishing is `try_publish` from [`Publisher`]), so publishing cannot deadlock it.
+//! - A failed or lost connection is retried after a [`Backoff`] delay (exponential, jittered;
+//!   logged with the attempt number and the delay). Refused credentials are an error line that
+//!   says so, and retried the same way (the password file may be fixed meanwhile).
+//! - Shutdown ([`Session::close_when_drained`]): inbound links are dropped, outbound links drain
+//!   into their outboxes, QoS ≥ 1 values are sent until acknowledged (bounded by 3/4 of
+//!   `[node] shutdown_timeout`), then `offline` is published (retained) and the client
+//!   disconnects; the disk outbox is committed and closed last.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+use aimdb_records::topic;
+use rumqttc::{
+    AsyncClient, ConnectReturnCode, ConnectionError, Event, EventLoop, LastWill, MqttOptions,
+    Outgoing, Packet, QoS, StateError, SubscribeReasonCode, TlsConfiguration, Transport,
+};
+use tokio::sync::Notify;
+
+use super::backoff::Backoff;
+use super::inbound::Router;
+use super::metrics::{metrics, BadInput};
+use super::outbox::DiskOutbox;
+use super::publisher::Publisher;
+use super::tls;
+use crate::config::{MqttConfig, Outbox};
+
+/// Requests the client may queue for the event loop; the publisher stops handing over values
+/// when it is full.
+const CHANNEL: usize = 1024;
+/// QoS ≥ 1 publishes in flight (sent, not yet acknowledged).
+const INFLIGHT: u16 = 256;
+/// Packets above `max_packet_size` but below this multiple of it are read and dropped (counted);
+/// larger ones make rumqttc drop the connection, which is then re-established.
+const HARD_LIMIT_FACTOR: usize = 16;
+
+/// What the session needs.
+pub struct Session {
+    /// `[mqtt]`.
+    pub cfg: Arc<MqttConfig>,
+    /// `[node] id`.
+    pub node_id: String,
+    /// Inbound filters with their subscription QoS.
+    pub filters: Vec<(String, QoS)>,
+    /// Outbound side.
+    pub publisher: Arc<Publisher>,
+    /// Inbound side.
+    pub router: Arc<Router>,
+    /// Raised to end the session at once (the shutdown task does, after `offline`).
+    pub abandon: Arc<Notify>,
+    /// Notified when the session has ended.
+    pub ended: Arc<Notify>,
+}
+
+impl Session {
+    /// Runs the session until abandoned or cleanly disconnected.
+    pub async fn run(self) {
+        if self.cfg.outbox == Outbox::Disk {
+            self.open_disk().await;
+        }
+        self.publisher.set_ready();
+        let status = topic::status_topic(&self.node_id);
+        let mut backoff = Backoff::new(self.cfg.reconnect_min, self.cfg.reconnect_max);
+        let options = loop {
+            match self.options(&status).await {
+                Ok(o) => break Some(o),
+                Err(e) => {
+                    let delay = backoff.next_delay();
+                    tracing::error!(
+                        retry_in_ms = delay.as_millis() as u64,
+                        "MQTT session cannot start: {e}"
+                    );
+                    if !self.sleep_or_abandon(delay).await {
+                        break None;
+                    }
+                }
+            }
+        };
+        if let Some(options) = options {
+            let (client, eventloop) = AsyncClient::new(options, CHANNEL);
+            self.publisher.set_client(client);
+            self.event_loop(eventloop, &status, backoff).await;
+        }
+        metrics().connected.store(0, Ordering::Relaxed);
+        if let Some(disk) = self.publisher.take_disk() {
+            disk.close().await;
+        }
+        tracing::info!(held = self.publisher.held(), "MQTT session closed");
+        self.ended.notify_one();
+    }
+
+    async fn open_disk(&self) {
+        let opened = DiskOutbox::open(self.cfg.outbox_path.clone(), self.publisher.link_names());
+        match opened.await {
+            Ok(Ok(o)) => {
+                if o.orphans > 0 {
+                    tracing::warn!(
+                        path = %self.cfg.outbox_path.display(),
+                        values = o.orphans,
+                        "disk outbox holds values of links that are not configured now; they are kept"
+                    );
+                }
+                self.publisher.restore(o.kept, o.outbox);
+            }
+            Ok(Err(e)) => tracing::error!("{e}; outbound values are kept in memory only"),
+            Err(_) => {
+                tracing::error!("the disk outbox thread ended; values are kept in memory only")
+            }
+        }
+    }
+
+    async fn options(&self, status: &str) -> Result<MqttOptions, String> {
+        let cfg = &self.cfg;
+        let mut o = MqttOptions::new(cfg.client_id.clone(), cfg.host.clone(), cfg.port);
+        o.set_keep_alive(Duration::from_secs(u64::from(cfg.keep_alive_s)))
+            .set_clean_session(cfg.clean_session)
+            .set_max_packet_size(
+                cfg.max_packet_size
+                    .saturating_mul(HARD_LIMIT_FACTOR)
+                    .min(268_435_455),
+                cfg.max_packet_size,
+            )
+            .set_inflight(INFLIGHT)
+            .set_last_will(LastWill::new(
+                status,
+                topic::STATUS_OFFLINE,
+                QoS::AtLeastOnce,
+                true,
+            ));
+        if let Some(user) = &cfg.username {
+            let password = match &cfg.password_file {
+                Some(p) => tokio::fs::read_to_string(p)
+                    .await
+                    .map_err(|e| format!("cannot read password_file {}: {e}", p.display()))?
+                    .trim_end_matches(['\r', '\n'])
+                    .to_string(),
+                None => String::new(),
+            };
+            o.set_credentials(user.clone(), password);
+        }
+        if cfg.tls {
+            let tls = tls::client_config(cfg).await.map_err(|e| e.to_string())?;
+            o.set_transport(Transport::tls_with_config(TlsConfiguration::Rustls(tls)));
+        }
+        Ok(o)
+    }
+
+    async fn event_loop(&self, mut el: EventLoop, status: &str, mut backoff: Backoff) {
+        let m = metrics();
+        loop {
+            let event = tokio::select! {
+                biased;
+                _ = self.abandon.notified() => return,
+                e = el.poll() => e,
+            };
+            match event {
+                Ok(Event::Incoming(Packet::ConnAck(ack))) => {
+                    m.connects.fetch_add(1, Ordering::Relaxed);
+                    m.connected.store(1, Ordering::Relaxed);
+                    tracing::info!(
+                        broker = %self.cfg.url,
+                        client_id = %self.cfg.client_id,
+                        session_present = ack.session_present,
+                        after_attempts = backoff.attempts(),
+                        "connected to the MQTT broker"
+                    );
+                    backoff.reset();
+                    self.publisher
+                        .connected(&self.filters, (status, topic::STATUS_ONLINE));
+                }
+                Ok(Event::Incoming(Packet::Publish(p))) => self.router.route(&p.topic, &p.payload),
+                Ok(Event::Incoming(Packet::PubAck(a))) => self.publisher.acked(a.pkid),
+                Ok(Event::Incoming(Packet::PubComp(c))) => self.publisher.acked(c.pkid),
+                Ok(Event::Incoming(Packet::SubAck(s))) => {
+                    if s.return_codes.contains(&SubscribeReasonCode::Failure) {
+                        tracing::error!(
+                            filters = ?self.filters.iter().map(|f| &f.0).collect::<Vec<_>>(),
+                            "the broker refused a subscription (check its ACLs)"
+                        );
+                    }
+                }
+                Ok(Event::Outgoing(Outgoing::Publish(pkid))) => self.publisher.written(pkid),
+                Ok(Event::Outgoing(Outgoing::Disconnect)) => {
+                    if self.publisher.closing() {
+                        tracing::info!("disconnected from the MQTT broker");
+                        return;
+                    }
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    self.publisher.disconnected();
+                    forget_unsent(&mut el);
+                    m.connected.store(0, Ordering::Relaxed);
+                    m.connection_errors.fetch_add(1, Ordering::Relaxed);
+                    if self.publisher.closing() {
+                        return;
+                    }
+                    let delay = backoff.next_delay();
+                    m.reconnect_delay_ms
+                        .store(delay.as_millis() as u64, Ordering::Relaxed);
+                    self.log_failure(&e, backoff.attempts(), delay);
+                    if !self.sleep_or_abandon(delay).await {
+                        return;
+                    }
+                }
+            }
+        }
+    }
+
+    fn log_failure(&self, e: &ConnectionError, attempt: u32, delay: Duration) {
+        let retry_in_ms = delay.as_millis() as u64;
+        let broker = &self.cfg.url;
+        match e {
+            ConnectionError::ConnectionRefused(
+                code @ (ConnectReturnCode::BadUserNamePassword | ConnectReturnCode::NotAuthorized),
+            ) => tracing::error!(
+                %broker, attempt, retry_in_ms,
+                "the broker refused the credentials ({code:?}): check [mqtt] username and password_file"
+            ),
+            ConnectionError::MqttState(StateError::Deserialization(
+                rumqttc::Error::PayloadSizeLimitExceeded(n),
+            )) => {
+                metrics().bad_input(BadInput::Oversized);
+                tracing::warn!(
+                    %broker, attempt, retry_in_ms, bytes = n,
+                    "received a packet too large to read (more than {HARD_LIMIT_FACTOR} × max_packet_size); reconnecting"
+                );
+            }
+            ConnectionError::Tls(e) => tracing::error!(
+                %broker, attempt, retry_in_ms,
+                "TLS with the broker failed: {e}; check [mqtt] ca_file, cert_file and key_file; reconnecting"
+            ),
+            e => tracing::warn!(
+                %broker, attempt, retry_in_ms,
+                "MQTT broker unreachable or connection lost: {e}; reconnecting"
+            ),
+        }
+    }
+
+    /// Sleeps `d`; false if abandoned meanwhile.
+    async fn sleep_or_abandon(&self, d: Duration) -> bool {
+        tokio::select! {
+            _ = tokio::time::sleep(d) => true,
+            _ = self.abandon.notified() => false,
+        }
+    }
+}
+
+/// After a connection error: drop whatever rumqttc would replay on its own (the publisher sends
+/// it again with fresh ids) and any event of the dead connection.
+fn forget_unsent(el: &mut EventLoop) {
+    el.clean();
+    el.pending.clear();
+    el.state.events.clear();
+    el.state.collision = None;
+}
+
+/// The shutdown side of a session: waits for the graph's shutdown, drops inbound links, waits
+/// until the outboxes are drained (or `budget` passed), says `offline`, and lets the session end.
+pub async fn close_when_drained(
+    shutdown: impl std::future::Future<Output = ()>,
+    publisher: Arc<Publisher>,
+    router: Arc<Router>,
+    status: String,
+    budget: Duration,
+    abandon: Arc<Notify>,
+    ended: Arc<Notify>,
+) {
+    shutdown.await;
+    router.close();
+    let deadline = tokio::time::Instant::now() + budget;
+    while !publisher.drained() {
+        tokio::select! {
+            _ = publisher.changed() => {}
+            _ = tokio::time::sleep_until(deadline) => {
+                tracing::warn!(
+                    held = publisher.held(),
+                    "MQTT shutdown: values not acknowledged in time stay in the outbox"
+                );
+                break;
+            }
+        }
+    }
+    if publisher.close((&status, topic::STATUS_OFFLINE)) {
+        // The session ends when the DISCONNECT is written; give it a moment.
+        let grace = Duration::from_secs(2).min(budget / 4 + Duration::from_millis(100));
+        tokio::select! {
+            _ = ended.notified() => return,
+            _ = tokio::time::sleep(grace) => {}
+        }
+    }
+    abandon.notify_one();
+}
