@@ -73,7 +73,9 @@ fn main() -> Result<()> {
     config.alert.above = Some(args.alert_above);
     config.keep_alive_s = args.keep_alive_s;
     config.seed = std::process::id();
-    config.validate().map_err(|e| anyhow!("invalid settings: {e}"))?;
+    config
+        .validate()
+        .map_err(|e| anyhow!("invalid settings: {e}"))?;
     let opts = HostOptions {
         broker: resolve(&args.broker)?,
         config,

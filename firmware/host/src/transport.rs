@@ -26,7 +26,6 @@ impl Network for TcpNetwork {
     type Connection<'a> = FromFutures<Async<TcpStream>>;
 
     async fn connect(&mut self) -> io::Result<Self::Connection<'_>> {
-        // aimdb: allow-blocking(async-io's Async<TcpStream>::connect is non-blocking)
         let stream = Async::<TcpStream>::connect(self.addr).await?;
         stream.get_ref().set_nodelay(true)?;
         Ok(FromFutures::new(stream))
