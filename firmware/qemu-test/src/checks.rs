@@ -132,9 +132,13 @@ impl embedded_io_async::Write for Unreachable {
     }
 }
 
+/// Heap the board firmware (`board-f429`) gives the node app; the node must fit in it.
+const BOARD_HEAP: usize = 24 * 1024;
+
 /// The node app itself (graph, sources, threshold, command tap, MQTT session with backoff) runs
-/// on the MCU target without a broker, and stops cleanly.
-pub async fn node_app_without_broker(rt: EmbassyAdapter) {
+/// on the MCU target without a broker, stops cleanly, and its peak heap use (sampled every
+/// millisecond with `heap_used`) fits the board's heap.
+pub async fn node_app_without_broker(rt: EmbassyAdapter, heap_used: fn() -> usize) {
     let mut cfg = match NodeConfig::new("qemu-node") {
         Ok(c) => c,
         Err(e) => panic!("{e}"),
@@ -149,16 +153,35 @@ pub async fn node_app_without_broker(rt: EmbassyAdapter) {
         NoLed,
     );
     let stats: Arc<NodeStats> = node.stats.clone();
-    let exit = run_node(
-        rt,
-        node,
-        &mut NoBroker,
-        rt.sleep(Duration::from_millis(300)),
-    )
-    .await;
+    let base = heap_used();
+    let peak = AtomicUsize::new(0);
+    let done = core::sync::atomic::AtomicBool::new(false);
+    let sample = async {
+        while !done.load(Ordering::SeqCst) {
+            peak.fetch_max(heap_used().saturating_sub(base), Ordering::SeqCst);
+            rt.sleep(Duration::from_millis(1)).await;
+        }
+    };
+    let run = async {
+        let stop = rt.sleep(Duration::from_millis(300));
+        let exit = run_node(rt, node, &mut NoBroker, stop).await;
+        done.store(true, Ordering::SeqCst);
+        exit
+    };
+    let (exit, ()) = embassy_futures::join::join(run, sample).await;
+    let peak = peak.load(Ordering::SeqCst);
+    assert!(
+        peak <= BOARD_HEAP,
+        "node peak heap {peak} B exceeds the board's {BOARD_HEAP} B"
+    );
     assert_eq!(exit, Ok(Exit::Stopped));
     let failures = NodeStats::get(&stats.connect_failures);
     assert!(failures >= 2, "reconnect with backoff: {failures} attempts");
     assert_eq!(NodeStats::get(&stats.sensor_errors), 0);
-    hprintln!("  node app without a broker: ok ({failures} connection attempts)");
+    hprintln!(
+        "  node app without a broker: ok ({} connection attempts, peak heap {} B of the board's {} B)",
+        failures,
+        peak,
+        BOARD_HEAP
+    );
 }

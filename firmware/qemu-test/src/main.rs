@@ -79,7 +79,7 @@ async fn main(spawner: Spawner) {
         join_combines_inputs,
     );
     checks::graph_with_all_buffers(rt).await;
-    checks::node_app_without_broker(rt).await;
+    checks::node_app_without_broker(rt, || HEAP.used()).await;
     let leaked = HEAP.used();
     hprintln!(
         "heap: {} of {} bytes in use after the run",
