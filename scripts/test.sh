@@ -26,6 +26,7 @@ fw() { (cd firmware && CARGO_TARGET_DIR="$fw_target" "$@"); }
 
 step "firmware: cargo fmt --check, clippy (-D warnings), release build for thumbv7em-none-eabihf"
 fw cargo fmt --all -- --check
+fw cargo test --locked -p aimdb-node --target "$(rustc -vV | sed -n 's/^host: //p')"
 fw cargo clippy --workspace --release --locked -- -D warnings
 fw cargo build --release --locked -p aimdb-firmware
 
