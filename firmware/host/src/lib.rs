@@ -13,7 +13,7 @@ mod transport;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use aimdb_embassy::EmbassyAdapter;
 use aimdb_node::drivers::{SimulatedHumidity, SimulatedTemperature};
@@ -72,8 +72,9 @@ async fn node_task(
     done.store(true, Ordering::SeqCst);
 }
 
-/// Runs the node on a new Embassy std executor on the calling thread until `stop` is set (then
-/// it drains, publishes `offline` and disconnects) or a `Reboot` command arrives. Blocks.
+/// Runs the node on a new Embassy std executor on the calling thread until `stop` is set (checked
+/// every 50 ms; then it drains, publishes `offline` and disconnects) or a `Reboot` command
+/// arrives. Blocks.
 /// `stats` is updated while it runs; `led` shows the LED.
 pub fn run(
     opts: HostOptions,
@@ -106,6 +107,3 @@ pub fn run(
         "node task ended without a result".into(),
     ))))
 }
-
-/// How often the binary's stop flag is checked; also the granularity of [`run`]'s stop.
-pub const STOP_POLL: Duration = Duration::from_millis(50);
