@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # Runs every check CI runs, installing what is missing first:
-# format, clippy (-D warnings), all tests, and the no_std cross-build for the MCU target.
+# format, clippy (-D warnings), all tests, the no_std cross-build for the MCU target, and the
+# firmware: clippy + release build for thumbv7em-none-eabihf, its flash/RAM budget, and the
+# on-target test under QEMU (mps2-an386). The firmware workspace builds into
+# $FIRMWARE_TARGET_DIR (default firmware/target).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -16,7 +19,22 @@ step "cargo clippy (workspace, all targets, -D warnings)"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
 step "no_std crates build for thumbv7em-none-eabihf"
-cargo build --locked -p aimdb-core -p aimdb-records --no-default-features --target thumbv7em-none-eabihf
+cargo build --locked -p aimdb-core -p aimdb-records -p aimdb-embassy --no-default-features --target thumbv7em-none-eabihf
+
+fw_target=${FIRMWARE_TARGET_DIR:-$PWD/firmware/target}
+fw() { (cd firmware && CARGO_TARGET_DIR="$fw_target" "$@"); }
+
+step "firmware: cargo fmt --check, clippy (-D warnings), release build for thumbv7em-none-eabihf"
+fw cargo fmt --all -- --check
+fw cargo test --locked -p aimdb-node --target "$(rustc -vV | sed -n 's/^host: //p')"
+fw cargo clippy --workspace --release --locked -- -D warnings
+fw cargo build --release --locked -p aimdb-firmware
+
+step "firmware: flash and static RAM against the budget (192 KiB / 64 KiB)"
+scripts/firmware-size.sh "$fw_target/thumbv7em-none-eabihf/release/aimdb-firmware" 192 64
+
+step "firmware: on-target test on QEMU mps2-an386 (exit code is the verdict)"
+fw timeout 120 cargo run --release --locked -p aimdb-qemu-test
 
 step "tests (workspace)"
 cargo test --workspace --locked

@@ -1,0 +1,53 @@
+//! A graph needing more tasks than the pool holds fails to start with `PoolFull`; nothing panics.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+
+use aimdb_core::{AimDbBuilder, BufferCfg, BuildError, Spawn, SpawnError};
+use aimdb_embassy::EmbassyAdapter;
+use embassy_executor::{Executor, Spawner};
+
+aimdb_embassy::task_pool!(two_slots, 2);
+
+#[embassy_executor::task]
+async fn main_task(
+    spawner: Spawner,
+    result: Arc<Mutex<Option<Result<(), BuildError>>>>,
+    done: Arc<AtomicBool>,
+) {
+    let rt = EmbassyAdapter::new(spawner.make_send(), two_slots);
+    let mut b = AimDbBuilder::new().runtime(rt);
+    for key in ["a", "b", "c"] {
+        b.configure::<u32>(key, |r| {
+            r.buffer(BufferCfg::SingleLatest)
+                .source(|ctx, _p| async move {
+                    ctx.time()
+                        .sleep(core::time::Duration::from_millis(50))
+                        .await
+                });
+        });
+    }
+    let outcome = match b.build() {
+        Ok(db) => db.run().await,
+        Err(e) => Err(e),
+    };
+    // The two started sources end by themselves and free their slots: the pool is usable again.
+    embassy_time::Timer::after_millis(200).await;
+    assert_eq!(rt.spawn(async {}), Ok(()));
+    *result.lock().unwrap() = Some(outcome);
+    done.store(true, Ordering::SeqCst);
+}
+
+#[test]
+fn a_full_pool_is_an_error_not_a_panic() {
+    let executor: &'static mut Executor = Box::leak(Box::new(Executor::new()));
+    let result = Arc::new(Mutex::new(None));
+    let done = Arc::new(AtomicBool::new(false));
+    let (r2, d2) = (result.clone(), done.clone());
+    executor.run_until(
+        move |spawner| spawner.spawn(main_task(spawner, r2, d2).unwrap()),
+        move || done.load(Ordering::SeqCst),
+    );
+    let outcome = result.lock().unwrap().take();
+    assert_eq!(outcome, Some(Err(BuildError::Spawn(SpawnError::PoolFull))));
+}
