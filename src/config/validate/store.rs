@@ -21,7 +21,12 @@ pub fn section(
     let raw = raw.get_ref();
     let before = problems.len();
     let retention = duration(raw.retention.as_ref(), "retention", "7d", problems);
-    let sweep_interval = duration(raw.sweep_interval.as_ref(), "sweep_interval", "1m", problems);
+    let sweep_interval = duration(
+        raw.sweep_interval.as_ref(),
+        "sweep_interval",
+        "1m",
+        problems,
+    );
     let batch_delay = duration(raw.batch_delay.as_ref(), "batch_delay", "100ms", problems);
     let max_rows = raw
         .max_rows

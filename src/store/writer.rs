@@ -1,0 +1,165 @@
+//! [`HistoryWriter`]: the [`SinkDrain`] that writes batches of [`HistoryRow`]s, one transaction
+//! per batch with one prepared statement, on the [`BackgroundSink`]'s own thread.
+//!
+//! # Contract
+//!
+//! * **Batching.** Each `drain` call is one `BEGIN IMMEDIATE … COMMIT`: a burst of values costs
+//!   one commit, not one per value. The sink hands over up to `batch_size` rows, or what arrived
+//!   within `batch_delay` of the first.
+//! * **All or nothing.** A batch is committed whole or not at all (an error rolls it back); the
+//!   sink then retries the whole batch per [`RetryPolicy`] and, when attempts run out, gives it
+//!   up (counted in the sink's `dropped.failed` and `failed_batches`, logged).
+//! * **Health.** A failed attempt marks the store `degraded` (logged once, with the reason); the
+//!   next committed batch marks it `up` again.
+//! * **Close.** After the last batch the WAL is checkpointed into the database file.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use aimdb_tokio::concurrency::{
+    BackgroundSink, Backoff, OverflowPolicy, RetryPolicy, SinkConfig, SinkDrain, SinkError,
+};
+use rusqlite::{params, Connection, TransactionBehavior};
+
+use super::error::StoreError;
+use super::status::StoreStatus;
+use crate::config::StoreConfig;
+
+/// One value on its way to the `history` table.
+#[derive(Debug, Clone)]
+pub struct HistoryRow {
+    /// Record key.
+    pub key: Arc<str>,
+    /// The record's type name (kept in the `records` table).
+    pub type_name: &'static str,
+    /// When the daemon received the value, in ms since the Unix epoch.
+    pub ts_ms: i64,
+    /// `[node] id` of the daemon.
+    pub node: Arc<str>,
+    /// The record's writer (`source:simulate`, `transform:threshold`, `link_from`, `external`).
+    pub source: Arc<str>,
+    /// The value as JSON text.
+    pub value: String,
+}
+
+const INSERT: &str =
+    "INSERT INTO history (key, ts_ms, node, source, value) VALUES (?1, ?2, ?3, ?4, ?5)";
+const INSERT_RECORD: &str = "INSERT INTO records (key, type, first_ts_ms) VALUES (?1, ?2, ?3)
+     ON CONFLICT (key) DO UPDATE SET type = excluded.type WHERE type <> excluded.type";
+
+/// Attempts per batch and the delay between them: about 1.5 s before a batch is given up.
+pub const WRITE_RETRY: RetryPolicy = RetryPolicy {
+    max_attempts: 5,
+    backoff: Backoff::Exponential {
+        initial: Duration::from_millis(100),
+        max: Duration::from_secs(2),
+    },
+};
+
+/// Writes batches into an open database. See the [module docs](self).
+pub struct HistoryWriter {
+    conn: Connection,
+    path: PathBuf,
+    status: Arc<StoreStatus>,
+    /// Record keys already in the `records` table, with their type.
+    known: HashMap<Arc<str>, &'static str>,
+}
+
+impl HistoryWriter {
+    /// A writer on `conn` (opened with [`super::schema::open_writer`]) reporting to `status`.
+    pub fn new(conn: Connection, path: PathBuf, status: Arc<StoreStatus>) -> Self {
+        Self {
+            conn,
+            path,
+            status,
+            known: HashMap::new(),
+        }
+    }
+
+    fn write(&mut self, batch: &[HistoryRow]) -> rusqlite::Result<()> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let mut new_keys = Vec::new();
+        {
+            let mut insert = tx.prepare_cached(INSERT)?;
+            let mut record = tx.prepare_cached(INSERT_RECORD)?;
+            for row in batch {
+                if self.known.get(&row.key) != Some(&row.type_name) {
+                    record.execute(params![&*row.key, row.type_name, row.ts_ms])?;
+                    new_keys.push((row.key.clone(), row.type_name));
+                }
+                insert.execute(params![
+                    &*row.key,
+                    row.ts_ms,
+                    &*row.node,
+                    &*row.source,
+                    row.value
+                ])?;
+            }
+        }
+        tx.commit()?;
+        // Only after the commit: a rolled-back batch must insert its keys again.
+        self.known.extend(new_keys);
+        Ok(())
+    }
+}
+
+impl SinkDrain<HistoryRow> for HistoryWriter {
+    type Error = StoreError;
+
+    fn drain(&mut self, batch: &mut Vec<HistoryRow>) -> Result<(), StoreError> {
+        match self.write(batch) {
+            Ok(()) => {
+                if self.status.write_ok() {
+                    tracing::info!(path = %self.path.display(), "history store recovered: writing again");
+                }
+                Ok(())
+            }
+            Err(e) => {
+                let e = StoreError::from_sqlite(&self.path, &e);
+                if self.status.set_degraded(e.to_string()) {
+                    tracing::error!(
+                        error = %e,
+                        "history store degraded: writes fail; retrying each batch, then dropping it (see aimdbd_store_values_lost_total)"
+                    );
+                }
+                Err(e)
+            }
+        }
+    }
+
+    fn close(&mut self) {
+        if let Err(e) = self
+            .conn
+            .execute_batch("PRAGMA optimize; PRAGMA wal_checkpoint(TRUNCATE);")
+        {
+            tracing::warn!(path = %self.path.display(), "history checkpoint at close: {e}");
+        }
+    }
+}
+
+/// The sink settings of `[store]`: queue, batch size and delay, backpressure (`Block`), retries.
+pub fn sink_config(store: &StoreConfig) -> SinkConfig {
+    SinkConfig {
+        name: "history".into(),
+        capacity: store.queue_capacity,
+        max_batch: store.batch_size,
+        max_delay: store.batch_delay,
+        overflow: OverflowPolicy::Block,
+        retry: WRITE_RETRY,
+    }
+}
+
+/// Starts the writer thread on `conn`: the daemon's batched write path (also used by the
+/// benchmark). Needs no Tokio runtime.
+pub fn spawn(
+    conn: Connection,
+    path: PathBuf,
+    status: Arc<StoreStatus>,
+    config: SinkConfig,
+) -> Result<BackgroundSink<HistoryRow>, SinkError> {
+    BackgroundSink::spawn(config, HistoryWriter::new(conn, path, status))
+}
