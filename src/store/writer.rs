@@ -163,3 +163,102 @@ pub fn spawn(
 ) -> Result<BackgroundSink<HistoryRow>, SinkError> {
     BackgroundSink::spawn(config, HistoryWriter::new(conn, path, status))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::schema;
+    use crate::store::status::StoreState;
+
+    fn temp_db(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("aimdbd-writer-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        dir.join("h.db")
+    }
+
+    fn row(i: usize, value: String) -> HistoryRow {
+        HistoryRow {
+            key: Arc::from("k"),
+            type_name: "json",
+            ts_ms: i as i64,
+            node: Arc::from("n"),
+            source: Arc::from("external"),
+            value,
+        }
+    }
+
+    fn count(path: &std::path::Path) -> i64 {
+        let conn = schema::open_reader(path).expect("reader");
+        conn.query_row("SELECT count(*) FROM history", [], |r| r.get(0))
+            .expect("count")
+    }
+
+    #[test]
+    fn a_full_disk_fails_the_whole_batch_degrades_the_store_and_recovers() {
+        let path = temp_db("full");
+        let status = Arc::new(StoreStatus::default());
+        status.set_up();
+        let conn = schema::open_writer(&path).expect("open");
+        let mut w = HistoryWriter::new(conn, path.clone(), status.clone());
+        let pages: i64 = w
+            .conn
+            .query_row("PRAGMA page_count", [], |r| r.get(0))
+            .expect("pages");
+        // The file may not grow: SQLite answers SQLITE_FULL, as on a full disk.
+        let _: i64 = w
+            .conn
+            .query_row(&format!("PRAGMA max_page_count = {pages}"), [], |r| {
+                r.get(0)
+            })
+            .expect("cap");
+        let mut batch: Vec<_> = (0..200).map(|i| row(i, "x".repeat(4000))).collect();
+        let e = w.drain(&mut batch).expect_err("full");
+        assert!(e.to_string().contains("full"), "{e}");
+        assert_eq!(status.state(), StoreState::Degraded);
+        assert_eq!(
+            batch.len(),
+            200,
+            "nothing taken: the batch is retried whole"
+        );
+        assert_eq!(count(&path), 0, "rolled back whole");
+
+        let _: i64 = w
+            .conn
+            .query_row("PRAGMA max_page_count = 1000000", [], |r| r.get(0))
+            .expect("uncap");
+        w.drain(&mut batch).expect("space again");
+        assert_eq!(status.state(), StoreState::Up);
+        assert_eq!(count(&path), 200);
+        let _ = std::fs::remove_dir_all(path.parent().expect("dir"));
+    }
+
+    #[test]
+    fn a_burst_is_written_in_few_transactions() {
+        let path = temp_db("burst");
+        let status = Arc::new(StoreStatus::default());
+        let conn = schema::open_writer(&path).expect("open");
+        let config = SinkConfig {
+            capacity: 100_000,
+            max_batch: 4096,
+            max_delay: Duration::from_millis(50),
+            ..SinkConfig::named("test")
+        };
+        let sink = spawn(conn, path.clone(), status, config).expect("sink");
+        for i in 0..20_000 {
+            assert!(sink.try_push(row(i, format!("{{\"n\":{i}}}"))).is_ok());
+        }
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .expect("rt");
+        let stats = rt.block_on(sink.shutdown());
+        assert_eq!(stats.drained, 20_000);
+        assert!(
+            stats.batches <= 20,
+            "batched: {} transactions",
+            stats.batches
+        );
+        assert_eq!(count(&path), 20_000);
+        let _ = std::fs::remove_dir_all(path.parent().expect("dir"));
+    }
+}
