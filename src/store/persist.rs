@@ -21,7 +21,7 @@ use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use aimdb_core::{BoxFuture, Consumer, RecvError, RuntimeContext};
-use aimdb_tokio::concurrency::{BackgroundSink, PushError};
+use aimdb_tokio::concurrency::{BackgroundSink, PushError, SinkError};
 use parking_lot::Mutex;
 use serde::Serialize;
 use serde_json::Value;
@@ -111,6 +111,15 @@ impl Persist {
     {
         let record = self.record(&rec.key, rec.type_name, &source_of(rec));
         move |_ctx, consumer| Box::pin(record.run(consumer))
+    }
+
+    /// Waits until every value handed over so far is committed (or given up: then `Err`).
+    /// Immediate when the store is down. Cancel-safe.
+    pub async fn flush(&self) -> Result<(), SinkError> {
+        match &self.sink {
+            Some(s) => s.flush().await,
+            None => Ok(()),
+        }
     }
 
     /// Forgets values seeded into an earlier graph.

@@ -23,7 +23,8 @@
 use std::path::Path;
 use std::time::Duration;
 
-use rusqlite::{Connection, OpenFlags, TransactionBehavior};
+pub use rusqlite::Connection;
+use rusqlite::{OpenFlags, TransactionBehavior};
 
 use super::error::StoreError;
 
