@@ -1,8 +1,9 @@
 //! The history store's write path, measured with the daemon's own code (`aimdbd::store`).
 //!
-//! 1. **Throughput**: values persisted per second through the batched path (JSON encoding, a
-//!    `PersistRecord::push` into the `BackgroundSink`, `HistoryWriter` committing one transaction
-//!    per batch with the daemon's default `[store]` settings), against the same INSERT of the
+//! 1. **Throughput**: values persisted per second through the batched path (a
+//!    `PersistRecord::push` into the `BackgroundSink`, `HistoryWriter` encoding JSON and
+//!    committing one transaction per batch with the daemon's default `[store]` settings),
+//!    against the same INSERT of the
 //!    same JSON executed row by row in autocommit mode (one transaction per value), on the same
 //!    schema and pragmas (WAL, `synchronous = NORMAL`), in the same run. Each figure covers
 //!    pushing N values and waiting until all are committed.
@@ -79,7 +80,7 @@ fn reading(i: u64) -> Temperature {
 fn batched_round(rt: &tokio::runtime::Runtime, p: &Persist, rec: &PersistRecord, n: u64) {
     rt.block_on(async {
         for i in 0..n {
-            rec.push(&reading(i)).await;
+            rec.push(reading(i)).await;
         }
         if let Err(e) = p.flush().await {
             panic!("history write failed: {e}");

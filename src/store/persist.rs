@@ -1,5 +1,6 @@
-//! [`Persist`]: the reader that a `persist = true` record gets, handing each value as JSON to the
-//! shared history writer.
+//! [`Persist`]: the reader that a `persist = true` record gets, handing each value to the shared
+//! history writer, which turns it into JSON on its own low-priority thread (so a persisting
+//! record costs the graph's Tokio workers a clone and a queue push per value).
 //!
 //! # Contract
 //!
@@ -154,7 +155,7 @@ impl PersistRecord {
                     if std::mem::take(&mut first) && self.is_seeded(&v) {
                         continue;
                     }
-                    self.push(&v).await;
+                    self.push(v).await;
                 }
                 Err(RecvError::Lagged(n)) => self.persist.status.lost(LostReason::Lagged, n),
                 Err(RecvError::Closed) => break,
@@ -169,15 +170,9 @@ impl PersistRecord {
             .is_some_and(|seed| serde_json::to_value(v).is_ok_and(|v| v == seed))
     }
 
-    /// Hands one value to the writer, waiting while its queue is full. Cancel-safe.
-    pub async fn push<T: Serialize>(&self, value: &T) {
-        match serde_json::to_string(value) {
-            Ok(json) => self.push_json(json).await,
-            Err(_) => self.persist.status.lost(LostReason::Encode, 1),
-        }
-    }
-
-    async fn push_json(&self, value: String) {
+    /// Hands one value to the writer (which turns it into JSON), waiting while its queue is
+    /// full. Cancel-safe.
+    pub async fn push<T: Serialize + Send + 'static>(&self, value: T) {
         let Some(sink) = &self.persist.sink else {
             self.persist.status.lost(LostReason::StoreDown, 1);
             return;
@@ -188,7 +183,7 @@ impl PersistRecord {
             ts_ms: now_ms(),
             node: self.persist.node.clone(),
             source: self.source.clone(),
-            value,
+            value: Box::new(value),
         };
         match sink.push(row).await {
             Ok(_) => {}

@@ -9,7 +9,7 @@ use serde_json::Value;
 
 use super::error::StoreError;
 use super::persist::Persist;
-use super::status::StoreStatus;
+use super::status::{StoreState, StoreStatus};
 use super::{query, schema};
 use crate::config::Config;
 use crate::record_types;
@@ -33,7 +33,10 @@ pub async fn seed(
         .filter(|r| r.restore && latest(&r.key, r.type_name).is_none())
         .map(|r| r.key.clone())
         .collect();
-    if let (false, Some(path)) = (wanted.is_empty(), path.filter(|_| status.is_up())) {
+    if let (false, Some(path)) = (
+        wanted.is_empty(),
+        path.filter(|_| status.state() != StoreState::Down),
+    ) {
         let found = tokio::task::spawn_blocking(move || read_latest(&path, &wanted)).await;
         match found {
             Ok(Ok(values)) => {
