@@ -250,14 +250,23 @@ fn main() {
     // 100 values per ms: 100 k/s offered to a ring with one measuring reader.
     let burst = 100;
     let (_lp, lrec) = persist(&dir.join("latency.db"), "bench.latency");
-    let mut with = Vec::new();
-    let mut without = Vec::new();
-    for _ in 0..3 {
-        without = latency_round(&rt, n_latency, burst, None);
-        with = latency_round(&rt, n_latency, burst, Some(&lrec));
+    // Interleaved rounds; each figure is the median over rounds of that round's percentile.
+    let rounds = if quick { 3 } else { 7 };
+    let (mut with, mut without) = (Vec::new(), Vec::new());
+    for _ in 0..rounds {
+        let v = latency_round(&rt, n_latency, burst, None);
+        without.push((percentile(&v, 50), percentile(&v, 99)));
+        let v = latency_round(&rt, n_latency, burst, Some(&lrec));
+        with.push((percentile(&v, 50), percentile(&v, 99)));
     }
-    let (p50w, p99w) = (percentile(&with, 50), percentile(&with, 99));
-    let (p50o, p99o) = (percentile(&without, 50), percentile(&without, 99));
+    let median = |v: &mut Vec<(Duration, Duration)>,
+                  pick: fn(&(Duration, Duration)) -> Duration| {
+        let mut x: Vec<Duration> = v.iter().map(pick).collect();
+        x.sort_unstable();
+        x[x.len() / 2]
+    };
+    let (p50w, p99w) = (median(&mut with, |p| p.0), median(&mut with, |p| p.1));
+    let (p50o, p99o) = (median(&mut without, |p| p.0), median(&mut without, |p| p.1));
     println!(
         "{:<44} {:>12}  | {:<32} {:>12}  | ratio {:>5.2}",
         "reader p99 latency, record persisted",
@@ -267,7 +276,7 @@ fn main() {
         p99w.as_secs_f64() / p99o.as_secs_f64().max(1e-9)
     );
     println!(
-        "{:<44} {:>12}  | {:<32} {:>12}  | ({} values at {})",
+        "{:<44} {:>12}  | {:<32} {:>12}  | ({} values at {} per round)",
         "reader p50 latency, record persisted",
         format!("{p50w:.1?}"),
         "same record, not persisted",
