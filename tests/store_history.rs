@@ -1,7 +1,7 @@
 //! The history store, driving the real daemon: persisted values come back from
 //! `GET /api/records/KEY/history` while it runs and from `aimdbd history` (read-only) while it
 //! runs and after it stopped, by time range and limit, as table, JSON and CSV; `restore = true`
-//! seeds a single_latest record at start without storing the value twice.
+//! seeds a single_latest record at start, and a reload carries it, without storing it twice.
 
 mod support;
 
@@ -179,11 +179,21 @@ fn restore_seeds_a_single_latest_record_at_start_and_does_not_store_it_twice() {
     wait_until("the new setpoint is stored", || {
         values(&history(&d, "setpoint", "")) == vec![21, 22]
     });
+    // A reload carries the value into the new graph; it is not stored again either.
+    d.signal("-HUP");
+    wait_until("the new graph runs", || {
+        d.logged("reloaded: new graph running")
+    });
+    d.http("POST", "/api/records/setpoint", r#"{"n":23}"#)
+        .expect("post");
+    wait_until("the next setpoint is stored", || {
+        values(&history(&d, "setpoint", "")).last() == Some(&23)
+    });
     assert_eq!(d.stop(), Some(0));
     let cfg = dir.join("aimdbd.toml");
     assert_eq!(
         cli_values(&cfg, &["setpoint"]),
-        vec![21, 22],
-        "the restored value is not stored again"
+        vec![21, 22, 23],
+        "restored and carried values are not stored again"
     );
 }
