@@ -5,6 +5,7 @@
 //! - [`record_types`]: the record types this build knows (from `aimdb-records`, plus `json`).
 //! - [`engine`]: builds and runs the `aimdb-core` graph of a config on Tokio.
 //! - [`mqtt`]: the MQTT bridge, the `mqtt://` link connector (rumqttc, outbox, reconnect).
+//! - [`store`]: the SQLite history: persist taps, batched writer, retention, queries.
 //! - [`daemon`]: the running daemon: signals, reload, drain, systemd notify.
 //! - [`admin`]: the HTTP admin endpoint (health, readiness, metrics, records API).
 //! - [`cli`]: the command line; `main.rs` only calls [`cli::main`].
@@ -20,6 +21,7 @@ pub mod logging;
 pub mod mqtt;
 pub mod record_types;
 pub mod render;
+pub mod store;
 
 /// The runtime the daemon's graph runs on.
 pub type Rt = aimdb_tokio::TokioAdapter;

@@ -93,6 +93,9 @@ fn configure<T: Storable>(
             let inst = tap.instance.clone();
             reg.tap_named(&inst.describe(), move |ctx, c| inst.run(ctx, feed::<T>(c)));
         }
+        if let (true, Some(store)) = (rec.persist, &env.store) {
+            reg.tap_named("store", store.tap::<T>(rec));
+        }
         for l in &rec.links_to {
             reg.link_to_with(&l.url, encoder::<T>(l.codec));
         }

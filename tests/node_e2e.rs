@@ -128,8 +128,8 @@ fn node_and_gateway_talk_through_a_real_broker() {
     let alert = mosquitto_sub_one(broker.port, "gw/alert/temp.indoor", 10)
         .expect("the retained alert on gw/alert/temp.indoor");
     let json = alert.splitn(4, ' ').nth(3).unwrap_or_default();
-    let parsed: serde_json::Value = serde_json::from_str(json)
-        .unwrap_or_else(|e| panic!("the alert is JSON ({e}): {alert}"));
+    let parsed: serde_json::Value =
+        serde_json::from_str(json).unwrap_or_else(|e| panic!("the alert is JSON ({e}): {alert}"));
     assert!(parsed.to_string().contains(NODE), "{parsed}");
     wait_until("aimdbd sees the node online", || {
         d.get_json("/api/records/node.status")
@@ -139,7 +139,11 @@ fn node_and_gateway_talk_through_a_real_broker() {
     // A command set through aimdbd reaches the node's mailbox and turns its LED on.
     assert!(!node.led.is_on());
     let out = ctl(admin, &["set", "node.cmd", r#"{"set_led":{"on":true}}"#]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     wait_until("the node's LED is on", || node.led.is_on());
     assert!(node.stats.commands_applied.load(Ordering::Relaxed) >= 1);
     assert_eq!(node.stats.commands_malformed.load(Ordering::Relaxed), 0);

@@ -10,8 +10,9 @@ use serde_json::{json, Value};
 use super::state::{AdminState, Live, Phase};
 use crate::record_types;
 use crate::render;
+use crate::store::StoreState;
 
-fn error(status: StatusCode, message: impl Into<String>) -> Response {
+pub(super) fn error(status: StatusCode, message: impl Into<String>) -> Response {
     (status, Json(json!({ "error": message.into() }))).into_response()
 }
 
@@ -28,9 +29,24 @@ pub async fn healthz() -> &'static str {
     "ok\n"
 }
 
+/// 200 `ready` while the graph runs — also when the history store is down or degraded (the graph
+/// runs without history): the body then says so on a second line (`store down: REASON`).
 pub async fn readyz(State(state): State<AdminState>) -> Response {
     match state.phase() {
-        Phase::Ready => (StatusCode::OK, "ready\n").into_response(),
+        Phase::Ready => {
+            let store = state
+                .store()
+                .filter(|s| matches!(s.state(), StoreState::Down | StoreState::Degraded));
+            let body = match store {
+                Some(s) => format!(
+                    "ready\nstore {}: {}\n",
+                    s.state().as_str(),
+                    s.reason().unwrap_or_default()
+                ),
+                None => "ready\n".to_string(),
+            };
+            (StatusCode::OK, body).into_response()
+        }
         Phase::Starting => (StatusCode::SERVICE_UNAVAILABLE, "starting\n").into_response(),
         Phase::Reloading => (StatusCode::SERVICE_UNAVAILABLE, "reloading\n").into_response(),
         Phase::Draining => (StatusCode::SERVICE_UNAVAILABLE, "draining\n").into_response(),

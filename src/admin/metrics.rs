@@ -40,6 +40,9 @@ pub fn render(state: &AdminState) -> String {
     let _ = writeln!(out, "aimdbd_reloads_total{{result=\"ok\"}} {ok}");
     let _ = writeln!(out, "aimdbd_reloads_total{{result=\"rejected\"}} {failed}");
     crate::mqtt::metrics::metrics().render(&mut out, label);
+    if let Some(store) = state.store() {
+        super::store_metrics::render(&mut out, &store);
+    }
     let Some(live) = state.live() else {
         return out;
     };

@@ -1,11 +1,14 @@
 //! The admin HTTP endpoint (loopback): `/healthz`, `/readyz`, `/metrics`, `/api/records`,
-//! `/api/records/{key}` (GET latest value, POST a new one), `/api/graph`.
+//! `/api/records/{key}` (GET latest value, POST a new one), `/api/records/{key}/history`
+//! (stored values), `/api/graph`.
 //!
 //! Built on axum (hyper 1 underneath, HTTP/1 only); see docs/OPERATIONS.md for why.
 
 mod api;
+mod history;
 mod metrics;
 mod state;
+mod store_metrics;
 
 pub use metrics::render as render_metrics;
 pub use state::{AdminState, Live, Phase};
@@ -26,6 +29,7 @@ pub fn router(state: AdminState) -> Router {
             "/api/records/{key}",
             get(api::get_record).post(api::set_record),
         )
+        .route("/api/records/{key}/history", get(history::history))
         .route("/api/graph", get(api::graph))
         .with_state(state)
 }

@@ -7,6 +7,7 @@ use aimdb_core::DbHandle;
 use parking_lot::RwLock;
 
 use crate::config::Config;
+use crate::store::StoreStatus;
 use crate::Rt;
 
 /// The daemon's phase, as `/readyz` reports it.
@@ -43,6 +44,7 @@ struct Inner {
     live: RwLock<Option<Live>>,
     reloads_ok: AtomicU64,
     reloads_failed: AtomicU64,
+    store: RwLock<Option<Arc<StoreStatus>>>,
 }
 
 impl Default for AdminState {
@@ -60,6 +62,7 @@ impl AdminState {
                 live: RwLock::new(None),
                 reloads_ok: AtomicU64::new(0),
                 reloads_failed: AtomicU64::new(0),
+                store: RwLock::new(None),
             }),
         }
     }
@@ -105,5 +108,15 @@ impl AdminState {
             self.inner.reloads_ok.load(Ordering::Relaxed),
             self.inner.reloads_failed.load(Ordering::Relaxed),
         )
+    }
+
+    /// Reports the history store's condition from now on.
+    pub fn set_store(&self, status: Arc<StoreStatus>) {
+        *self.inner.store.write() = Some(status);
+    }
+
+    /// The history store's condition, if the daemon has a store.
+    pub fn store(&self) -> Option<Arc<StoreStatus>> {
+        self.inner.store.read().clone()
     }
 }

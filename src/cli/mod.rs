@@ -22,6 +22,7 @@ Examples:
   aimdbd types                                   record types, sources, transforms, taps
   aimdbd ctl get sensor.temp.indoor              latest value, from the admin endpoint
   aimdbd ctl set node.cmd '\"identify\"'           write a value
+  aimdbd history sensor.temp.indoor --since 1h -c config/aimdbd.toml --format csv
 
 Exit codes: 0 ok, 1 runtime failure, 78 config error, 130 second signal while draining.";
 
@@ -54,7 +55,7 @@ enum Command {
     Types,
     /// Talk to a running daemon's admin endpoint.
     Ctl(ctl::CtlArgs),
-    /// Query the history store.
+    /// Stored values of a record, from the history database (read-only; the daemon may run or not).
     History(history::HistoryArgs),
 }
 
@@ -67,7 +68,7 @@ pub fn main() -> ExitCode {
         Some(Command::Graph(args)) => graph::graph(cli.config, &args),
         Some(Command::Types) => types::types(),
         Some(Command::Ctl(args)) => ctl::ctl(&args),
-        Some(Command::History(args)) => history::history(&args),
+        Some(Command::History(args)) => history::history(cli.config, &args),
     };
     ExitCode::from(code)
 }

@@ -45,6 +45,8 @@ pub struct ParamDoc {
 pub struct Env {
     /// `[node] id`, stamped into values sources produce.
     pub node_id: Arc<str>,
+    /// The history writer that `persist = true` records feed (`None` without `[store]`).
+    pub store: Option<crate::store::Persist>,
 }
 
 /// A kind of source (`source = { kind = "...", ... }`).

@@ -94,13 +94,24 @@ pub struct MqttConfig {
     pub reconnect_max: Duration,
 }
 
-/// `[store]`
-#[derive(Debug, Clone, serde::Serialize)]
+/// `[store]`: the SQLite history (see docs/HISTORY.md).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct StoreConfig {
     /// Database file, resolved against `$STATE_DIRECTORY` or the config's directory.
     pub path: PathBuf,
-    /// How long history is kept (default 7 days).
+    /// How long history is kept (default 7 days); a record's `retention` overrides it.
     pub retention: Duration,
+    /// Most rows kept per record (default: no cap); a record's `max_rows` overrides it.
+    pub max_rows: Option<u64>,
+    /// How often the retention sweep runs (default 1 minute).
+    pub sweep_interval: Duration,
+    /// Values that may wait for the writer (default 65 536); when full, persisting records
+    /// fall behind on their own buffers (counted as lost), never the graph.
+    pub queue_capacity: usize,
+    /// Most values written in one transaction (default 4096).
+    pub batch_size: usize,
+    /// Longest a value waits for its batch to fill (default 100 ms).
+    pub batch_delay: Duration,
 }
 
 /// `[admin]`
@@ -129,6 +140,12 @@ pub struct RecordConfig {
     pub links_from: Vec<LinkConfig>,
     /// Whether its values go to the history store.
     pub persist: bool,
+    /// History kept for this record, overriding `[store] retention`.
+    pub retention: Option<Duration>,
+    /// Most history rows kept for this record, overriding `[store] max_rows`.
+    pub max_rows: Option<u64>,
+    /// Seed the record with its newest stored value at start (single_latest, persist only).
+    pub restore: bool,
 }
 
 impl RecordConfig {

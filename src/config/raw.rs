@@ -51,6 +51,11 @@ pub struct RawMqtt {
 pub struct RawStore {
     pub path: Option<Spanned<String>>,
     pub retention: Option<Spanned<String>>,
+    pub max_rows: Option<Spanned<i64>>,
+    pub sweep_interval: Option<Spanned<String>>,
+    pub queue_capacity: Option<Spanned<i64>>,
+    pub batch_size: Option<Spanned<i64>>,
+    pub batch_delay: Option<Spanned<String>>,
 }
 
 /// `[admin]`
@@ -77,6 +82,9 @@ pub struct RawRecord {
     #[serde(default)]
     pub link_to: Vec<Spanned<RawLink>>,
     pub persist: Option<Spanned<bool>>,
+    pub retention: Option<Spanned<String>>,
+    pub max_rows: Option<Spanned<i64>>,
+    pub restore: Option<Spanned<bool>>,
 }
 
 /// `buffer = { kind = "...", capacity = N }`

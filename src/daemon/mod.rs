@@ -1,7 +1,8 @@
 //! The running daemon: start the graph, then act on signals until told to stop.
 //!
 //! - SIGINT/SIGTERM: `/readyz` turns 503, `STOPPING=1`, sources stop, taps/transforms/links
-//!   drain (bounded by `[node] shutdown_timeout`), per-record counters are logged, exit 0. A
+//!   drain (bounded by `[node] shutdown_timeout`), per-record counters are logged, the history
+//!   store writes what is queued (same bound), exit 0. A
 //!   second SIGINT/SIGTERM while draining exits at once with 130.
 //! - SIGHUP: see [`reload`].
 
@@ -19,6 +20,7 @@ use crate::admin::{self, AdminState, Phase};
 use crate::config::Config;
 use crate::engine::{self, DrainOutcome, RunningGraph};
 use crate::exit;
+use crate::store::Store;
 
 /// Runs the daemon for the validated `config` read from `path`; returns the exit code.
 pub async fn run(path: PathBuf, config: Config) -> u8 {
@@ -37,12 +39,18 @@ pub async fn run(path: PathBuf, config: Config) -> u8 {
         }
         tracing::info!("admin endpoint on http://{}", a.listen);
     }
-    log_later_issues(&config);
+    warn_unbridged_links(&config);
+    let mut store = Store::open(&config).await;
+    state.set_store(store.status());
     let mut config = Arc::new(config);
-    let mut graph = match engine::build(&config) {
-        Ok(db) => RunningGraph::start(db),
+    let mut graph = match engine::build_with_store(&config, store.persist()) {
+        Ok(db) => {
+            store.before_start(&config, &db.handle()).await;
+            RunningGraph::start(db)
+        }
         Err(e) => {
             tracing::error!("{e}");
+            store.shutdown(config.shutdown_timeout).await;
             return exit::RUNTIME;
         }
     };
@@ -59,7 +67,7 @@ pub async fn run(path: PathBuf, config: Config) -> u8 {
         match signals.next().await {
             Signal::Terminate(name) => break name,
             Signal::Reload => {
-                graph = reload::reload(&path, graph, &mut config, &state).await;
+                graph = reload::reload(&path, graph, &mut config, &state, &mut store).await;
             }
         }
     };
@@ -77,6 +85,7 @@ pub async fn run(path: PathBuf, config: Config) -> u8 {
     let handle = graph.handle().clone();
     let outcome = graph.drain(config.shutdown_timeout).await;
     log_stats(&handle, &config);
+    store.shutdown(config.shutdown_timeout).await;
     match outcome {
         DrainOutcome::Drained => {
             tracing::info!("drained; exiting");
@@ -113,10 +122,7 @@ pub fn log_stats(handle: &aimdb_core::DbHandle<crate::Rt>, config: &Config) {
     }
 }
 
-fn log_later_issues(config: &Config) {
-    if config.store.is_some() || config.records.iter().any(|r| r.persist) {
-        tracing::warn!("the history store is not built yet: [store] and persist are validated but nothing is written");
-    }
+fn warn_unbridged_links(config: &Config) {
     if config.mqtt.is_none()
         && config
             .records

@@ -4,7 +4,8 @@
 //! running one), then the old graph is drained (bounded by the old `shutdown_timeout`), the
 //! newest value of every `single_latest` record whose key, type and buffer are unchanged is
 //! carried into the new graph, and the new graph starts. Ring and mailbox contents are not
-//! carried over. The admin endpoint keeps its address (a changed `[admin] listen` takes effect
+//! carried over. The history store keeps its writer (see `crate::store`): a store that was down
+//! is opened again, retention settings apply at once. The admin endpoint keeps its address (a changed `[admin] listen` takes effect
 //! at the next restart).
 
 use std::path::Path;
@@ -17,6 +18,7 @@ use crate::admin::{AdminState, Phase};
 use crate::config::{self, Config};
 use crate::engine::{self, RunningGraph};
 use crate::record_types;
+use crate::store::Store;
 
 /// Reloads `path`; returns the graph that runs afterwards (the old one on error).
 pub async fn reload(
@@ -24,6 +26,7 @@ pub async fn reload(
     graph: RunningGraph,
     current: &mut Arc<Config>,
     state: &AdminState,
+    store: &mut Store,
 ) -> RunningGraph {
     notify::reloading();
     tracing::info!("SIGHUP: reloading {}", path.display());
@@ -36,7 +39,8 @@ pub async fn reload(
             return keep(graph, state, "the new config is invalid");
         }
     };
-    let db = match engine::build(&next) {
+    store.prepare(&next).await;
+    let db = match engine::build_with_store(&next, store.persist()) {
         Ok(db) => db,
         Err(e) => {
             tracing::error!("{e}");
@@ -60,6 +64,7 @@ pub async fn reload(
             }
         }
     }
+    store.before_start(&next, &new_handle).await;
     let running = RunningGraph::start(db);
     *current = Arc::new(next);
     state.publish(running.handle().clone(), current.clone());

@@ -12,6 +12,7 @@ use crate::components::Env;
 use crate::config::Config;
 use crate::mqtt::MqttConnector;
 use crate::record_types;
+use crate::store::Persist;
 use crate::Rt;
 
 /// Why a validated config could not become a graph (a bug or an engine limit, not a config
@@ -29,12 +30,22 @@ pub enum EngineError {
     Build(#[from] aimdb_core::BuildError),
 }
 
-/// Builds (but does not run) the graph of `config`.
+/// Builds (but does not run) the graph of `config`, without history.
 pub fn build(config: &Config) -> Result<AimDb<Rt>, EngineError> {
+    build_with_store(config, None)
+}
+
+/// Builds (but does not run) the graph of `config`; `persist = true` records get a reader that
+/// feeds `store`.
+pub fn build_with_store(
+    config: &Config,
+    store: Option<&Persist>,
+) -> Result<AimDb<Rt>, EngineError> {
     let mut builder = AimDbBuilder::new().runtime(Rt::new()?);
     builder.connector(MqttConnector::new(config));
     let env = Env {
         node_id: Arc::from(config.node_id.as_str()),
+        store: store.cloned(),
     };
     let mut problems = Vec::new();
     for rec in &config.records {

@@ -232,3 +232,22 @@ pub fn field(lines: &[Value], msg: &str, record: &str, name: &str) -> Option<u64
         .find(|l| message(l) == msg && l["fields"]["record"] == record)
         .and_then(|l| l["fields"][name].as_u64())
 }
+
+impl Daemon {
+    /// The value of one sample of `/metrics`, e.g. `aimdbd_store_up` or
+    /// `aimdbd_store_values_lost_total{reason="lagged"}`; `None` if absent or no answer.
+    pub fn metric(&self, series: &str) -> Option<f64> {
+        let (_, text) = self.http("GET", "/metrics", "")?;
+        prometheus::sample(&text, series)
+    }
+}
+
+/// Runs `aimdbd ARGS` to completion (no daemon); its output.
+pub fn aimdbd(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_aimdbd"))
+        .args(args)
+        .env_remove("RUST_LOG")
+        .env_remove("STATE_DIRECTORY")
+        .output()
+        .expect("run aimdbd")
+}

@@ -57,3 +57,11 @@ pub fn check_prometheus(text: &str) -> Result<usize, String> {
     }
     Ok(samples)
 }
+
+/// The value of the sample named exactly `series` (name plus labels as printed).
+pub fn sample(text: &str, series: &str) -> Option<f64> {
+    text.lines()
+        .filter(|l| !l.starts_with('#'))
+        .find_map(|l| l.rsplit_once(' ').filter(|(s, _)| *s == series))
+        .and_then(|(_, v)| v.parse().ok())
+}

@@ -4,6 +4,7 @@ mod graph;
 mod links;
 mod record;
 mod sections;
+mod store;
 
 use std::time::Duration;
 
@@ -22,7 +23,7 @@ pub fn validate(file: &str, text: &str) -> Result<Config, Vec<Problem>> {
     let store = raw
         .store
         .as_ref()
-        .and_then(|s| sections::store(s, file, &mut problems));
+        .and_then(|s| store::section(s, file, &mut problems));
     let admin = raw
         .admin
         .as_ref()

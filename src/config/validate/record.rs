@@ -1,4 +1,5 @@
-//! One `[[record]]` on its own: key, type, buffer, writer, taps, links, persist.
+//! One `[[record]]` on its own: key, type, buffer, writer, taps, links; the history fields are
+//! checked in `store.rs`.
 
 use std::ops::Range;
 
@@ -209,15 +210,7 @@ pub fn record(
         .iter()
         .filter_map(|l| links::link(l, links::Direction::From, postcard_ok, &mut push))
         .collect();
-    let persist = r.persist.as_ref().is_some_and(|p| *p.get_ref());
-    if persist && !have_store {
-        if let Some(p) = &r.persist {
-            push(
-                Problem::at(p.span(), "persist = true, but there is no [store] table")
-                    .with_hint("add `[store]` (path, retention) or remove `persist`"),
-            );
-        }
-    }
+    let history = super::store::record_fields(r, buffer, have_store, &mut push);
     let ok = problems.len() == before;
     let config = match (ok, entry, buffer) {
         (true, Some(entry), Some(buffer)) => Some(RecordConfig {
@@ -228,7 +221,10 @@ pub fn record(
             taps,
             links_to,
             links_from,
-            persist,
+            persist: history.persist,
+            retention: history.retention,
+            max_rows: history.max_rows,
+            restore: history.restore,
         }),
         _ => None,
     };

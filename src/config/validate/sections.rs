@@ -1,4 +1,4 @@
-//! `[node]`, `[mqtt]`, `[store]`, `[admin]`.
+//! `[node]`, `[mqtt]`, `[admin]` (`[store]` is in `store.rs`).
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -6,10 +6,8 @@ use std::time::Duration;
 
 use toml::Spanned;
 
-use super::super::raw::{RawAdmin, RawMqtt, RawNode, RawStore};
-use super::super::{
-    parse_duration, AdminConfig, MqttConfig, Outbox, OutboxFull, Problem, StoreConfig,
-};
+use super::super::raw::{RawAdmin, RawMqtt, RawNode};
+use super::super::{parse_duration, AdminConfig, MqttConfig, Outbox, OutboxFull, Problem};
 
 /// `[node]`: the id (required) and the drain timeout.
 pub fn node(
@@ -309,44 +307,6 @@ fn broker_url(url: &str) -> Result<(bool, String, u16), String> {
         return Err("missing or invalid host".into());
     }
     Ok((tls, host.to_string(), port))
-}
-
-/// `[store]`.
-pub fn store(
-    raw: &Spanned<RawStore>,
-    file: &str,
-    problems: &mut Vec<Problem>,
-) -> Option<StoreConfig> {
-    let raw = raw.get_ref();
-    let retention = match &raw.retention {
-        None => Duration::from_secs(7 * 86_400),
-        Some(r) => match parse_duration(r.get_ref()) {
-            Ok(d) if d.is_zero() => {
-                problems.push(Problem::at(
-                    r.span(),
-                    "[store] retention must be longer than 0",
-                ));
-                return None;
-            }
-            Ok(d) => d,
-            Err(e) => {
-                problems.push(Problem::at(r.span(), format!("[store] retention: {e}")));
-                return None;
-            }
-        },
-    };
-    let path = raw
-        .path
-        .as_ref()
-        .map_or("aimdbd.db", |p| p.get_ref().as_str());
-    if path.is_empty() {
-        if let Some(p) = &raw.path {
-            problems.push(Problem::at(p.span(), "[store] path must not be empty"));
-        }
-        return None;
-    }
-    let path = state_path(file, path);
-    Some(StoreConfig { path, retention })
 }
 
 /// `[admin]`.

@@ -1,0 +1,196 @@
+//! [`Persist`]: the reader that a `persist = true` record gets, handing each value to the shared
+//! history writer, which turns it into JSON on its own low-priority thread (so a persisting
+//! record costs the graph's Tokio workers a clone and a queue push per value).
+//!
+//! # Contract
+//!
+//! * **The graph never waits for the store.** A persist tap is one more reader of its record.
+//!   When the writer queue is full it waits (backpressure, `OverflowPolicy::Block`), but only it
+//!   waits: a ring's producer and its other readers go on, and the persist tap, once it reads
+//!   again, is told how many values it missed. Those are counted as lost
+//!   (`aimdbd_store_values_lost_total{reason="lagged"}`), never silently skipped. A
+//!   `single_latest` record collapses values the tap could not keep up with, as for any reader.
+//! * **Shutdown.** When its record closes during the drain, the tap has handed every value it
+//!   read to the queue; the store is flushed after the graph drained (see [`super::Store`]).
+//! * **Store down.** Without a writer (the database could not be opened) the tap still reads, so
+//!   the lost values are counted (`reason="store_down"`).
+//! * **Seeded values.** A value put into a new graph by `restore` or carried over by a reload is
+//!   already stored; the tap skips it if it is the first value it reads.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use aimdb_core::{BoxFuture, Consumer, RecvError, RuntimeContext};
+use aimdb_tokio::concurrency::{BackgroundSink, PushError, SinkError};
+use parking_lot::Mutex;
+use serde::Serialize;
+use serde_json::Value;
+
+use super::status::{LostReason, StoreStatus};
+use super::writer::HistoryRow;
+use crate::config::{RecordConfig, Writer};
+use crate::Rt;
+
+/// Cloneable access to the history writer for the graph's persist taps. See the
+/// [module docs](self).
+#[derive(Clone)]
+pub struct Persist {
+    sink: Option<BackgroundSink<HistoryRow>>,
+    node: Arc<str>,
+    status: Arc<StoreStatus>,
+    /// Record key → the value seeded into the graph being started.
+    seeded: Arc<Mutex<HashMap<String, Value>>>,
+}
+
+impl std::fmt::Debug for Persist {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Persist")
+            .field("node", &self.node)
+            .field("writer", &self.sink.is_some())
+            .finish()
+    }
+}
+
+/// Milliseconds since the Unix epoch, now.
+pub fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+/// What a record's writer is, as stored in the `source` column.
+pub fn source_of(rec: &RecordConfig) -> String {
+    match &rec.writer {
+        Some(Writer::Source(s)) => format!("source:{}", s.kind),
+        Some(Writer::Transform(t)) => format!("transform:{}", t.kind),
+        None => rec.writer_kind().to_string(),
+    }
+}
+
+/// One persisting record's end of the writer: key, type and source already shared.
+#[derive(Clone)]
+pub struct PersistRecord {
+    persist: Persist,
+    key: Arc<str>,
+    type_name: &'static str,
+    source: Arc<str>,
+}
+
+impl Persist {
+    /// Persist taps writing into `sink` (`None`: the store is down; values are counted as lost).
+    pub fn new(
+        sink: Option<BackgroundSink<HistoryRow>>,
+        node: &str,
+        status: Arc<StoreStatus>,
+    ) -> Self {
+        Self {
+            sink,
+            node: Arc::from(node),
+            status,
+            seeded: Arc::default(),
+        }
+    }
+
+    /// The handle a record `key` of type `type_name`, written by `source`, persists through.
+    pub fn record(&self, key: &str, type_name: &'static str, source: &str) -> PersistRecord {
+        PersistRecord {
+            persist: self.clone(),
+            key: Arc::from(key),
+            type_name,
+            source: Arc::from(source),
+        }
+    }
+
+    /// The persist tap of record `rec`, for `RecordRegistrar::tap_named`.
+    pub fn tap<T>(
+        &self,
+        rec: &RecordConfig,
+    ) -> impl FnOnce(RuntimeContext<Rt>, Consumer<T, Rt>) -> BoxFuture + Send + 'static
+    where
+        T: Serialize + Clone + Send + Sync + 'static,
+    {
+        let record = self.record(&rec.key, rec.type_name, &source_of(rec));
+        move |_ctx, consumer| Box::pin(record.run(consumer))
+    }
+
+    /// Waits until every value handed over so far is committed (or given up: then `Err`).
+    /// Immediate when the store is down. Cancel-safe.
+    pub async fn flush(&self) -> Result<(), SinkError> {
+        match &self.sink {
+            Some(s) => s.flush().await,
+            None => Ok(()),
+        }
+    }
+
+    /// Forgets values seeded into an earlier graph.
+    pub(crate) fn clear_seeded(&self) {
+        self.seeded.lock().clear();
+    }
+
+    /// Notes that `json` was seeded into record `key` of the graph about to start.
+    pub(crate) fn mark_seeded(&self, key: &str, value: Value) {
+        self.seeded.lock().insert(key.to_string(), value);
+    }
+
+    fn take_seeded(&self, key: &str) -> Option<Value> {
+        let mut seeded = self.seeded.lock();
+        if seeded.is_empty() {
+            return None;
+        }
+        seeded.remove(key)
+    }
+}
+
+impl PersistRecord {
+    /// Reads `consumer` until its record closes, handing every value to the writer.
+    pub async fn run<T>(self, mut consumer: Consumer<T, Rt>)
+    where
+        T: Serialize + Clone + Send + Sync + 'static,
+    {
+        let mut first = true;
+        loop {
+            match consumer.recv().await {
+                Ok(v) => {
+                    if std::mem::take(&mut first) && self.is_seeded(&v) {
+                        continue;
+                    }
+                    self.push(v).await;
+                }
+                Err(RecvError::Lagged(n)) => self.persist.status.lost(LostReason::Lagged, n),
+                Err(RecvError::Closed) => break,
+            }
+        }
+    }
+
+    /// Whether `v` is the value seeded into this record before the graph started.
+    fn is_seeded<T: Serialize>(&self, v: &T) -> bool {
+        self.persist
+            .take_seeded(&self.key)
+            .is_some_and(|seed| serde_json::to_value(v).is_ok_and(|v| v == seed))
+    }
+
+    /// Hands one value to the writer (which turns it into JSON), waiting while its queue is
+    /// full. Cancel-safe.
+    pub async fn push<T: Serialize + Send + 'static>(&self, value: T) {
+        let Some(sink) = &self.persist.sink else {
+            self.persist.status.lost(LostReason::StoreDown, 1);
+            return;
+        };
+        let row = HistoryRow {
+            key: self.key.clone(),
+            type_name: self.type_name,
+            ts_ms: now_ms(),
+            node: self.persist.node.clone(),
+            source: self.source.clone(),
+            value: Box::new(value),
+        };
+        match sink.push(row).await {
+            Ok(_) => {}
+            // Under `Block` a full queue waits instead; `Full` cannot happen, count it anyway.
+            Err(PushError::Closed(_) | PushError::Full(_)) => {
+                self.persist.status.lost(LostReason::Closed, 1)
+            }
+        }
+    }
+}
