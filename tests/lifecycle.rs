@@ -6,14 +6,13 @@
 
 mod support;
 
-use std::os::unix::net::UnixDatagram;
 use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
 use serde_json::Value;
 use support::prometheus::check_prometheus;
-use support::{config_head, field, wait_until, Daemon, TestDir, BOUND};
+use support::{config_head, field, wait_until, Daemon, NotifySocket, TestDir};
 
 const BUSY: &str = r#"
 [[record]]
@@ -47,13 +46,9 @@ fn config(port: u16, records: &str) -> String {
 #[test]
 fn sigterm_drains_a_busy_graph_and_exits_0() {
     let dir = TestDir::new("notify");
-    let sock_path = dir.join("notify.sock");
-    let sock = UnixDatagram::bind(&sock_path).expect("bind notify socket");
-    sock.set_read_timeout(Some(BOUND)).expect("timeout");
-    let (_dir, mut d) = start("sigterm", BUSY, Some(&sock_path));
-    let mut buf = [0u8; 512];
-    let n = sock.recv(&mut buf).expect("READY=1 from aimdbd");
-    assert!(String::from_utf8_lossy(&buf[..n]).contains("READY=1"));
+    let sock = NotifySocket::bind(&dir);
+    let (_dir, mut d) = start("sigterm", BUSY, Some(sock.path()));
+    assert!(sock.recv().contains("READY=1"));
 
     wait_until("values flow", || {
         d.http("GET", "/api/records/sensor.temp", "")
@@ -62,8 +57,7 @@ fn sigterm_drains_a_busy_graph_and_exits_0() {
     std::thread::sleep(Duration::from_millis(500));
     d.signal("-TERM");
     assert_eq!(d.wait_exit(), Some(0));
-    let n = sock.recv(&mut buf).expect("STOPPING=1 from aimdbd");
-    assert!(String::from_utf8_lossy(&buf[..n]).contains("STOPPING=1"));
+    assert!(sock.recv().contains("STOPPING=1"));
 
     let lines = d.log_lines();
     for record in ["sensor.temp", "alert.temp"] {

@@ -6,10 +6,9 @@
 
 mod support;
 
-use std::os::unix::net::UnixDatagram;
 use std::time::{Duration, Instant};
 
-use support::{config_head, free_port, wait_until, Daemon, TestDir, BOUND};
+use support::{config_head, free_port, wait_until, Daemon, NotifySocket, TestDir, BOUND};
 
 /// A source far faster than its paced tap, so a backlog builds up in the ring.
 fn slow_graph(admin_port: u16, shutdown_timeout: &str) -> String {
@@ -68,11 +67,9 @@ fn a_second_sigterm_while_draining_exits_at_once_with_130() {
 #[test]
 fn watchdog_pings_reach_systemd_when_watchdog_usec_is_set() {
     let dir = TestDir::new("watchdog");
-    let sock_path = dir.join("notify.sock");
-    let sock = UnixDatagram::bind(&sock_path).expect("bind notify socket");
-    sock.set_read_timeout(Some(BOUND)).expect("timeout");
+    let sock = NotifySocket::bind(&dir);
+    let notify = sock.path().to_str().expect("utf-8 temp path");
     let port = free_port();
-    let notify = sock_path.to_str().expect("utf-8 temp path");
     let mut d = Daemon::spawn(
         dir.path(),
         port,
@@ -80,21 +77,17 @@ fn watchdog_pings_reach_systemd_when_watchdog_usec_is_set() {
         None,
         &[("NOTIFY_SOCKET", notify), ("WATCHDOG_USEC", "200000")],
     );
-    let mut pings = 0;
-    let mut ready = false;
-    let mut buf = [0u8; 512];
-    while pings < 3 {
-        let n = sock.recv(&mut buf).expect("notify datagrams from aimdbd");
-        let msg = String::from_utf8_lossy(&buf[..n]);
-        ready |= msg.contains("READY=1");
-        pings += usize::from(msg.contains("WATCHDOG=1"));
+    let seen = sock.recv_until("READY=1");
+    assert!(
+        !seen.iter().any(|m| m.contains("WATCHDOG=1")),
+        "no ping before READY=1: {seen:?}"
+    );
+    for _ in 0..3 {
+        sock.recv_until("WATCHDOG=1");
     }
-    assert!(ready, "READY=1 came before three pings");
     assert_eq!(d.stop(), Some(0));
     // What the first daemon sent while stopping is still queued: drop it.
-    sock.set_nonblocking(true).expect("nonblocking");
-    while sock.recv(&mut buf).is_ok() {}
-    sock.set_nonblocking(false).expect("blocking");
+    sock.clear();
     // A WATCHDOG_PID naming another process means the pings are not ours to send.
     let port = free_port();
     let mut d = Daemon::spawn(
@@ -109,42 +102,20 @@ fn watchdog_pings_reach_systemd_when_watchdog_usec_is_set() {
         ],
     );
     d.wait_ready();
-    sock.set_read_timeout(Some(Duration::from_millis(200)))
-        .expect("timeout");
-    let mut late_pings = 0;
-    let deadline = Instant::now() + Duration::from_secs(1);
-    while Instant::now() < deadline {
-        if let Ok(n) = sock.recv(&mut buf) {
-            late_pings += usize::from(String::from_utf8_lossy(&buf[..n]).contains("WATCHDOG=1"));
-        }
-    }
-    assert_eq!(late_pings, 0, "no pings for another process's watchdog");
+    let seen = sock.collect_for(Duration::from_secs(1));
+    assert!(
+        !seen.iter().any(|m| m.contains("WATCHDOG=1")),
+        "no pings for another process's watchdog: {seen:?}"
+    );
     assert_eq!(d.stop(), Some(0));
-}
-
-/// Receives notify datagrams until one contains `want`; all received, in order.
-fn recv_until(sock: &UnixDatagram, want: &str) -> Vec<String> {
-    let mut seen = Vec::new();
-    let mut buf = [0u8; 512];
-    loop {
-        let n = sock.recv(&mut buf).expect("notify datagrams from aimdbd");
-        let msg = String::from_utf8_lossy(&buf[..n]).to_string();
-        let done = msg.contains(want);
-        seen.push(msg);
-        if done {
-            return seen;
-        }
-    }
 }
 
 #[test]
 fn sighup_tells_systemd_reloading_with_monotonic_usec_then_ready() {
     let dir = TestDir::new("notify-reload");
-    let sock_path = dir.join("notify.sock");
-    let sock = UnixDatagram::bind(&sock_path).expect("bind notify socket");
-    sock.set_read_timeout(Some(BOUND)).expect("timeout");
+    let sock = NotifySocket::bind(&dir);
+    let notify = sock.path().to_str().expect("utf-8 temp path");
     let port = free_port();
-    let notify = sock_path.to_str().expect("utf-8 temp path");
     // Under systemd (JOURNAL_STREAM set) log lines carry no timestamp: the journal adds one.
     let mut d = Daemon::spawn(
         dir.path(),
@@ -153,9 +124,9 @@ fn sighup_tells_systemd_reloading_with_monotonic_usec_then_ready() {
         None,
         &[("NOTIFY_SOCKET", notify), ("JOURNAL_STREAM", "8:1234")],
     );
-    recv_until(&sock, "READY=1");
+    sock.recv_until("READY=1");
     d.signal("-HUP");
-    let seen = recv_until(&sock, "RELOADING=1");
+    let seen = sock.recv_until("RELOADING=1");
     let reloading = seen.last().expect("one message");
     let usec: u64 = reloading
         .lines()
@@ -163,7 +134,7 @@ fn sighup_tells_systemd_reloading_with_monotonic_usec_then_ready() {
         .and_then(|v| v.parse().ok())
         .unwrap_or_else(|| panic!("MONOTONIC_USEC in {reloading:?}"));
     assert!(usec > 0);
-    recv_until(&sock, "READY=1");
+    sock.recv_until("READY=1");
     assert_eq!(d.stop(), Some(0));
     let lines = d.log_lines();
     assert!(!lines.is_empty());

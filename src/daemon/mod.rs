@@ -56,11 +56,12 @@ pub async fn run(path: PathBuf, config: Config) -> u8 {
     };
     state.publish(graph.handle().clone(), config.clone());
     state.set_phase(Phase::Ready);
-    notify::spawn_watchdog();
     notify(&format!(
         "READY=1\nSTATUS=running {} records",
         config.records.len()
     ));
+    // Pings start after READY=1: the watchdog guards a running daemon, not its start-up.
+    notify::spawn_watchdog();
     tracing::info!(records = config.records.len(), node = %config.node_id, "graph running");
 
     let name = loop {

@@ -251,3 +251,74 @@ pub fn aimdbd(args: &[&str]) -> std::process::Output {
         .output()
         .expect("run aimdbd")
 }
+
+/// A stand-in for systemd's notify socket: a Unix datagram socket in a test dir that `aimdbd`
+/// (given its path as `NOTIFY_SOCKET`) sends `READY=1`, `WATCHDOG=1`, ... to.
+pub struct NotifySocket {
+    sock: std::os::unix::net::UnixDatagram,
+    path: PathBuf,
+}
+
+impl NotifySocket {
+    /// Binds `<dir>/notify.sock`; reads wait at most [`BOUND`].
+    pub fn bind(dir: &TestDir) -> Self {
+        let path = dir.join("notify.sock");
+        let sock = std::os::unix::net::UnixDatagram::bind(&path).expect("bind notify socket");
+        sock.set_read_timeout(Some(BOUND)).expect("timeout");
+        Self { sock, path }
+    }
+
+    /// The socket's path, for `NOTIFY_SOCKET`.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The next datagram (fails the test after [`BOUND`]).
+    pub fn recv(&self) -> String {
+        let mut buf = [0u8; 512];
+        let n = self
+            .sock
+            .recv(&mut buf)
+            .expect("a notify datagram from aimdbd");
+        String::from_utf8_lossy(&buf[..n]).to_string()
+    }
+
+    /// Datagrams until one contains `want`; all of them, in order.
+    pub fn recv_until(&self, want: &str) -> Vec<String> {
+        let mut seen = Vec::new();
+        loop {
+            let msg = self.recv();
+            let done = msg.contains(want);
+            seen.push(msg);
+            if done {
+                return seen;
+            }
+        }
+    }
+
+    /// Drops every datagram already queued.
+    pub fn clear(&self) {
+        let mut buf = [0u8; 512];
+        self.sock.set_nonblocking(true).expect("nonblocking");
+        while self.sock.recv(&mut buf).is_ok() {}
+        self.sock.set_nonblocking(false).expect("blocking");
+    }
+
+    /// Datagrams that arrive within `window`.
+    pub fn collect_for(&self, window: Duration) -> Vec<String> {
+        let deadline = Instant::now() + window;
+        let mut seen = Vec::new();
+        let mut buf = [0u8; 512];
+        while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+            if left.is_zero() {
+                break;
+            }
+            self.sock.set_read_timeout(Some(left)).expect("timeout");
+            if let Ok(n) = self.sock.recv(&mut buf) {
+                seen.push(String::from_utf8_lossy(&buf[..n]).to_string());
+            }
+        }
+        self.sock.set_read_timeout(Some(BOUND)).expect("timeout");
+        seen
+    }
+}

@@ -388,12 +388,24 @@ pub async fn join_combines_inputs<R: Runtime>(rt: R) {
     assert_eq!(last.load(Ordering::SeqCst), 15);
 }
 
-/// Stamps out every conformance case as a `#[test]`: `$block_on` runs a future to completion on
-/// the adapter's executor, `$runtime` (evaluated inside it) makes the adapter.
+/// Runs every conformance case, in one list for every harness:
+///
+/// - `conformance_tests!(block_on, runtime_expr)` stamps out each case as a `#[test]`: `block_on`
+///   runs a future to completion on the adapter's executor, `runtime_expr` (evaluated inside it)
+///   makes the adapter.
+/// - `conformance_tests!(await_each runtime_expr, report)` awaits each case in turn inside the
+///   caller's `async` block (for targets without a test harness, e.g. an MCU under QEMU) and
+///   calls `report(case_name)` after each one passes.
 #[macro_export]
 macro_rules! conformance_tests {
+    (await_each $runtime:expr, $report:expr) => {
+        $crate::conformance_tests!(@list [@await_each $runtime, $report;])
+    };
     ($block_on:path, $runtime:expr) => {
-        $crate::conformance_tests!(@cases $block_on, $runtime;
+        $crate::conformance_tests!(@list [@cases $block_on, $runtime;]);
+    };
+    (@list [$($head:tt)*]) => {
+        $crate::conformance_tests! { $($head)*
             ring_delivers_every_value_in_order,
             ring_reports_lag_then_resumes_at_oldest,
             ring_late_subscriber_sees_only_new_values,
@@ -410,7 +422,7 @@ macro_rules! conformance_tests {
             pipeline_runs_to_completion,
             shutdown_drains_every_accepted_value,
             join_combines_inputs,
-        );
+        }
     };
     (@cases $block_on:path, $runtime:expr; $($case:ident),* $(,)?) => {
         $(
@@ -418,6 +430,12 @@ macro_rules! conformance_tests {
             fn $case() {
                 $block_on(async { $crate::test_support::$case($runtime).await });
             }
+        )*
+    };
+    (@await_each $runtime:expr, $report:expr; $($case:ident),* $(,)?) => {
+        $(
+            $crate::test_support::$case($runtime).await;
+            ($report)(stringify!($case));
         )*
     };
 }

@@ -21,7 +21,6 @@ mod time_driver;
 
 use core::mem::MaybeUninit;
 
-use aimdb_core::test_support;
 use aimdb_embassy::EmbassyAdapter;
 use cortex_m_rt::{exception, ExceptionFrame};
 use cortex_m_semihosting::{debug, hprintln};
@@ -37,15 +36,6 @@ static HEAP: Heap = Heap::empty();
 
 aimdb_embassy::task_pool!(engine_tasks, 16);
 
-macro_rules! conformance {
-    ($rt:expr; $($case:ident),* $(,)?) => {
-        $(
-            test_support::$case($rt).await;
-            hprintln!("  conformance {}: ok", stringify!($case));
-        )*
-    };
-}
-
 #[embassy_executor::main]
 async fn main(spawner: Spawner) {
     {
@@ -60,24 +50,11 @@ async fn main(spawner: Spawner) {
     let rt = EmbassyAdapter::new(spawner.make_send(), engine_tasks);
 
     hprintln!("aimdb on-target test (mps2-an386, Cortex-M4F)");
-    conformance!(rt;
-        ring_delivers_every_value_in_order,
-        ring_reports_lag_then_resumes_at_oldest,
-        ring_late_subscriber_sees_only_new_values,
-        ring_many_readers_each_see_every_value,
-        latest_late_subscriber_gets_current_value,
-        latest_collapses_intermediate_values,
-        mailbox_delivers_each_value_once,
-        mailbox_overwrite_drops_unread_value,
-        producer_dropped_closes_after_drain,
-        reader_dropped_frees_its_slot,
-        recv_wakes_parked_reader,
-        recv_is_cancel_safe,
-        producing_never_waits_for_readers,
-        pipeline_runs_to_completion,
-        shutdown_drains_every_accepted_value,
-        join_combines_inputs,
-    );
+    // The same case list the host adapters run (`conformance_tests!` in aimdb-core).
+    aimdb_core::conformance_tests!(await_each rt, |case: &str| hprintln!(
+        "  conformance {}: ok",
+        case
+    ));
     checks::graph_with_all_buffers(rt).await;
     checks::node_app_without_broker(rt, || HEAP.used()).await;
     let leaked = HEAP.used();
