@@ -130,6 +130,21 @@ fn sighup_with_a_good_file_applies_it() {
     let (status, body) = d.http("GET", "/api/records/extra.note", "").expect("get");
     assert_eq!(status, 200);
     assert!(body.contains("\"text\":\"hi\""), "{body}");
+
+    // Another reload: the unchanged single_latest record keeps its value in the new graph.
+    d.signal("-HUP");
+    wait_until("the second reload is applied", || {
+        d.log_lines()
+            .iter()
+            .filter(|l| support::message(l).contains("reloaded: new graph running"))
+            .count()
+            >= 2
+    });
+    let (_, body) = d.http("GET", "/api/records/extra.note", "").expect("get");
+    assert!(
+        body.contains("\"text\":\"hi\""),
+        "kept across the reload: {body}"
+    );
     d.signal("-TERM");
     assert_eq!(d.wait_exit(), Some(0));
 }
