@@ -3,7 +3,7 @@
 //! - [`connector`]: [`MqttConnector`], the `mqtt://` link connector; wires the pieces below, or
 //!   runs the unbridged mode ([`unbridged`]) without `[mqtt]`.
 //! - [`session`]: the one connection per graph — event loop, birth/last will, reconnect with
-//!   [`backoff`], clean shutdown.
+//!   [`aimdb_core::backoff`], clean shutdown.
 //! - [`inbound`]: `link_from` — filter → links routing, decoding, bad input counted and logged.
 //! - [`outbound`] + [`publisher`]: `link_to` — record → outbox → in-order publish, matched to
 //!   the broker's acknowledgements.
@@ -13,7 +13,6 @@
 //!
 //! User-facing reference: docs/MQTT.md.
 
-pub mod backoff;
 pub mod connector;
 pub mod inbound;
 pub mod metrics;

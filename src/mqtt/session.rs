@@ -24,13 +24,13 @@ use rumqttc::{
 };
 use tokio::sync::Notify;
 
-use super::backoff::Backoff;
 use super::inbound::Router;
 use super::metrics::{metrics, BadInput};
 use super::outbox::DiskOutbox;
 use super::publisher::Publisher;
 use super::tls;
 use crate::config::{MqttConfig, Outbox};
+use aimdb_core::backoff::Backoff;
 
 /// Requests the client may queue for the event loop; the publisher stops handing over values
 /// when it is full.
@@ -67,7 +67,11 @@ impl Session {
         }
         self.publisher.set_ready();
         let status = topic::status_topic(&self.node_id);
-        let mut backoff = Backoff::new(self.cfg.reconnect_min, self.cfg.reconnect_max);
+        let mut backoff = Backoff::new(
+            self.cfg.reconnect_min,
+            self.cfg.reconnect_max,
+            jitter_seed(),
+        );
         let options = loop {
             match self.options(&status).await {
                 Ok(o) => break Some(o),
@@ -297,4 +301,12 @@ pub async fn close_when_drained(
         }
     }
     abandon.notify_one();
+}
+
+/// A seed for reconnect jitter that differs between daemons and between restarts.
+fn jitter_seed() -> u64 {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64);
+    nanos ^ u64::from(std::process::id()).rotate_left(32)
 }

@@ -7,13 +7,14 @@
 //!
 //! Modules are layered, each using only those above it:
 //! `key → sync → waiters → lifecycle → runtime → buffer → producer/consumer → link → transform →
-//! record → graph → builder → db`.
+//! record → graph → builder → db`; [`backoff`] stands alone (reconnect delays for connectors).
 #![no_std]
 #![warn(missing_docs)]
 extern crate alloc;
 #[cfg(feature = "std")]
 extern crate std;
 
+pub mod backoff;
 pub mod buffer;
 mod builder;
 mod consumer;

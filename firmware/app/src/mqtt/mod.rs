@@ -10,7 +10,6 @@
 //! Topics: a link URL is `mqtt://` followed by the MQTT topic (`mqtt://aimdb/node-1/node.heartbeat`).
 //! Outbound topics must not contain wildcards; inbound ones are subscribed to as filters.
 
-mod backoff;
 pub(crate) mod session;
 
 use alloc::boxed::Box;
@@ -24,7 +23,7 @@ use aimdb_core::{BlockingMutex, BoxFuture, Connector, InboundLink, MutexFamily, 
 use aimdb_core::{Runtime, RuntimeContext};
 use aimdb_records::topic::{validate_filter, validate_topic};
 
-pub use backoff::Backoff;
+pub use aimdb_core::backoff::Backoff;
 
 /// The URL scheme of the node's MQTT links.
 pub const SCHEME: &str = "mqtt";

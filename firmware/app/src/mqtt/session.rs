@@ -27,11 +27,11 @@ use rust_mqtt::config::KeepAlive;
 use rust_mqtt::types::{MqttBinary, MqttString, QoS, TopicFilter, TopicName};
 use rust_mqtt::Bytes;
 
-use super::backoff::Backoff;
 use super::{Bridge, Links};
 use crate::config::NodeConfig;
 use crate::network::Network;
 use crate::stats::NodeStats;
+use aimdb_core::backoff::Backoff;
 
 /// Largest MQTT packet the node accepts (commands are a few bytes).
 const MAX_INCOMING_PACKET: u32 = 1024;
@@ -71,9 +71,9 @@ impl<R: Runtime> Session<'_, R> {
             inbound: alloc::vec::Vec::new(),
         });
         let mut backoff = Backoff::new(
-            self.cfg.reconnect_min_ms,
-            self.cfg.reconnect_max_ms,
-            self.cfg.seed,
+            Duration::from_millis(u64::from(self.cfg.reconnect_min_ms)),
+            Duration::from_millis(u64::from(self.cfg.reconnect_max_ms)),
+            u64::from(self.cfg.seed),
         );
         while !self.shutdown.is_raised() {
             let conn = match select(net.connect(), self.shutdown.wait()).await {
