@@ -1,25 +1,41 @@
 //! One produce→receive cycle allocates nothing, for every buffer kind, after warm-up.
 //!
 //! A counting global allocator wraps the system allocator; each case warms a record up, then
-//! counts allocations over many lockstep cycles on a current-thread runtime.
+//! counts allocations over many lockstep cycles on a current-thread runtime. Only the test's own
+//! thread is counted (everything measured runs on it): other threads of the process — the test
+//! harness, a clock updater — may allocate at any time and are not what is measured.
 
 use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::cell::Cell;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use aimdb_core::{AimDbBuilder, BufferCfg};
 use aimdb_tokio::TokioAdapter;
 
 struct Counting;
 
-static COUNTING: AtomicBool = AtomicBool::new(false);
 static ALLOCS: AtomicU64 = AtomicU64::new(0);
+
+thread_local! {
+    /// Whether allocations on this thread are counted now.
+    static COUNTING: Cell<bool> = const { Cell::new(false) };
+}
+
+fn counting(on: bool) {
+    COUNTING.with(|c| c.set(on));
+}
+
+fn count() {
+    // `try_with`: the allocator may run while this thread's locals are being torn down.
+    if COUNTING.try_with(Cell::get).unwrap_or(false) {
+        ALLOCS.fetch_add(1, Ordering::Relaxed);
+    }
+}
 
 // SAFETY: forwards every call unchanged to the system allocator; only counts.
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        if COUNTING.load(Ordering::Relaxed) {
-            ALLOCS.fetch_add(1, Ordering::Relaxed);
-        }
+        count();
         // SAFETY: same contract as our caller's.
         unsafe { System.alloc(layout) }
     }
@@ -28,9 +44,7 @@ unsafe impl GlobalAlloc for Counting {
         unsafe { System.dealloc(ptr, layout) }
     }
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        if COUNTING.load(Ordering::Relaxed) {
-            ALLOCS.fetch_add(1, Ordering::Relaxed);
-        }
+        count();
         // SAFETY: same contract as our caller's.
         unsafe { System.realloc(ptr, layout, new_size) }
     }
@@ -74,23 +88,23 @@ fn allocations_per_cycle(cfg: BufferCfg) -> u64 {
             v.ts = i;
             assert!(cycle(&v).is_ok());
         }
-        COUNTING.store(true, Ordering::SeqCst);
+        counting(true);
         for i in 0..10_000 {
             v.ts = i;
             let got = cycle(&v);
             assert_eq!(got.map(|r| r.ts), Ok(i));
         }
-        COUNTING.store(false, Ordering::SeqCst);
+        counting(false);
         let sync_allocs = ALLOCS.swap(0, Ordering::SeqCst);
 
         // The async path: produce, then `recv().await` on a ready value.
-        COUNTING.store(true, Ordering::SeqCst);
+        counting(true);
         for i in 0..10_000 {
             v.ts = i;
             p.produce(v.clone());
             assert_eq!(c.recv().await.map(|r| r.ts), Ok(i));
         }
-        COUNTING.store(false, Ordering::SeqCst);
+        counting(false);
         sync_allocs + ALLOCS.swap(0, Ordering::SeqCst)
     })
 }
