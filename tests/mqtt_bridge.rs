@@ -212,3 +212,21 @@ link_to = [{{ url = "mqtt://text/as-json", codec = "json" }}, {{ url = "mqtt://t
     );
     assert_eq!(as_text[1].payload, br#"{"a":1}"#, "other values as JSON");
 }
+
+#[test]
+fn a_gateway_without_mqtt_links_still_announces_itself() {
+    let dir = TestDir::new("mqtt-no-links");
+    let broker = Mosquitto::start(dir.path());
+    let admin = support::free_port();
+    let config = format!(
+        "{head}[mqtt]\nurl = \"{url}\"\n\n[[record]]\nkey = \"hb\"\ntype = \"Heartbeat\"\nsource = {{ kind = \"heartbeat\", period_ms = 1000 }}\n",
+        head = config_head(admin),
+        url = broker.url()
+    );
+    let mut d = Daemon::start(dir.path(), admin, &config);
+    let birth = mosquitto_sub_one(broker.port, "aimdb/test-gw/status", 20);
+    assert_eq!(birth.as_deref(), Some("1 1 aimdb/test-gw/status online"));
+    assert_eq!(d.stop(), Some(0));
+    let last = mosquitto_sub_one(broker.port, "aimdb/test-gw/status", 20);
+    assert_eq!(last.as_deref(), Some("1 1 aimdb/test-gw/status offline"));
+}

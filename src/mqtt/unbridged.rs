@@ -15,6 +15,9 @@ pub fn start(
     outbound: Vec<OutboundLink>,
     inbound: Vec<InboundLink>,
 ) -> Vec<BoxFuture> {
+    if outbound.is_empty() && inbound.is_empty() {
+        return Vec::new();
+    }
     tracing::info!(
         outbound = outbound.len(),
         inbound = inbound.len(),

@@ -133,9 +133,6 @@ impl<R: Runtime> AimDbBuilder<R> {
                 .into_iter()
                 .partition(|l| url_scheme(&l.url) == Some(scheme));
             inbound = rest;
-            if out.is_empty() && inb.is_empty() {
-                continue;
-            }
             let ctx = RuntimeContext::new(runtime.clone(), scheme.into(), inner.shutdown.clone());
             let tasks = connector
                 .start(ctx, out, inb)

@@ -194,7 +194,9 @@ pub trait Connector<R: Runtime>: Send + Sync + 'static {
     }
 
     /// Takes every link of this scheme in the graph, once, when the graph starts, and returns the
-    /// tasks to run. See the module docs for the shutdown contract.
+    /// tasks to run. Called for every registered connector, also when the graph has none of its
+    /// links (a connector may keep a session of its own, such as an MQTT birth message); return
+    /// no tasks to do nothing. See the module docs for the shutdown contract.
     fn start(
         &self,
         ctx: RuntimeContext<R>,
