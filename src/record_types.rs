@@ -25,6 +25,8 @@ pub struct TypeEntry {
     pub postcard: bool,
     /// The Rust type's name.
     pub rust_name: fn() -> &'static str,
+    /// The fields of its values (empty for `json`, whose objects may have any).
+    pub fields: fn() -> &'static [&'static str],
     /// Adds a record of this type to a builder; problems starting components are pushed.
     pub configure: fn(&mut AimDbBuilder<Rt>, &RecordConfig, &Env, &mut Vec<String>),
     /// The record's newest value as JSON.
@@ -45,6 +47,7 @@ impl TypeEntry {
             name,
             postcard,
             rust_name: std::any::type_name::<T>,
+            fields: crate::config::field_names::<T>,
             configure: configure::<T>,
             latest_json: latest_json::<T>,
             set_json: set_json::<T>,

@@ -8,6 +8,7 @@
 
 mod diagnostic;
 mod duration;
+mod fields;
 mod model;
 mod raw;
 mod shape;
@@ -17,6 +18,7 @@ use std::path::Path;
 
 pub use diagnostic::{line_column, unknown_field_hint, ConfigError, Located, Problem};
 pub use duration::parse_duration;
+pub use fields::field_names;
 pub use model::*;
 
 /// Parses and validates config `text`; `file` names it in messages and anchors relative paths.

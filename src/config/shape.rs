@@ -15,7 +15,7 @@ use toml::de::{DeTable, DeValue};
 use toml::Spanned;
 
 use super::raw::{RawAdmin, RawConfig, RawMqtt, RawNode, RawRecord, RawStore};
-use super::Problem;
+use super::{field_names, Problem};
 
 /// Top-level keys, in the order the docs list them.
 const SECTIONS: &[&str] = &["node", "mqtt", "store", "admin", "record"];
@@ -152,46 +152,6 @@ pub fn toml_problem(e: &toml::de::Error) -> Problem {
     match hint {
         Some(h) => p.with_hint(h),
         None => p,
-    }
-}
-
-/// The field names serde's derive gives `T` (after renames), read by asking `T` to deserialize
-/// itself from a probe that records the list and then fails.
-fn field_names<T: DeserializeOwned>() -> &'static [&'static str] {
-    let mut fields: &'static [&'static str] = &[];
-    let _ = T::deserialize(probe::FieldProbe(&mut fields));
-    fields
-}
-
-mod probe {
-    use serde::de::{self, Visitor};
-    use serde::forward_to_deserialize_any;
-
-    /// A deserializer that only records the fields a struct asks for.
-    pub struct FieldProbe<'a>(pub &'a mut &'static [&'static str]);
-
-    impl<'de> de::Deserializer<'de> for FieldProbe<'_> {
-        type Error = de::value::Error;
-
-        fn deserialize_any<V: Visitor<'de>>(self, _: V) -> Result<V::Value, Self::Error> {
-            Err(de::Error::custom("field probe"))
-        }
-
-        fn deserialize_struct<V: Visitor<'de>>(
-            self,
-            _name: &'static str,
-            fields: &'static [&'static str],
-            _: V,
-        ) -> Result<V::Value, Self::Error> {
-            *self.0 = fields;
-            Err(de::Error::custom("field probe"))
-        }
-
-        forward_to_deserialize_any! {
-            bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes byte_buf
-            option unit unit_struct newtype_struct seq tuple tuple_struct map enum identifier
-            ignored_any
-        }
     }
 }
 

@@ -15,11 +15,13 @@ pub enum Direction {
     From,
 }
 
-/// Checks one link; `None` (with problems pushed) if it is broken.
+/// Checks one link; `None` (with problems pushed) if it is broken. `fields` are those of the
+/// record's type, for `node_into` (empty: any field, as for `json`).
 pub fn link(
     raw: &Spanned<RawLink>,
     dir: Direction,
     postcard_ok: bool,
+    fields: &[&str],
     push: &mut impl FnMut(Problem),
 ) -> Option<LinkConfig> {
     let l = raw.get_ref();
@@ -151,6 +153,25 @@ pub fn link(
         (Some(n), Direction::From) if n.get_ref().is_empty() => {
             ok = false;
             push(Problem::at(n.span(), "`node_into` must name a field"));
+            None
+        }
+        (Some(n), Direction::From)
+            if !fields.is_empty() && !fields.contains(&n.get_ref().as_str()) =>
+        {
+            ok = false;
+            let p = Problem::at(
+                n.span(),
+                format!(
+                    "`node_into`: the record's type has no field {:?}",
+                    n.get_ref()
+                ),
+            );
+            push(
+                match aimdb_core::graph::closest_match(n.get_ref(), fields.iter().copied()) {
+                    Some(f) => p.with_hint(format!("did you mean {f:?}?")),
+                    None => p.with_hint(format!("its fields: {}", fields.join(", "))),
+                },
+            );
             None
         }
         (n, _) => n.as_ref().map(|n| n.get_ref().clone()),

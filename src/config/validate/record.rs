@@ -200,15 +200,16 @@ pub fn record(
         }
     }
     let postcard_ok = entry.is_none_or(|e| e.postcard);
+    let fields = entry.map_or(&[][..], |e| (e.fields)());
     let links_to: Vec<_> = r
         .link_to
         .iter()
-        .filter_map(|l| links::link(l, links::Direction::To, postcard_ok, &mut push))
+        .filter_map(|l| links::link(l, links::Direction::To, postcard_ok, fields, &mut push))
         .collect();
     let links_from: Vec<_> = r
         .link_from
         .iter()
-        .filter_map(|l| links::link(l, links::Direction::From, postcard_ok, &mut push))
+        .filter_map(|l| links::link(l, links::Direction::From, postcard_ok, fields, &mut push))
         .collect();
     let history = super::store::record_fields(r, buffer, have_store, &mut push);
     let ok = problems.len() == before;
