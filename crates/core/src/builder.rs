@@ -6,6 +6,7 @@ use alloc::string::String;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 
+use crate::accept::{Progress, Signal};
 use crate::db::{AimDb, DbInner, Pending};
 use crate::error::BuildError;
 use crate::graph::{self, GraphError, GraphPlan};
@@ -94,7 +95,8 @@ impl<R: Runtime> AimDbBuilder<R> {
         let runtime = self.runtime.clone().ok_or(BuildError::NoRuntime)?;
         let infos = self.records();
         let plan = graph::validate(&infos, &|url| self.check_link(url))?;
-        let records: Vec<_> = self.specs.iter().map(|s| s.create()).collect();
+        let progress: Arc<dyn Signal> = Arc::new(Progress::<R::Mutex>::new());
+        let records: Vec<_> = self.specs.iter().map(|s| s.create(&progress)).collect();
         let index: BTreeMap<Arc<str>, usize> = infos
             .iter()
             .enumerate()

@@ -4,6 +4,7 @@ use alloc::sync::Arc;
 use core::future::poll_fn;
 use core::task::{Context, Poll};
 
+use crate::accept::{Acceptor, HoldId, Ledger};
 use crate::buffer::{RecordStats, RecvError, Shared, TryRecvError};
 use crate::runtime::Runtime;
 use crate::waiters::WaiterId;
@@ -17,6 +18,8 @@ pub struct Consumer<T: Send, R: Runtime> {
     shared: Arc<Shared<T, R::Mutex>>,
     cursor: u64,
     waiter: WaiterId,
+    /// The transform hold of this reader, if it is a held transform input.
+    derived: Option<HoldId>,
 }
 
 impl<T: Clone + Send + 'static, R: Runtime> Consumer<T, R> {
@@ -26,6 +29,7 @@ impl<T: Clone + Send + 'static, R: Runtime> Consumer<T, R> {
             shared,
             cursor,
             waiter,
+            derived: None,
         }
     }
 
@@ -62,10 +66,42 @@ impl<T: Clone + Send + 'static, R: Runtime> Consumer<T, R> {
     pub fn stats(&self) -> RecordStats {
         self.shared.stats()
     }
+
+    /// This reader's position: how many of the record's values it has passed (read, skipped
+    /// by lag, or collapsed). See [`crate::accept`].
+    pub fn position(&self) -> u64 {
+        self.cursor
+    }
+
+    /// Makes this reader a *durable* reader of its record: values count as accepted only up
+    /// to the position it passes to [`Acceptor::accept`] (typically [`Consumer::position`]
+    /// once a value is safe), and a writer that can wait is held back rather than let a ring
+    /// overwrite a value this reader has not accepted. Register before the graph runs.
+    pub fn hold(&self) -> Acceptor {
+        let id = self.shared.hold_direct(self.cursor);
+        Acceptor::new(self.shared.clone(), id)
+    }
+
+    /// Holds this (transform input) reader for the values it derives into `out`; the hold is
+    /// released with the reader.
+    pub(crate) fn hold_derived(&mut self, out: Arc<dyn Ledger>) {
+        self.derived = Some(self.shared.hold_derived(self.cursor, out));
+    }
+
+    /// A transform step ended at this reader's position; `out` is the position of the value it
+    /// produced, if any.
+    pub(crate) fn settle(&self, out: Option<u64>) {
+        if let Some(id) = self.derived {
+            self.shared.settle(id, self.cursor, out);
+        }
+    }
 }
 
 impl<T: Send, R: Runtime> Drop for Consumer<T, R> {
     fn drop(&mut self) {
+        if let Some(id) = self.derived {
+            self.shared.release_hold(id);
+        }
         self.shared.remove_reader(self.waiter);
     }
 }

@@ -6,7 +6,7 @@
 //! mistake in one report), and [`AimDb::run`] runs them on any [`Runtime`].
 //!
 //! Modules are layered, each using only those above it:
-//! `key → sync → waiters → lifecycle → runtime → buffer → producer/consumer → link → transform →
+//! `key → sync → waiters → lifecycle → runtime → accept → buffer → producer/consumer → link → transform →
 //! record → graph → builder → db`; [`backoff`] stands alone (reconnect delays for connectors).
 #![no_std]
 #![warn(missing_docs)]
@@ -14,6 +14,7 @@ extern crate alloc;
 #[cfg(feature = "std")]
 extern crate std;
 
+pub mod accept;
 pub mod backoff;
 pub mod buffer;
 mod builder;
@@ -33,6 +34,7 @@ pub mod test_support;
 pub mod transform;
 mod waiters;
 
+pub use accept::{Acceptor, ProgressWatch};
 pub use buffer::{BufferCfg, RecordStats, RecvError, TryRecvError};
 pub use builder::AimDbBuilder;
 pub use consumer::Consumer;

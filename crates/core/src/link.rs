@@ -21,6 +21,7 @@ use core::future::{poll_fn, Future};
 use core::pin::Pin;
 use core::task::{Context, Poll};
 
+use crate::accept::{Acceptor, ProgressWatch};
 use crate::buffer::RecvError;
 use crate::consumer::Consumer;
 use crate::producer::Producer;
@@ -67,6 +68,8 @@ trait FrameSource: Send {
         cx: &mut Context<'_>,
         buf: &mut Vec<u8>,
     ) -> Poll<Result<(), FrameError>>;
+    fn hold(&self) -> Acceptor;
+    fn position(&self) -> u64;
 }
 
 struct EncodingConsumer<T: Send, R: Runtime> {
@@ -88,6 +91,14 @@ impl<T: Clone + Send + 'static, R: Runtime> FrameSource for EncodingConsumer<T, 
             Err(RecvError::Lagged(n)) => Err(FrameError::Lagged(n)),
             Err(RecvError::Closed) => Err(FrameError::Closed),
         })
+    }
+
+    fn hold(&self) -> Acceptor {
+        self.consumer.hold()
+    }
+
+    fn position(&self) -> u64 {
+        self.consumer.position()
     }
 }
 
@@ -127,10 +138,25 @@ impl OutboundLink {
     ) -> Poll<Result<(), FrameError>> {
         self.source.poll_frame(cx, buf)
     }
+
+    /// Makes this link a durable reader of its record (see [`crate::Consumer::hold`]): the
+    /// connector accepts each frame's position ([`OutboundLink::position`] after
+    /// `next_frame`) once the frame is safe with it. Call in [`Connector::start`].
+    pub fn hold(&self) -> Acceptor {
+        self.source.hold()
+    }
+
+    /// The record position of the last frame yielded (see [`crate::accept`]).
+    pub fn position(&self) -> u64 {
+        self.source.position()
+    }
 }
 
 trait FrameSink: Send + Sync {
-    fn push(&self, topic: &str, payload: &[u8]) -> Result<(), CodecError>;
+    fn push(&self, topic: &str, payload: &[u8]) -> Result<u64, CodecError>;
+    fn room(&self) -> u64;
+    fn accepted(&self, pos: u64) -> bool;
+    fn watch(&self) -> Option<ProgressWatch>;
 }
 
 struct DecodingProducer<T: Send, R: Runtime> {
@@ -139,10 +165,21 @@ struct DecodingProducer<T: Send, R: Runtime> {
 }
 
 impl<T: Clone + Send + 'static, R: Runtime> FrameSink for DecodingProducer<T, R> {
-    fn push(&self, topic: &str, payload: &[u8]) -> Result<(), CodecError> {
+    fn push(&self, topic: &str, payload: &[u8]) -> Result<u64, CodecError> {
         let value = (self.decoder)(topic, payload)?;
-        self.producer.produce(value);
-        Ok(())
+        Ok(self.producer.produce_at(value))
+    }
+
+    fn room(&self) -> u64 {
+        self.producer.room()
+    }
+
+    fn accepted(&self, pos: u64) -> bool {
+        self.producer.accepted(pos)
+    }
+
+    fn watch(&self) -> Option<ProgressWatch> {
+        self.producer.progress().map(ProgressWatch::new)
     }
 }
 
@@ -172,13 +209,38 @@ impl InboundLink {
     /// Decodes `payload` and produces it into the record. A payload that fails to decode is
     /// returned as an error and nothing is produced. Never blocks.
     pub fn push(&self, payload: &[u8]) -> Result<(), CodecError> {
-        self.sink.push("", payload)
+        self.sink.push("", payload).map(drop)
     }
 
     /// [`InboundLink::push`] for a payload that arrived on `topic`, which a topic-aware decoder
     /// ([`TopicDecoder`], `RecordRegistrar::link_from_topic`) may use; plain decoders ignore it.
     pub fn push_from(&self, topic: &str, payload: &[u8]) -> Result<(), CodecError> {
+        self.sink.push(topic, payload).map(drop)
+    }
+
+    /// [`InboundLink::push_from`], returning the value's position in its record: the message
+    /// it came from may be acknowledged once [`InboundLink::accepted`] says so.
+    pub fn push_at(&self, topic: &str, payload: &[u8]) -> Result<u64, CodecError> {
         self.sink.push(topic, payload)
+    }
+
+    /// How many more values this link may push before a durable reader downstream (an
+    /// outbox, a store, behind any transforms) would lose one; a link whose peer can wait
+    /// (MQTT QoS ≥ 1) stops taking messages at 0. `u64::MAX` when nothing downstream limits it.
+    pub fn room(&self) -> u64 {
+        self.sink.room()
+    }
+
+    /// Whether the value at `pos` (from [`InboundLink::push_at`]), and everything derived from
+    /// it, has been accepted by every durable reader downstream. Never blocks.
+    pub fn accepted(&self, pos: u64) -> bool {
+        self.sink.accepted(pos)
+    }
+
+    /// A watch woken whenever acceptance may have moved anywhere in the graph (`None` for a
+    /// record outside a graph).
+    pub fn watch(&self) -> Option<ProgressWatch> {
+        self.sink.watch()
     }
 }
 

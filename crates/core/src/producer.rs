@@ -2,6 +2,7 @@
 
 use alloc::sync::Arc;
 
+use crate::accept::Ledger;
 use crate::buffer::{RecordStats, Shared};
 use crate::runtime::Runtime;
 
@@ -26,6 +27,31 @@ impl<T: Clone + Send + 'static, R: Runtime> Producer<T, R> {
         self.shared.push(value, self.runtime.stamp());
     }
 
+    /// [`Producer::produce`], returning the value's position (see [`crate::accept`]).
+    pub(crate) fn produce_at(&self, value: T) -> u64 {
+        self.shared.push(value, self.runtime.stamp())
+    }
+
+    /// The record's acceptance, for holds that derive values into it.
+    pub(crate) fn ledger(&self) -> Arc<dyn Ledger> {
+        self.shared.clone()
+    }
+
+    /// How many more values may be produced before a durable reader downstream would lose one
+    /// (`u64::MAX` when nothing limits it); see [`crate::accept`].
+    pub(crate) fn room(&self) -> u64 {
+        self.shared.room()
+    }
+
+    /// Whether every value up to position `pos` is accepted by the durable readers downstream.
+    pub(crate) fn accepted(&self, pos: u64) -> bool {
+        self.shared.watermark() >= pos
+    }
+
+    /// The graph's progress signal.
+    pub(crate) fn progress(&self) -> Option<Arc<dyn crate::accept::Signal>> {
+        self.shared.progress().cloned()
+    }
     /// The record's counters.
     pub fn stats(&self) -> RecordStats {
         self.shared.stats()

@@ -12,6 +12,7 @@ use core::any::{Any, TypeId};
 use core::fmt;
 use core::future::Future;
 
+use crate::accept::Signal;
 use crate::buffer::{BufferCfg, RecordStats, Shared};
 use crate::consumer::Consumer;
 use crate::key::RecordKey;
@@ -268,8 +269,9 @@ impl<T: Clone + Send + 'static, R: Runtime> AnyRecord for TypedRecord<T, R> {
 /// A record's configuration with its type erased, for the builder.
 pub(crate) trait AnyRecordSpec<R: Runtime>: Send {
     fn info(&self) -> RecordInfo;
-    /// Creates the buffer. Only called after validation (a buffer is configured).
-    fn create(&self) -> Box<dyn AnyRecord>;
+    /// Creates the buffer, its holds bumping the graph's `progress`. Only called after
+    /// validation (a buffer is configured).
+    fn create(&self, progress: &Arc<dyn Signal>) -> Box<dyn AnyRecord>;
     /// Turns the configuration into running parts.
     fn start(
         self: Box<Self>,
@@ -321,10 +323,10 @@ where
         }
     }
 
-    fn create(&self) -> Box<dyn AnyRecord> {
+    fn create(&self, progress: &Arc<dyn Signal>) -> Box<dyn AnyRecord> {
         let cfg = self.buffer.unwrap_or(BufferCfg::SingleLatest);
         Box::new(TypedRecord::<T, R> {
-            shared: Arc::new(Shared::new(cfg)),
+            shared: Arc::new(Shared::with_progress(cfg, Some(progress.clone()))),
         })
     }
 

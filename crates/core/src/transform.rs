@@ -11,6 +11,10 @@
 //!
 //! A lagging input (ring overflow) is logged and the transform continues with the oldest value
 //! still held. Handlers run on the task; they must not block.
+//!
+//! Each input is held for the output ([`crate::accept`]): when the output record has durable
+//! readers, an input value counts as accepted once the value derived from it is (a filtered
+//! value, once the values before it are).
 
 use alloc::boxed::Box;
 use alloc::string::String;
@@ -21,6 +25,7 @@ use core::future::poll_fn;
 use core::marker::PhantomData;
 use core::task::{Context, Poll};
 
+use crate::accept::Ledger;
 use crate::buffer::{RecvError, Shared};
 use crate::consumer::Consumer;
 use crate::key::RecordKey;
@@ -79,6 +84,8 @@ enum Step<T> {
 trait JoinInput<S, T>: Send {
     fn poll_step(&mut self, cx: &mut Context<'_>, state: &mut S) -> Poll<Step<T>>;
     fn key(&self) -> &str;
+    /// The step just polled is done; `out` is the position of the value it produced, if any.
+    fn settle(&self, out: Option<u64>);
 }
 
 struct Input<In: Send, S, T, R: Runtime, H> {
@@ -108,9 +115,14 @@ where
     fn key(&self) -> &str {
         &self.key
     }
+
+    fn settle(&self, out: Option<u64>) {
+        self.consumer.settle(out);
+    }
 }
 
-type InputFactory<S, T> = Box<dyn FnOnce(&dyn Resolve) -> Option<Box<dyn JoinInput<S, T>>> + Send>;
+type InputFactory<S, T> =
+    Box<dyn FnOnce(&dyn Resolve, Arc<dyn Ledger>) -> Option<Box<dyn JoinInput<S, T>>> + Send>;
 type StartFn<T, R> = Box<
     dyn FnOnce(&dyn Resolve, Producer<T, R>, RuntimeContext<R>) -> Result<BoxFuture, String> + Send,
 >;
@@ -198,16 +210,19 @@ where
     ) -> Self {
         let key: String = key.as_key().into();
         self.inputs.push(InputRef::of::<In>(&key));
-        self.factories.push(Box::new(move |resolve: &dyn Resolve| {
-            let consumer = subscribe::<In, R>(resolve, &key)?;
-            let input: Box<dyn JoinInput<S, T>> = Box::new(Input {
-                key,
-                consumer,
-                handler,
-                _marker: PhantomData,
-            });
-            Some(input)
-        }));
+        self.factories
+            .push(Box::new(move |resolve: &dyn Resolve, out| {
+                let mut consumer = subscribe::<In, R>(resolve, &key)?;
+                // Held for what it derives into the output: see `crate::accept`.
+                consumer.hold_derived(out);
+                let input: Box<dyn JoinInput<S, T>> = Box::new(Input {
+                    key,
+                    consumer,
+                    handler,
+                    _marker: PhantomData,
+                });
+                Some(input)
+            }));
         self
     }
 
@@ -223,7 +238,7 @@ where
         let start: StartFn<T, R> = Box::new(move |resolve, producer, ctx| {
             let mut readers = Vec::with_capacity(factories.len());
             for (factory, key) in factories.into_iter().zip(keys) {
-                match factory(resolve) {
+                match factory(resolve, producer.ledger()) {
                     Some(r) => readers.push(r),
                     None => return Err(alloc::format!("input {key:?} is not available")),
                 }
@@ -258,12 +273,15 @@ async fn run_join<S, T, R>(
                 }
                 budget -= 1;
                 match input.poll_step(cx, &mut state) {
-                    Poll::Ready(Step::Output(v)) => producer.produce(v),
-                    Poll::Ready(Step::Nothing) => {}
-                    Poll::Ready(Step::Lagged(n)) => ctx.log().warn(format_args!(
-                        "transform input {:?} lagged: {n} values skipped",
-                        input.key()
-                    )),
+                    Poll::Ready(Step::Output(v)) => input.settle(Some(producer.produce_at(v))),
+                    Poll::Ready(Step::Nothing) => input.settle(None),
+                    Poll::Ready(Step::Lagged(n)) => {
+                        input.settle(None);
+                        ctx.log().warn(format_args!(
+                            "transform input {:?} lagged: {n} values skipped",
+                            input.key()
+                        ))
+                    }
                     Poll::Ready(Step::Closed) => *open = false,
                     Poll::Pending => break,
                 }

@@ -1,6 +1,7 @@
 //! The state all handles of one buffer share: the kind's state machine, parked readers,
 //! counters and the open/closed flag, behind the runtime's mutex.
 
+use alloc::sync::Arc;
 use core::task::{Context, Poll};
 use core::time::Duration;
 
@@ -8,6 +9,7 @@ use super::mailbox::Mailbox;
 use super::single_latest::SingleLatest;
 use super::spmc_ring::SpmcRing;
 use super::{BufferCfg, Read, RecordStats, RecvError, TryRecvError};
+use crate::accept::{HoldId, Holds, Ledger, Signal};
 use crate::sync::{BlockingMutex, MutexFamily};
 use crate::waiters::{WaiterId, Waiters};
 
@@ -23,6 +25,8 @@ struct Inner<T> {
     stats: RecordStats,
     /// Set when the last producer leaves; cleared when one joins.
     closed: bool,
+    /// Durable readers' acceptance (see [`crate::accept`]).
+    holds: Holds,
 }
 
 impl<T: Clone> Inner<T> {
@@ -34,6 +38,9 @@ impl<T: Clone> Inner<T> {
         };
         match read {
             Read::Value(v) => {
+                if let State::Mailbox(_) = self.state {
+                    *cursor = self.stats.produced;
+                }
                 self.stats.delivered += 1;
                 Ok(v)
             }
@@ -47,13 +54,28 @@ impl<T: Clone> Inner<T> {
     }
 }
 
+impl<T> Inner<T> {
+    /// Values below this position are gone from the buffer by its contract: accepted.
+    fn floor(&self) -> u64 {
+        let produced = self.stats.produced;
+        match &self.state {
+            State::Ring(r) => produced.saturating_sub(r.capacity() as u64),
+            State::Latest(_) => produced.saturating_sub(1),
+            State::Mailbox(_) => produced,
+        }
+    }
+}
+
 /// One buffer, shared by its producers and consumers.
 pub(crate) struct Shared<T: Send, F: MutexFamily> {
     inner: F::Mutex<Inner<T>>,
+    /// The graph's progress signal, bumped when a hold moves.
+    progress: Option<Arc<dyn Signal>>,
 }
 
 impl<T: Send, F: MutexFamily> Shared<T, F> {
-    pub(crate) fn new(cfg: BufferCfg) -> Self {
+    /// A buffer whose holds bump `progress`.
+    pub(crate) fn with_progress(cfg: BufferCfg, progress: Option<Arc<dyn Signal>>) -> Self {
         let state = match cfg {
             BufferCfg::SpmcRing { capacity } => State::Ring(SpmcRing::new(capacity)),
             BufferCfg::SingleLatest => State::Latest(SingleLatest::new()),
@@ -65,12 +87,15 @@ impl<T: Send, F: MutexFamily> Shared<T, F> {
                 readers: Waiters::new(),
                 stats: RecordStats::default(),
                 closed: false,
+                holds: Holds::default(),
             }),
+            progress,
         }
     }
 
-    /// Stores `value` and wakes parked readers. Never blocks beyond the short lock.
-    pub(crate) fn push(&self, value: T, now: Duration) {
+    /// Stores `value` and wakes parked readers; returns its position. Never blocks beyond the
+    /// short lock.
+    pub(crate) fn push(&self, value: T, now: Duration) -> u64 {
         self.inner.with(|inner| {
             match &mut inner.state {
                 State::Ring(r) => r.push(value),
@@ -84,7 +109,35 @@ impl<T: Send, F: MutexFamily> Shared<T, F> {
             inner.stats.produced += 1;
             inner.stats.last_produced = Some(now);
             inner.readers.wake_all();
-        });
+            inner.stats.produced
+        })
+    }
+
+    /// Registers a durable reader standing at `pos`.
+    pub(crate) fn hold_direct(&self, pos: u64) -> HoldId {
+        self.inner.with(|inner| inner.holds.add_direct(pos))
+    }
+
+    /// Registers a transform input standing at `pos` that derives values into `out`.
+    pub(crate) fn hold_derived(&self, pos: u64, out: Arc<dyn Ledger>) -> HoldId {
+        self.inner.with(|inner| inner.holds.add_derived(pos, out))
+    }
+
+    /// Releases hold `id` (its reader is gone).
+    pub(crate) fn release_hold(&self, id: HoldId) {
+        self.inner.with(|inner| inner.holds.release(id));
+        self.bump();
+    }
+
+    fn bump(&self) {
+        if let Some(p) = &self.progress {
+            p.bump();
+        }
+    }
+
+    /// The graph's progress signal, if the buffer belongs to a graph.
+    pub(crate) fn progress(&self) -> Option<&Arc<dyn Signal>> {
+        self.progress.as_ref()
     }
 
     pub(crate) fn add_writer(&self) {
@@ -160,5 +213,47 @@ impl<T: Clone + Send, F: MutexFamily> Shared<T, F> {
 
     pub(crate) fn stats(&self) -> RecordStats {
         self.inner.with(|inner| inner.stats)
+    }
+}
+
+impl<T: Send + 'static, F: MutexFamily> Ledger for Shared<T, F> {
+    fn watermark(&self) -> u64 {
+        self.inner.with(|inner| {
+            let floor = inner.floor();
+            inner.holds.accepted(floor).unwrap_or(inner.stats.produced)
+        })
+    }
+
+    fn room(&self) -> u64 {
+        self.inner.with(|inner| {
+            let own = match &inner.state {
+                State::Ring(r) => match inner.holds.accepted(0) {
+                    Some(acc) => (r.capacity() as u64)
+                        .saturating_sub(inner.stats.produced.saturating_sub(acc)),
+                    None => u64::MAX,
+                },
+                State::Latest(_) | State::Mailbox(_) => u64::MAX,
+            };
+            own.min(inner.holds.room_behind())
+        })
+    }
+
+    fn has_durable(&self) -> bool {
+        self.inner.with(|inner| inner.holds.has_durable())
+    }
+
+    fn accept(&self, id: HoldId, pos: u64) {
+        self.inner.with(|inner| inner.holds.accept(id, pos));
+        self.bump();
+    }
+
+    fn release(&self, id: HoldId) {
+        self.release_hold(id);
+    }
+
+    fn settle(&self, id: HoldId, in_pos: u64, out: Option<u64>) {
+        if self.inner.with(|inner| inner.holds.settle(id, in_pos, out)) {
+            self.bump();
+        }
     }
 }

@@ -33,6 +33,11 @@ impl<T> SpmcRing<T> {
         self.next_seq += 1;
     }
 
+    /// Values held at most.
+    pub(crate) fn capacity(&self) -> usize {
+        self.slots.len()
+    }
+
     /// A new reader starts after the newest value.
     pub(crate) fn subscribe_cursor(&self) -> u64 {
         self.next_seq
