@@ -45,7 +45,10 @@ pub enum Outbox {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum OutboxFull {
-    /// Discard the oldest value held (the default: the newest data matters most).
+    /// Hold back the QoS ≥ 1 inbound links upstream until the outbox has room (the default for
+    /// QoS ≥ 1 links of records fed only by QoS ≥ 1 inbound links): nothing is dropped.
+    Block,
+    /// Discard the oldest value held (the default otherwise: the newest data matters most).
     DropOldest,
     /// Discard the new value (what is held is kept, in order).
     DropNewest,
@@ -82,11 +85,13 @@ pub struct MqttConfig {
     pub outbox_path: PathBuf,
     /// Values each outbound link may hold unacknowledged (default 10 000).
     pub outbox_capacity: usize,
-    /// What happens at `outbox_capacity` (default drop the oldest).
+    /// What a link's outbox does at `outbox_capacity` when neither the link sets `outbox_full`
+    /// nor it blocks by default (default drop the oldest).
     pub outbox_full: OutboxFull,
     /// Largest MQTT packet accepted or sent, in bytes (default 256 KiB).
     pub max_packet_size: usize,
-    /// Whether the broker forgets the session on disconnect (default true).
+    /// Whether the broker forgets the session on disconnect (default: true, false when a
+    /// `link_from` has QoS ≥ 1).
     pub clean_session: bool,
     /// First reconnect delay (default 100 ms); doubles per failed attempt, with jitter.
     pub reconnect_min: Duration,
@@ -223,6 +228,9 @@ pub struct LinkConfig {
     /// link_from only: the string field of each value set to the node id of its
     /// `aimdb/<node>/...` topic (e.g. `"sensor_id"`).
     pub node_into: Option<String>,
+    /// link_to only: what its outbox does when full, resolved from the graph (see
+    /// `config::validate::flow`).
+    pub outbox_full: OutboxFull,
 }
 
 fn codec_name<S: serde::Serializer>(c: &LinkCodec, s: S) -> Result<S::Ok, S::Error> {

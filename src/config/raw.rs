@@ -104,4 +104,5 @@ pub struct RawLink {
     pub qos: Option<Spanned<i64>>,
     pub retain: Option<Spanned<bool>>,
     pub node_into: Option<Spanned<String>>,
+    pub outbox_full: Option<Spanned<String>>,
 }

@@ -20,7 +20,7 @@ use super::metrics::{metrics, Direction};
 use super::publisher::{OutLink, Publisher};
 use super::session::{close_when_drained, Session};
 use super::{outbound, unbridged};
-use crate::config::{Config, LinkConfig, MqttConfig};
+use crate::config::{Config, LinkConfig, MqttConfig, OutboxFull};
 use crate::Rt;
 
 /// Serves scheme `mqtt`.
@@ -121,13 +121,17 @@ impl Connector<Rt> for MqttConnector {
                 )
             })?;
             let lm = m.link(Direction::Out, &link.record, &topic);
-            out_metrics.push(lm.clone());
+            out_metrics.push((lm.clone(), cfg.outbox_full == OutboxFull::Block));
             out_links.push(OutLink {
                 record: link.record.clone(),
                 metrics: lm,
                 topic,
                 qos: qos(cfg.qos),
                 retain: cfg.retain,
+                full: cfg.outbox_full,
+                // QoS ≥ 1 links are durable readers: upstream QoS ≥ 1 messages are
+                // acknowledged only once their values are in this outbox.
+                acceptor: (cfg.qos >= 1).then(|| link.hold()),
             });
         }
         let mut routes = Vec::with_capacity(inbound.len());
@@ -162,10 +166,14 @@ impl Connector<Rt> for MqttConnector {
         let publisher = Arc::new(Publisher::new(
             out_links,
             mqtt.outbox_capacity,
-            mqtt.outbox_full,
             mqtt.max_packet_size,
         ));
-        let router = Arc::new(Router::new(routes, inbound, mqtt.max_packet_size));
+        let router = Arc::new(Router::new(
+            routes,
+            inbound,
+            mqtt.max_packet_size,
+            !mqtt.clean_session,
+        ));
         let abandon = Arc::new(Notify::new());
         let ended = Arc::new(Notify::new());
         let mut tasks: Vec<BoxFuture> = Vec::new();
@@ -186,8 +194,14 @@ impl Connector<Rt> for MqttConnector {
             let shutdown = ctx.shutdown().clone();
             close_when_drained(shutdown.wait(), p, r, status, budget, abandon, ended).await;
         }));
-        for (index, (link, lm)) in outbound.into_iter().zip(out_metrics).enumerate() {
-            tasks.push(Box::pin(outbound::run(link, index, publisher.clone(), lm)));
+        for (index, (link, (lm, block))) in outbound.into_iter().zip(out_metrics).enumerate() {
+            tasks.push(Box::pin(outbound::run(
+                link,
+                index,
+                publisher.clone(),
+                lm,
+                block,
+            )));
         }
         Ok(tasks)
     }

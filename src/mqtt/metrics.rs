@@ -58,6 +58,12 @@ pub struct LinkMetrics {
     pub outbox_dropped: AtomicU64,
     /// Out: the outbox's capacity.
     pub outbox_capacity: AtomicU64,
+    /// Out: times the link waited for room in its outbox (`outbox_full = "block"`).
+    pub outbox_waits: AtomicU64,
+    /// In: 1 while the link holds messages back because a durable reader downstream is full.
+    pub paused: AtomicU64,
+    /// In: times the link paused.
+    pub pauses: AtomicU64,
 }
 
 type LinkKey = (Direction, String, String);
@@ -85,6 +91,8 @@ pub struct MqttMetrics {
     pub connection_errors: AtomicU64,
     /// The reconnect delay last waited, in milliseconds.
     pub reconnect_delay_ms: AtomicU64,
+    /// QoS ≥ 1 messages received and not yet acknowledged to the broker.
+    pub unacked: AtomicU64,
     bad: [AtomicU64; 3],
     links: Mutex<BTreeMap<LinkKey, Arc<LinkMetrics>>>,
     active: Mutex<Vec<(LinkKey, Arc<LinkMetrics>)>>,
@@ -182,6 +190,13 @@ impl MqttMetrics {
         );
         family(
             out,
+            "aimdbd_mqtt_inbound_unacked",
+            "gauge",
+            "QoS >= 1 messages received and not yet acknowledged: held by the broker until every durable reader downstream has their values.",
+        );
+        let _ = writeln!(out, "aimdbd_mqtt_inbound_unacked {}", g(&self.unacked));
+        family(
+            out,
             "aimdbd_mqtt_bad_input_total",
             "counter",
             "Inbound messages dropped, by reason.",
@@ -208,12 +223,15 @@ impl MqttMetrics {
             );
         }
         let active = self.active.lock().clone();
-        let per_link: [PerLink; 5] = [
+        let per_link: [PerLink; 8] = [
             ("aimdbd_mqtt_messages_total", "counter", "Messages decoded into a record (in) or acknowledged by the broker (out), per link.", None, |m| &m.messages),
             ("aimdbd_mqtt_link_errors_total", "counter", "Payloads that failed to decode (in) or values that failed to encode or exceeded max_packet_size (out), per link.", None, |m| &m.errors),
             ("aimdbd_mqtt_outbox_depth", "gauge", "Values an outbound link holds until the broker acknowledges them.", Some(Direction::Out), |m| &m.outbox_depth),
             ("aimdbd_mqtt_outbox_capacity", "gauge", "The outbox bound of an outbound link.", Some(Direction::Out), |m| &m.outbox_capacity),
             ("aimdbd_mqtt_outbox_dropped_total", "counter", "Values an outbound link's outbox dropped at its bound.", Some(Direction::Out), |m| &m.outbox_dropped),
+            ("aimdbd_mqtt_outbox_waits_total", "counter", "Times an outbound link with outbox_full = \"block\" waited for room in its outbox.", Some(Direction::Out), |m| &m.outbox_waits),
+            ("aimdbd_mqtt_inbound_paused", "gauge", "1 while an inbound link holds messages back because a durable reader downstream is full.", Some(Direction::In), |m| &m.paused),
+            ("aimdbd_mqtt_inbound_pauses_total", "counter", "Times an inbound link paused for a full durable reader downstream.", Some(Direction::In), |m| &m.pauses),
         ];
         for (name, kind, help, only, get) in per_link {
             family(out, name, kind, help);

@@ -4,7 +4,8 @@
 //!   runs the unbridged mode ([`unbridged`]) without `[mqtt]`.
 //! - [`session`]: the one connection per graph — event loop, birth/last will, reconnect with
 //!   [`aimdb_core::backoff`], clean shutdown.
-//! - [`inbound`]: `link_from` — filter → links routing, decoding, bad input counted and logged.
+//! - [`inbound`]: `link_from` — filter → links routing, decoding, bad input counted and logged,
+//!   backpressure; [`acks`]: QoS ≥ 1 messages acknowledged in order once accepted downstream.
 //! - [`outbound`] + [`publisher`]: `link_to` — record → outbox → in-order publish, matched to
 //!   the broker's acknowledgements.
 //! - [`outbox`]: the bounded per-link queues and their SQLite copy (`outbox = "disk"`).
@@ -13,6 +14,7 @@
 //!
 //! User-facing reference: docs/MQTT.md.
 
+pub mod acks;
 pub mod connector;
 pub mod inbound;
 pub mod metrics;

@@ -1,10 +1,13 @@
 //! One task per outbound link: the record's encoded values into the link's outbox.
 //!
 //! The task waits for the record's next value, encodes it (the link's codec) and hands it to
-//! the [`Publisher`], which never blocks; so a slow or absent broker never holds the record's
-//! buffer back (the outbox bound and `outbox_full` decide what is dropped). A value that fails to
-//! encode is counted and skipped; if the task falls behind a ring, the skipped count is logged.
-//! It ends when the record closes and every value it held is in the outbox.
+//! the [`Publisher`], which never blocks. With `outbox_full = "block"` the task first waits for
+//! room in the outbox, so a full outbox holds back the record — and, through the link's hold on
+//! it (`aimdb_core::accept`), the QoS ≥ 1 inbound links upstream — instead of dropping; with the
+//! drop policies a slow or absent broker never holds the record back (the outbox bound decides
+//! what is dropped). A value that fails to encode is counted and skipped; if the task falls
+//! behind a ring, the skipped count is logged. It ends when the record closes and every value it
+//! held is in the outbox.
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -23,13 +26,18 @@ pub async fn run(
     index: usize,
     publisher: Arc<Publisher>,
     metrics: Arc<LinkMetrics>,
+    block: bool,
 ) {
     publisher.ready().await;
     let log = LogLimit::new(Duration::from_secs(10));
     let mut buf = Vec::new();
     loop {
+        if block && !publisher.has_room(index) {
+            metrics.outbox_waits.fetch_add(1, Ordering::Relaxed);
+            publisher.wait_room(index).await;
+        }
         match link.next_frame(&mut buf).await {
-            Ok(()) => publisher.push(index, &buf),
+            Ok(()) => publisher.push(index, &buf, link.position()),
             Err(FrameError::Closed) => break,
             Err(FrameError::Lagged(n)) => {
                 if let Some(suppressed) = log.allow() {
@@ -41,6 +49,7 @@ pub async fn run(
             }
             Err(FrameError::Encode(e)) => {
                 metrics.errors.fetch_add(1, Ordering::Relaxed);
+                publisher.skip(index, link.position());
                 if let Some(suppressed) = log.allow() {
                     tracing::warn!(
                         record = %link.record, url = %link.url, suppressed,

@@ -18,6 +18,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
+use aimdb_core::Acceptor;
 use parking_lot::Mutex;
 use rumqttc::{AsyncClient, QoS};
 use tokio::sync::{watch, Notify};
@@ -38,6 +39,11 @@ pub struct OutLink {
     pub qos: QoS,
     /// Retained publishes.
     pub retain: bool,
+    /// What its outbox does when full.
+    pub full: OutboxFull,
+    /// Its hold on its record (QoS ≥ 1 links): a value is accepted once it is in the outbox
+    /// (memory) or committed (disk); see `aimdb_core::accept`.
+    pub acceptor: Option<Acceptor>,
     /// Its counters.
     pub metrics: Arc<LinkMetrics>,
 }
@@ -66,6 +72,8 @@ struct State {
 pub struct Publisher {
     state: Mutex<State>,
     changed: Notify,
+    /// Notified when values leave an outbox (room for blocked links).
+    room: Notify,
     ready: watch::Sender<bool>,
     max_packet: usize,
     too_large: LogLimit,
@@ -73,7 +81,7 @@ pub struct Publisher {
 
 impl Publisher {
     /// A publisher for `links`, each with an outbox of `capacity` values.
-    pub fn new(links: Vec<OutLink>, capacity: usize, full: OutboxFull, max_packet: usize) -> Self {
+    pub fn new(links: Vec<OutLink>, capacity: usize, max_packet: usize) -> Self {
         let slots = links
             .into_iter()
             .map(|link| {
@@ -82,8 +90,8 @@ impl Publisher {
                     .store(capacity as u64, Ordering::Relaxed);
                 link.metrics.outbox_depth.store(0, Ordering::Relaxed);
                 Slot {
+                    queue: OutboxQueue::new(capacity, link.full),
                     link,
-                    queue: OutboxQueue::new(capacity, full),
                     open: true,
                 }
             })
@@ -100,6 +108,7 @@ impl Publisher {
                 disk: None,
             }),
             changed: Notify::new(),
+            room: Notify::new(),
             ready: watch::channel(false).0,
             max_packet,
             too_large: LogLimit::new(Duration::from_secs(10)),
@@ -114,6 +123,53 @@ impl Publisher {
             .iter()
             .map(|s| format!("{}\u{1f}{}", s.link.record, s.link.topic))
             .collect()
+    }
+
+    /// Each link's hold on its record, in link order (for the disk outbox, which accepts what
+    /// it committed).
+    pub fn acceptors(&self) -> Vec<Option<Acceptor>> {
+        self.state
+            .lock()
+            .slots
+            .iter()
+            .map(|s| s.link.acceptor.clone())
+            .collect()
+    }
+
+    /// Whether link `link`'s outbox may take a value without dropping one.
+    pub fn has_room(&self, link: usize) -> bool {
+        self.state
+            .lock()
+            .slots
+            .get(link)
+            .is_none_or(|s| s.queue.has_room())
+    }
+
+    /// Waits until link `link`'s outbox has room (`outbox_full = "block"`). Cancel-safe.
+    pub async fn wait_room(&self, link: usize) {
+        loop {
+            let notified = self.room.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if self.has_room(link) {
+                return;
+            }
+            notified.await;
+        }
+    }
+
+    /// Link `link` skipped the value at record position `pos` (it could not be encoded): it
+    /// is accepted, as nothing will ever deliver it.
+    pub fn skip(&self, link: usize, pos: u64) {
+        if let Some(a) = self
+            .state
+            .lock()
+            .slots
+            .get(link)
+            .and_then(|s| s.link.acceptor.as_ref())
+        {
+            a.accept(pos);
+        }
     }
 
     /// Refills the queues with values kept on disk and keeps the disk copy up to date from now
@@ -163,9 +219,11 @@ impl Publisher {
         self.state.lock().client = Some(client);
     }
 
-    /// Takes one encoded value of link `link`. Never blocks: the value is queued (dropping per
-    /// `outbox_full` at capacity) and sent at once if the session is connected.
-    pub fn push(&self, link: usize, payload: &[u8]) {
+    /// Takes one encoded value of link `link`, from record position `pos`. Never blocks: the
+    /// value is queued (dropping per `outbox_full` at capacity; a blocking link waits for
+    /// [`Publisher::wait_room`] first) and sent at once if the session is connected. The value
+    /// is accepted upstream now (memory outbox), once committed (disk), or now if dropped.
+    pub fn push(&self, link: usize, payload: &[u8], pos: u64) {
         let mut st = self.state.lock();
         let st = &mut *st;
         let Some(slot) = st.slots.get_mut(link) else {
@@ -183,29 +241,34 @@ impl Publisher {
                     "outbound value larger than max_packet_size: dropped"
                 );
             }
+            if let Some(a) = &slot.link.acceptor {
+                a.accept(pos);
+            }
             return;
         }
-        match slot.queue.push(payload.to_vec()) {
-            Pushed::Held(seq) => {
-                if let Some(d) = &st.disk {
-                    d.insert(link, seq, payload);
-                }
-            }
+        let on_disk = match slot.queue.push(payload.to_vec()) {
+            Pushed::Held(seq) => st.disk.as_ref().map(|d| d.insert(link, seq, payload, pos)),
             Pushed::HeldDroppingOldest { seq, dropped } => {
                 slot.link
                     .metrics
                     .outbox_dropped
                     .fetch_add(1, Ordering::Relaxed);
-                if let Some(d) = &st.disk {
-                    d.insert(link, seq, payload);
+                st.disk.as_ref().map(|d| {
+                    d.insert(link, seq, payload, pos);
                     d.delete(link, dropped);
-                }
+                })
             }
             Pushed::DroppedNewest => {
                 slot.link
                     .metrics
                     .outbox_dropped
                     .fetch_add(1, Ordering::Relaxed);
+                None
+            }
+        };
+        if on_disk.is_none() {
+            if let Some(a) = &slot.link.acceptor {
+                a.accept(pos);
             }
         }
         set_depth(slot);
@@ -273,6 +336,7 @@ impl Publisher {
         if pkid == 0 {
             delivered(st, tag);
             self.changed.notify_one();
+            self.room.notify_waiters();
         } else {
             st.inflight.insert(pkid, tag);
         }
@@ -288,6 +352,7 @@ impl Publisher {
         }
         pump(st);
         self.changed.notify_one();
+        self.room.notify_waiters();
     }
 
     /// Whether shutdown may proceed: every link ended and every QoS ≥ 1 value is acknowledged

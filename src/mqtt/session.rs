@@ -31,6 +31,7 @@ use super::publisher::Publisher;
 use super::tls;
 use crate::config::{MqttConfig, Outbox};
 use aimdb_core::backoff::Backoff;
+use aimdb_core::ProgressWatch;
 
 /// Requests the client may queue for the event loop; the publisher stops handing over values
 /// when it is full.
@@ -89,6 +90,7 @@ impl Session {
         };
         if let Some(options) = options {
             let (client, eventloop) = AsyncClient::new(options, CHANNEL);
+            self.router.set_client(client.clone());
             self.publisher.set_client(client);
             self.event_loop(eventloop, &status, backoff).await;
         }
@@ -101,7 +103,11 @@ impl Session {
     }
 
     async fn open_disk(&self) {
-        let opened = DiskOutbox::open(self.cfg.outbox_path.clone(), self.publisher.link_names());
+        let opened = DiskOutbox::open(
+            self.cfg.outbox_path.clone(),
+            self.publisher.link_names(),
+            self.publisher.acceptors(),
+        );
         match opened.await {
             Ok(Ok(o)) => {
                 if o.orphans > 0 {
@@ -132,6 +138,8 @@ impl Session {
                 cfg.max_packet_size,
             )
             .set_inflight(INFLIGHT)
+            // Inbound QoS ≥ 1 messages are acknowledged by the router once accepted downstream.
+            .set_manual_acks(true)
             .set_last_will(LastWill::new(
                 status,
                 topic::STATUS_OFFLINE,
@@ -158,11 +166,17 @@ impl Session {
 
     async fn event_loop(&self, mut el: EventLoop, status: &str, mut backoff: Backoff) {
         let m = metrics();
+        let mut progress = self.router.watch();
         loop {
             let event = tokio::select! {
                 biased;
                 _ = self.abandon.notified() => return,
                 e = el.poll() => e,
+                // Values accepted downstream: acknowledge, and take what waited for room.
+                _ = changed(&mut progress), if self.router.busy() => {
+                    self.router.settle();
+                    continue;
+                }
             };
             match event {
                 Ok(Event::Incoming(Packet::ConnAck(ack))) => {
@@ -179,7 +193,7 @@ impl Session {
                     self.publisher
                         .connected(&self.filters, (status, topic::STATUS_ONLINE));
                 }
-                Ok(Event::Incoming(Packet::Publish(p))) => self.router.route(&p.topic, &p.payload),
+                Ok(Event::Incoming(Packet::Publish(p))) => self.router.receive(p),
                 Ok(Event::Incoming(Packet::PubAck(a))) => self.publisher.acked(a.pkid),
                 Ok(Event::Incoming(Packet::PubComp(c))) => self.publisher.acked(c.pkid),
                 Ok(Event::Incoming(Packet::SubAck(s))) => {
@@ -200,6 +214,7 @@ impl Session {
                 Ok(_) => {}
                 Err(e) => {
                     self.publisher.disconnected();
+                    self.router.disconnected();
                     forget_unsent(&mut el);
                     m.connected.store(0, Ordering::Relaxed);
                     m.connection_errors.fetch_add(1, Ordering::Relaxed);
@@ -254,6 +269,14 @@ impl Session {
             _ = tokio::time::sleep(d) => true,
             _ = self.abandon.notified() => false,
         }
+    }
+}
+
+/// Waits for progress on `watch`; never, without one.
+async fn changed(watch: &mut Option<ProgressWatch>) {
+    match watch {
+        Some(w) => w.changed().await,
+        None => std::future::pending().await,
     }
 }
 

@@ -14,6 +14,9 @@
 //!   read to the queue; the store is flushed after the graph drained (see [`super::Store`]).
 //! * **Store down.** Without a writer (the database could not be opened) the tap still reads, so
 //!   the lost values are counted (`reason="store_down"`).
+//! * **Durable reader.** The tap holds its record (`aimdb_core::accept`): a QoS ≥ 1 message
+//!   upstream is acknowledged only once the row it became is committed (or given up, counted),
+//!   and a full writer queue holds back the QoS ≥ 1 inbound links feeding the record.
 //! * **Seeded values.** A value put into a new graph by `restore` or carried over by a reload is
 //!   already stored; the tap skips it if it is the first value it reads.
 
@@ -28,7 +31,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::status::{LostReason, StoreStatus};
-use super::writer::HistoryRow;
+use super::writer::{AcceptOnDrop, HistoryRow};
 use crate::config::{RecordConfig, Writer};
 use crate::Rt;
 
@@ -149,13 +152,19 @@ impl PersistRecord {
         T: Serialize + Clone + Send + Sync + 'static,
     {
         let mut first = true;
+        // A durable reader: QoS ≥ 1 messages upstream are acknowledged once committed.
+        let acceptor = consumer.hold();
         loop {
             match consumer.recv().await {
                 Ok(v) => {
+                    let settle = AcceptOnDrop {
+                        acceptor: acceptor.clone(),
+                        pos: consumer.position(),
+                    };
                     if std::mem::take(&mut first) && self.is_seeded(&v) {
                         continue;
                     }
-                    self.push(v).await;
+                    self.push_settled(v, Some(settle)).await;
                 }
                 Err(RecvError::Lagged(n)) => self.persist.status.lost(LostReason::Lagged, n),
                 Err(RecvError::Closed) => break,
@@ -173,6 +182,15 @@ impl PersistRecord {
     /// Hands one value to the writer (which turns it into JSON), waiting while its queue is
     /// full. Cancel-safe.
     pub async fn push<T: Serialize + Send + 'static>(&self, value: T) {
+        self.push_settled(value, None).await;
+    }
+
+    /// [`PersistRecord::push`], accepting the value upstream once the store is done with it.
+    async fn push_settled<T: Serialize + Send + 'static>(
+        &self,
+        value: T,
+        settle: Option<AcceptOnDrop>,
+    ) {
         let Some(sink) = &self.persist.sink else {
             self.persist.status.lost(LostReason::StoreDown, 1);
             return;
@@ -184,6 +202,7 @@ impl PersistRecord {
             node: self.persist.node.clone(),
             source: self.source.clone(),
             value: Box::new(value),
+            settle,
         };
         match sink.push(row).await {
             Ok(_) => {}

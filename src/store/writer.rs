@@ -54,6 +54,23 @@ pub struct HistoryRow {
     pub source: Arc<str>,
     /// The value, written as JSON.
     pub value: Box<dyn ToJson>,
+    /// Accepts the value's record position when the row is dropped: after its batch is
+    /// committed (or given up, counted as lost), never while it may still be retried.
+    pub settle: Option<AcceptOnDrop>,
+}
+
+/// A `persist = true` record's hold, accepting `pos` on drop (see [`HistoryRow::settle`]).
+pub struct AcceptOnDrop {
+    /// The persist tap's hold on its record.
+    pub acceptor: aimdb_core::Acceptor,
+    /// The row's record position.
+    pub pos: u64,
+}
+
+impl Drop for AcceptOnDrop {
+    fn drop(&mut self) {
+        self.acceptor.accept(self.pos);
+    }
 }
 
 impl std::fmt::Debug for HistoryRow {
@@ -247,6 +264,7 @@ mod tests {
 
     fn row(i: usize, value: serde_json::Value) -> HistoryRow {
         HistoryRow {
+            settle: None,
             key: Arc::from("k"),
             type_name: "json",
             ts_ms: i as i64,

@@ -43,7 +43,8 @@ pub use error::{AccessError, BuildError};
 pub use graph::{Edge, GraphError, GraphProblem};
 pub use key::RecordKey;
 pub use link::{
-    BoxFuture, CodecError, Connector, Decoder, Encoder, InboundLink, OutboundLink, TopicDecoder,
+    Acceptance, BoxFuture, CodecError, Connector, Decoder, Encoder, InboundLink, OutboundLink,
+    TopicDecoder,
 };
 pub use producer::Producer;
 pub use record::{RecordInfo, RecordRegistrar, WriterKind};

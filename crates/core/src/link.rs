@@ -157,6 +157,7 @@ trait FrameSink: Send + Sync {
     fn room(&self) -> u64;
     fn accepted(&self, pos: u64) -> bool;
     fn watch(&self) -> Option<ProgressWatch>;
+    fn acceptance(&self) -> Acceptance;
 }
 
 struct DecodingProducer<T: Send, R: Runtime> {
@@ -180,6 +181,33 @@ impl<T: Clone + Send + 'static, R: Runtime> FrameSink for DecodingProducer<T, R>
 
     fn watch(&self) -> Option<ProgressWatch> {
         self.producer.progress().map(ProgressWatch::new)
+    }
+
+    fn acceptance(&self) -> Acceptance {
+        Acceptance {
+            ledger: self.producer.ledger(),
+        }
+    }
+}
+
+/// A view of an inbound link's record acceptance that does not keep the record open (unlike
+/// the link, which is a writer): a connector keeps it to acknowledge, during a drain, messages
+/// whose values are accepted after the links were dropped.
+#[derive(Clone)]
+pub struct Acceptance {
+    ledger: Arc<dyn crate::accept::Ledger>,
+}
+
+impl Acceptance {
+    /// The position up to which every value of the record is accepted downstream.
+    pub fn watermark(&self) -> u64 {
+        self.ledger.watermark()
+    }
+}
+
+impl fmt::Debug for Acceptance {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Acceptance").finish_non_exhaustive()
     }
 }
 
@@ -241,6 +269,11 @@ impl InboundLink {
     /// record outside a graph).
     pub fn watch(&self) -> Option<ProgressWatch> {
         self.sink.watch()
+    }
+
+    /// The record's acceptance, readable after this link is dropped.
+    pub fn acceptance(&self) -> Acceptance {
+        self.sink.acceptance()
     }
 }
 

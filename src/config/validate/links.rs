@@ -4,7 +4,7 @@ use aimdb_records::{topic, Codec};
 use toml::Spanned;
 
 use super::super::raw::RawLink;
-use super::super::{LinkCodec, LinkConfig, Problem};
+use super::super::{LinkCodec, LinkConfig, OutboxFull, Problem};
 
 /// Which way a link goes.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -176,6 +176,13 @@ pub fn link(
         }
         (n, _) => n.as_ref().map(|n| n.get_ref().clone()),
     };
+    if let (Some(f), Direction::From) = (&l.outbox_full, dir) {
+        ok = false;
+        push(Problem::at(
+            f.span(),
+            "`outbox_full` applies to link_to only",
+        ));
+    }
     ok.then(|| LinkConfig {
         url: url.clone(),
         topic,
@@ -183,6 +190,8 @@ pub fn link(
         qos,
         retain,
         node_into,
+        // Resolved with the whole graph in `flow`.
+        outbox_full: OutboxFull::DropOldest,
     })
 }
 

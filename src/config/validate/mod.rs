@@ -1,5 +1,6 @@
 //! Meaning checks over the raw config. Every function pushes problems and goes on.
 
+mod flow;
 mod graph;
 mod links;
 mod record;
@@ -16,7 +17,7 @@ pub fn validate(file: &str, text: &str) -> Result<Config, Vec<Problem>> {
     let mut problems = Vec::new();
     let raw = shape::shape(text, &mut problems).ok_or_else(|| problems.clone())?;
     let (node_id, shutdown_timeout) = sections::node(raw.node.as_ref(), &mut problems);
-    let mqtt = raw
+    let mut mqtt = raw
         .mqtt
         .as_ref()
         .and_then(|m| sections::mqtt(m, &node_id, file, &mut problems));
@@ -37,6 +38,18 @@ pub fn validate(file: &str, text: &str) -> Result<Config, Vec<Problem>> {
     if !problems.is_empty() {
         return Err(problems);
     }
+    let mut records: Vec<_> = checked.into_iter().filter_map(|c| c.config).collect();
+    let raw_mqtt = raw.mqtt.as_ref().map(|m| m.get_ref());
+    flow::resolve(
+        &mut records,
+        &order,
+        &raw.record,
+        mqtt.as_mut().zip(raw_mqtt),
+        &mut |p| problems.push(p),
+    );
+    if !problems.is_empty() {
+        return Err(problems);
+    }
     Ok(Config {
         file: file.to_string(),
         node_id,
@@ -44,7 +57,7 @@ pub fn validate(file: &str, text: &str) -> Result<Config, Vec<Problem>> {
         mqtt,
         store,
         admin,
-        records: checked.into_iter().filter_map(|c| c.config).collect(),
+        records,
         order,
     })
 }

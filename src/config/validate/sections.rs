@@ -86,6 +86,13 @@ pub fn mqtt(
     {
         None | Some(("drop_oldest", _)) => OutboxFull::DropOldest,
         Some(("drop_newest", _)) => OutboxFull::DropNewest,
+        Some(("block", span)) => {
+            problems.push(
+                Problem::at(span, "[mqtt] outbox_full \"block\" is set per link_to")
+                    .with_hint("QoS >= 1 links of records fed only by QoS >= 1 link_from block by default; [mqtt] outbox_full is the policy of the others: \"drop_oldest\" or \"drop_newest\""),
+            );
+            OutboxFull::DropOldest
+        }
         Some((other, span)) => {
             problems.push(Problem::at(
                 span,

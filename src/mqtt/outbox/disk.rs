@@ -17,6 +17,7 @@ use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 use std::time::Duration;
 
+use aimdb_core::Acceptor;
 use rusqlite::{params, Connection};
 use tokio::sync::oneshot;
 
@@ -26,6 +27,9 @@ enum Op {
         link: i64,
         seq: u64,
         payload: Vec<u8>,
+        /// The link's number and the record position of the value, accepted once committed.
+        index: usize,
+        pos: u64,
     },
     Delete {
         link: i64,
@@ -56,7 +60,14 @@ pub struct Opened {
 impl DiskOutbox {
     /// Opens (creating if needed) the outbox file at `path` on a new thread, for links named
     /// `names`. Resolves once the file is open and its kept values are read.
-    pub fn open(path: PathBuf, names: Vec<String>) -> oneshot::Receiver<Result<Opened, String>> {
+    ///
+    /// `acceptors[i]` is link `i`'s hold on its record: the thread accepts a value's position
+    /// once the transaction holding it is committed (the value survives a crash from then on).
+    pub fn open(
+        path: PathBuf,
+        names: Vec<String>,
+        acceptors: Vec<Option<Acceptor>>,
+    ) -> oneshot::Receiver<Result<Opened, String>> {
         let (reply, opened) = oneshot::channel();
         let spawned = std::thread::Builder::new()
             .name("aimdbd-outbox".into())
@@ -73,7 +84,7 @@ impl DiskOutbox {
                             }))
                             .is_ok()
                         {
-                            run(conn, rx, &path);
+                            run(conn, rx, &path, &acceptors);
                         }
                     }
                     Err(e) => {
@@ -92,13 +103,16 @@ impl DiskOutbox {
         opened
     }
 
-    /// Records that link number `link` holds `payload` as `seq`. Never blocks.
-    pub fn insert(&self, link: usize, seq: u64, payload: &[u8]) {
+    /// Records that link number `link` holds `payload` as `seq`, for the value at record
+    /// position `pos`. Never blocks.
+    pub fn insert(&self, link: usize, seq: u64, payload: &[u8], pos: u64) {
         if let Some(&id) = self.ids.get(link) {
             let _ = self.tx.send(Op::Insert {
                 link: id,
                 seq,
                 payload: payload.to_vec(),
+                index: link,
+                pos,
             });
         }
     }
@@ -166,15 +180,23 @@ fn open_db(path: &Path, names: &[String]) -> rusqlite::Result<OpenedDb> {
 }
 
 /// The outbox thread's loop: one transaction per batch of queued operations.
-fn run(mut conn: Connection, rx: mpsc::Receiver<Op>, path: &Path) {
+fn run(mut conn: Connection, rx: mpsc::Receiver<Op>, path: &Path, acceptors: &[Option<Acceptor>]) {
     const BATCH: usize = 4096;
     let mut failures = 0u64;
+    let mut committed: Vec<u64> = vec![0; acceptors.len()];
     while let Ok(first) = rx.recv() {
         let mut batch = vec![first];
         while batch.len() < BATCH {
             match rx.try_recv() {
                 Ok(op) => batch.push(op),
                 Err(_) => break,
+            }
+        }
+        for op in &batch {
+            if let Op::Insert { index, pos, .. } = op {
+                if let Some(c) = committed.get_mut(*index) {
+                    *c = (*c).max(*pos);
+                }
             }
         }
         let mut closing = None;
@@ -184,8 +206,15 @@ fn run(mut conn: Connection, rx: mpsc::Receiver<Op>, path: &Path) {
                 tracing::error!(
                     path = %path.display(),
                     failures,
-                    "disk outbox write failed: {e}; values stay in memory only"
+                    "disk outbox write failed: {e}; values stay in memory only (and are acknowledged upstream as such)"
                 );
+            }
+        }
+        // Committed (or given up: held in memory only, as logged) — the links upstream may
+        // acknowledge these values.
+        for (acceptor, &pos) in acceptors.iter().zip(&committed) {
+            if let Some(a) = acceptor {
+                a.accept(pos);
             }
         }
         if let Some(done) = closing {
@@ -218,7 +247,9 @@ fn apply(
         let mut skipped: HashSet<(i64, u64)> = HashSet::new();
         for op in batch {
             match op {
-                Op::Insert { link, seq, payload } => {
+                Op::Insert {
+                    link, seq, payload, ..
+                } => {
                     if deleted.contains(&(link, seq)) {
                         skipped.insert((link, seq));
                     } else {

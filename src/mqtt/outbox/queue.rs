@@ -3,7 +3,8 @@
 //! Contract:
 //! - [`OutboxQueue::push`] never blocks. At capacity it drops the oldest value held (even one
 //!   already sent and awaiting its acknowledgement) or the new one, per [`OutboxFull`], and says
-//!   which, so a disk copy can follow.
+//!   which, so a disk copy can follow; under `Block` it drops nothing (the caller waits for
+//!   [`OutboxQueue::has_room`] before pushing).
 //! - Values leave in order: [`OutboxQueue::next_unsent`] yields them oldest first; a value stays
 //!   held until [`OutboxQueue::ack`] (QoS ≥ 1: the broker's PUBACK/PUBCOMP; QoS 0: written to the
 //!   connection).
@@ -92,6 +93,9 @@ impl OutboxQueue {
         let mut dropped = None;
         if self.held.len() >= self.capacity {
             match self.full {
+                // The link's task waits for room before it takes a value, so a blocking queue
+                // is full only right after a restore: hold the value (nothing is dropped).
+                OutboxFull::Block => {}
                 OutboxFull::DropNewest => return Pushed::DroppedNewest,
                 OutboxFull::DropOldest => {
                     dropped = self.held.pop_front().map(|h| h.seq);
@@ -161,6 +165,11 @@ impl OutboxQueue {
     /// Values held (sent or not, not yet acknowledged).
     pub fn len(&self) -> usize {
         self.held.len() - self.acked_inside
+    }
+
+    /// Whether a push would not go past capacity.
+    pub fn has_room(&self) -> bool {
+        self.len() < self.capacity
     }
 
     /// Whether nothing is held.

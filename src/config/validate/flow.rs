@@ -1,0 +1,130 @@
+//! Flow control, decided once the graph is known: which outbound links hold back the inbound
+//! links upstream of them when their outbox is full (`outbox_full = "block"`), and whether the
+//! MQTT session is persistent.
+//!
+//! A record *can wait* when every value it gets comes from a peer that holds what it has not
+//! acknowledged: inbound links that are all QoS ≥ 1, or a transform whose inputs can all wait.
+//! Sources, outside writers (API, sync) and QoS 0 links cannot be paused; an outbox fed by them
+//! keeps the bounded-drop contract. Per `link_to`:
+//!
+//! | `outbox_full` | QoS ≥ 1 link, record can wait | otherwise |
+//! |---|---|---|
+//! | not set | `block` | `[mqtt] outbox_full` (default `drop_oldest`) |
+//! | `"block"` | `block` | refused: nothing upstream could wait |
+//! | `"drop_oldest"` / `"drop_newest"` | as set | as set |
+//!
+//! `[mqtt] clean_session` defaults to `false` (a persistent session, so the broker keeps and
+//! redelivers what was not acknowledged) when any `link_from` has QoS ≥ 1.
+
+use std::collections::HashMap;
+
+use toml::Spanned;
+
+use super::super::raw::{RawMqtt, RawRecord};
+use super::super::{MqttConfig, OutboxFull, Problem, RecordConfig, Writer};
+
+/// Parses an `outbox_full` value.
+pub fn parse_outbox_full(
+    v: &Spanned<String>,
+    push: &mut impl FnMut(Problem),
+) -> Option<OutboxFull> {
+    match v.get_ref().as_str() {
+        "block" => Some(OutboxFull::Block),
+        "drop_oldest" => Some(OutboxFull::DropOldest),
+        "drop_newest" => Some(OutboxFull::DropNewest),
+        other => {
+            push(
+                Problem::at(
+                    v.span(),
+                    format!("outbox_full {other:?}: expected \"block\", \"drop_oldest\" or \"drop_newest\""),
+                )
+                .with_hint("block holds back the QoS ≥ 1 inbound links feeding the record; the drop policies discard at outbox_capacity"),
+            );
+            None
+        }
+    }
+}
+
+/// Whether each record can wait (see the module docs), given records in `order` (inputs first).
+fn can_wait(records: &[RecordConfig], order: &[usize]) -> Vec<bool> {
+    let index: HashMap<&str, usize> = records
+        .iter()
+        .enumerate()
+        .map(|(i, r)| (r.key.as_str(), i))
+        .collect();
+    let mut wait = vec![false; records.len()];
+    for &i in order {
+        let r = &records[i];
+        wait[i] = match &r.writer {
+            Some(Writer::Source(_)) => false,
+            Some(Writer::Transform(_)) => r
+                .inputs()
+                .iter()
+                .all(|k| index.get(k).is_some_and(|&j| wait[j])),
+            None => !r.links_from.is_empty() && r.links_from.iter().all(|l| l.qos >= 1),
+        };
+    }
+    wait
+}
+
+/// Resolves every `link_to`'s policy and the session's persistence; pushes what cannot hold.
+pub fn resolve(
+    records: &mut [RecordConfig],
+    order: &[usize],
+    raw: &[Spanned<RawRecord>],
+    mqtt: Option<(&mut MqttConfig, &RawMqtt)>,
+    push: &mut impl FnMut(Problem),
+) {
+    let Some((mqtt, raw_mqtt)) = mqtt else {
+        return;
+    };
+    let wait = can_wait(records, order);
+    for (i, rec) in records.iter_mut().enumerate() {
+        let Some(raw_rec) = raw.get(i) else { continue };
+        let (key, writer) = (rec.key.clone(), writer_desc(rec));
+        for (j, link) in rec.links_to.iter_mut().enumerate() {
+            let explicit = raw_rec
+                .get_ref()
+                .link_to
+                .get(j)
+                .and_then(|l| l.get_ref().outbox_full.as_ref());
+            let durable = link.qos >= 1 && wait[i];
+            link.outbox_full = match explicit {
+                None if durable => OutboxFull::Block,
+                None => mqtt.outbox_full,
+                Some(v) => match parse_outbox_full(v, push) {
+                    Some(OutboxFull::Block) if !durable => {
+                        let why = if link.qos == 0 {
+                            "a QoS 0 link has no delivery to wait for".to_string()
+                        } else {
+                            format!("record {key:?} is written by {writer}, which cannot be paused")
+                        };
+                        push(
+                            Problem::at(v.span(), format!("outbox_full = \"block\" cannot hold here: {why}"))
+                                .in_record(&key)
+                                .with_hint("block needs qos >= 1 and a record fed only by QoS >= 1 link_from (directly or through transforms); use \"drop_oldest\" or \"drop_newest\""),
+                        );
+                        mqtt.outbox_full
+                    }
+                    Some(p) => p,
+                    None => mqtt.outbox_full,
+                },
+            };
+        }
+    }
+    if raw_mqtt.clean_session.is_none() {
+        let durable_in = records
+            .iter()
+            .any(|r| r.links_from.iter().any(|l| l.qos >= 1));
+        mqtt.clean_session = !durable_in;
+    }
+}
+
+fn writer_desc(rec: &RecordConfig) -> &'static str {
+    match (&rec.writer, rec.links_from.is_empty()) {
+        (Some(Writer::Source(_)), _) => "a source",
+        (Some(Writer::Transform(_)), _) => "a transform with an input that cannot wait",
+        (None, false) => "a QoS 0 link_from",
+        (None, true) => "outside writers (API, sync)",
+    }
+}
