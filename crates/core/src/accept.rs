@@ -195,13 +195,16 @@ impl Holds {
         min
     }
 
-    /// The smallest room behind the active transform holds (`u64::MAX` without any).
-    pub(crate) fn room_behind(&mut self) -> u64 {
+    /// The smallest room behind the active transform holds (`u64::MAX` without any), for a
+    /// record that has produced `produced` values: values a transform has not stepped over yet
+    /// will land in its output, so they take from the output's room already.
+    pub(crate) fn room_behind(&mut self, produced: u64) -> u64 {
         let mut room = u64::MAX;
         for slot in self.slots.iter_mut().flatten() {
             if let Hold::Derived(d) = slot {
                 if d.active() {
-                    room = room.min(d.out.room());
+                    let unstepped = produced.saturating_sub(d.pos);
+                    room = room.min(d.out.room().saturating_sub(unstepped));
                 }
             }
         }

@@ -76,7 +76,8 @@ async fn settle() {
     tokio::time::sleep(Duration::from_millis(20)).await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+// One thread: the transform runs only when the test awaits, so room is seen before it steps.
+#[tokio::test(flavor = "current_thread")]
 async fn inbound_values_are_accepted_only_when_the_durable_reader_downstream_accepts_them() {
     let hand = Hand::default();
     let db = graph(&hand);
@@ -158,4 +159,98 @@ async fn inbound_values_are_accepted_only_when_the_durable_reader_downstream_acc
         .expect("shuts down")
         .expect("joins")
         .expect("runs");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_writer_that_respects_room_never_makes_a_held_reader_behind_a_transform_lag() {
+    let hand = Hand::default();
+    let db = graph(&hand);
+    let (mut outbound, inbound) = std::mem::take(&mut *hand.links.lock());
+    let mut out = outbound.pop().expect("one outbound link");
+    let acceptor = out.hold();
+    let handle = db.handle();
+    let run = tokio::spawn(db.run());
+    let input = inbound
+        .into_iter()
+        .find(|l| l.record.as_ref() == "in")
+        .expect("in");
+    let mut watch = input.watch().expect("progress");
+    const N: u32 = 2_000;
+    let reader = tokio::spawn(async move {
+        let mut buf = Vec::new();
+        let mut seen = Vec::new();
+        while seen.len() < (N / 2) as usize {
+            match out.next_frame(&mut buf).await {
+                Ok(()) => seen.push(dec(&buf).expect("u32")),
+                Err(e) => panic!("the held reader got {e:?}"),
+            }
+            if seen.len() % 7 == 0 {
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
+            acceptor.accept(out.position());
+        }
+        seen
+    });
+    for v in 0..N {
+        while input.room() == 0 {
+            tokio::time::timeout(Duration::from_secs(5), watch.changed())
+                .await
+                .expect("progress while waiting for room");
+        }
+        input.push_at("", &v.to_le_bytes()).expect("decodes");
+    }
+    let seen = tokio::time::timeout(Duration::from_secs(20), reader)
+        .await
+        .expect("reader done")
+        .expect("joins");
+    assert_eq!(seen, (0..N).filter(|v| v % 2 == 0).collect::<Vec<_>>());
+    drop(input);
+    drop(watch);
+    handle.shutdown();
+    let _ = tokio::time::timeout(Duration::from_secs(5), run).await;
+}
+
+/// Values a slow transform has not stepped over yet already count against its output's room:
+/// otherwise a writer that respects `room` floods the output ring once the transform catches up.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn values_a_transform_has_not_reached_yet_take_room_behind_it() {
+    let hand = Hand::default();
+    let mut b = AimDbBuilder::new().runtime(TokioAdapter::new().expect("runtime"));
+    b.connector(hand.clone());
+    b.configure::<u32>("in", |r| {
+        r.buffer(BufferCfg::SpmcRing { capacity: 8 })
+            .codec(Arc::new(enc), Arc::new(dec))
+            .link_from("hand://in");
+    });
+    b.configure::<u32>("out", |r| {
+        r.buffer(BufferCfg::SpmcRing { capacity: 2 })
+            .codec(Arc::new(enc), Arc::new(dec))
+            .transform::<u32, _>("in", |t| {
+                t.map(|v| {
+                    // A slow handler (test only: handlers must not block).
+                    std::thread::sleep(Duration::from_millis(50));
+                    *v
+                })
+            })
+            .link_to("hand://out");
+    });
+    let db = b.build().expect("graph builds");
+    let (mut outbound, mut inbound) = std::mem::take(&mut *hand.links.lock());
+    let out = outbound.pop().expect("out");
+    let _acceptor = out.hold();
+    let input = inbound.pop().expect("in");
+    let handle = db.handle();
+    let run = tokio::spawn(db.run());
+    let mut pushed = 0u32;
+    while input.room() > 0 && pushed < 8 {
+        input.push_at("", &pushed.to_le_bytes()).expect("decodes");
+        pushed += 1;
+    }
+    assert_eq!(
+        pushed, 2,
+        "the output ring holds 2; the transform had not stepped over any of them yet"
+    );
+    drop((input, out));
+    handle.shutdown();
+    let _ = tokio::time::timeout(Duration::from_secs(5), run).await;
 }

@@ -234,7 +234,7 @@ impl<T: Send + 'static, F: MutexFamily> Ledger for Shared<T, F> {
                 },
                 State::Latest(_) | State::Mailbox(_) => u64::MAX,
             };
-            own.min(inner.holds.room_behind())
+            own.min(inner.holds.room_behind(inner.stats.produced))
         })
     }
 

@@ -1,0 +1,244 @@
+//! Flow control end to end, at saturation, with the real `aimdbd` and a real Mosquitto: a QoS 1
+//! publisher floods 50 000 messages as fast as it can through a QoS 1 → record → QoS 1 path
+//! whose outbox is deliberately tiny, and a persistent QoS 1 subscriber downstream gets every
+//! one of them, in order. The inbound link is seen pausing (instead of the outbox dropping),
+//! and an unrelated record keeps flowing meanwhile. Variants: through a transform (postcard in,
+//! JSON out) and with `persist = true` (every value is in SQLite).
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use aimdb_records::{id, Codec, Temperature};
+use rumqttc::QoS;
+use serde_json::Value;
+use support::mosquitto::{Mosquitto, TestClient};
+use support::{config_head, wait_until, Daemon, TestDir};
+
+/// Messages per flood: far past what the tiny outbox and the rings can hold
+/// (`AIMDB_FLOOD=N` runs a smaller or larger one).
+fn flood_size() -> usize {
+    std::env::var("AIMDB_FLOOD")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(50_000)
+}
+/// How long a flood may take to arrive whole (generous: CI shares two cores).
+const ARRIVAL: Duration = Duration::from_secs(240);
+
+fn head(admin: u16, broker: &Mosquitto, store: Option<&str>) -> String {
+    let store = store
+        .map(|p| format!("[store]\npath = \"{p}\"\n\n"))
+        .unwrap_or_default();
+    format!(
+        r#"{head}{store}[mqtt]
+url = "{url}"
+reconnect_min = "50ms"
+reconnect_max = "500ms"
+outbox_capacity = 8
+
+[[record]]
+key = "beat"
+type = "Heartbeat"
+source = {{ kind = "heartbeat", period_ms = 20 }}
+link_to = [{{ url = "mqtt://out/beat", codec = "json" }}]
+"#,
+        head = config_head(admin),
+        url = broker.url()
+    )
+}
+
+/// The `n` carried by an output payload (JSON `{"n":..}` or a temperature's `timestamp_ms`).
+fn n_of(payload: &[u8]) -> u64 {
+    let v: Value = serde_json::from_slice(payload).expect("JSON payload");
+    v.get("n")
+        .or_else(|| v.get("timestamp_ms"))
+        .and_then(Value::as_u64)
+        .unwrap_or_else(|| panic!("no sequence number in {v}"))
+}
+
+/// Publishes [`flood_size`] messages made by `payload(n)` to `topic` at QoS 1, as fast as the client
+/// takes them, while checking that `beat` keeps arriving; then waits for every message on
+/// `out` and checks they came in order, each once. Returns the daemon for more checks.
+fn run_flood(
+    d: &Daemon,
+    broker: &Mosquitto,
+    topic: &str,
+    out: &str,
+    payload: impl Fn(usize) -> Vec<u8>,
+) {
+    wait_until("the bridge is connected", || {
+        d.metric("aimdbd_mqtt_connected") == Some(1.0)
+    });
+    let sub = TestClient::connect_persistent(broker.port, "flow-sub", &[out, "out/beat"]);
+    let publisher = TestClient::connect(broker.port, "flow-pub", &[]);
+    let beats_before = sub.on("out/beat").len();
+    let flood = flood_size();
+    let start = Instant::now();
+    for n in 0..flood {
+        publisher.publish(topic, QoS::AtLeastOnce, false, payload(n));
+    }
+    let deadline = start + ARRIVAL;
+    while sub.on(out).len() < flood && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+        if std::env::var_os("AIMDB_FLOOD_DEBUG").is_some() {
+            eprintln!(
+                "{:?}: {} arrived; unacked {:?}; records {:?}",
+                start.elapsed(),
+                sub.on(out).len(),
+                d.metric("aimdbd_mqtt_inbound_unacked"),
+                d.get_json("/api/records")
+            );
+        }
+    }
+    let got = sub.on(out);
+    let seen: Vec<u64> = got.iter().map(|r| n_of(&r.payload)).collect();
+    let missing = (0..flood as u64)
+        .filter(|n| seen.binary_search(n).is_err())
+        .count();
+    eprintln!(
+        "flood of {flood} through {topic} -> {out}: {} arrived, {missing} missing, in {:.1?}",
+        seen.len(),
+        start.elapsed()
+    );
+    assert_eq!(
+        missing, 0,
+        "every message the broker acknowledged to the publisher arrives"
+    );
+    assert_eq!(
+        seen,
+        (0..flood as u64).collect::<Vec<_>>(),
+        "in order, each once"
+    );
+    let beats = sub.on("out/beat").len() - beats_before;
+    assert!(
+        beats >= 5,
+        "an unrelated record kept flowing during the flood: {beats} heartbeats"
+    );
+}
+
+fn metric_sum(d: &Daemon, name: &str) -> f64 {
+    let (_, text) = d.http("GET", "/metrics", "").expect("metrics");
+    text.lines()
+        .filter(|l| l.starts_with(name) && !l.starts_with('#'))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}
+
+fn json_payload(n: usize) -> Vec<u8> {
+    format!(r#"{{"n":{n},"pad":"{}"}}"#, "x".repeat(80)).into_bytes()
+}
+
+#[test]
+fn a_qos1_flood_through_a_tiny_outbox_loses_nothing_and_pauses_the_inbound_link() {
+    let dir = TestDir::new("mqtt-flow-pass");
+    let broker = Mosquitto::start(dir.path());
+    let admin = support::free_port();
+    let config = format!(
+        r#"{}
+[[record]]
+key = "pass"
+type = "json"
+buffer = {{ kind = "spmc_ring", capacity = 64 }}
+link_from = [{{ url = "mqtt://in/pass", codec = "json", qos = 1 }}]
+link_to = [{{ url = "mqtt://out/pass", codec = "json", qos = 1 }}]
+"#,
+        head(admin, &broker, None)
+    );
+    let mut d = Daemon::start(dir.path(), admin, &config);
+    run_flood(&d, &broker, "in/pass", "out/pass", json_payload);
+    assert_eq!(
+        metric_sum(&d, "aimdbd_mqtt_outbox_dropped_total"),
+        0.0,
+        "a blocking outbox drops nothing"
+    );
+    let pauses = metric_sum(&d, "aimdbd_mqtt_inbound_pauses_total");
+    let waits = metric_sum(&d, "aimdbd_mqtt_outbox_waits_total");
+    eprintln!("inbound pauses: {pauses}, outbox waits: {waits}");
+    assert!(
+        waits > 0.0,
+        "the outbox of 8 was full at times, and the link waited instead of dropping"
+    );
+    assert!(
+        pauses > 0.0,
+        "the inbound link paused while the ring behind it was full"
+    );
+    assert_eq!(
+        metric_sum(&d, "aimdbd_mqtt_inbound_unacked"),
+        0.0,
+        "everything delivered is acknowledged"
+    );
+    assert_eq!(d.stop(), Some(0));
+}
+
+#[test]
+fn a_qos1_flood_through_a_transform_postcard_in_json_out_loses_nothing() {
+    let dir = TestDir::new("mqtt-flow-transform");
+    let broker = Mosquitto::start(dir.path());
+    let admin = support::free_port();
+    let config = format!(
+        r#"{}
+[[record]]
+key = "t.in"
+type = "Temperature"
+buffer = {{ kind = "spmc_ring", capacity = 32 }}
+link_from = [{{ url = "mqtt://aimdb/+/t.in", codec = "postcard", qos = 1 }}]
+
+[[record]]
+key = "t.out"
+type = "Temperature"
+buffer = {{ kind = "spmc_ring", capacity = 16 }}
+transform = {{ kind = "moving_average", input = "t.in", window = 1 }}
+link_to = [{{ url = "mqtt://out/t", codec = "json", qos = 1 }}]
+"#,
+        head(admin, &broker, None)
+    );
+    let mut d = Daemon::start(dir.path(), admin, &config);
+    run_flood(&d, &broker, "aimdb/node-1/t.in", "out/t", |n| {
+        let t = Temperature {
+            sensor_id: id("s").expect("id"),
+            celsius: 20.0,
+            timestamp_ms: n as u64,
+        };
+        Codec::Postcard.encode_to_vec(&t).expect("encode")
+    });
+    assert_eq!(metric_sum(&d, "aimdbd_mqtt_outbox_dropped_total"), 0.0);
+    assert_eq!(d.stop(), Some(0));
+}
+
+#[test]
+fn a_qos1_flood_into_a_persisting_record_stores_every_value() {
+    let dir = TestDir::new("mqtt-flow-persist");
+    let broker = Mosquitto::start(dir.path());
+    let admin = support::free_port();
+    let db = dir.join("history.db");
+    let config = format!(
+        r#"{}
+[[record]]
+key = "kept"
+type = "json"
+buffer = {{ kind = "spmc_ring", capacity = 64 }}
+link_from = [{{ url = "mqtt://in/kept", codec = "json", qos = 1 }}]
+link_to = [{{ url = "mqtt://out/kept", codec = "json", qos = 1 }}]
+persist = true
+"#,
+        head(admin, &broker, Some(&db.display().to_string()))
+    );
+    let mut d = Daemon::start(dir.path(), admin, &config);
+    run_flood(&d, &broker, "in/kept", "out/kept", json_payload);
+    assert_eq!(d.stop(), Some(0));
+    let conn = rusqlite::Connection::open(&db).expect("open history");
+    let mut stmt = conn
+        .prepare("SELECT value FROM history WHERE key = 'kept' ORDER BY id")
+        .expect("query");
+    let stored: Vec<u64> = stmt
+        .query_map([], |r| r.get::<_, String>(0))
+        .expect("rows")
+        .map(|v| n_of(v.expect("row").as_bytes()))
+        .collect();
+    assert_eq!(
+        stored,
+        (0..flood_size() as u64).collect::<Vec<_>>(),
+        "every value is in SQLite, in order"
+    );
+}
