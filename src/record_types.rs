@@ -6,7 +6,9 @@
 use std::fmt::Debug;
 use std::sync::Arc;
 
-use aimdb_core::{AimDbBuilder, Consumer, DbHandle, Decoder, Encoder, RecvError, TopicDecoder};
+use aimdb_core::{
+    AccessError, AimDb, AimDbBuilder, Consumer, DbHandle, Decoder, Encoder, RecvError, TopicDecoder,
+};
 use aimdb_records::types::*;
 use aimdb_records::{for_each_record_type, RecordType};
 use serde::de::DeserializeOwned;
@@ -31,10 +33,26 @@ pub struct TypeEntry {
     pub configure: fn(&mut AimDbBuilder<Rt>, &RecordConfig, &Env, &mut Vec<String>),
     /// The record's newest value as JSON.
     pub latest_json: fn(&DbHandle<Rt>, &str) -> Result<Option<Value>, String>,
-    /// Writes a value given as JSON into the record.
-    pub set_json: fn(&DbHandle<Rt>, &str, Value) -> Result<(), String>,
-    /// Copies the newest value of `key` from one running graph into another; whether one was.
-    pub carry_latest: fn(&DbHandle<Rt>, &DbHandle<Rt>, &str) -> bool,
+    /// Writes a value given as JSON into the running record, under the writer rule (only a
+    /// record with no writer in the graph takes it).
+    pub set_json: fn(&DbHandle<Rt>, &str, Value) -> Result<(), SetJsonError>,
+    /// Seeds a built, not yet running graph's record with a value given as JSON, whatever
+    /// writes it (values restored from history).
+    pub seed_json: fn(&AimDb<Rt>, &str, Value) -> Result<(), SetJsonError>,
+    /// Copies the newest value of `key` from a running graph into a built, not yet running one
+    /// (a reload); whether one was.
+    pub carry_latest: fn(&DbHandle<Rt>, &AimDb<Rt>, &str) -> bool,
+}
+
+/// Why a JSON value was not written into a record.
+#[derive(Debug, thiserror::Error)]
+pub enum SetJsonError {
+    /// The record cannot be written from outside (writer rule), or its key or type is wrong.
+    #[error(transparent)]
+    Access(#[from] AccessError),
+    /// The JSON is not a value of the record's type.
+    #[error("not a valid value: {0}")]
+    Invalid(serde_json::Error),
 }
 
 /// What a record value must be.
@@ -51,6 +69,7 @@ impl TypeEntry {
             configure: configure::<T>,
             latest_json: latest_json::<T>,
             set_json: set_json::<T>,
+            seed_json: seed_json::<T>,
             carry_latest: carry_latest::<T>,
         }
     }
@@ -192,18 +211,23 @@ fn latest_json<T: Storable>(h: &DbHandle<Rt>, key: &str) -> Result<Option<Value>
         .transpose()
 }
 
-fn set_json<T: Storable>(h: &DbHandle<Rt>, key: &str, value: Value) -> Result<(), String> {
-    let v: T = serde_json::from_value(value).map_err(|e| format!("not a valid value: {e}"))?;
-    h.producer::<T>(key).map_err(|e| e.to_string())?.produce(v);
+fn set_json<T: Storable>(h: &DbHandle<Rt>, key: &str, value: Value) -> Result<(), SetJsonError> {
+    // The writer rule first: a record that cannot be set says so whatever the value.
+    let producer = h.producer::<T>(key)?;
+    let v: T = serde_json::from_value(value).map_err(SetJsonError::Invalid)?;
+    producer.produce(v);
     Ok(())
 }
 
-fn carry_latest<T: Storable>(from: &DbHandle<Rt>, to: &DbHandle<Rt>, key: &str) -> bool {
-    match (from.latest::<T>(key), to.producer::<T>(key)) {
-        (Ok(Some(v)), Ok(p)) => {
-            p.produce(v);
-            true
-        }
+fn seed_json<T: Storable>(db: &AimDb<Rt>, key: &str, value: Value) -> Result<(), SetJsonError> {
+    let v: T = serde_json::from_value(value).map_err(SetJsonError::Invalid)?;
+    db.seed(key, v)?;
+    Ok(())
+}
+
+fn carry_latest<T: Storable>(from: &DbHandle<Rt>, to: &AimDb<Rt>, key: &str) -> bool {
+    match from.latest::<T>(key) {
+        Ok(Some(v)) => to.seed(key, v).is_ok(),
         _ => false,
     }
 }

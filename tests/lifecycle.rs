@@ -192,3 +192,51 @@ fn the_admin_endpoint_answers_and_metrics_parse() {
     d.signal("-TERM");
     assert_eq!(d.wait_exit(), Some(0));
 }
+
+#[test]
+fn ctl_set_refuses_a_record_that_has_a_writer_with_409() {
+    let records = format!(
+        "{BUSY}\n[[record]]\nkey = \"note.cmd\"\ntype = \"json\"\nbuffer = {{ kind = \"mailbox\" }}\n"
+    );
+    let (_dir, mut d) = start("writer-rule", &records, None);
+    for (key, writer) in [("alert.temp", "transform"), ("sensor.temp", "source")] {
+        let (status, body) = d
+            .http(
+                "POST",
+                &format!("/api/records/{key}"),
+                r#"{"celsius":99.0}"#,
+            )
+            .expect("admin answers");
+        assert_eq!(status, 409, "{key}: {body}");
+        assert!(
+            body.contains(writer),
+            "{key}: the message names the writer: {body}"
+        );
+    }
+    // A record with no writer in the graph is written from outside as before.
+    let (status, body) = d
+        .http("POST", "/api/records/note.cmd", r#"{"go":true}"#)
+        .expect("admin answers");
+    assert_eq!(status, 200, "{body}");
+
+    let addr = format!("127.0.0.1:{}", d.port);
+    let out = Command::new(env!("CARGO_BIN_EXE_aimdbd"))
+        .args([
+            "ctl",
+            "--admin",
+            &addr,
+            "set",
+            "alert.temp",
+            r#"{"celsius":99.0}"#,
+        ])
+        .output()
+        .expect("ctl");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "ctl set must fail: {stderr}");
+    assert!(
+        stderr.contains("HTTP 409") && stderr.contains("written by its transform"),
+        "{stderr}"
+    );
+    d.signal("-TERM");
+    assert_eq!(d.wait_exit(), Some(0));
+}

@@ -28,6 +28,49 @@ pub fn measure(ops: u64, mut round: impl FnMut() -> Duration) -> Throughput {
     }
 }
 
+/// Like two [`measure`]s, but with the subject's and the baseline's rounds alternating, so that
+/// a change in the machine's load during the run hits both alike. Returns (subject, baseline,
+/// median of the per-round ratios subject/baseline).
+pub fn measure_interleaved(
+    ops: u64,
+    mut subject: impl FnMut() -> Duration,
+    mut baseline: impl FnMut() -> Duration,
+) -> (Throughput, Throughput, f64) {
+    let rate = |d: Duration| ops as f64 / d.as_secs_f64().max(1e-9);
+    let mut pairs: Vec<(f64, f64)> = (0..ROUNDS)
+        .map(|_| (rate(subject()), rate(baseline())))
+        .collect();
+    let median = |mut v: Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    let ratio = median(pairs.iter().map(|(s, b)| s / b).collect());
+    let s = median(pairs.iter().map(|p| p.0).collect());
+    pairs.sort_by(|a, b| a.1.total_cmp(&b.1));
+    let b = pairs[pairs.len() / 2].1;
+    (
+        Throughput { ops_per_sec: s },
+        Throughput { ops_per_sec: b },
+        ratio,
+    )
+}
+
+/// Prints one result line of a [`measure_interleaved`] pair: subject, baseline, and the median
+/// per-round ratio.
+pub fn report_ratio(
+    name: &str,
+    subject: Throughput,
+    baseline_name: &str,
+    baseline: Throughput,
+    ratio: f64,
+) {
+    println!(
+        "{name:<44} {:>12}  | {baseline_name:<32} {:>12}  | ratio {ratio:>5.2} (median of per-round ratios)",
+        fmt_rate(subject.ops_per_sec),
+        fmt_rate(baseline.ops_per_sec),
+    );
+}
+
 /// Times `f` once.
 pub fn time(f: impl FnOnce()) -> Duration {
     let start = Instant::now();

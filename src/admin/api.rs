@@ -7,8 +7,10 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::{json, Value};
 
+use aimdb_core::AccessError;
+
 use super::state::{AdminState, Live, Phase};
-use crate::record_types;
+use crate::record_types::{self, SetJsonError};
 use crate::render;
 use crate::store::StoreState;
 
@@ -149,6 +151,10 @@ pub async fn set_record(
     };
     match (entry.set_json)(&live.handle, &key, value) {
         Ok(()) => Json(json!({ "key": key, "ok": true })).into_response(),
+        // The writer rule: the record's own writer is the only one.
+        Err(e @ SetJsonError::Access(AccessError::NotWritable { .. })) => {
+            error(StatusCode::CONFLICT, e.to_string())
+        }
         Err(e) => error(
             StatusCode::BAD_REQUEST,
             format!("record {key:?} carries {}: {e}", rec.type_name),

@@ -111,7 +111,12 @@ fn print_ok((status, body): (u16, String)) -> Result<(), String> {
         println!("{}", pretty.trim_end());
         Ok(())
     } else {
-        Err(format!("HTTP {status}: {}", body.trim()))
+        // The admin endpoint answers errors as `{"error": MESSAGE}`; print the message.
+        let message = serde_json::from_str::<serde_json::Value>(&body)
+            .ok()
+            .and_then(|v| v.get("error")?.as_str().map(str::to_owned))
+            .unwrap_or_else(|| body.trim().to_owned());
+        Err(format!("HTTP {status}: {message}"))
     }
 }
 

@@ -45,7 +45,7 @@ pub async fn run(path: PathBuf, config: Config) -> u8 {
     let mut config = Arc::new(config);
     let mut graph = match engine::build_with_store(&config, store.persist()) {
         Ok(db) => {
-            store.before_start(&config, &db.handle()).await;
+            store.before_start(&config, &db).await;
             RunningGraph::start(db)
         }
         Err(e) => {

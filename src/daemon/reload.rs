@@ -51,7 +51,6 @@ pub async fn reload(
     let old = graph.handle().clone();
     let outcome = graph.drain(current.shutdown_timeout).await;
     tracing::info!(?outcome, "old graph drained");
-    let new_handle = db.handle();
     let mut carried = 0;
     for r in &next.records {
         let unchanged = current
@@ -60,11 +59,11 @@ pub async fn reload(
             .any(|o| o.key == r.key && o.type_name == r.type_name && o.buffer == r.buffer);
         if unchanged && r.buffer == BufferCfg::SingleLatest {
             if let Some(t) = record_types::lookup(r.type_name) {
-                carried += usize::from((t.carry_latest)(&old, &new_handle, &r.key));
+                carried += usize::from((t.carry_latest)(&old, &db, &r.key));
             }
         }
     }
-    store.before_start(&next, &new_handle).await;
+    store.before_start(&next, &db).await;
     let running = RunningGraph::start(db);
     *current = Arc::new(next);
     state.publish(running.handle().clone(), current.clone());

@@ -39,7 +39,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use aimdb_core::DbHandle;
+use aimdb_core::AimDb;
 use aimdb_tokio::concurrency::{BackgroundSink, PeriodicConfig, PeriodicWorker};
 use parking_lot::RwLock;
 use rusqlite::Connection;
@@ -181,12 +181,12 @@ impl Store {
     /// After building the graph of `config` and before starting it: applies its retention
     /// settings, restores `restore = true` records and remembers the values already in
     /// persisting records (carried by a reload) so they are not stored twice.
-    pub async fn before_start(&self, config: &Config, handle: &DbHandle<Rt>) {
+    pub async fn before_start(&self, config: &Config, db: &AimDb<Rt>) {
         if let Some(open) = &self.open {
             *open.policy.write() = RetentionPolicy::of(config);
         }
         if let Some(persist) = &self.persist {
-            restore::seed(self.status.path(), persist, &self.status, config, handle).await;
+            restore::seed(self.status.path(), persist, &self.status, config, db).await;
         }
     }
 

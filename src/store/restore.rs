@@ -1,10 +1,11 @@
-//! Seeding a graph that is built but not yet running: `restore = true` records get their newest
+//! Seeding a graph that is built but not yet running (through `AimDb::seed`, so also records a
+//! source or transform writes): `restore = true` records get their newest
 //! stored value, and every value already in a persisting record (restored, or carried over by a
 //! reload) is remembered so its persist tap does not store it a second time.
 
 use std::path::{Path, PathBuf};
 
-use aimdb_core::DbHandle;
+use aimdb_core::AimDb;
 use serde_json::Value;
 
 use super::error::StoreError;
@@ -15,15 +16,16 @@ use crate::config::Config;
 use crate::record_types;
 use crate::Rt;
 
-/// Seeds `handle` (built from `config`, not started). Never fails: problems are logged.
+/// Seeds `db` (built from `config`, not started). Never fails: problems are logged.
 pub async fn seed(
     path: Option<PathBuf>,
     persist: &Persist,
     status: &StoreStatus,
     config: &Config,
-    handle: &DbHandle<Rt>,
+    db: &AimDb<Rt>,
 ) {
     persist.clear_seeded();
+    let handle = &db.handle();
     let latest = |key: &str, type_name: &str| {
         record_types::lookup(type_name).and_then(|t| (t.latest_json)(handle, key).ok().flatten())
     };
@@ -42,7 +44,7 @@ pub async fn seed(
             Ok(Ok(values)) => {
                 let mut restored = 0;
                 for (key, json) in values {
-                    restored += u64::from(restore_one(config, handle, &key, &json));
+                    restored += u64::from(restore_one(config, db, &key, &json));
                 }
                 status.restored(restored);
                 if restored > 0 {
@@ -60,7 +62,7 @@ pub async fn seed(
     }
 }
 
-fn restore_one(config: &Config, handle: &DbHandle<Rt>, key: &str, json: &str) -> bool {
+fn restore_one(config: &Config, db: &AimDb<Rt>, key: &str, json: &str) -> bool {
     let Some(rec) = config.records.iter().find(|r| r.key == key) else {
         return false;
     };
@@ -69,7 +71,7 @@ fn restore_one(config: &Config, handle: &DbHandle<Rt>, key: &str, json: &str) ->
     };
     let result = serde_json::from_str::<Value>(json)
         .map_err(|e| e.to_string())
-        .and_then(|v| (entry.set_json)(handle, key, v));
+        .and_then(|v| (entry.seed_json)(db, key, v).map_err(|e| e.to_string()));
     match result {
         Ok(()) => true,
         Err(e) => {

@@ -15,7 +15,7 @@ use crate::key::RecordKey;
 use crate::lifecycle::{until, ShutdownSignal, TaskTracker};
 use crate::link::BoxFuture;
 use crate::producer::Producer;
-use crate::record::{AnyRecord, RecordInfo};
+use crate::record::{AnyRecord, RecordInfo, WriterKind};
 use crate::runtime::Runtime;
 use crate::transform::Resolve;
 
@@ -56,6 +56,24 @@ impl<R: Runtime> AimDb<R> {
         DbHandle {
             inner: self.inner.clone(),
         }
+    }
+
+    /// Stores `value` into record `key` of this built, not yet running graph, whatever writes
+    /// the record: for state that comes from outside the graph's own writers, such as a value
+    /// restored from history or carried over from the graph a reload replaces. Readers
+    /// subscribed at build time see it as the record's first value. Once the graph runs (`run`
+    /// consumes `self`) only [`DbHandle::producer`] writes from outside, under the writer rule.
+    pub fn seed<T: Clone + Send + 'static>(
+        &self,
+        key: impl RecordKey,
+        value: T,
+    ) -> Result<(), AccessError> {
+        let handle = self.handle();
+        let shared = handle.typed::<T>(key.as_key())?.clone();
+        // Every configured writer (or the guard of a writer-less record) already holds the
+        // record open, so dropping this producer does not close it.
+        Producer::new(shared, self.inner.runtime.clone()).produce(value);
+        Ok(())
     }
 
     /// Runs the graph until every task has ended (a graph whose sources all finish drains and
@@ -156,12 +174,28 @@ impl<R: Runtime> DbHandle<R> {
             })
     }
 
-    /// A new writer of record `key`. The record stays open while it lives.
+    /// A new writer of record `key` from outside the graph. The record stays open while it
+    /// lives.
+    ///
+    /// The writer rule: a record has one writer. Only a record with no writer in the graph
+    /// ([`WriterKind::External`]) takes outside producers; one written by a source, a
+    /// transform or inbound links answers [`AccessError::NotWritable`]. (To put a value into
+    /// such a record before it runs, e.g. restored state, see [`AimDb::seed`].)
     pub fn producer<T: Clone + Send + 'static>(
         &self,
         key: impl RecordKey,
     ) -> Result<Producer<T, R>, AccessError> {
-        let shared = self.typed::<T>(key.as_key())?.clone();
+        let key = key.as_key();
+        let shared = self.typed::<T>(key)?.clone();
+        let writer = self
+            .record(key)
+            .map_or(WriterKind::External, RecordInfo::writer);
+        if writer != WriterKind::External {
+            return Err(AccessError::NotWritable {
+                key: key.into(),
+                writer,
+            });
+        }
         Ok(Producer::new(shared, self.inner.runtime.clone()))
     }
 

@@ -4,6 +4,7 @@ use alloc::string::String;
 use core::fmt;
 
 use crate::graph::GraphError;
+use crate::record::WriterKind;
 
 /// Why a graph could not be built or started.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -56,6 +57,15 @@ pub enum AccessError {
         /// The type the record carries.
         actual: &'static str,
     },
+    /// The record already has a writer in the graph (a source, a transform or inbound links):
+    /// only records with no configured writer ([`WriterKind::External`]) take outside
+    /// producers, so that one record never carries two interleaved streams.
+    NotWritable {
+        /// The key.
+        key: String,
+        /// What writes it.
+        writer: WriterKind,
+    },
 }
 
 impl fmt::Display for AccessError {
@@ -73,6 +83,11 @@ impl fmt::Display for AccessError {
                 requested,
                 actual,
             } => write!(f, "record {key:?} carries {actual}, not {requested}"),
+            AccessError::NotWritable { key, writer } => write!(
+                f,
+                "record {key:?} is written by its {writer}; only records with no writer in the \
+                 graph can be set from outside"
+            ),
         }
     }
 }

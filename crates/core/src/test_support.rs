@@ -12,6 +12,13 @@
 //! subscribers, many readers, mailbox exclusivity, closing when the producer is dropped, freeing a
 //! dropped reader, waking parked readers, cancel-safety, counters, and the engine's drain on
 //! shutdown. They panic on failure, like any test.
+//!
+//! The *buffer cases* (what a reader sees of each buffer kind) are written against
+//! [`CaseApi`], so that any way into a record runs the same case bodies: the async handles
+//! ([`AsyncApi`], which `conformance_tests!(block_on, runtime)` uses) and the Tokio adapter's
+//! sync API (`conformance_tests!(buffer_cases block_on, api)` in
+//! `crates/tokio/tests/sync_conformance.rs`). The *engine cases* (closing and reopening, wakers,
+//! cancelling a future, pipelines, shutdown, joins) are about the async engine itself.
 
 use alloc::sync::Arc;
 use alloc::task::Wake;
@@ -22,7 +29,10 @@ use core::sync::atomic::{AtomicUsize, Ordering};
 use core::task::{Context, Poll, Waker};
 use core::time::Duration;
 
-use crate::{AimDb, AimDbBuilder, BufferCfg, DbHandle, RecvError, Runtime, TryRecvError};
+use crate::{
+    AimDb, AimDbBuilder, BufferCfg, Consumer, DbHandle, Producer, RecordStats, RecvError, Runtime,
+    TryRecvError,
+};
 
 /// Key of the record the single-record cases use.
 pub const KEY: &str = "conformance.x";
@@ -67,6 +77,96 @@ impl Wake for CountingWaker {
     }
 }
 
+/// A way into records, for the buffer cases: opens one `u64` record [`KEY`] with no writer in
+/// the graph.
+pub trait CaseApi {
+    /// The opened record.
+    type Record: CaseRecord;
+    /// A graph holding one record [`KEY`] with buffer `cfg`, running or ready to be read and
+    /// written.
+    fn open(&self, cfg: BufferCfg) -> Self::Record;
+}
+
+/// Record [`KEY`] as one API sees it.
+pub trait CaseRecord {
+    /// A writer of the record.
+    type Writer: CaseWriter;
+    /// A reader of the record, subscribed when created.
+    type Reader: CaseReader;
+    /// A writer.
+    fn writer(&self) -> Self::Writer;
+    /// A new reader.
+    fn reader(&self) -> Self::Reader;
+    /// The record's counters.
+    fn stats(&self) -> RecordStats;
+    /// The newest value held, without consuming it.
+    fn latest(&self) -> Option<u64>;
+}
+
+/// Writes values.
+pub trait CaseWriter {
+    /// Stores `v`; never blocks.
+    fn produce(&self, v: u64);
+}
+
+/// Reads values.
+pub trait CaseReader {
+    /// The next value (the cases call it when one is ready, or lag or closing is due).
+    fn recv(&mut self) -> impl Future<Output = Result<u64, RecvError>>;
+    /// The next value if one is ready.
+    fn try_recv(&mut self) -> Result<u64, TryRecvError>;
+}
+
+/// The async handles ([`DbHandle`], [`Producer`], [`Consumer`]) on runtime `R`.
+#[derive(Clone)]
+pub struct AsyncApi<R>(pub R);
+
+/// A built (not running) graph and its handle, for [`AsyncApi`].
+pub struct AsyncRecord<R: Runtime> {
+    _db: AimDb<R>,
+    handle: DbHandle<R>,
+}
+
+impl<R: Runtime> CaseApi for AsyncApi<R> {
+    type Record = AsyncRecord<R>;
+    fn open(&self, cfg: BufferCfg) -> AsyncRecord<R> {
+        let (db, handle) = single_record(self.0.clone(), cfg);
+        AsyncRecord { _db: db, handle }
+    }
+}
+
+impl<R: Runtime> CaseRecord for AsyncRecord<R> {
+    type Writer = Producer<u64, R>;
+    type Reader = Consumer<u64, R>;
+    fn writer(&self) -> Producer<u64, R> {
+        self.handle.producer::<u64>(KEY).unwrap()
+    }
+    fn reader(&self) -> Consumer<u64, R> {
+        self.handle.consumer::<u64>(KEY).unwrap()
+    }
+    fn stats(&self) -> RecordStats {
+        self.handle.stats(KEY).unwrap()
+    }
+    fn latest(&self) -> Option<u64> {
+        self.handle.latest::<u64>(KEY).unwrap()
+    }
+}
+
+impl<R: Runtime> CaseWriter for Producer<u64, R> {
+    fn produce(&self, v: u64) {
+        Producer::produce(self, v);
+    }
+}
+
+impl<R: Runtime> CaseReader for Consumer<u64, R> {
+    fn recv(&mut self) -> impl Future<Output = Result<u64, RecvError>> {
+        Consumer::recv(self)
+    }
+    fn try_recv(&mut self) -> Result<u64, TryRecvError> {
+        Consumer::try_recv(self)
+    }
+}
+
 const ALL_KINDS: [BufferCfg; 3] = [
     BufferCfg::SpmcRing { capacity: 8 },
     BufferCfg::SingleLatest,
@@ -74,10 +174,10 @@ const ALL_KINDS: [BufferCfg; 3] = [
 ];
 
 /// A ring delivers every value, in order, to a reader that keeps up.
-pub async fn ring_delivers_every_value_in_order<R: Runtime>(rt: R) {
-    let (_db, h) = single_record(rt, BufferCfg::SpmcRing { capacity: 16 });
-    let p = h.producer::<u64>(KEY).unwrap();
-    let mut c = h.consumer::<u64>(KEY).unwrap();
+pub async fn ring_delivers_every_value_in_order<A: CaseApi>(api: A) {
+    let rec = api.open(BufferCfg::SpmcRing { capacity: 16 });
+    let p = rec.writer();
+    let mut c = rec.reader();
     for round in 0..10u64 {
         for i in 0..16 {
             p.produce(round * 16 + i);
@@ -91,10 +191,10 @@ pub async fn ring_delivers_every_value_in_order<R: Runtime>(rt: R) {
 
 /// A reader more than `capacity` behind is told how many values it missed, once, then resumes at
 /// the oldest value still held.
-pub async fn ring_reports_lag_then_resumes_at_oldest<R: Runtime>(rt: R) {
-    let (_db, h) = single_record(rt, BufferCfg::SpmcRing { capacity: 4 });
-    let p = h.producer::<u64>(KEY).unwrap();
-    let mut c = h.consumer::<u64>(KEY).unwrap();
+pub async fn ring_reports_lag_then_resumes_at_oldest<A: CaseApi>(api: A) {
+    let rec = api.open(BufferCfg::SpmcRing { capacity: 4 });
+    let p = rec.writer();
+    let mut c = rec.reader();
     for i in 0..10 {
         p.produce(i);
     }
@@ -103,26 +203,26 @@ pub async fn ring_reports_lag_then_resumes_at_oldest<R: Runtime>(rt: R) {
         assert_eq!(c.recv().await, Ok(i));
     }
     assert_eq!(c.try_recv(), Err(TryRecvError::Empty));
-    assert_eq!(h.stats(KEY).unwrap().lagged, 6);
+    assert_eq!(rec.stats().lagged, 6);
 }
 
 /// A reader that subscribes late sees only values produced after it subscribed.
-pub async fn ring_late_subscriber_sees_only_new_values<R: Runtime>(rt: R) {
-    let (_db, h) = single_record(rt, BufferCfg::SpmcRing { capacity: 8 });
-    let p = h.producer::<u64>(KEY).unwrap();
+pub async fn ring_late_subscriber_sees_only_new_values<A: CaseApi>(api: A) {
+    let rec = api.open(BufferCfg::SpmcRing { capacity: 8 });
+    let p = rec.writer();
     p.produce(1);
     p.produce(2);
-    let mut late = h.consumer::<u64>(KEY).unwrap();
+    let mut late = rec.reader();
     assert_eq!(late.try_recv(), Err(TryRecvError::Empty));
     p.produce(3);
     assert_eq!(late.recv().await, Ok(3));
 }
 
 /// Every reader of a ring sees every value, independently of the others.
-pub async fn ring_many_readers_each_see_every_value<R: Runtime>(rt: R) {
-    let (_db, h) = single_record(rt, BufferCfg::SpmcRing { capacity: 64 });
-    let p = h.producer::<u64>(KEY).unwrap();
-    let mut readers: Vec<_> = (0..4).map(|_| h.consumer::<u64>(KEY).unwrap()).collect();
+pub async fn ring_many_readers_each_see_every_value<A: CaseApi>(api: A) {
+    let rec = api.open(BufferCfg::SpmcRing { capacity: 64 });
+    let p = rec.writer();
+    let mut readers: Vec<_> = (0..4).map(|_| rec.reader()).collect();
     for i in 0..50 {
         p.produce(i);
     }
@@ -131,26 +231,26 @@ pub async fn ring_many_readers_each_see_every_value<R: Runtime>(rt: R) {
             assert_eq!(c.recv().await, Ok(i));
         }
     }
-    let s = h.stats(KEY).unwrap();
+    let s = rec.stats();
     assert_eq!((s.produced, s.delivered, s.readers), (50, 200, 4));
 }
 
 /// A `single_latest` reader that subscribes late gets the current value at once.
-pub async fn latest_late_subscriber_gets_current_value<R: Runtime>(rt: R) {
-    let (_db, h) = single_record(rt, BufferCfg::SingleLatest);
-    let p = h.producer::<u64>(KEY).unwrap();
+pub async fn latest_late_subscriber_gets_current_value<A: CaseApi>(api: A) {
+    let rec = api.open(BufferCfg::SingleLatest);
+    let p = rec.writer();
     p.produce(7);
-    let mut late = h.consumer::<u64>(KEY).unwrap();
+    let mut late = rec.reader();
     assert_eq!(late.recv().await, Ok(7));
     assert_eq!(late.try_recv(), Err(TryRecvError::Empty));
-    assert_eq!(h.latest::<u64>(KEY).unwrap(), Some(7));
+    assert_eq!(rec.latest(), Some(7));
 }
 
 /// A slow `single_latest` reader sees only the newest value.
-pub async fn latest_collapses_intermediate_values<R: Runtime>(rt: R) {
-    let (_db, h) = single_record(rt, BufferCfg::SingleLatest);
-    let p = h.producer::<u64>(KEY).unwrap();
-    let mut c = h.consumer::<u64>(KEY).unwrap();
+pub async fn latest_collapses_intermediate_values<A: CaseApi>(api: A) {
+    let rec = api.open(BufferCfg::SingleLatest);
+    let p = rec.writer();
+    let mut c = rec.reader();
     for i in 0..100 {
         p.produce(i);
     }
@@ -161,11 +261,11 @@ pub async fn latest_collapses_intermediate_values<R: Runtime>(rt: R) {
 }
 
 /// A mailbox value is consumed by exactly one reader.
-pub async fn mailbox_delivers_each_value_once<R: Runtime>(rt: R) {
-    let (_db, h) = single_record(rt, BufferCfg::Mailbox);
-    let p = h.producer::<u64>(KEY).unwrap();
-    let mut a = h.consumer::<u64>(KEY).unwrap();
-    let mut b = h.consumer::<u64>(KEY).unwrap();
+pub async fn mailbox_delivers_each_value_once<A: CaseApi>(api: A) {
+    let rec = api.open(BufferCfg::Mailbox);
+    let p = rec.writer();
+    let mut a = rec.reader();
+    let mut b = rec.reader();
     p.produce(1);
     assert_eq!(a.recv().await, Ok(1));
     assert_eq!(b.try_recv(), Err(TryRecvError::Empty));
@@ -176,15 +276,15 @@ pub async fn mailbox_delivers_each_value_once<R: Runtime>(rt: R) {
 }
 
 /// An unread mailbox value is overwritten by the next one and counted as dropped.
-pub async fn mailbox_overwrite_drops_unread_value<R: Runtime>(rt: R) {
-    let (_db, h) = single_record(rt, BufferCfg::Mailbox);
-    let p = h.producer::<u64>(KEY).unwrap();
-    let mut c = h.consumer::<u64>(KEY).unwrap();
+pub async fn mailbox_overwrite_drops_unread_value<A: CaseApi>(api: A) {
+    let rec = api.open(BufferCfg::Mailbox);
+    let p = rec.writer();
+    let mut c = rec.reader();
     p.produce(1);
     p.produce(2);
     assert_eq!(c.recv().await, Ok(2));
     assert_eq!(c.try_recv(), Err(TryRecvError::Empty));
-    assert_eq!(h.stats(KEY).unwrap().dropped, 1);
+    assert_eq!(rec.stats().dropped, 1);
 }
 
 /// When the last producer is dropped, readers get what is held, then `Closed`; a new producer
@@ -214,21 +314,21 @@ pub async fn producer_dropped_closes_after_drain<R: Runtime>(rt: R) {
 }
 
 /// A dropped reader frees its slot and never holds the producer back.
-pub async fn reader_dropped_frees_its_slot<R: Runtime>(rt: R) {
+pub async fn reader_dropped_frees_its_slot<A: CaseApi>(api: A) {
     for cfg in ALL_KINDS {
-        let (_db, h) = single_record(rt.clone(), cfg);
-        let p = h.producer::<u64>(KEY).unwrap();
-        let a = h.consumer::<u64>(KEY).unwrap();
-        let mut b = h.consumer::<u64>(KEY).unwrap();
-        assert_eq!(h.stats(KEY).unwrap().readers, 2, "{cfg}");
+        let rec = api.open(cfg);
+        let p = rec.writer();
+        let a = rec.reader();
+        let mut b = rec.reader();
+        assert_eq!(rec.stats().readers, 2, "{cfg}");
         drop(a);
-        assert_eq!(h.stats(KEY).unwrap().readers, 1, "{cfg}");
+        assert_eq!(rec.stats().readers, 1, "{cfg}");
         for i in 0..1000 {
             p.produce(i);
         }
         assert!(b.recv().await.is_ok() || cfg != BufferCfg::Mailbox, "{cfg}");
-        let c = h.consumer::<u64>(KEY).unwrap();
-        assert_eq!(h.stats(KEY).unwrap().readers, 2, "{cfg}: slot reused");
+        let c = rec.reader();
+        assert_eq!(rec.stats().readers, 2, "{cfg}: slot reused");
         drop(c);
     }
 }
@@ -273,16 +373,16 @@ pub async fn recv_is_cancel_safe<R: Runtime>(rt: R) {
 }
 
 /// Producing never waits for readers, however far behind they are.
-pub async fn producing_never_waits_for_readers<R: Runtime>(rt: R) {
+pub async fn producing_never_waits_for_readers<A: CaseApi>(api: A) {
     for cfg in ALL_KINDS {
-        let (_db, h) = single_record(rt.clone(), cfg);
-        let p = h.producer::<u64>(KEY).unwrap();
-        let _idle = h.consumer::<u64>(KEY).unwrap();
+        let rec = api.open(cfg);
+        let p = rec.writer();
+        let _idle = rec.reader();
         for i in 0..10_000 {
             p.produce(i);
         }
-        assert_eq!(h.stats(KEY).unwrap().produced, 10_000, "{cfg}");
-        assert!(h.stats(KEY).unwrap().last_produced.is_some(), "{cfg}");
+        assert_eq!(rec.stats().produced, 10_000, "{cfg}");
+        assert!(rec.stats().last_produced.is_some(), "{cfg}");
     }
 }
 
@@ -392,19 +492,27 @@ pub async fn join_combines_inputs<R: Runtime>(rt: R) {
 ///
 /// - `conformance_tests!(block_on, runtime_expr)` stamps out each case as a `#[test]`: `block_on`
 ///   runs a future to completion on the adapter's executor, `runtime_expr` (evaluated inside it)
-///   makes the adapter.
+///   makes the adapter. Buffer cases run through [`AsyncApi`].
 /// - `conformance_tests!(await_each runtime_expr, report)` awaits each case in turn inside the
 ///   caller's `async` block (for targets without a test harness, e.g. an MCU under QEMU) and
 ///   calls `report(case_name)` after each one passes.
+/// - `conformance_tests!(buffer_cases block_on, api_expr)` stamps out only the buffer cases, run
+///   through another [`CaseApi`] (e.g. the sync API), from the same list.
 #[macro_export]
 macro_rules! conformance_tests {
     (await_each $runtime:expr, $report:expr) => {
-        $crate::conformance_tests!(@list [@await_each $runtime, $report;])
+        $crate::conformance_tests!(@buffer_list [@await_each $crate::test_support::AsyncApi($runtime), $report;]);
+        $crate::conformance_tests!(@engine_list [@await_each $runtime, $report;]);
+    };
+    (buffer_cases $block_on:path, $api:expr) => {
+        $crate::conformance_tests!(@buffer_list [@cases $block_on, $api;]);
     };
     ($block_on:path, $runtime:expr) => {
-        $crate::conformance_tests!(@list [@cases $block_on, $runtime;]);
+        $crate::conformance_tests!(@buffer_list [@cases $block_on, $crate::test_support::AsyncApi($runtime);]);
+        $crate::conformance_tests!(@engine_list [@cases $block_on, $runtime;]);
     };
-    (@list [$($head:tt)*]) => {
+    // What a reader sees of each buffer kind: cases generic over `CaseApi`.
+    (@buffer_list [$($head:tt)*]) => {
         $crate::conformance_tests! { $($head)*
             ring_delivers_every_value_in_order,
             ring_reports_lag_then_resumes_at_oldest,
@@ -414,11 +522,16 @@ macro_rules! conformance_tests {
             latest_collapses_intermediate_values,
             mailbox_delivers_each_value_once,
             mailbox_overwrite_drops_unread_value,
-            producer_dropped_closes_after_drain,
             reader_dropped_frees_its_slot,
+            producing_never_waits_for_readers,
+        }
+    };
+    // The async engine itself: cases generic over `Runtime`.
+    (@engine_list [$($head:tt)*]) => {
+        $crate::conformance_tests! { $($head)*
+            producer_dropped_closes_after_drain,
             recv_wakes_parked_reader,
             recv_is_cancel_safe,
-            producing_never_waits_for_readers,
             pipeline_runs_to_completion,
             shutdown_drains_every_accepted_value,
             join_combines_inputs,

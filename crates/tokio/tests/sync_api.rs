@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use aimdb_core::{AccessError, AimDbBuilder, BufferCfg};
-use aimdb_tokio::sync_api::{AttachOptions, GetError, TrySetError};
+use aimdb_tokio::sync_api::{AttachOptions, GetError};
 use aimdb_tokio::{AttachExt, TokioAdapter};
 
 /// Generous bound for "returns promptly" on a loaded, shared 2-core machine.
@@ -60,9 +60,7 @@ fn lag_is_reported_honestly_when_capacity_does_not_suffice() {
     b.configure::<u64>("small", |r| {
         r.buffer(BufferCfg::SpmcRing { capacity: 16 });
     });
-    let h = b
-        .attach_with(AttachOptions::default().record_capacity("small", 4))
-        .unwrap();
+    let h = b.attach().unwrap();
     let c = h.consumer::<u64>("small").unwrap();
     let p = h.producer::<u64>("small").unwrap();
     for i in 0..10_000 {
@@ -185,14 +183,12 @@ fn dropping_the_handle_without_detach_terminates_even_with_a_stuck_tap() {
 }
 
 #[test]
-fn try_set_never_loses_a_value() {
+fn a_reader_on_another_thread_gets_every_value_a_ring_can_hold() {
     let mut b = builder();
     b.configure::<u64>("r", |r| {
         r.buffer(BufferCfg::SpmcRing { capacity: 1 << 17 });
     });
-    let h = b
-        .attach_with(AttachOptions::default().record_capacity("r", 2))
-        .unwrap();
+    let h = b.attach().unwrap();
     let c = h.consumer::<u64>("r").unwrap();
     let p = h.producer::<u64>("r").unwrap();
     let reader = std::thread::spawn(move || {
@@ -202,18 +198,15 @@ fn try_set_never_loses_a_value() {
         }
         got
     });
-    let mut accepted = Vec::new();
     for i in 0..50_000u64 {
-        match p.try_set(i) {
-            Ok(()) => accepted.push(i),
-            Err(TrySetError::Full(v)) => assert_eq!(v, i, "a full channel hands the value back"),
-            Err(TrySetError::Closed(_)) => panic!("engine closed"),
-        }
+        p.set(i).unwrap();
     }
     h.detach().unwrap();
     let got = reader.join().unwrap();
-    assert_eq!(got.len(), accepted.len(), "as many values read as accepted");
-    assert!(got == accepted, "exactly the accepted values, in order");
+    assert!(
+        got == (0..50_000).collect::<Vec<_>>(),
+        "every value, in order, then Closed"
+    );
 }
 
 #[test]
@@ -272,4 +265,242 @@ fn handles_are_send_and_sync() {
     assert_send_sync::<aimdb_tokio::SyncHandle>();
     assert_send_sync::<aimdb_tokio::SyncProducer<u64>>();
     assert_send_sync::<aimdb_tokio::SyncConsumer<u64>>();
+}
+
+// ---- issue 12: buffer meaning, detach timeout, writer rule ----
+
+#[test]
+fn a_sync_mailbox_reader_gets_the_newest_value_once() {
+    let mut b = builder();
+    b.configure::<u64>("cmd", |r| {
+        r.buffer(BufferCfg::Mailbox);
+    });
+    let h = b.attach().unwrap();
+    let c = h.consumer::<u64>("cmd").unwrap();
+    let p = h.producer::<u64>("cmd").unwrap();
+    // Instructions arrive one by one while nobody reads.
+    for i in 1..=5 {
+        p.set(i).unwrap();
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(c.get_with_timeout(MARGIN), Ok(5), "latest instruction wins");
+    assert_eq!(c.try_get(), Err(GetError::Empty), "consumed once");
+    h.detach().unwrap();
+}
+
+#[test]
+fn a_sync_single_latest_reader_sees_only_the_newest_value() {
+    let mut b = builder();
+    b.configure::<u64>("level", |r| {
+        r.buffer(BufferCfg::SingleLatest);
+    });
+    let h = b.attach().unwrap();
+    let c = h.consumer::<u64>("level").unwrap();
+    let p = h.producer::<u64>("level").unwrap();
+    p.set(0).unwrap();
+    assert_eq!(c.get_with_timeout(MARGIN), Ok(0));
+    for i in 1..=5 {
+        p.set(i).unwrap();
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(c.get_with_timeout(MARGIN), Ok(5), "intermediates collapse");
+    assert_eq!(c.try_get(), Err(GetError::Empty));
+    h.detach().unwrap();
+}
+
+#[test]
+fn a_sync_ring_reader_is_told_its_lag_as_a_count() {
+    let mut b = builder();
+    b.configure::<u64>("ring", |r| {
+        r.buffer(BufferCfg::SpmcRing { capacity: 4 });
+    });
+    let h = b.attach().unwrap();
+    let c = h.consumer::<u64>("ring").unwrap();
+    let p = h.producer::<u64>("ring").unwrap();
+    for i in 0..10 {
+        p.set(i).unwrap();
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert_eq!(c.get_with_timeout(MARGIN), Err(GetError::Lagged(6)));
+    for i in 6..10 {
+        assert_eq!(c.get_with_timeout(MARGIN), Ok(i));
+    }
+    assert_eq!(c.try_get(), Err(GetError::Empty));
+    h.detach().unwrap();
+}
+
+#[test]
+fn a_value_set_is_readable_at_once_with_no_engine_in_between() {
+    let mut b = builder();
+    b.configure::<u64>("r", |r| {
+        r.buffer(BufferCfg::SpmcRing { capacity: 8 });
+    });
+    let h = b.attach().unwrap();
+    let c = h.consumer::<u64>("r").unwrap();
+    let p = h.producer::<u64>("r").unwrap();
+    for i in 0..100 {
+        p.set(i).unwrap();
+        assert_eq!(
+            c.try_get(),
+            Ok(i),
+            "set returns once the value is in the record"
+        );
+    }
+    h.detach().unwrap();
+}
+
+#[test]
+fn a_reader_blocked_in_get_is_woken_by_a_set_on_another_thread() {
+    let mut b = builder();
+    b.configure::<u64>("r", |r| {
+        r.buffer(BufferCfg::SpmcRing { capacity: 8 });
+    });
+    let h = b.attach().unwrap();
+    let c = h.consumer::<u64>("r").unwrap();
+    let p = h.producer::<u64>("r").unwrap();
+    std::thread::scope(|s| {
+        let reader = s.spawn(|| c.get());
+        // Long enough for the reader to spin out and park.
+        std::thread::sleep(Duration::from_millis(50));
+        p.set(7).unwrap();
+        assert_eq!(reader.join().unwrap(), Ok(7));
+    });
+    // A timed-out get loses nothing (the sync form of cancel-safety).
+    assert_eq!(
+        c.get_with_timeout(Duration::from_millis(20)),
+        Err(GetError::Timeout)
+    );
+    p.set(8).unwrap();
+    assert_eq!(c.get_with_timeout(MARGIN), Ok(8));
+    h.detach().unwrap();
+}
+
+#[test]
+fn a_timed_out_detach_returns_after_its_timeout_and_drop_does_not_wait_again() {
+    let mut b = builder();
+    b.configure::<u64>("r", |r| {
+        r.buffer(BufferCfg::SpmcRing { capacity: 8 })
+            // A tap that never ends, even after its record closes.
+            .tap(|ctx, _c| async move {
+                loop {
+                    ctx.time().sleep(Duration::from_secs(3600)).await;
+                }
+            });
+    });
+    let timeout = Duration::from_millis(300);
+    let options = AttachOptions {
+        detach_timeout: timeout,
+        drop_timeout: Duration::from_secs(10),
+        ..AttachOptions::default()
+    };
+    let h = b.attach_with(options).unwrap();
+    let start = Instant::now();
+    let result = h.detach();
+    let took = start.elapsed();
+    assert!(
+        matches!(result, Err(aimdb_tokio::sync_api::DetachError::Timeout(t)) if t == timeout),
+        "{result:?}"
+    );
+    assert!(took >= timeout, "{took:?}");
+    assert!(
+        took < timeout + MARGIN,
+        "detach waited {took:?} for a {timeout:?} timeout"
+    );
+}
+
+#[test]
+fn a_consumer_nobody_reads_does_not_make_detach_fail() {
+    let mut b = builder();
+    b.configure::<u64>("r", |r| {
+        r.buffer(BufferCfg::SpmcRing { capacity: 16 });
+    });
+    let options = AttachOptions {
+        detach_timeout: Duration::from_secs(3),
+        ..AttachOptions::default()
+    };
+    let h = b.attach_with(options).unwrap();
+    let _unread = h.consumer::<u64>("r").unwrap();
+    let p = h.producer::<u64>("r").unwrap();
+    // Values trickle in (so nothing between caller and record can batch them) while nobody reads.
+    for i in 0..1_500 {
+        p.set(i).unwrap();
+        std::thread::sleep(Duration::from_micros(200));
+    }
+    let start = Instant::now();
+    assert!(h.detach().is_ok(), "an unread consumer holds nothing back");
+    assert!(start.elapsed() < Duration::from_secs(3));
+}
+
+#[test]
+fn only_records_without_a_writer_take_sync_producers() {
+    let mut b = builder();
+    b.configure::<u64>("in", |r| {
+        r.buffer(BufferCfg::SpmcRing { capacity: 8 });
+    });
+    b.configure::<u64>("doubled", |r| {
+        r.buffer(BufferCfg::SpmcRing { capacity: 8 })
+            .transform::<u64, _>("in", |t| t.map(|v| v * 2));
+    });
+    b.configure::<u64>("sourced", |r| {
+        r.buffer(BufferCfg::SingleLatest)
+            .source(|_ctx, p| async move { p.produce(1) });
+    });
+    let h = b.attach().unwrap();
+    for (key, writer) in [
+        ("doubled", aimdb_core::WriterKind::Transform),
+        ("sourced", aimdb_core::WriterKind::Source),
+    ] {
+        match h.producer::<u64>(key) {
+            Err(AccessError::NotWritable { key: k, writer: w }) => {
+                assert_eq!((k.as_str(), w), (key, writer));
+            }
+            Err(e) => panic!("{key}: {e}"),
+            Ok(_) => panic!("{key}: a second writer was accepted"),
+        }
+    }
+    let c = h.consumer::<u64>("doubled").unwrap();
+    h.producer::<u64>("in").unwrap().set(20).unwrap();
+    assert_eq!(
+        c.get_with_timeout(MARGIN),
+        Ok(40),
+        "only the transform writes it"
+    );
+    h.detach().unwrap();
+}
+
+#[test]
+fn a_shutdown_raised_elsewhere_releases_sync_producers_so_the_graph_drains() {
+    let tapped = Arc::new(AtomicUsize::new(0));
+    let t2 = tapped.clone();
+    let mut b = builder();
+    b.configure::<u64>("r", |r| {
+        r.buffer(BufferCfg::SpmcRing { capacity: 64 })
+            .tap(move |_ctx, mut c| async move {
+                while c.recv().await.is_ok() {
+                    t2.fetch_add(1, Ordering::SeqCst);
+                }
+            });
+    });
+    let h = b.attach().unwrap();
+    let p = h.producer::<u64>("r").unwrap();
+    let c = h.consumer::<u64>("r").unwrap();
+    for i in 0..10 {
+        p.set(i).unwrap();
+    }
+    h.db().shutdown();
+    let deadline = Instant::now() + MARGIN;
+    while h.db().live_tasks() > 0 {
+        assert!(Instant::now() < deadline, "the graph never drained");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert_eq!(tapped.load(Ordering::SeqCst), 10);
+    assert!(matches!(
+        p.set(10),
+        Err(aimdb_tokio::sync_api::SetError::Closed(10))
+    ));
+    for i in 0..10 {
+        assert_eq!(c.get_with_timeout(MARGIN), Ok(i));
+    }
+    assert_eq!(c.get_with_timeout(MARGIN), Err(GetError::Closed));
+    h.detach().unwrap();
 }

@@ -1,4 +1,6 @@
-//! One produce→receive cycle allocates nothing, for every buffer kind, after warm-up.
+//! One produce→receive cycle allocates nothing, for every buffer kind, after warm-up — on the
+//! async path and through the sync API (`set`, `get`, `get_with_timeout`, `try_get`, also
+//! between two threads, where a `get` spins and parks).
 //!
 //! A counting global allocator wraps the system allocator; each case warms a record up, then
 //! counts allocations over many lockstep cycles on a current-thread runtime. Only the test's own
@@ -9,8 +11,11 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use std::time::Duration;
+
 use aimdb_core::{AimDbBuilder, BufferCfg};
-use aimdb_tokio::TokioAdapter;
+use aimdb_tokio::sync_api::GetError;
+use aimdb_tokio::{AttachExt, TokioAdapter};
 
 struct Counting;
 
@@ -109,6 +114,97 @@ fn allocations_per_cycle(cfg: BufferCfg) -> u64 {
     })
 }
 
+/// parking_lot allocates a thread's parking data (and may grow its global table) the first time
+/// that thread blocks on a contended lock — once per thread, not per message. Two threads
+/// sharing a buffer's lock hit it at a random moment, so each thread does it before counting.
+fn warm_up_lock_parking() {
+    let m = parking_lot::Mutex::new(());
+    let c = parking_lot::Condvar::new();
+    let mut g = m.lock();
+    let _ = c.wait_for(&mut g, Duration::from_nanos(1));
+}
+
+/// Sync API: `set` then `get` / `get_with_timeout` / `try_get` on one thread, and a ping-pong
+/// with an echo thread (both threads counted, each `get` may spin and park).
+fn sync_allocations_per_cycle(cfg: BufferCfg) -> u64 {
+    const N: u64 = 5_000;
+    let mut b = AimDbBuilder::<TokioAdapter>::new();
+    for key in ["ping", "pong"] {
+        b.configure::<Reading>(key, |r| {
+            r.buffer(cfg);
+        });
+    }
+    let h = b.attach().expect("attach");
+    let ping_p = h.producer::<Reading>("ping").expect("producer");
+    let ping_c = h.consumer::<Reading>("ping").expect("consumer");
+    let pong_p = h.producer::<Reading>("pong").expect("producer");
+    let pong_c = h.consumer::<Reading>("pong").expect("consumer");
+    let mut v = Reading {
+        id: *b"sensor-0001-abcd",
+        celsius: 21.5,
+        ts: 0,
+    };
+    let long = Duration::from_secs(10);
+    let tiny = Duration::from_millis(1);
+    let round = |v: &mut Reading, i: u64| {
+        v.ts = i;
+        ping_p.set(v.clone()).expect("set");
+        assert_eq!(ping_c.get().map(|r| r.ts), Ok(i));
+        ping_p.set(v.clone()).expect("set");
+        assert_eq!(ping_c.get_with_timeout(long).map(|r| r.ts), Ok(i));
+        ping_p.set(v.clone()).expect("set");
+        assert_eq!(ping_c.try_get().map(|r| r.ts), Ok(i));
+    };
+    for i in 0..1_000 {
+        round(&mut v, i);
+    }
+    counting(true);
+    for i in 0..N {
+        round(&mut v, i);
+    }
+    counting(false);
+    let same_thread = ALLOCS.swap(0, Ordering::SeqCst);
+
+    // Ping-pong: this thread sets "ping" and gets "pong"; the echo thread the other way round.
+    let go = std::sync::Barrier::new(2);
+    let cross_thread = std::thread::scope(|s| {
+        let echo = s.spawn(|| {
+            let mut echoed = 0;
+            warm_up_lock_parking();
+            // A wait that times out makes this thread's waker (once per thread).
+            assert_eq!(ping_c.get_with_timeout(tiny), Err(GetError::Timeout));
+            go.wait();
+            while let Ok(r) = ping_c.get_with_timeout(long) {
+                pong_p.set(r).expect("set");
+                echoed += 1;
+                if echoed == 1_000 {
+                    counting(true);
+                }
+                if echoed == 1_000 + N {
+                    break;
+                }
+            }
+            counting(false);
+        });
+        warm_up_lock_parking();
+        assert_eq!(pong_c.get_with_timeout(tiny), Err(GetError::Timeout));
+        go.wait();
+        for i in 0..1_000 + N {
+            if i == 1_000 {
+                counting(true);
+            }
+            v.ts = i;
+            ping_p.set(v.clone()).expect("set");
+            assert_eq!(pong_c.get_with_timeout(long).map(|r| r.ts), Ok(i));
+        }
+        counting(false);
+        echo.join().expect("echo thread");
+        ALLOCS.swap(0, Ordering::SeqCst)
+    });
+    h.detach().expect("detach");
+    same_thread + cross_thread
+}
+
 #[test]
 fn produce_receive_cycle_allocates_nothing() {
     // One test function: the counter is global, so cases must not run in parallel.
@@ -121,6 +217,17 @@ fn produce_receive_cycle_allocates_nothing() {
             allocations_per_cycle(cfg),
             0,
             "{cfg}: allocations in 20 000 cycles"
+        );
+    }
+    for cfg in [
+        BufferCfg::SpmcRing { capacity: 64 },
+        BufferCfg::SingleLatest,
+        BufferCfg::Mailbox,
+    ] {
+        assert_eq!(
+            sync_allocations_per_cycle(cfg),
+            0,
+            "{cfg}: allocations in sync set/get cycles"
         );
     }
 }

@@ -19,7 +19,8 @@ pub enum AttachError {
 /// `detach` did not finish cleanly.
 #[derive(Debug, thiserror::Error)]
 pub enum DetachError {
-    /// Draining took longer than the timeout; the engine thread was left to finish on its own.
+    /// Draining took longer than the timeout; the engine cancels its remaining tasks and its
+    /// thread ends on its own, unwaited for.
     #[error("the engine did not drain within {0:?}")]
     Timeout(std::time::Duration),
     /// The engine thread panicked.
@@ -30,18 +31,7 @@ pub enum DetachError {
 /// `set` failed; the value is handed back.
 #[derive(Debug, PartialEq, Eq, thiserror::Error)]
 pub enum SetError<T> {
-    /// The engine has shut down.
-    #[error("the engine has shut down")]
-    Closed(T),
-}
-
-/// `try_set` failed; the value is handed back.
-#[derive(Debug, PartialEq, Eq, thiserror::Error)]
-pub enum TrySetError<T> {
-    /// The record's channel is full: the engine has not caught up yet.
-    #[error("the record's channel is full")]
-    Full(T),
-    /// The engine has shut down.
+    /// The graph is shutting down or has shut down.
     #[error("the engine has shut down")]
     Closed(T),
 }

@@ -1,7 +1,7 @@
 //! [`SyncHandle`]: the engine thread and the way to its records.
 
 use std::any::Any;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -10,26 +10,21 @@ use aimdb_core::{AccessError, AimDbBuilder, DbHandle, RecordKey};
 use parking_lot::Mutex;
 use tokio::runtime::Handle;
 use tokio::sync::oneshot;
-use tokio::task::JoinSet;
 
-use super::consumer::{spawn_forwarder, SyncConsumer};
+use super::consumer::SyncConsumer;
 use super::error::{AttachError, DetachError};
-use super::producer::{spawn_feeder, SyncProducer};
+use super::producer::{Release, SyncProducer, WriterSlot};
 use crate::TokioAdapter;
 
 /// How the engine thread runs.
 #[derive(Debug, Clone)]
 pub struct AttachOptions {
-    /// Tokio worker threads of the engine's runtime (default 2).
+    /// Tokio worker threads of the engine's runtime (default 2). They run the graph's own
+    /// tasks (sources, transforms, taps, links); sync `set`/`get` never go through them.
     pub worker_threads: usize,
-    /// Capacity of each record's caller→engine and engine→caller channel (default 1024).
-    pub channel_capacity: usize,
-    /// Per-record channel capacities, overriding `channel_capacity`.
-    pub record_capacity: BTreeMap<String, usize>,
     /// How long `detach` waits for the graph to drain (default 10 s).
     pub detach_timeout: Duration,
-    /// How long dropping the handle without `detach` waits before leaving the engine thread to
-    /// finish on its own (default 2 s).
+    /// How long dropping the handle without `detach` waits for the same (default 2 s).
     pub drop_timeout: Duration,
 }
 
@@ -37,28 +32,9 @@ impl Default for AttachOptions {
     fn default() -> Self {
         Self {
             worker_threads: 2,
-            channel_capacity: 1024,
-            record_capacity: BTreeMap::new(),
             detach_timeout: Duration::from_secs(10),
             drop_timeout: Duration::from_secs(2),
         }
-    }
-}
-
-impl AttachOptions {
-    /// Sets the channel capacity of record `key`.
-    pub fn record_capacity(mut self, key: impl RecordKey, capacity: usize) -> Self {
-        self.record_capacity
-            .insert(key.as_key().to_owned(), capacity.max(1));
-        self
-    }
-
-    fn capacity_of(&self, key: &str) -> usize {
-        self.record_capacity
-            .get(key)
-            .copied()
-            .unwrap_or(self.channel_capacity)
-            .max(1)
     }
 }
 
@@ -80,16 +56,42 @@ impl AttachExt for AimDbBuilder<TokioAdapter> {
     }
 }
 
+/// The sync API's producers, one per record, released when the graph shuts down.
+#[derive(Default)]
+struct Writers {
+    inner: Mutex<WritersInner>,
+}
+
+/// One record's slot twice: typed (to hand out, after a downcast) and as `Release`.
+type Slot = (Arc<dyn Any + Send + Sync>, Arc<dyn Release>);
+
+#[derive(Default)]
+struct WritersInner {
+    released: bool,
+    slots: HashMap<String, Slot>,
+}
+
+impl Writers {
+    /// Drops every producer the sync API holds, so that records can close; idempotent.
+    fn release_all(&self) {
+        let slots: Vec<Arc<dyn Release>> = {
+            let mut inner = self.inner.lock();
+            inner.released = true;
+            inner.slots.values().map(|(_, r)| r.clone()).collect()
+        };
+        for slot in slots {
+            slot.release();
+        }
+    }
+}
+
 /// Blocking, thread-safe access to a graph running on its own thread. `Send + Sync`.
 pub struct SyncHandle {
     db: DbHandle<TokioAdapter>,
-    runtime: Handle,
     options: AttachOptions,
-    /// One caller→engine channel per record, shared by every producer of it.
-    feeders: Mutex<HashMap<String, Box<dyn Any + Send>>>,
-    /// Consumer forwarding tasks, awaited on detach so that delivered values are not lost.
-    forwarders: Arc<Mutex<JoinSet<()>>>,
-    stop: Option<oneshot::Sender<()>>,
+    writers: Arc<Writers>,
+    /// Tells the engine to shut down, and how long it may take to drain.
+    stop: Option<oneshot::Sender<Duration>>,
     done: crossbeam_channel::Receiver<()>,
     thread: Option<JoinHandle<()>>,
 }
@@ -105,11 +107,11 @@ impl SyncHandle {
             .enable_all()
             .build()?;
         let (ready_tx, ready_rx) = crossbeam_channel::bounded(1);
-        let (stop_tx, stop_rx) = oneshot::channel::<()>();
+        let (stop_tx, stop_rx) = oneshot::channel::<Duration>();
         let (done_tx, done_rx) = crossbeam_channel::bounded::<()>(1);
-        let forwarders = Arc::new(Mutex::new(JoinSet::new()));
-        let forwarders2 = forwarders.clone();
-        let grace = options.detach_timeout;
+        let writers = Arc::new(Writers::default());
+        let writers2 = writers.clone();
+        let default_grace = options.detach_timeout;
         let thread = std::thread::Builder::new()
             .name("aimdb-runtime".into())
             .spawn(move || {
@@ -122,80 +124,92 @@ impl SyncHandle {
                             return;
                         }
                     };
-                    let _ = ready_tx.send(Ok((db.handle(), Handle::current())));
-                    let result = db
-                        .run_until(async {
-                            let _ = stop_rx.await;
-                        })
-                        .await;
-                    if let Err(e) = result {
-                        tracing::error!("aimdb engine stopped with an error: {e}");
+                    let handle = db.handle();
+                    let _ = ready_tx.send(Ok(handle.clone()));
+                    // However shutdown is raised (detach, drop, `db().shutdown()`), the sync
+                    // producers let go of their records so that the graph can drain.
+                    tokio::spawn(async move {
+                        handle.shutdown_signal().wait().await;
+                        writers2.release_all();
+                    });
+                    let (grace_tx, grace_rx) = oneshot::channel::<Duration>();
+                    let stop = async move {
+                        let grace = stop_rx.await.unwrap_or(default_grace);
+                        let _ = grace_tx.send(grace);
+                    };
+                    let bound = async move {
+                        match grace_rx.await {
+                            Ok(grace) => {
+                                tokio::time::sleep(grace).await;
+                                grace
+                            }
+                            // Shut down without a stop request: drain without a bound.
+                            Err(_) => std::future::pending().await,
+                        }
+                    };
+                    tokio::select! {
+                        result = db.run_until(stop) => {
+                            if let Err(e) = result {
+                                tracing::error!("aimdb engine stopped with an error: {e}");
+                            }
+                        }
+                        grace = bound => tracing::warn!(
+                            "aimdb engine did not drain within {grace:?}; its remaining tasks are cancelled"
+                        ),
                     }
-                    // Let consumer forwarders hand over what their records held; one whose
-                    // caller stopped reading is abandoned after the detach timeout.
-                    let mut set = std::mem::take(&mut *forwarders2.lock());
-                    let drained = async { while set.join_next().await.is_some() {} };
-                    let _ = tokio::time::timeout(grace, drained).await;
                 });
+                // Cancels what did not finish (a tap that never ends), so the thread ends.
                 runtime.shutdown_timeout(Duration::from_millis(100));
                 let _ = done_tx.send(());
             })?;
-        let (db, runtime) = ready_rx.recv().map_err(|_| AttachError::ThreadEnded)??;
+        let db = ready_rx.recv().map_err(|_| AttachError::ThreadEnded)??;
         Ok(Self {
             db,
-            runtime,
             options,
-            feeders: Mutex::new(HashMap::new()),
-            forwarders,
+            writers,
             stop: Some(stop_tx),
             done: done_rx,
             thread: Some(thread),
         })
     }
 
-    /// A blocking writer of record `key`. All producers of one record share one channel of the
-    /// record's capacity, drained by one engine task.
+    /// A writer of record `key`, producing from the caller's thread. All producers of one
+    /// record share one underlying producer.
+    ///
+    /// The writer rule applies: only a record with no writer in the graph takes it
+    /// ([`AccessError::NotWritable`] otherwise).
     pub fn producer<T: Clone + Send + 'static>(
         &self,
         key: impl RecordKey,
     ) -> Result<SyncProducer<T>, AccessError> {
         let key = key.as_key();
-        let mut feeders = self.feeders.lock();
-        if let Some(sender) = feeders
+        let mut writers = self.writers.inner.lock();
+        if let Some(slot) = writers
+            .slots
             .get(key)
-            .and_then(|s| s.downcast_ref::<tokio::sync::mpsc::Sender<T>>())
+            .and_then(|(any, _)| any.clone().downcast::<WriterSlot<T>>().ok())
         {
-            return Ok(SyncProducer::new(sender.clone()));
+            return Ok(SyncProducer::new(slot));
         }
+        // Checks key, type and the writer rule (also for a slot of another type).
         let producer = self.db.producer::<T>(key)?;
-        let sender = spawn_feeder(
-            &self.runtime,
-            producer,
-            self.db.clone(),
-            self.options.capacity_of(key),
-        );
-        feeders.insert(key.to_owned(), Box::new(sender.clone()));
-        Ok(SyncProducer::new(sender))
+        let slot = Arc::new(WriterSlot::new((!writers.released).then_some(producer)));
+        writers
+            .slots
+            .insert(key.to_owned(), (slot.clone(), slot.clone()));
+        Ok(SyncProducer::new(slot))
     }
 
-    /// A blocking reader of record `key`, with its own position and its own channel of the
-    /// record's capacity. Share it between threads to split values among them; take one per
-    /// thread for each to see every value.
+    /// A blocking reader of record `key`, with its own position in the record's buffer. Share
+    /// it between threads to split values among them; take one per thread for each to see
+    /// every value.
     pub fn consumer<T: Clone + Send + 'static>(
         &self,
         key: impl RecordKey,
     ) -> Result<SyncConsumer<T>, AccessError> {
         let key = key.as_key();
-        let consumer = self.db.consumer::<T>(key)?;
-        let capacity = self.options.capacity_of(key);
-        let _enter = self.runtime.enter();
-        Ok(spawn_forwarder(
-            &mut self.forwarders.lock(),
-            key,
-            consumer,
-            self.db.clone(),
-            capacity,
-        ))
+        let reader = self.db.consumer::<T>(key)?;
+        Ok(SyncConsumer::new(reader, self.db.clone(), key))
     }
 
     /// The async handle of the graph: introspection, counters, latest values.
@@ -203,27 +217,36 @@ impl SyncHandle {
         &self.db
     }
 
-    /// Shuts the graph down and waits, up to [`AttachOptions::detach_timeout`], until it has
+    /// Shuts the graph down and waits, at most [`AttachOptions::detach_timeout`], until it has
     /// drained and the engine thread has ended.
+    ///
+    /// Draining: the sync producers let go of their records (later `set`s answer `Closed`),
+    /// sources stop, and taps, transforms and links finish what their buffers hold. Values
+    /// already in a record stay readable by sync consumers, which then get `Closed`; a
+    /// consumer nobody reads holds nothing back. On `Err(Timeout)` the engine cancels its
+    /// remaining tasks and its thread ends on its own; nothing waits for it again (not even
+    /// dropping the handle).
     pub fn detach(mut self) -> Result<(), DetachError> {
         let timeout = self.options.detach_timeout;
         self.stop_and_wait(timeout)
     }
 
     fn stop_and_wait(&mut self, timeout: Duration) -> Result<(), DetachError> {
+        self.writers.release_all();
         if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
+            let _ = stop.send(timeout);
         }
-        self.feeders.lock().clear();
+        // Taken whatever the outcome: the thread is waited for at most once.
+        let thread = self.thread.take();
         match self.done.recv_timeout(timeout) {
-            Ok(()) => match self.thread.take().map(JoinHandle::join) {
+            Ok(()) => match thread.map(JoinHandle::join) {
                 Some(Err(_)) => Err(DetachError::Panicked),
                 _ => Ok(()),
             },
             Err(crossbeam_channel::RecvTimeoutError::Timeout) => Err(DetachError::Timeout(timeout)),
             // The thread ended without reporting: it panicked.
             Err(crossbeam_channel::RecvTimeoutError::Disconnected) => {
-                let _ = self.thread.take().map(JoinHandle::join);
+                let _ = thread.map(JoinHandle::join);
                 Err(DetachError::Panicked)
             }
         }

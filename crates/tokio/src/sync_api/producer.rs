@@ -1,79 +1,75 @@
-//! [`SyncProducer`]: blocking writes from any thread.
+//! [`SyncProducer`]: non-blocking writes from any thread, straight into the record's buffer.
 
-use aimdb_core::{DbHandle, Producer};
-use tokio::runtime::Handle;
-use tokio::sync::mpsc;
+use std::sync::Arc;
 
-use super::error::{SetError, TrySetError};
+use aimdb_core::Producer;
+use parking_lot::RwLock;
+
+use super::error::SetError;
 use crate::TokioAdapter;
+
+/// The one producer the sync API holds for a record, shared by every [`SyncProducer`] of it.
+/// Released (dropped) when the graph shuts down, so that the record can close and its readers
+/// drain.
+pub(super) struct WriterSlot<T: Send + 'static> {
+    producer: RwLock<Option<Producer<T, TokioAdapter>>>,
+}
+
+impl<T: Clone + Send + 'static> WriterSlot<T> {
+    pub(super) fn new(producer: Option<Producer<T, TokioAdapter>>) -> Self {
+        Self {
+            producer: RwLock::new(producer),
+        }
+    }
+}
+
+/// What the handle needs of a slot without knowing its type.
+pub(super) trait Release: Send + Sync {
+    /// Drops the producer; later `set`s answer `Closed`.
+    fn release(&self);
+}
+
+impl<T: Clone + Send + 'static> Release for WriterSlot<T> {
+    fn release(&self) {
+        // Taken out under the lock, dropped after it: dropping may close the record and wake its
+        // readers.
+        let producer = self.producer.write().take();
+        drop(producer);
+    }
+}
 
 /// Writes values into one record from any thread. Clone it freely; `Send + Sync`.
 ///
-/// Values go through the record's bounded channel to an engine task that produces them into the
-/// record in order. `set` blocks while that channel is full; `try_set` never blocks.
-pub struct SyncProducer<T> {
-    tx: mpsc::Sender<T>,
+/// `set` produces into the record's buffer from the calling thread: it never blocks (beyond the
+/// buffer's short lock) and never waits for readers; what a full buffer drops is the buffer's
+/// contract (a ring overwrites its oldest value, a mailbox an unread one). When `set` returns,
+/// readers can see the value.
+pub struct SyncProducer<T: Send + 'static> {
+    slot: Arc<WriterSlot<T>>,
 }
 
-impl<T> Clone for SyncProducer<T> {
+impl<T: Send + 'static> Clone for SyncProducer<T> {
     fn clone(&self) -> Self {
         Self {
-            tx: self.tx.clone(),
+            slot: self.slot.clone(),
         }
     }
 }
 
-impl<T: Send + 'static> SyncProducer<T> {
-    pub(super) fn new(tx: mpsc::Sender<T>) -> Self {
-        Self { tx }
+impl<T: Clone + Send + 'static> SyncProducer<T> {
+    pub(super) fn new(slot: Arc<WriterSlot<T>>) -> Self {
+        Self { slot }
     }
 
-    /// Sends `value` to the record, blocking while the record's channel is full. Must not be
-    /// called from inside an async task.
+    /// Stores `value` in the record and wakes its readers. Never blocks. `Err(Closed(value))`
+    /// once the graph is shutting down (after `detach`, or a shutdown requested elsewhere).
     pub fn set(&self, value: T) -> Result<(), SetError<T>> {
-        self.tx
-            .blocking_send(value)
-            .map_err(|mpsc::error::SendError(v)| SetError::Closed(v))
-    }
-
-    /// Sends `value` if the record's channel has room; never blocks.
-    pub fn try_set(&self, value: T) -> Result<(), TrySetError<T>> {
-        self.tx.try_send(value).map_err(|e| match e {
-            mpsc::error::TrySendError::Full(v) => TrySetError::Full(v),
-            mpsc::error::TrySendError::Closed(v) => TrySetError::Closed(v),
-        })
-    }
-}
-
-/// Starts the engine task feeding one record from its channel. At shutdown it stops accepting,
-/// produces what is queued, and drops its producer so the record can close.
-pub(super) fn spawn_feeder<T: Clone + Send + 'static>(
-    runtime: &Handle,
-    producer: Producer<T, TokioAdapter>,
-    db: DbHandle<TokioAdapter>,
-    capacity: usize,
-) -> mpsc::Sender<T> {
-    let (tx, mut rx) = mpsc::channel::<T>(capacity);
-    runtime.spawn(async move {
-        loop {
-            tokio::select! {
-                v = rx.recv() => match v {
-                    Some(v) => producer.produce(v),
-                    None => break,
-                },
-                () = wait_shutdown(&db) => {
-                    rx.close();
-                    while let Some(v) = rx.recv().await {
-                        producer.produce(v);
-                    }
-                    break;
-                }
+        match &*self.slot.producer.read() {
+            Some(producer) => {
+                producer.produce(value);
+                Ok(())
             }
+            None => Err(SetError::Closed(value)),
         }
-    });
-    tx
-}
-
-async fn wait_shutdown(db: &DbHandle<TokioAdapter>) {
-    db.shutdown_signal().wait().await;
+    }
 }
