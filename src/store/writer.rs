@@ -190,7 +190,10 @@ impl SinkDrain<HistoryRow> for HistoryWriter {
 /// gets every idle cycle.
 pub const WRITER_NICE: i32 = 10;
 
-/// Lowers the calling thread's CPU priority to [`WRITER_NICE`] (Linux: per thread). Best effort.
+/// Lowers the calling thread's CPU priority to [`WRITER_NICE`] (Linux: per thread). Best effort:
+/// if the call fails (EPERM under the systemd unit's `SystemCallFilter=~@resources` with
+/// `SystemCallErrorNumber=EPERM`, or a sandbox that forbids it otherwise) the writer keeps the
+/// default priority and says so in one log line.
 fn lower_thread_priority() {
     #[cfg(target_os = "linux")]
     {
@@ -201,8 +204,8 @@ fn lower_thread_priority() {
             libc::setpriority(libc::PRIO_PROCESS, tid as libc::id_t, WRITER_NICE)
         };
         if rc != 0 {
-            tracing::debug!(
-                "history writer keeps its priority: {}",
+            tracing::info!(
+                "history writer keeps the default CPU priority (setpriority to nice {WRITER_NICE}: {})",
                 std::io::Error::last_os_error()
             );
         }
