@@ -50,7 +50,7 @@ pub struct HistoryRow {
     pub ts_ms: i64,
     /// `[node] id` of the daemon.
     pub node: Arc<str>,
-    /// The record's writer (`source:simulate`, `transform:threshold`, `link_from`, `external`).
+    /// The record's writer (`source:simulate`, `transform:threshold`, `link_from`, `admin`).
     pub source: Arc<str>,
     /// The value, written as JSON.
     pub value: Box<dyn ToJson>,
