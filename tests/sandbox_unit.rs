@@ -19,6 +19,8 @@
 //!   the proof that the filter above is really in force.
 //! * `setpriority_is_the_only_call_the_unit_denies_on_these_paths`: killing on any denied call
 //!   but allowing `setpriority`, the same run succeeds — nothing else is silently refused.
+//! * `credentials_come_through_the_credentials_directory`: `password_file` and `token_file` as
+//!   `credential:NAME` under the same filter, as `LoadCredential=` hands them over.
 //! * `the_unit_names_what_the_install_steps_install`: `ExecStart`'s binary, the config and
 //!   `Documentation=` are where docs/OPERATIONS.md installs them.
 //!
@@ -456,6 +458,91 @@ fn setpriority_is_the_only_call_the_unit_denies_on_these_paths() {
         "setpriority was allowed here"
     );
     assert_eq!(d.stop(), Some(0), "drained under a killing filter");
+}
+
+#[test]
+fn credentials_come_through_the_credentials_directory() {
+    let sandbox = Sandbox::of_unit(&read("deploy/aimdbd.service"));
+    let dir = TestDir::new("sandbox-credentials");
+    let p = dir.path();
+    open_to_service_user(p);
+    let out = Command::new("mosquitto_passwd")
+        .args(["-b", "-c", "passwd", "gw", "cred-pass-1"])
+        .current_dir(p)
+        .output()
+        .expect("`mosquitto_passwd` is needed; run ./scripts/setup.sh");
+    assert!(out.status.success(), "mosquitto_passwd");
+    let broker = Mosquitto::start_with(
+        p,
+        &format!(
+            "allow_anonymous false\npassword_file {}\n",
+            p.join("passwd").display()
+        ),
+    );
+    let creds = p.join("credentials");
+    std::fs::create_dir_all(&creds).expect("dir");
+    std::fs::write(creds.join("mqtt-password"), "cred-pass-1\n").expect("password");
+    let token = "sandbox-token-0123456789";
+    std::fs::write(creds.join("admin-token"), format!("{token}\n")).expect("token");
+    let admin = support::free_port();
+    let config = format!(
+        "[node]\nid = \"gw-cred\"\n\n[admin]\nlisten = \"127.0.0.1:{admin}\"\ntoken_file = \"credential:admin-token\"\n\n\
+         [mqtt]\nurl = \"mqtt://127.0.0.1:{}\"\nusername = \"gw\"\npassword_file = \"credential:mqtt-password\"\n\n\
+         [[record]]\nkey = \"note\"\ntype = \"json\"\nbuffer = {{ kind = \"single_latest\" }}\n\
+         link_to = [{{ url = \"mqtt://gw-cred/note\", codec = \"json\", qos = 1 }}]\n",
+        broker.port
+    );
+    let program = sandbox.program();
+    let creds_dir = creds.to_str().expect("utf-8");
+    let mut d = Daemon::spawn_cmd(
+        p,
+        admin,
+        &config,
+        None,
+        &[("CREDENTIALS_DIRECTORY", creds_dir)],
+        |cmd| sandboxed(cmd, program),
+    );
+    wait_ready_alive(&mut d);
+    wait_alive(&mut d, "connected with the credential password", |d| {
+        d.metric("aimdbd_mqtt_connected") == Some(1.0)
+    });
+    assert_eq!(
+        d.http("POST", "/api/records/note", "\"x\"").map(|r| r.0),
+        Some(401),
+        "the credential token guards writes"
+    );
+    let set = Command::new(env!("CARGO_BIN_EXE_aimdbd"))
+        .arg("ctl")
+        .arg("--admin")
+        .arg(format!("127.0.0.1:{admin}"))
+        .arg("--token-file")
+        .arg(creds.join("admin-token"))
+        .args(["set", "note", "\"hello\""])
+        .output()
+        .expect("ctl");
+    assert!(
+        set.status.success(),
+        "ctl set with the token: {}",
+        String::from_utf8_lossy(&set.stderr)
+    );
+    assert_eq!(d.stop(), Some(0));
+
+    // Outside systemd there is no $CREDENTIALS_DIRECTORY: a config error with its place.
+    let out = Command::new(env!("CARGO_BIN_EXE_aimdbd"))
+        .arg("check")
+        .arg("--config")
+        .arg(p.join("aimdbd.toml"))
+        .env_remove("CREDENTIALS_DIRECTORY")
+        .output()
+        .expect("check");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(78), "{stderr}");
+    assert!(
+        stderr.contains("aimdbd.toml:6:14: [admin] token_file")
+            && stderr.contains("aimdbd.toml:11:17: [mqtt] password_file")
+            && stderr.contains("CREDENTIALS_DIRECTORY"),
+        "{stderr}"
+    );
 }
 
 /// The targets of `sudo install ... TARGET` lines in docs/OPERATIONS.md.
