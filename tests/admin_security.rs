@@ -289,3 +289,26 @@ fn check_and_start_warn_beyond_loopback_without_a_token() {
         Some(200)
     );
 }
+
+#[test]
+fn check_warns_about_a_token_file_every_user_can_read() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = TestDir::new("admin-token-mode");
+    let token = dir.join("token");
+    std::fs::write(&token, TOKEN).expect("token");
+    let cfg = config("listen = \"127.0.0.1:9464\"\ntoken_file = \"token\"");
+    std::fs::write(dir.join("aimdbd.toml"), cfg).expect("config");
+    let check = |mode| {
+        std::fs::set_permissions(&token, std::fs::Permissions::from_mode(mode)).expect("chmod");
+        let out = support::aimdbd(&["check", "--config", &cfg_arg(dir.path())]);
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        stderr(&out)
+    };
+    let err = check(0o644);
+    assert!(
+        err.contains("aimdbd.toml:6:14: warning: [admin] token_file")
+            && err.contains("readable by every user"),
+        "{err}"
+    );
+    assert!(!check(0o600).contains("warning"));
+}

@@ -381,6 +381,20 @@ pub fn admin(
             })
             .ok()
     });
+    if let (Some((t, path)), Some(_)) = (&token_file, &token) {
+        if world_readable(path) {
+            warnings.push(
+                Problem::at(
+                    t.span(),
+                    format!(
+                        "[admin] token_file {} is readable by every user of this machine",
+                        path.display()
+                    ),
+                )
+                .with_hint("chmod 0600 it (or hand it over with systemd's LoadCredential= and credential:NAME)"),
+            );
+        }
+    }
     let listen = listen?;
     if problems.len() != before {
         return None;
@@ -403,6 +417,12 @@ pub fn admin(
         );
     }
     Some(cfg)
+}
+
+/// Whether other users may read `path` (its mode has the "others may read" bit).
+fn world_readable(path: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).is_ok_and(|m| m.permissions().mode() & 0o004 != 0)
 }
 
 /// One `allowed_hosts` entry, lower-cased: `name`, `name:port`, `IPv4[:port]` or
