@@ -223,10 +223,22 @@ fn is_root() -> bool {
     unsafe { libc::geteuid() == 0 }
 }
 
-/// Lets the service user write `dir` (its state directory here).
-fn open_to_service_user(dir: &Path) {
+/// Lets the service user write `dir` (its state directory here) and returns the `aimdbd` it
+/// can run: as root, a hard link (or copy) of the binary inside `dir`, since the build's
+/// target directory may sit where that user cannot reach it (e.g. under /root).
+fn open_to_service_user(dir: &Path) -> PathBuf {
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o777)).expect("chmod");
+    let built = PathBuf::from(env!("CARGO_BIN_EXE_aimdbd"));
+    if !is_root() {
+        return built;
+    }
+    let copy = dir.join("aimdbd-bin");
+    if std::fs::hard_link(&built, &copy).is_err() {
+        std::fs::copy(&built, &copy).expect("copy aimdbd for the service user");
+    }
+    std::fs::set_permissions(&copy, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    copy
 }
 
 /// Installs `program` in the child `cmd` forks, right before it execs (as systemd does), after
@@ -310,7 +322,7 @@ fn the_shipped_unit_runs_the_shipped_config_with_a_store() {
     let sandbox = Sandbox::of_unit(&unit);
     assert!(sandbox.allow_list && !sandbox.calls.contains("setpriority"));
     let dir = TestDir::new("sandbox-unit");
-    open_to_service_user(dir.path());
+    let aimdbd = open_to_service_user(dir.path());
     let broker = Mosquitto::start(dir.path());
     let admin = support::free_port();
     let config = shipped_config(admin, broker.port);
@@ -318,7 +330,7 @@ fn the_shipped_unit_runs_the_shipped_config_with_a_store() {
 
     // ExecStartPre: `aimdbd check` under the same filter.
     std::fs::write(dir.join("aimdbd.toml"), &config).expect("config");
-    let mut check = Command::new(env!("CARGO_BIN_EXE_aimdbd"));
+    let mut check = Command::new(&aimdbd);
     check
         .args(["check", "--config"])
         .arg(dir.join("aimdbd.toml"))
@@ -341,6 +353,7 @@ fn the_shipped_unit_runs_the_shipped_config_with_a_store() {
         &config,
         None,
         &[("STATE_DIRECTORY", state)],
+        &aimdbd,
         |cmd| sandboxed(cmd, program),
     );
     wait_ready_alive(&mut d);
@@ -388,7 +401,7 @@ fn without_an_error_number_the_filter_kills_the_daemon() {
     let sandbox = Sandbox::of_unit(&unit);
     assert_eq!(sandbox.denied, Denied::Kill);
     let dir = TestDir::new("sandbox-kill");
-    open_to_service_user(dir.path());
+    let aimdbd = open_to_service_user(dir.path());
     let admin = support::free_port();
     // No broker: the bridge retries in the background; the store is what matters here.
     let config = shipped_config(admin, support::free_port());
@@ -400,6 +413,7 @@ fn without_an_error_number_the_filter_kills_the_daemon() {
         &config,
         None,
         &[("STATE_DIRECTORY", state)],
+        &aimdbd,
         |cmd| sandboxed(cmd, program),
     );
     let start = Instant::now();
@@ -432,7 +446,7 @@ fn setpriority_is_the_only_call_the_unit_denies_on_these_paths() {
     let mut sandbox = Sandbox::of_unit(&unit);
     sandbox.calls.insert("setpriority".into());
     let dir = TestDir::new("sandbox-only-setpriority");
-    open_to_service_user(dir.path());
+    let aimdbd = open_to_service_user(dir.path());
     let broker = Mosquitto::start(dir.path());
     let admin = support::free_port();
     let config = shipped_config(admin, broker.port);
@@ -444,6 +458,7 @@ fn setpriority_is_the_only_call_the_unit_denies_on_these_paths() {
         &config,
         None,
         &[("STATE_DIRECTORY", state)],
+        &aimdbd,
         |cmd| sandboxed(cmd, program),
     );
     wait_ready_alive(&mut d);
@@ -465,7 +480,7 @@ fn credentials_come_through_the_credentials_directory() {
     let sandbox = Sandbox::of_unit(&read("deploy/aimdbd.service"));
     let dir = TestDir::new("sandbox-credentials");
     let p = dir.path();
-    open_to_service_user(p);
+    let aimdbd = open_to_service_user(p);
     let out = Command::new("mosquitto_passwd")
         .args(["-b", "-c", "passwd", "gw", "cred-pass-1"])
         .current_dir(p)
@@ -500,6 +515,7 @@ fn credentials_come_through_the_credentials_directory() {
         &config,
         None,
         &[("CREDENTIALS_DIRECTORY", creds_dir)],
+        &aimdbd,
         |cmd| sandboxed(cmd, program),
     );
     wait_ready_alive(&mut d);

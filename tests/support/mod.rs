@@ -114,16 +114,19 @@ impl Daemon {
         notify: Option<&Path>,
         env: &[(&str, &str)],
     ) -> Self {
-        Self::spawn_cmd(dir, admin_port, config, notify, env, |_| {})
+        let program = Path::new(env!("CARGO_BIN_EXE_aimdbd"));
+        Self::spawn_cmd(dir, admin_port, config, notify, env, program, |_| {})
     }
 
-    /// [`Daemon::spawn`] with `adjust` applied to the command last (e.g. a `pre_exec` hook).
+    /// [`Daemon::spawn`] of the binary `program` (a copy of `aimdbd`), with `adjust` applied to
+    /// the command last (e.g. a `pre_exec` hook).
     pub fn spawn_cmd(
         dir: &Path,
         admin_port: u16,
         config: &str,
         notify: Option<&Path>,
         env: &[(&str, &str)],
+        program: &Path,
         adjust: impl FnOnce(&mut Command),
     ) -> Self {
         std::fs::write(dir.join("aimdbd.toml"), config).expect("write config");
@@ -132,7 +135,7 @@ impl Daemon {
             .append(true)
             .open(dir.join("log.jsonl"))
             .expect("log file");
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_aimdbd"));
+        let mut cmd = Command::new(program);
         cmd.args(["--log-format", "json", "--log-level", "info", "--config"])
             .arg(dir.join("aimdbd.toml"))
             .env_remove("RUST_LOG")
