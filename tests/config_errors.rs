@@ -15,6 +15,7 @@ fn check(path: &Path) -> Output {
         .arg("--config")
         .arg(path)
         .env_remove("RUST_LOG")
+        .env_remove("CREDENTIALS_DIRECTORY")
         .output()
         .expect("run aimdbd")
 }

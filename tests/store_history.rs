@@ -91,7 +91,10 @@ fn values_are_persisted_and_queried_back_by_time_range_and_limit() {
     assert_eq!(values(&all), (0..10).collect::<Vec<_>>(), "oldest first");
     assert_eq!(all["truncated"], false);
     assert_eq!(all["values"][0]["node"], "test-gw");
-    assert_eq!(all["values"][0]["source"], "external");
+    assert_eq!(
+        all["values"][0]["source"], "admin",
+        "written through the API"
+    );
 
     let newest = history(&d, "notes", "limit=3");
     assert_eq!(values(&newest), vec![7, 8, 9], "the newest 3, oldest first");

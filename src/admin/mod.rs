@@ -2,23 +2,27 @@
 //! `/api/records/{key}` (GET latest value, POST a new one), `/api/records/{key}/history`
 //! (stored values), `/api/graph`.
 //!
-//! Built on axum (hyper 1 underneath, HTTP/1 only); see docs/OPERATIONS.md for why.
+//! Built on axum (hyper 1 underneath, HTTP/1 only); see docs/OPERATIONS.md for why. Every
+//! request passes the [`access`] guard first (Host, Origin, bearer token, JSON for writes).
 
+mod access;
 mod api;
 mod history;
 mod metrics;
 mod state;
 mod store_metrics;
 
+pub use access::{AccessPolicy, Refusal};
 pub use metrics::render as render_metrics;
 pub use state::{AdminState, Live, Phase};
 
-use std::net::SocketAddr;
+use crate::config::AdminConfig;
 
+use axum::middleware;
 use axum::routing::get;
 use axum::Router;
 
-/// The endpoint's routes over `state`.
+/// The endpoint's routes over `state`, each behind the access guard.
 pub fn router(state: AdminState) -> Router {
     Router::new()
         .route("/healthz", get(api::healthz))
@@ -31,13 +35,16 @@ pub fn router(state: AdminState) -> Router {
         )
         .route("/api/records/{key}/history", get(history::history))
         .route("/api/graph", get(api::graph))
+        .layer(middleware::from_fn_with_state(state.clone(), access::guard))
         .with_state(state)
 }
 
-/// Binds `addr` and serves the endpoint on a background task. Errors if the address cannot be
-/// bound (the daemon then exits 1).
-pub async fn serve(addr: SocketAddr, state: AdminState) -> std::io::Result<()> {
-    let listener = tokio::net::TcpListener::bind(addr).await?;
+/// Binds `admin.listen` and serves the endpoint on a background task under `admin`'s access
+/// rules. Errors if the address cannot be bound (the daemon then exits 1).
+pub async fn serve(admin: &AdminConfig, state: AdminState) -> std::io::Result<()> {
+    let listener = tokio::net::TcpListener::bind(admin.listen).await?;
+    let bound = listener.local_addr().unwrap_or(admin.listen);
+    state.set_access(AccessPolicy::new(bound, admin));
     let app = router(state);
     tokio::spawn(async move {
         if let Err(e) = axum::serve(listener, app).await {

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use aimdb_core::DbHandle;
 use parking_lot::RwLock;
 
+use super::access::AccessPolicy;
 use crate::config::Config;
 use crate::store::StoreStatus;
 use crate::Rt;
@@ -45,6 +46,7 @@ struct Inner {
     reloads_ok: AtomicU64,
     reloads_failed: AtomicU64,
     store: RwLock<Option<Arc<StoreStatus>>>,
+    access: RwLock<Option<Arc<AccessPolicy>>>,
 }
 
 impl Default for AdminState {
@@ -63,6 +65,7 @@ impl AdminState {
                 reloads_ok: AtomicU64::new(0),
                 reloads_failed: AtomicU64::new(0),
                 store: RwLock::new(None),
+                access: RwLock::new(None),
             }),
         }
     }
@@ -113,6 +116,22 @@ impl AdminState {
     /// Reports the history store's condition from now on.
     pub fn set_store(&self, status: Arc<StoreStatus>) {
         *self.inner.store.write() = Some(status);
+    }
+
+    /// Applies `policy` to every request from now on (at start and after a reload).
+    pub fn set_access(&self, policy: AccessPolicy) {
+        *self.inner.access.write() = Some(Arc::new(policy));
+    }
+
+    /// The access rules in force; `None` before [`AdminState::set_access`] (every request is
+    /// then refused).
+    pub fn access(&self) -> Option<Arc<AccessPolicy>> {
+        self.inner.access.read().clone()
+    }
+
+    /// The address the endpoint was bound to, if it serves.
+    pub fn bound(&self) -> Option<std::net::SocketAddr> {
+        self.access().map(|p| p.listen())
     }
 
     /// The history store's condition, if the daemon has a store.

@@ -1,4 +1,6 @@
-//! `aimdbd check --config FILE`: validate; print the graph; exit 0 or 78.
+//! `aimdbd check --config FILE`: validate; print the graph; exit 0 or 78. Warnings (risky but
+//! valid settings, e.g. an admin endpoint beyond loopback without a token) go to stderr and do
+//! not change the exit code.
 
 use std::path::PathBuf;
 
@@ -30,6 +32,9 @@ pub fn check(path: Option<PathBuf>) -> u8 {
     if let Err(e) = built {
         eprintln!("{}: {e}", cfg.file);
         return exit::CONFIG;
+    }
+    for w in &cfg.warnings {
+        eprintln!("{w}");
     }
     print!("{}", render::text(&cfg));
     println!("{}: OK", cfg.file);

@@ -1,19 +1,32 @@
-//! `aimdbd ctl [--admin ADDR] records | get KEY | watch KEY | set KEY JSON | graph | health`:
-//! a small HTTP/1.0 client of the admin endpoint over a Tokio TCP stream.
+//! `aimdbd ctl [--admin ADDR] [--token-file FILE] records | get KEY | watch KEY | set KEY JSON |
+//! graph | health`: a small HTTP/1.0 client of the admin endpoint over a Tokio TCP stream.
+//!
+//! With `-c FILE` the address and the bearer token come from the config's `[admin]` (`listen`,
+//! `token_file`); `--admin` and `--token-file` win over it. Writes are sent as
+//! `application/json`, as the endpoint requires.
 
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use clap::{Args, Subcommand};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
+use crate::config::{self, AdminToken};
 use crate::exit;
+
+/// The admin address when neither `--admin` nor a config names one.
+const DEFAULT_ADMIN: &str = "127.0.0.1:9464";
 
 #[derive(Debug, Args)]
 pub struct CtlArgs {
-    /// Admin endpoint address (`[admin] listen` of the daemon).
-    #[arg(long, default_value = "127.0.0.1:9464", value_name = "ADDR")]
-    admin: String,
+    /// Admin endpoint address (default: `[admin] listen` of `-c FILE`, else 127.0.0.1:9464).
+    #[arg(long, value_name = "ADDR")]
+    admin: Option<String>,
+    /// File with the bearer token (default: `[admin] token_file` of `-c FILE`, if any).
+    #[arg(long, value_name = "FILE")]
+    token_file: Option<PathBuf>,
     #[command(subcommand)]
     command: CtlCommand,
 }
@@ -34,7 +47,64 @@ enum CtlCommand {
     Health,
 }
 
-pub fn ctl(args: &CtlArgs) -> u8 {
+/// Where and how to reach the endpoint.
+struct Target {
+    addr: String,
+    token: Option<AdminToken>,
+}
+
+impl Target {
+    /// From the flags, then the config `config` (if given), then the default.
+    fn resolve(args: &CtlArgs, config: Option<&Path>) -> Result<Self, (u8, String)> {
+        let cfg = match config {
+            Some(path) => {
+                Some(config::load_blocking(path).map_err(|e| (exit::CONFIG, e.to_string()))?)
+            }
+            None => None,
+        };
+        let admin = cfg.as_ref().and_then(|c| c.admin.as_ref());
+        if cfg.is_some() && admin.is_none() && args.admin.is_none() {
+            return Err((
+                exit::CONFIG,
+                format!(
+                    "{}: has no [admin] table, so no endpoint to talk to",
+                    config.map(|p| p.display().to_string()).unwrap_or_default()
+                ),
+            ));
+        }
+        let addr = match (&args.admin, admin) {
+            (Some(a), _) => a.clone(),
+            (None, Some(a)) => reachable(a.listen).to_string(),
+            (None, None) => DEFAULT_ADMIN.to_string(),
+        };
+        let token = match (&args.token_file, admin) {
+            (Some(path), _) => Some(
+                AdminToken::read(path).map_err(|e| (exit::CONFIG, format!("--token-file {e}")))?,
+            ),
+            (None, Some(a)) => a.token.clone(),
+            (None, None) => None,
+        };
+        Ok(Self { addr, token })
+    }
+}
+
+/// `0.0.0.0:P` / `[::]:P` (listen on every address) is reached on loopback.
+fn reachable(listen: SocketAddr) -> SocketAddr {
+    match listen.ip() {
+        IpAddr::V4(ip) if ip.is_unspecified() => (Ipv4Addr::LOCALHOST, listen.port()).into(),
+        IpAddr::V6(ip) if ip.is_unspecified() => (Ipv6Addr::LOCALHOST, listen.port()).into(),
+        _ => listen,
+    }
+}
+
+pub fn ctl(args: &CtlArgs, config: Option<&Path>) -> u8 {
+    let target = match Target::resolve(args, config) {
+        Ok(t) => t,
+        Err((code, e)) => {
+            eprintln!("aimdbd ctl: {e}");
+            return code;
+        }
+    };
     let rt = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -45,7 +115,7 @@ pub fn ctl(args: &CtlArgs) -> u8 {
             return exit::RUNTIME;
         }
     };
-    match rt.block_on(run(args)) {
+    match rt.block_on(run(args, &target)) {
         Ok(()) => exit::OK,
         Err(e) => {
             eprintln!("aimdbd ctl: {e}");
@@ -54,20 +124,20 @@ pub fn ctl(args: &CtlArgs) -> u8 {
     }
 }
 
-async fn run(args: &CtlArgs) -> Result<(), String> {
-    let addr = args.admin.as_str();
+async fn run(args: &CtlArgs, target: &Target) -> Result<(), String> {
+    let t = target;
     match &args.command {
-        CtlCommand::Records => print_ok(request(addr, "GET", "/api/records", None).await?),
-        CtlCommand::Graph => print_ok(request(addr, "GET", "/api/graph", None).await?),
-        CtlCommand::Get { key } => print_ok(request(addr, "GET", &record_path(key), None).await?),
+        CtlCommand::Records => print_ok(request(t, "GET", "/api/records", None).await?),
+        CtlCommand::Graph => print_ok(request(t, "GET", "/api/graph", None).await?),
+        CtlCommand::Get { key } => print_ok(request(t, "GET", &record_path(key), None).await?),
         CtlCommand::Set { key, json } => {
             serde_json::from_str::<serde_json::Value>(json)
                 .map_err(|e| format!("JSON argument: {e}"))?;
-            print_ok(request(addr, "POST", &record_path(key), Some(json)).await?)
+            print_ok(request(t, "POST", &record_path(key), Some(json)).await?)
         }
         CtlCommand::Health => {
-            let (_, health) = request(addr, "GET", "/healthz", None).await?;
-            let (status, ready) = request(addr, "GET", "/readyz", None).await?;
+            let (_, health) = request(t, "GET", "/healthz", None).await?;
+            let (status, ready) = request(t, "GET", "/readyz", None).await?;
             println!("health: {}  ready: {}", health.trim(), ready.trim());
             if status == 200 {
                 Ok(())
@@ -78,7 +148,7 @@ async fn run(args: &CtlArgs) -> Result<(), String> {
         CtlCommand::Watch { key } => {
             let mut last = None;
             loop {
-                let (status, body) = request(addr, "GET", &record_path(key), None).await?;
+                let (status, body) = request(t, "GET", &record_path(key), None).await?;
                 if status != 200 {
                     return Err(body);
                 }
@@ -116,25 +186,36 @@ fn print_ok((status, body): (u16, String)) -> Result<(), String> {
             .ok()
             .and_then(|v| v.get("error")?.as_str().map(str::to_owned))
             .unwrap_or_else(|| body.trim().to_owned());
-        Err(format!("HTTP {status}: {message}"))
+        let hint = if status == 401 {
+            " (pass --token-file FILE, or -c CONFIG to use its [admin] token_file)"
+        } else {
+            ""
+        };
+        Err(format!("HTTP {status}: {message}{hint}"))
     }
 }
 
 /// One HTTP/1.0 request (the server closes the connection after the response, and never uses
-/// chunked encoding for HTTP/1.0).
-pub async fn request(
-    addr: &str,
+/// chunked encoding for HTTP/1.0), with the bearer token when there is one and
+/// `Content-Type: application/json` when there is a body.
+async fn request(
+    target: &Target,
     method: &str,
     path: &str,
     body: Option<&str>,
 ) -> Result<(u16, String), String> {
+    let addr = target.addr.as_str();
     let io = async {
         let mut stream = TcpStream::connect(addr).await?;
+        let mut head = format!("{method} {path} HTTP/1.0\r\nHost: {addr}\r\n");
+        if let Some(token) = &target.token {
+            head.push_str(&format!("Authorization: Bearer {}\r\n", token.expose()));
+        }
+        if body.is_some() {
+            head.push_str("Content-Type: application/json\r\n");
+        }
         let body = body.unwrap_or("");
-        let req = format!(
-            "{method} {path} HTTP/1.0\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
-            body.len()
-        );
+        let req = format!("{head}Content-Length: {}\r\n\r\n{body}", body.len());
         stream.write_all(req.as_bytes()).await?;
         let mut buf = Vec::new();
         stream.read_to_end(&mut buf).await?;

@@ -22,6 +22,7 @@ Examples:
   aimdbd types                                   record types, sources, transforms, taps
   aimdbd ctl get sensor.temp.indoor              latest value, from the admin endpoint
   aimdbd ctl set node.cmd '\"identify\"'           write a value
+  aimdbd ctl -c /etc/aimdbd/aimdbd.toml set node.cmd '\"identify\"'   address and token from the config
   aimdbd history sensor.temp.indoor --since 1h -c config/aimdbd.toml --format csv
 
 Exit codes: 0 ok, 1 runtime failure, 78 config error, 130 second signal while draining.";
@@ -67,7 +68,7 @@ pub fn main() -> ExitCode {
         Some(Command::Check) => check::check(cli.config),
         Some(Command::Graph(args)) => graph::graph(cli.config, &args),
         Some(Command::Types) => types::types(),
-        Some(Command::Ctl(args)) => ctl::ctl(&args),
+        Some(Command::Ctl(args)) => ctl::ctl(&args, cli.config.as_deref()),
         Some(Command::History(args)) => history::history(cli.config, &args),
     };
     ExitCode::from(code)

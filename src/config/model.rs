@@ -8,6 +8,7 @@ use std::time::Duration;
 use aimdb_core::BufferCfg;
 use aimdb_records::Codec;
 
+use super::secret::AdminToken;
 use crate::components::{SourceInstance, TapInstance, TransformInstance};
 
 /// A validated config.
@@ -29,6 +30,9 @@ pub struct Config {
     pub records: Vec<RecordConfig>,
     /// Indices into `records`, inputs before the records computed from them.
     pub order: Vec<usize>,
+    /// What may work but is risky, as `FILE:LINE:COL: warning: ...` lines (with a `  hint:`
+    /// line where there is one): `check` prints them, the daemon logs them.
+    pub warnings: Vec<String>,
 }
 
 /// Where outbound values wait while the broker is away.
@@ -120,10 +124,42 @@ pub struct StoreConfig {
 }
 
 /// `[admin]`
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone)]
 pub struct AdminConfig {
     /// Address the HTTP endpoint listens on.
     pub listen: SocketAddr,
+    /// Further names (`host` or `host:port`, lower case) that `Host` and `Origin` may carry,
+    /// besides the listen address and, on loopback, `localhost`.
+    pub allowed_hosts: Vec<String>,
+    /// `token_file`, resolved.
+    pub token_file: Option<PathBuf>,
+    /// The bearer token read from `token_file` when the config was validated.
+    pub token: Option<AdminToken>,
+}
+
+impl AdminConfig {
+    /// Whether the endpoint listens beyond loopback (then every request needs the token).
+    pub fn beyond_loopback(&self) -> bool {
+        !self.listen.ip().is_loopback()
+    }
+}
+
+/// `host[:port]` → (host, port); IPv6 hosts keep their brackets.
+pub fn split_host_port(s: &str) -> Option<(&str, Option<&str>)> {
+    if s.starts_with('[') {
+        let end = s.find(']')?;
+        let (host, rest) = s.split_at(end + 1);
+        match rest {
+            "" => Some((host, None)),
+            r => r.strip_prefix(':').map(|p| (host, Some(p))),
+        }
+    } else {
+        match s.split_once(':') {
+            Some((h, p)) if !p.contains(':') => Some((h, Some(p))),
+            Some(_) => None,
+            None => Some((s, None)),
+        }
+    }
 }
 
 /// One record.

@@ -63,6 +63,8 @@ pub struct RawStore {
 #[serde(deny_unknown_fields)]
 pub struct RawAdmin {
     pub listen: Spanned<String>,
+    pub allowed_hosts: Option<Spanned<Vec<Spanned<String>>>>,
+    pub token_file: Option<Spanned<String>>,
 }
 
 /// One `[[record]]`.

@@ -32,8 +32,9 @@ pub async fn run(path: PathBuf, config: Config) -> u8 {
         }
     };
     let state = AdminState::new();
+    log_warnings(&config);
     if let Some(a) = &config.admin {
-        if let Err(e) = admin::serve(a.listen, state.clone()).await {
+        if let Err(e) = admin::serve(a, state.clone()).await {
             tracing::error!("admin endpoint on {}: {e}", a.listen);
             return exit::RUNTIME;
         }
@@ -120,6 +121,14 @@ pub fn log_stats(handle: &aimdb_core::DbHandle<crate::Rt>, config: &Config) {
                 "record stats"
             );
         }
+    }
+}
+
+/// Logs the config's warnings (the lines `aimdbd check` prints), one log line each.
+pub fn log_warnings(config: &Config) {
+    for w in &config.warnings {
+        let (line, hint) = w.split_once("\n  hint: ").unwrap_or((w, ""));
+        tracing::warn!(hint, "{line}");
     }
 }
 

@@ -5,8 +5,9 @@
 //! newest value of every `single_latest` record whose key, type and buffer are unchanged is
 //! carried into the new graph, and the new graph starts. Ring and mailbox contents are not
 //! carried over. The history store keeps its writer (see `crate::store`): a store that was down
-//! is opened again, retention settings apply at once. The admin endpoint keeps its address (a changed `[admin] listen` takes effect
-//! at the next restart).
+//! is opened again, retention settings apply at once. The admin endpoint keeps its address (a
+//! changed `[admin] listen` takes effect at the next restart); its `token_file` (read again)
+//! and `allowed_hosts` apply at once.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -14,7 +15,7 @@ use std::sync::Arc;
 use aimdb_core::BufferCfg;
 
 use super::notify;
-use crate::admin::{AdminState, Phase};
+use crate::admin::{AccessPolicy, AdminState, Phase};
 use crate::config::{self, Config};
 use crate::engine::{self, RunningGraph};
 use crate::record_types;
@@ -65,6 +66,11 @@ pub async fn reload(
     }
     store.before_start(&next, &db).await;
     let running = RunningGraph::start(db);
+    // The endpoint stays on its address; a new token_file / allowed_hosts applies at once.
+    if let (Some(bound), Some(admin)) = (state.bound(), &next.admin) {
+        state.set_access(AccessPolicy::new(bound, admin));
+    }
+    super::log_warnings(&next);
     *current = Arc::new(next);
     state.publish(running.handle().clone(), current.clone());
     state.reloaded(true);

@@ -62,14 +62,21 @@ pub fn now_ms() -> i64 {
         .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
-/// What a record's writer is, as stored in the `source` column.
+/// What a record's writer is, as stored in the `source` column: `source:<kind>`,
+/// `transform:<kind>`, `link_from`, or `admin` for a record without a writer in the graph,
+/// which in the daemon only the admin API (`POST /api/records/KEY`, `aimdbd ctl set`) writes.
+/// (Values restored at start or carried over by a reload are not stored again.)
 pub fn source_of(rec: &RecordConfig) -> String {
     match &rec.writer {
         Some(Writer::Source(s)) => format!("source:{}", s.kind),
         Some(Writer::Transform(t)) => format!("transform:{}", t.kind),
+        None if rec.links_from.is_empty() => ADMIN_SOURCE.to_string(),
         None => rec.writer_kind().to_string(),
     }
 }
+
+/// The `source` of values written through the admin API.
+pub const ADMIN_SOURCE: &str = "admin";
 
 /// One persisting record's end of the writer: key, type and source already shared.
 #[derive(Clone)]

@@ -12,7 +12,7 @@
 //!   key    TEXT    NOT NULL,         -- record key
 //!   ts_ms  INTEGER NOT NULL,         -- when the daemon received the value, ms since the Unix epoch
 //!   node   TEXT    NOT NULL,         -- [node] id of the daemon that stored it
-//!   source TEXT    NOT NULL,         -- the record's writer: source:<kind>, transform:<kind>, link_from, external
+//!   source TEXT    NOT NULL,         -- the record's writer: source:<kind>, transform:<kind>, link_from, admin (older rows: external)
 //!   value  TEXT    NOT NULL          -- the value as JSON
 //! );
 //! CREATE INDEX history_key_ts ON history (key, ts_ms);

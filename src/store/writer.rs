@@ -50,7 +50,7 @@ pub struct HistoryRow {
     pub ts_ms: i64,
     /// `[node] id` of the daemon.
     pub node: Arc<str>,
-    /// The record's writer (`source:simulate`, `transform:threshold`, `link_from`, `external`).
+    /// The record's writer (`source:simulate`, `transform:threshold`, `link_from`, `admin`).
     pub source: Arc<str>,
     /// The value, written as JSON.
     pub value: Box<dyn ToJson>,
@@ -207,7 +207,10 @@ impl SinkDrain<HistoryRow> for HistoryWriter {
 /// gets every idle cycle.
 pub const WRITER_NICE: i32 = 10;
 
-/// Lowers the calling thread's CPU priority to [`WRITER_NICE`] (Linux: per thread). Best effort.
+/// Lowers the calling thread's CPU priority to [`WRITER_NICE`] (Linux: per thread). Best effort:
+/// if the call fails (EPERM under the systemd unit's `SystemCallFilter=~@resources` with
+/// `SystemCallErrorNumber=EPERM`, or a sandbox that forbids it otherwise) the writer keeps the
+/// default priority and says so in one log line.
 fn lower_thread_priority() {
     #[cfg(target_os = "linux")]
     {
@@ -218,8 +221,8 @@ fn lower_thread_priority() {
             libc::setpriority(libc::PRIO_PROCESS, tid as libc::id_t, WRITER_NICE)
         };
         if rc != 0 {
-            tracing::debug!(
-                "history writer keeps its priority: {}",
+            tracing::info!(
+                "history writer keeps the default CPU priority (setpriority to nice {WRITER_NICE}: {})",
                 std::io::Error::last_os_error()
             );
         }

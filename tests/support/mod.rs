@@ -114,13 +114,28 @@ impl Daemon {
         notify: Option<&Path>,
         env: &[(&str, &str)],
     ) -> Self {
+        let program = Path::new(env!("CARGO_BIN_EXE_aimdbd"));
+        Self::spawn_cmd(dir, admin_port, config, notify, env, program, |_| {})
+    }
+
+    /// [`Daemon::spawn`] of the binary `program` (a copy of `aimdbd`), with `adjust` applied to
+    /// the command last (e.g. a `pre_exec` hook).
+    pub fn spawn_cmd(
+        dir: &Path,
+        admin_port: u16,
+        config: &str,
+        notify: Option<&Path>,
+        env: &[(&str, &str)],
+        program: &Path,
+        adjust: impl FnOnce(&mut Command),
+    ) -> Self {
         std::fs::write(dir.join("aimdbd.toml"), config).expect("write config");
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
             .open(dir.join("log.jsonl"))
             .expect("log file");
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_aimdbd"));
+        let mut cmd = Command::new(program);
         cmd.args(["--log-format", "json", "--log-level", "info", "--config"])
             .arg(dir.join("aimdbd.toml"))
             .env_remove("RUST_LOG")
@@ -137,6 +152,7 @@ impl Daemon {
         for (k, v) in env {
             cmd.env(k, v);
         }
+        adjust(&mut cmd);
         let child = cmd.spawn().expect("spawn aimdbd");
         Self {
             child,
@@ -202,21 +218,35 @@ impl Daemon {
     }
 }
 
-/// One HTTP/1.0 request to `127.0.0.1:port`; `None` if nothing answers.
+/// One HTTP/1.0 request to `127.0.0.1:port`, as a legitimate local client sends it (`Host` the
+/// endpoint's address, JSON bodies); `None` if nothing answers.
 pub fn http(port: u16, method: &str, path: &str, body: &str) -> Option<(u16, String)> {
+    let json = if method == "GET" {
+        ""
+    } else {
+        "Content-Type: application/json\r\n"
+    };
+    http_raw(
+        port,
+        &format!(
+            "{method} {path} HTTP/1.0\r\nHost: 127.0.0.1:{port}\r\n{json}Content-Length: {}\r\n\r\n{body}",
+            body.len()
+        ),
+    )
+    .map(|(status, _, body)| (status, body))
+}
+
+/// Sends `request` (the whole HTTP/1.0 request, as written) to `127.0.0.1:port`; the status,
+/// the response head and the body. `None` if nothing answers.
+pub fn http_raw(port: u16, request: &str) -> Option<(u16, String, String)> {
     let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
     s.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
-    write!(
-        s,
-        "{method} {path} HTTP/1.0\r\nHost: x\r\nContent-Length: {}\r\n\r\n{body}",
-        body.len()
-    )
-    .ok()?;
+    s.write_all(request.as_bytes()).ok()?;
     let mut buf = String::new();
     s.read_to_string(&mut buf).ok()?;
     let (head, body) = buf.split_once("\r\n\r\n")?;
     let status = head.split_whitespace().nth(1)?.parse().ok()?;
-    Some((status, body.to_string()))
+    Some((status, head.to_string(), body.to_string()))
 }
 
 /// The message of one JSON log line.

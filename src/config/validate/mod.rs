@@ -10,11 +10,12 @@ mod store;
 use std::time::Duration;
 
 use super::shape;
-use super::{Config, Problem};
+use super::{line_column, Config, Problem};
 
 /// Validates `text` (from `file`) into a [`Config`], or every problem found.
 pub fn validate(file: &str, text: &str) -> Result<Config, Vec<Problem>> {
     let mut problems = Vec::new();
+    let mut warnings = Vec::new();
     let raw = shape::shape(text, &mut problems).ok_or_else(|| problems.clone())?;
     let (node_id, shutdown_timeout) = sections::node(raw.node.as_ref(), &mut problems);
     let mut mqtt = raw
@@ -28,7 +29,7 @@ pub fn validate(file: &str, text: &str) -> Result<Config, Vec<Problem>> {
     let admin = raw
         .admin
         .as_ref()
-        .and_then(|a| sections::admin(a, &mut problems));
+        .and_then(|a| sections::admin(a, file, &mut problems, &mut warnings));
     let checked: Vec<_> = raw
         .record
         .iter()
@@ -59,5 +60,19 @@ pub fn validate(file: &str, text: &str) -> Result<Config, Vec<Problem>> {
         admin,
         records,
         order,
+        warnings: warnings.iter().map(|w| warning(file, text, w)).collect(),
     })
+}
+
+/// `FILE:LINE:COL: warning: MESSAGE` (and a `  hint:` line).
+fn warning(file: &str, text: &str, w: &Problem) -> String {
+    let (line, column) = w
+        .span
+        .as_ref()
+        .map_or((1, 1), |s| line_column(text, s.start));
+    let mut out = format!("{file}:{line}:{column}: warning: {}", w.message);
+    if let Some(h) = &w.hint {
+        out.push_str(&format!("\n  hint: {h}"));
+    }
+    out
 }

@@ -7,7 +7,10 @@ use std::time::Duration;
 use toml::Spanned;
 
 use super::super::raw::{RawAdmin, RawMqtt, RawNode};
-use super::super::{parse_duration, AdminConfig, MqttConfig, Outbox, OutboxFull, Problem};
+use super::super::secret::{self, AdminToken};
+use super::super::{
+    parse_duration, split_host_port, AdminConfig, MqttConfig, Outbox, OutboxFull, Problem,
+};
 
 /// `[node]`: the id (required) and the drain timeout.
 pub fn node(
@@ -175,8 +178,14 @@ pub fn mqtt(
         Some(p) => state_path(file, p.get_ref()),
         None => state_path(file, "outbox.db"),
     };
-    let path_of =
-        |p: &Option<Spanned<String>>| p.as_ref().map(|p| config_relative(file, p.get_ref()));
+    let mut path_of = |field: &str, p: &Option<Spanned<String>>| {
+        p.as_ref()
+            .and_then(|p| secret_path(file, "[mqtt]", field, p, problems))
+    };
+    let password_file = path_of("password_file", &raw.password_file);
+    let ca_file = path_of("ca_file", &raw.ca_file);
+    let cert_file = path_of("cert_file", &raw.cert_file);
+    let key_file = path_of("key_file", &raw.key_file);
     let (tls, host, port) = parsed.ok()?;
     (problems.len() == before).then(|| MqttConfig {
         url: url.clone(),
@@ -189,10 +198,10 @@ pub fn mqtt(
             .map_or_else(|| format!("aimdbd-{node_id}"), |c| c.get_ref().clone()),
         keep_alive_s,
         username: raw.username.as_ref().map(|u| u.get_ref().clone()),
-        password_file: path_of(&raw.password_file),
-        ca_file: path_of(&raw.ca_file),
-        cert_file: path_of(&raw.cert_file),
-        key_file: path_of(&raw.key_file),
+        password_file,
+        ca_file,
+        cert_file,
+        key_file,
         outbox,
         outbox_path,
         outbox_capacity,
@@ -255,14 +264,23 @@ fn duration_of(
     }
 }
 
-/// A path from the config, relative to the config file's directory unless absolute.
-fn config_relative(file: &str, path: &str) -> PathBuf {
-    let path = Path::new(path);
-    if path.is_absolute() {
-        path.to_path_buf()
-    } else {
-        config_dir(file).join(path)
-    }
+/// A secret's path (`password_file`, `ca_file`, ..., `token_file`): relative to the config
+/// file's directory unless absolute, or `credential:NAME` in `$CREDENTIALS_DIRECTORY`.
+fn secret_path(
+    file: &str,
+    section: &str,
+    field: &str,
+    value: &Spanned<String>,
+    problems: &mut Vec<Problem>,
+) -> Option<PathBuf> {
+    secret::resolve(&config_dir(file), value.get_ref())
+        .map_err(|e| {
+            problems.push(
+                Problem::at(value.span(), format!("{section} {field}: {}", e.message))
+                    .with_hint(e.hint),
+            )
+        })
+        .ok()
 }
 
 fn config_dir(file: &str) -> PathBuf {
@@ -316,17 +334,128 @@ fn broker_url(url: &str) -> Result<(bool, String, u16), String> {
     Ok((tls, host.to_string(), port))
 }
 
-/// `[admin]`.
-pub fn admin(raw: &Spanned<RawAdmin>, problems: &mut Vec<Problem>) -> Option<AdminConfig> {
-    let listen = &raw.get_ref().listen;
-    match listen.get_ref().parse::<SocketAddr>() {
-        Ok(addr) => Some(AdminConfig { listen: addr }),
+/// `[admin]`: the address, the allowed host names and the bearer token (read here, so a
+/// missing or weak token file is a config error with its place). Listening beyond loopback
+/// without a token is a warning.
+pub fn admin(
+    raw: &Spanned<RawAdmin>,
+    file: &str,
+    problems: &mut Vec<Problem>,
+    warnings: &mut Vec<Problem>,
+) -> Option<AdminConfig> {
+    let raw = raw.get_ref();
+    let before = problems.len();
+    let listen = match raw.listen.get_ref().parse::<SocketAddr>() {
+        Ok(addr) => Some(addr),
         Err(_) => {
             problems.push(
-                Problem::at(listen.span(), format!("[admin] listen {:?} is not an IP:port address", listen.get_ref()))
-                    .with_hint("e.g. \"127.0.0.1:9464\"; the endpoint has no authentication, keep it on loopback"),
+                Problem::at(
+                    raw.listen.span(),
+                    format!(
+                        "[admin] listen {:?} is not an IP:port address",
+                        raw.listen.get_ref()
+                    ),
+                )
+                .with_hint(
+                    "e.g. \"127.0.0.1:9464\"; keep it on loopback unless a token_file is set",
+                ),
             );
             None
         }
+    };
+    let mut allowed_hosts = Vec::new();
+    for h in raw.allowed_hosts.iter().flat_map(|l| l.get_ref()) {
+        match allowed_host(h.get_ref()) {
+            Ok(name) => allowed_hosts.push(name),
+            Err(e) => problems.push(
+                Problem::at(h.span(), format!("[admin] allowed_hosts {:?}: {e}", h.get_ref()))
+                    .with_hint("a host name or IP as a browser puts it in the URL, optionally with :PORT, e.g. \"gw-1.lan\" or \"gw-1.lan:9464\""),
+            ),
+        }
+    }
+    let token_file = raw
+        .token_file
+        .as_ref()
+        .and_then(|t| secret_path(file, "[admin]", "token_file", t, problems).map(|p| (t, p)));
+    let token = token_file.as_ref().and_then(|(t, path)| {
+        AdminToken::read(path)
+            .map_err(|e| {
+                problems.push(
+                    Problem::at(t.span(), format!("[admin] token_file: {e}")).with_hint(
+                        "put a random token in it, e.g. `openssl rand -hex 32 > FILE`; chmod 0600",
+                    ),
+                )
+            })
+            .ok()
+    });
+    if let (Some((t, path)), Some(_)) = (&token_file, &token) {
+        if world_readable(path) {
+            warnings.push(
+                Problem::at(
+                    t.span(),
+                    format!(
+                        "[admin] token_file {} is readable by every user of this machine",
+                        path.display()
+                    ),
+                )
+                .with_hint("chmod 0600 it (or hand it over with systemd's LoadCredential= and credential:NAME)"),
+            );
+        }
+    }
+    let listen = listen?;
+    if problems.len() != before {
+        return None;
+    }
+    let cfg = AdminConfig {
+        listen,
+        allowed_hosts,
+        token_file: token_file.map(|(_, p)| p),
+        token,
+    };
+    if cfg.beyond_loopback() && cfg.token.is_none() {
+        warnings.push(
+            Problem::at(
+                raw.listen.span(),
+                format!(
+                    "[admin] listen {listen} is beyond loopback and there is no token_file: anyone who can reach it can read every record and write values"
+                ),
+            )
+            .with_hint("set [admin] token_file (then every request needs `Authorization: Bearer TOKEN`), or listen on 127.0.0.1"),
+        );
+    }
+    Some(cfg)
+}
+
+/// Whether other users may read `path` (its mode has the "others may read" bit).
+fn world_readable(path: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).is_ok_and(|m| m.permissions().mode() & 0o004 != 0)
+}
+
+/// One `allowed_hosts` entry, lower-cased: `name`, `name:port`, `IPv4[:port]` or
+/// `[IPv6][:port]`.
+fn allowed_host(entry: &str) -> Result<String, &'static str> {
+    let e = entry.to_ascii_lowercase();
+    let (host, port) = split_host_port(&e).ok_or("not a host[:port]")?;
+    if let Some(p) = port {
+        if p.parse::<u16>().map_or(true, |p| p == 0) {
+            return Err("the port must be a number from 1 to 65535");
+        }
+    }
+    let ip_literal = host.starts_with('[');
+    let valid_name = !host.is_empty()
+        && host.len() <= 253
+        && host
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.');
+    let valid_ip = ip_literal
+        && host
+            .strip_prefix('[')
+            .and_then(|h| h.strip_suffix(']'))
+            .is_some_and(|h| h.parse::<std::net::Ipv6Addr>().is_ok());
+    if valid_name || valid_ip {
+        Ok(e)
+    } else {
+        Err("not a host name or IP address")
     }
 }
