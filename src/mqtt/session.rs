@@ -89,7 +89,12 @@ impl Session {
             }
         };
         if let Some(options) = options {
-            let (client, eventloop) = AsyncClient::new(options, CHANNEL);
+            let (client, mut eventloop) = AsyncClient::new(options, CHANNEL);
+            // Small packets (PUBACKs, QoS ≥ 1 publishes waiting for them) must not wait for
+            // Nagle's algorithm: with delayed ACKs that adds tens of ms per round trip.
+            let mut net = eventloop.network_options();
+            net.set_tcp_nodelay(true);
+            eventloop.set_network_options(net);
             self.router.set_client(client.clone());
             self.publisher.set_client(client);
             self.event_loop(eventloop, &status, backoff).await;

@@ -227,7 +227,7 @@ async fn values_a_transform_has_not_reached_yet_take_room_behind_it() {
             .codec(Arc::new(enc), Arc::new(dec))
             .transform::<u32, _>("in", |t| {
                 t.map(|v| {
-                    // A slow handler (test only: handlers must not block).
+                    // aimdb: allow-blocking(a deliberately slow transform handler, test only)
                     std::thread::sleep(Duration::from_millis(50));
                     *v
                 })

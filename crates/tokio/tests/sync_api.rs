@@ -488,9 +488,15 @@ fn a_shutdown_raised_elsewhere_releases_sync_producers_so_the_graph_drains() {
         p.set(i).unwrap();
     }
     h.db().shutdown();
+    // `live_tasks` is 0 also before the engine thread has spawned the tasks: wait for the tap to
+    // have drained the record and for every task to have ended.
     let deadline = Instant::now() + MARGIN;
-    while h.db().live_tasks() > 0 {
-        assert!(Instant::now() < deadline, "the graph never drained");
+    while tapped.load(Ordering::SeqCst) < 10 || h.db().live_tasks() > 0 {
+        assert!(
+            Instant::now() < deadline,
+            "the graph never drained: tapped {}",
+            tapped.load(Ordering::SeqCst)
+        );
         std::thread::sleep(Duration::from_millis(5));
     }
     assert_eq!(tapped.load(Ordering::SeqCst), 10);
