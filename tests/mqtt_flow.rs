@@ -27,6 +27,11 @@ fn flood_size() -> usize {
 const ARRIVAL: Duration = Duration::from_secs(240);
 
 fn head(admin: u16, broker: &Mosquitto, store: Option<&str>) -> String {
+    head_with(admin, broker, store, "")
+}
+
+/// [`head`] with more `[mqtt]` lines.
+fn head_with(admin: u16, broker: &Mosquitto, store: Option<&str>, mqtt: &str) -> String {
     let store = store
         .map(|p| format!("[store]\npath = \"{p}\"\n\n"))
         .unwrap_or_default();
@@ -36,7 +41,7 @@ url = "{url}"
 reconnect_min = "50ms"
 reconnect_max = "500ms"
 outbox_capacity = 8
-
+{mqtt}
 [[record]]
 key = "beat"
 type = "Heartbeat"
@@ -241,4 +246,140 @@ persist = true
         (0..flood_size() as u64).collect::<Vec<_>>(),
         "every value is in SQLite, in order"
     );
+}
+
+/// Publishes `n` messages at QoS 1 to `topic`, calling `fault(i)` before message `i` for each
+/// `i` in `at`, and waits until every message the broker took arrived on `out` at least once.
+/// What the broker took is what a second persistent subscriber of `topic` received: a message
+/// the publisher lost on its own side during a broker restart never got its PUBACK, and is not
+/// the daemon's to deliver. Returns `(missing, duplicates)` downstream.
+fn flood_through_faults(
+    broker_port: u16,
+    topic: &str,
+    out: &str,
+    n: usize,
+    at: &[usize],
+    mut fault: impl FnMut(usize),
+) -> (usize, usize) {
+    let sub = TestClient::connect_persistent(broker_port, "fault-sub", &[out]);
+    let witness = TestClient::connect_persistent(broker_port, "fault-witness", &[topic]);
+    // Persistent, so that it sends again what the broker had not acknowledged at a restart.
+    let publisher = TestClient::connect_persistent(broker_port, "fault-pub", &[]);
+    let start = Instant::now();
+    for i in 0..n {
+        if at.contains(&i) {
+            fault(i);
+        }
+        publisher.publish(topic, QoS::AtLeastOnce, false, json_payload(i));
+    }
+    let distinct = |c: &TestClient, t: &str| {
+        let mut seen: Vec<u64> = c.on(t).iter().map(|r| n_of(&r.payload)).collect();
+        seen.sort_unstable();
+        seen.dedup();
+        seen
+    };
+    let deadline = start + ARRIVAL;
+    // The witness settles first (the broker's own delivery), then everything it saw must arrive.
+    let mut taken = distinct(&witness, topic);
+    while Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(300));
+        let now = distinct(&witness, topic);
+        let settled = now.len() == taken.len();
+        taken = now;
+        let arrived = distinct(&sub, out);
+        if settled && taken.iter().all(|i| arrived.binary_search(i).is_ok()) {
+            break;
+        }
+    }
+    let got: Vec<u64> = sub.on(out).iter().map(|r| n_of(&r.payload)).collect();
+    let seen = distinct(&sub, out);
+    let missing = taken
+        .iter()
+        .filter(|i| seen.binary_search(i).is_err())
+        .count();
+    let dups = got.len() - seen.len();
+    eprintln!(
+        "flood of {n} through faults at {at:?}: the broker took {}, {} distinct arrived, {missing} of those missing, {dups} duplicates, in {:.1?}",
+        taken.len(),
+        seen.len(),
+        start.elapsed()
+    );
+    assert!(
+        taken.len() * 2 >= n,
+        "the broker took most of the flood ({} of {n}): the faults did not stop the test",
+        taken.len()
+    );
+    (missing, dups)
+}
+
+fn pass_config(admin: u16, broker: &Mosquitto, outbox: &str) -> String {
+    format!(
+        r#"{}
+[[record]]
+key = "pass"
+type = "json"
+buffer = {{ kind = "spmc_ring", capacity = 64 }}
+link_from = [{{ url = "mqtt://in/pass", codec = "json", qos = 1 }}]
+link_to = [{{ url = "mqtt://out/pass", codec = "json", qos = 1 }}]
+"#,
+        head_with(
+            admin,
+            broker,
+            None,
+            &format!("outbox = \"{outbox}\"\noutbox_path = \"outbox.db\"\n")
+        )
+    )
+}
+
+#[test]
+fn a_qos1_flood_survives_two_broker_restarts_with_nothing_missing() {
+    let dir = TestDir::new("mqtt-flow-broker-restart");
+    let mut broker = Mosquitto::start_persistent(dir.path());
+    let admin = support::free_port();
+    let mut d = Daemon::start(dir.path(), admin, &pass_config(admin, &broker, "memory"));
+    wait_until("the bridge is connected", || {
+        d.metric("aimdbd_mqtt_connected") == Some(1.0)
+    });
+    let n = flood_size() / 2;
+    let port = broker.port;
+    let (missing, _dups) =
+        flood_through_faults(port, "in/pass", "out/pass", n, &[n / 3, 2 * n / 3], |_| {
+            broker.stop();
+            std::thread::sleep(Duration::from_millis(300));
+            broker.start_again();
+        });
+    assert_eq!(
+        missing, 0,
+        "nothing the publisher got a PUBACK for is missing"
+    );
+    assert_eq!(d.stop(), Some(0));
+}
+
+#[test]
+fn a_qos1_flood_survives_kill_9_of_the_daemon_with_a_disk_outbox() {
+    let dir = TestDir::new("mqtt-flow-kill9");
+    let broker = Mosquitto::start(dir.path());
+    let admin = support::free_port();
+    let config = pass_config(admin, &broker, "disk");
+    let mut d = Some(Daemon::start(dir.path(), admin, &config));
+    wait_until("the bridge is connected", || {
+        d.as_ref().and_then(|d| d.metric("aimdbd_mqtt_connected")) == Some(1.0)
+    });
+    let n = flood_size() / 2;
+    let (missing, dups) =
+        flood_through_faults(broker.port, "in/pass", "out/pass", n, &[n / 2], |_| {
+            if let Some(mut old) = d.take() {
+                let _ = old.child.kill(); // SIGKILL: no drain, no offline, no commit
+                let _ = old.child.wait();
+            }
+            d = Some(Daemon::start(dir.path(), admin, &config));
+        });
+    eprintln!("duplicates across the kill: {dups}");
+    assert_eq!(
+        missing, 0,
+        "nothing the publisher got a PUBACK for is missing"
+    );
+    if let Some(mut d) = d {
+        assert_eq!(d.stop(), Some(0));
+    }
 }
