@@ -89,6 +89,9 @@ pub struct MqttConfig {
     pub outbox_path: PathBuf,
     /// Values each outbound link may hold unacknowledged (default 10 000).
     pub outbox_capacity: usize,
+    /// Payload bytes each outbound link may hold unacknowledged (default 16 MiB); the outbox is
+    /// full at whichever bound comes first.
+    pub outbox_max_bytes: usize,
     /// What a link's outbox does at `outbox_capacity` when neither the link sets `outbox_full`
     /// nor it blocks by default (default drop the oldest).
     pub outbox_full: OutboxFull,

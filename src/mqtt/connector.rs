@@ -166,6 +166,7 @@ impl Connector<Rt> for MqttConnector {
         let publisher = Arc::new(Publisher::new(
             out_links,
             mqtt.outbox_capacity,
+            mqtt.outbox_max_bytes,
             mqtt.max_packet_size,
         ));
         let router = Arc::new(Router::new(

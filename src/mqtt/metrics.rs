@@ -54,6 +54,8 @@ pub struct LinkMetrics {
     pub errors: AtomicU64,
     /// Out: values held in the outbox now.
     pub outbox_depth: AtomicU64,
+    /// Out: payload bytes held in the outbox now.
+    pub outbox_bytes: AtomicU64,
     /// Out: values the outbox dropped at its capacity.
     pub outbox_dropped: AtomicU64,
     /// Out: the outbox's capacity.
@@ -223,10 +225,11 @@ impl MqttMetrics {
             );
         }
         let active = self.active.lock().clone();
-        let per_link: [PerLink; 8] = [
+        let per_link: [PerLink; 9] = [
             ("aimdbd_mqtt_messages_total", "counter", "Messages decoded into a record (in) or acknowledged by the broker (out), per link.", None, |m| &m.messages),
             ("aimdbd_mqtt_link_errors_total", "counter", "Payloads that failed to decode (in) or values that failed to encode or exceeded max_packet_size (out), per link.", None, |m| &m.errors),
             ("aimdbd_mqtt_outbox_depth", "gauge", "Values an outbound link holds until the broker acknowledges them.", Some(Direction::Out), |m| &m.outbox_depth),
+            ("aimdbd_mqtt_outbox_bytes", "gauge", "Payload bytes an outbound link holds until the broker acknowledges them (bounded by outbox_max_bytes).", Some(Direction::Out), |m| &m.outbox_bytes),
             ("aimdbd_mqtt_outbox_capacity", "gauge", "The outbox bound of an outbound link.", Some(Direction::Out), |m| &m.outbox_capacity),
             ("aimdbd_mqtt_outbox_dropped_total", "counter", "Values an outbound link's outbox dropped at its bound.", Some(Direction::Out), |m| &m.outbox_dropped),
             ("aimdbd_mqtt_outbox_waits_total", "counter", "Times an outbound link with outbox_full = \"block\" waited for room in its outbox.", Some(Direction::Out), |m| &m.outbox_waits),

@@ -58,6 +58,8 @@ struct Slot {
 type Tag = Option<(usize, u64)>;
 
 struct State {
+    /// Whether an outbox held more than [`TRIM_AFTER`] bytes since memory was last given back.
+    grown: bool,
     client: Option<AsyncClient>,
     connected: bool,
     closing: bool,
@@ -80,8 +82,8 @@ pub struct Publisher {
 }
 
 impl Publisher {
-    /// A publisher for `links`, each with an outbox of `capacity` values.
-    pub fn new(links: Vec<OutLink>, capacity: usize, max_packet: usize) -> Self {
+    /// A publisher for `links`, each with an outbox of `capacity` values and `max_bytes` bytes.
+    pub fn new(links: Vec<OutLink>, capacity: usize, max_bytes: usize, max_packet: usize) -> Self {
         let slots = links
             .into_iter()
             .map(|link| {
@@ -90,7 +92,7 @@ impl Publisher {
                     .store(capacity as u64, Ordering::Relaxed);
                 link.metrics.outbox_depth.store(0, Ordering::Relaxed);
                 Slot {
-                    queue: OutboxQueue::new(capacity, link.full),
+                    queue: OutboxQueue::new(capacity, max_bytes, link.full),
                     link,
                     open: true,
                 }
@@ -98,6 +100,7 @@ impl Publisher {
             .collect();
         Self {
             state: Mutex::new(State {
+                grown: false,
                 client: None,
                 connected: false,
                 closing: false,
@@ -252,10 +255,12 @@ impl Publisher {
                 slot.link
                     .metrics
                     .outbox_dropped
-                    .fetch_add(1, Ordering::Relaxed);
+                    .fetch_add(dropped.len() as u64, Ordering::Relaxed);
                 st.disk.as_ref().map(|d| {
                     d.insert(link, seq, payload, pos);
-                    d.delete(link, dropped);
+                    for old in dropped {
+                        d.delete(link, old);
+                    }
                 })
             }
             Pushed::DroppedNewest => {
@@ -271,6 +276,7 @@ impl Publisher {
                 a.accept(pos);
             }
         }
+        st.grown |= slot.queue.bytes() > TRIM_AFTER;
         set_depth(slot);
         pump(st);
     }
@@ -406,11 +412,33 @@ impl Publisher {
     }
 }
 
+/// Outbox bytes past which, once every outbox is empty again, freed memory is handed back to
+/// the OS (glibc keeps freed heap otherwise, and RSS stays at its outage peak).
+const TRIM_AFTER: usize = 4 << 20;
+
+/// Hands freed heap back to the OS, off the async workers.
+fn give_back_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    if let Ok(rt) = tokio::runtime::Handle::try_current() {
+        rt.spawn_blocking(|| {
+            // SAFETY: malloc_trim takes no pointers; it only walks glibc's own free lists and
+            // may be called from any thread at any time.
+            unsafe {
+                libc::malloc_trim(0);
+            }
+        });
+    }
+}
+
 fn set_depth(slot: &Slot) {
     slot.link
         .metrics
         .outbox_depth
         .store(slot.queue.len() as u64, Ordering::Relaxed);
+    slot.link
+        .metrics
+        .outbox_bytes
+        .store(slot.queue.bytes() as u64, Ordering::Relaxed);
 }
 
 fn delivered(st: &mut State, tag: Tag) {
@@ -426,6 +454,10 @@ fn delivered(st: &mut State, tag: Tag) {
         .messages
         .fetch_add(gone.len() as u64, Ordering::Relaxed);
     set_depth(slot);
+    if st.grown && st.slots.iter().all(|s| s.queue.is_empty()) {
+        st.grown = false;
+        give_back_memory();
+    }
     if let Some(d) = &st.disk {
         for seq in gone {
             d.delete(link, seq);

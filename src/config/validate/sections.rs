@@ -114,6 +114,14 @@ pub fn mqtt(
         10_000,
         problems,
     ) as usize;
+    let outbox_max_bytes = int_in(
+        &raw.outbox_max_bytes,
+        "outbox_max_bytes",
+        64 * 1024,
+        1 << 40,
+        DEFAULT_OUTBOX_MAX_BYTES,
+        problems,
+    ) as usize;
     let max_packet_size = int_in(
         &raw.max_packet_size,
         "max_packet_size",
@@ -205,6 +213,7 @@ pub fn mqtt(
         outbox,
         outbox_path,
         outbox_capacity,
+        outbox_max_bytes,
         outbox_full,
         max_packet_size,
         clean_session: raw.clean_session.as_ref().is_none_or(|c| *c.get_ref()),
@@ -217,6 +226,9 @@ pub fn mqtt(
 const MAX_MQTT_PACKET: i64 = 268_435_455;
 
 /// An optional integer field of `[mqtt]` within `min..=max`, or `default`.
+/// `[mqtt] outbox_max_bytes` by default: 16 MiB of payloads per link, fit for a small gateway.
+pub const DEFAULT_OUTBOX_MAX_BYTES: i64 = 16 << 20;
+
 fn int_in(
     v: &Option<Spanned<i64>>,
     field: &str,

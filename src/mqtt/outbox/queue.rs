@@ -31,12 +31,12 @@ pub struct Held {
 pub enum Pushed {
     /// Held as `seq`.
     Held(u64),
-    /// Held as `seq`; the oldest value, `dropped`, was discarded to make room.
+    /// Held as `seq`; the oldest values, `dropped`, were discarded to make room.
     HeldDroppingOldest {
         /// The new value's sequence number.
         seq: u64,
-        /// The discarded value's sequence number.
-        dropped: u64,
+        /// The discarded values' sequence numbers, oldest first.
+        dropped: Vec<u64>,
     },
     /// The queue is full and keeps what it has: the new value was discarded.
     DroppedNewest,
@@ -50,22 +50,45 @@ pub struct OutboxQueue {
     unsent: usize,
     next_seq: u64,
     capacity: usize,
+    /// Payload bytes held at most (at least one value is always taken).
+    max_bytes: usize,
+    /// Payload bytes held now (acknowledged values inside included until they leave).
+    bytes: usize,
     full: OutboxFull,
     /// Values acknowledged out of order, still in `held` behind an older unacknowledged one.
     acked_inside: usize,
 }
 
 impl OutboxQueue {
-    /// An empty queue holding at most `capacity` (≥ 1) values.
-    pub fn new(capacity: usize, full: OutboxFull) -> Self {
+    /// An empty queue holding at most `capacity` (≥ 1) values and `max_bytes` payload bytes.
+    pub fn new(capacity: usize, max_bytes: usize, full: OutboxFull) -> Self {
         Self {
             held: VecDeque::new(),
             unsent: 0,
             next_seq: 1,
             capacity: capacity.max(1),
+            max_bytes,
+            bytes: 0,
             full,
             acked_inside: 0,
         }
+    }
+
+    /// Whether `extra` more bytes (and one more value) would pass a bound; an empty queue always
+    /// takes a value, however large.
+    fn over(&self, extra: usize) -> bool {
+        !self.held.is_empty()
+            && (self.held.len() >= self.capacity || self.bytes + extra > self.max_bytes)
+    }
+
+    fn pop_oldest(&mut self) -> Option<u64> {
+        let h = self.held.pop_front()?;
+        self.bytes -= h.payload.len();
+        if h.acked {
+            self.acked_inside -= 1;
+        }
+        self.unsent = self.unsent.saturating_sub(1);
+        Some(h.seq)
     }
 
     /// Refills the queue with values kept from an earlier run (oldest first), before any push.
@@ -74,45 +97,54 @@ impl OutboxQueue {
         let mut dropped = Vec::new();
         for (seq, payload) in values {
             self.next_seq = self.next_seq.max(seq + 1);
+            while self.over(payload.len()) {
+                match self.pop_oldest() {
+                    Some(seq) => dropped.push(seq),
+                    None => break,
+                }
+            }
+            self.bytes += payload.len();
             self.held.push_back(Held {
                 seq,
                 payload,
                 acked: false,
             });
-            if self.held.len() > self.capacity {
-                if let Some(h) = self.held.pop_front() {
-                    dropped.push(h.seq);
-                }
-            }
         }
         dropped
     }
 
-    /// Takes a new value; never blocks. See the module docs for what happens at capacity.
+    /// Takes a new value; never blocks. See the module docs for what happens at capacity (in
+    /// values or bytes, whichever comes first).
     pub fn push(&mut self, payload: Vec<u8>) -> Pushed {
-        let mut dropped = None;
-        if self.held.len() >= self.capacity {
+        let mut dropped = Vec::new();
+        if self.over(payload.len()) {
             match self.full {
                 // The link's task waits for room before it takes a value, so a blocking queue
                 // is full only right after a restore: hold the value (nothing is dropped).
                 OutboxFull::Block => {}
                 OutboxFull::DropNewest => return Pushed::DroppedNewest,
                 OutboxFull::DropOldest => {
-                    dropped = self.held.pop_front().map(|h| h.seq);
-                    self.unsent = self.unsent.saturating_sub(1);
+                    while self.over(payload.len()) {
+                        match self.pop_oldest() {
+                            Some(seq) => dropped.push(seq),
+                            None => break,
+                        }
+                    }
                 }
             }
         }
         let seq = self.next_seq;
         self.next_seq += 1;
+        self.bytes += payload.len();
         self.held.push_back(Held {
             seq,
             payload,
             acked: false,
         });
-        match dropped {
-            Some(dropped) => Pushed::HeldDroppingOldest { seq, dropped },
-            None => Pushed::Held(seq),
+        if dropped.is_empty() {
+            Pushed::Held(seq)
+        } else {
+            Pushed::HeldDroppingOldest { seq, dropped }
         }
     }
 
@@ -148,11 +180,13 @@ impl OutboxQueue {
         }
         let mut gone = Vec::new();
         while self.held.front().is_some_and(|h| h.acked) {
-            if let Some(h) = self.held.pop_front() {
-                gone.push(h.seq);
+            if let Some(seq) = self.pop_oldest() {
+                gone.push(seq);
             }
-            self.acked_inside -= 1;
-            self.unsent = self.unsent.saturating_sub(1);
+        }
+        if self.held.is_empty() && self.held.capacity() > 64 {
+            // Give back what a burst or an outage grew (payloads are freed as they leave).
+            self.held.shrink_to(64);
         }
         gone
     }
@@ -167,9 +201,15 @@ impl OutboxQueue {
         self.held.len() - self.acked_inside
     }
 
-    /// Whether a push would not go past capacity.
+    /// Whether a push would not go past a bound (values or bytes; a value of more than
+    /// `max_bytes` still goes into an empty queue).
     pub fn has_room(&self) -> bool {
-        self.len() < self.capacity
+        self.held.is_empty() || (self.held.len() < self.capacity && self.bytes < self.max_bytes)
+    }
+
+    /// Payload bytes held.
+    pub fn bytes(&self) -> usize {
+        self.bytes
     }
 
     /// Whether nothing is held.
@@ -183,7 +223,7 @@ mod tests {
     use super::*;
 
     fn q(cap: usize, full: OutboxFull) -> OutboxQueue {
-        OutboxQueue::new(cap, full)
+        OutboxQueue::new(cap, usize::MAX, full)
     }
 
     fn send_all(q: &mut OutboxQueue) -> Vec<u64> {
@@ -219,7 +259,10 @@ mod tests {
         assert_eq!(o.next_unsent().map(|h| h.seq), Some(1));
         assert_eq!(
             o.push(vec![3]),
-            Pushed::HeldDroppingOldest { seq: 3, dropped: 1 }
+            Pushed::HeldDroppingOldest {
+                seq: 3,
+                dropped: vec![1]
+            }
         );
         assert_eq!(send_all(&mut o), vec![2, 3]);
         assert_eq!(
@@ -244,10 +287,45 @@ mod tests {
             o.push(vec![10]),
             Pushed::HeldDroppingOldest {
                 seq: 10,
-                dropped: 8
+                dropped: vec![8]
             }
         );
         assert_eq!(send_all(&mut o), vec![9, 10]);
+    }
+
+    #[test]
+    fn the_byte_bound_holds_whatever_the_count() {
+        let mut o = OutboxQueue::new(100, 1000, OutboxFull::DropOldest);
+        for _ in 0..3 {
+            o.push(vec![0; 400]);
+        }
+        assert_eq!(o.len(), 2, "1000 bytes hold two values of 400");
+        assert!(o.bytes() <= 1000);
+        assert_eq!(
+            o.push(vec![0; 900]),
+            Pushed::HeldDroppingOldest {
+                seq: 4,
+                dropped: vec![2, 3]
+            }
+        );
+        let mut b = OutboxQueue::new(100, 1000, OutboxFull::Block);
+        b.push(vec![0; 600]);
+        assert!(b.has_room(), "600 of 1000 bytes");
+        b.push(vec![0; 600]);
+        assert!(
+            !b.has_room(),
+            "a blocking link waits once the bytes are used"
+        );
+        let mut e = OutboxQueue::new(100, 10, OutboxFull::DropNewest);
+        assert_eq!(
+            e.push(vec![0; 50]),
+            Pushed::Held(1),
+            "an empty queue takes any value"
+        );
+        assert_eq!(e.push(vec![0; 1]), Pushed::DroppedNewest);
+        send_all(&mut e);
+        assert_eq!(e.ack(1), vec![1]);
+        assert_eq!(e.bytes(), 0);
     }
 
     #[test]
