@@ -130,6 +130,16 @@ fn metric_sum(d: &Daemon, name: &str) -> f64 {
         .sum()
 }
 
+/// A JSON passthrough: QoS 1 in, a ring, QoS 1 out (blocking by default).
+const PASS: &str = r#"
+[[record]]
+key = "pass"
+type = "json"
+buffer = { kind = "spmc_ring", capacity = 64 }
+link_from = [{ url = "mqtt://in/pass", codec = "json", qos = 1 }]
+link_to = [{ url = "mqtt://out/pass", codec = "json", qos = 1 }]
+"#;
+
 fn json_payload(n: usize) -> Vec<u8> {
     format!(r#"{{"n":{n},"pad":"{}"}}"#, "x".repeat(80)).into_bytes()
 }
@@ -139,17 +149,7 @@ fn a_qos1_flood_through_a_tiny_outbox_loses_nothing_and_pauses_the_inbound_link(
     let dir = TestDir::new("mqtt-flow-pass");
     let broker = Mosquitto::start(dir.path());
     let admin = support::free_port();
-    let config = format!(
-        r#"{}
-[[record]]
-key = "pass"
-type = "json"
-buffer = {{ kind = "spmc_ring", capacity = 64 }}
-link_from = [{{ url = "mqtt://in/pass", codec = "json", qos = 1 }}]
-link_to = [{{ url = "mqtt://out/pass", codec = "json", qos = 1 }}]
-"#,
-        head(admin, &broker, None)
-    );
+    let config = format!("{}{PASS}", head(admin, &broker, None));
     let mut d = Daemon::start(dir.path(), admin, &config);
     run_flood(&d, &broker, "in/pass", "out/pass", json_payload);
     assert_eq!(
@@ -314,14 +314,7 @@ fn flood_through_faults(
 
 fn pass_config(admin: u16, broker: &Mosquitto, outbox: &str) -> String {
     format!(
-        r#"{}
-[[record]]
-key = "pass"
-type = "json"
-buffer = {{ kind = "spmc_ring", capacity = 64 }}
-link_from = [{{ url = "mqtt://in/pass", codec = "json", qos = 1 }}]
-link_to = [{{ url = "mqtt://out/pass", codec = "json", qos = 1 }}]
-"#,
+        "{}{PASS}",
         head_with(
             admin,
             broker,
