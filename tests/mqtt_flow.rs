@@ -222,7 +222,9 @@ fn a_qos1_flood_into_a_persisting_record_stores_every_value() {
 [[record]]
 key = "kept"
 type = "json"
-buffer = {{ kind = "spmc_ring", capacity = 64 }}
+# A committed row is accepted once its batch commits (batch_delay 100 ms): the ring bounds the
+# values in flight, so the rate is at most capacity / batch_delay.
+buffer = {{ kind = "spmc_ring", capacity = 2048 }}
 link_from = [{{ url = "mqtt://in/kept", codec = "json", qos = 1 }}]
 link_to = [{{ url = "mqtt://out/kept", codec = "json", qos = 1 }}]
 persist = true
