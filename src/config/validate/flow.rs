@@ -45,32 +45,56 @@ pub fn parse_outbox_full(
     }
 }
 
-/// Whether each record can wait (see the module docs), given records in `order` (inputs first).
-fn can_wait(records: &[RecordConfig], order: &[usize]) -> Vec<bool> {
+/// Whether each record can wait (see the module docs): `None` where it cannot be known because
+/// the record or one of its inputs has mistakes of its own (nothing is reported for those).
+fn can_wait(records: &[Option<&RecordConfig>]) -> Vec<Option<bool>> {
     let index: HashMap<&str, usize> = records
         .iter()
         .enumerate()
-        .map(|(i, r)| (r.key.as_str(), i))
+        .filter_map(|(i, r)| Some((r.as_ref()?.key.as_str(), i)))
         .collect();
-    let mut wait = vec![false; records.len()];
-    for &i in order {
-        let r = &records[i];
-        wait[i] = match &r.writer {
-            Some(Writer::Source(_)) => false,
-            Some(Writer::Transform(_)) => r
-                .inputs()
-                .iter()
-                .all(|k| index.get(k).is_some_and(|&j| wait[j])),
-            None => !r.links_from.is_empty() && r.links_from.iter().all(|l| l.qos >= 1),
+    let mut wait: Vec<Option<Option<bool>>> = vec![None; records.len()];
+    // Depth-first over inputs; a cycle (reported by the graph pass) is unknown.
+    fn visit(
+        i: usize,
+        records: &[Option<&RecordConfig>],
+        index: &HashMap<&str, usize>,
+        wait: &mut Vec<Option<Option<bool>>>,
+    ) -> Option<bool> {
+        if let Some(known) = wait[i] {
+            return known;
+        }
+        wait[i] = Some(None); // in progress: a cycle reads as unknown
+        let r = records[i]?;
+        let w = match &r.writer {
+            Some(Writer::Source(_)) => Some(false),
+            Some(Writer::Transform(_)) => {
+                let mut all = Some(true);
+                for k in r.inputs() {
+                    let input = index.get(k).and_then(|&j| visit(j, records, index, wait));
+                    all = match (all, input) {
+                        (Some(false), _) | (_, Some(false)) => Some(false),
+                        (Some(true), Some(true)) => Some(true),
+                        _ => None,
+                    };
+                }
+                all
+            }
+            None => Some(!r.links_from.is_empty() && r.links_from.iter().all(|l| l.qos >= 1)),
         };
+        wait[i] = Some(w);
+        w
     }
-    wait
+    (0..records.len())
+        .map(|i| visit(i, records, &index, &mut wait))
+        .collect()
 }
 
 /// Resolves every `link_to`'s policy and the session's persistence; pushes what cannot hold.
+///
+/// `records[i]` is the checked record `raw[i]` (`None` if it has mistakes of its own).
 pub fn resolve(
-    records: &mut [RecordConfig],
-    order: &[usize],
+    records: &mut [Option<RecordConfig>],
     raw: &[Spanned<RawRecord>],
     mqtt: Option<(&mut MqttConfig, &RawMqtt)>,
     push: &mut impl FnMut(Problem),
@@ -78,9 +102,11 @@ pub fn resolve(
     let Some((mqtt, raw_mqtt)) = mqtt else {
         return;
     };
-    let wait = can_wait(records, order);
+    let wait = can_wait(&records.iter().map(Option::as_ref).collect::<Vec<_>>());
     for (i, rec) in records.iter_mut().enumerate() {
-        let Some(raw_rec) = raw.get(i) else { continue };
+        let (Some(rec), Some(raw_rec)) = (rec.as_mut(), raw.get(i)) else {
+            continue;
+        };
         let (key, writer) = (rec.key.clone(), writer_desc(rec));
         for (j, link) in rec.links_to.iter_mut().enumerate() {
             let explicit = raw_rec
@@ -88,11 +114,15 @@ pub fn resolve(
                 .link_to
                 .get(j)
                 .and_then(|l| l.get_ref().outbox_full.as_ref());
-            let durable = link.qos >= 1 && wait[i];
+            let durable = link.qos >= 1 && wait[i] == Some(true);
             link.outbox_full = match explicit {
                 None if durable => OutboxFull::Block,
                 None => mqtt.outbox_full,
                 Some(v) => match parse_outbox_full(v, push) {
+                    // Unknown (mistakes upstream, reported on their own): nothing to add.
+                    Some(OutboxFull::Block) if wait[i].is_none() && link.qos >= 1 => {
+                        OutboxFull::Block
+                    }
                     Some(OutboxFull::Block) if !durable => {
                         let why = if link.qos == 0 {
                             "a QoS 0 link has no delivery to wait for".to_string()
@@ -115,6 +145,7 @@ pub fn resolve(
     if raw_mqtt.clean_session.is_none() {
         let durable_in = records
             .iter()
+            .flatten()
             .any(|r| r.links_from.iter().any(|l| l.qos >= 1));
         mqtt.clean_session = !durable_in;
     }

@@ -36,14 +36,10 @@ pub fn validate(file: &str, text: &str) -> Result<Config, Vec<Problem>> {
         .map(|rec| record::record(rec, text, store.is_some(), &mut problems))
         .collect();
     let order = graph::check(&checked, text, &mut problems);
-    if !problems.is_empty() {
-        return Err(problems);
-    }
-    let mut records: Vec<_> = checked.into_iter().filter_map(|c| c.config).collect();
+    let mut records: Vec<_> = checked.into_iter().map(|c| c.config).collect();
     let raw_mqtt = raw.mqtt.as_ref().map(|m| m.get_ref());
     flow::resolve(
         &mut records,
-        &order,
         &raw.record,
         mqtt.as_mut().zip(raw_mqtt),
         &mut |p| problems.push(p),
@@ -51,6 +47,7 @@ pub fn validate(file: &str, text: &str) -> Result<Config, Vec<Problem>> {
     if !problems.is_empty() {
         return Err(problems);
     }
+    let records: Vec<_> = records.into_iter().flatten().collect();
     Ok(Config {
         file: file.to_string(),
         node_id,
