@@ -213,6 +213,9 @@ shutdown_timeout = "5s"
 url = "mqtt://127.0.0.1:{port}"
 client_id = "aimdbd-bench-{round}"
 outbox_capacity = 1000000
+# Each round is a fresh daemon with its own client id: a persistent session (the default with a
+# QoS 1 link_from) would make the broker queue every later round's messages for it.
+clean_session = true
 
 [[record]]
 key = "bench.in"

@@ -52,6 +52,8 @@ struct Flow {
     /// QoS ≥ 1 messages waiting for room, with their ack ids, in the order received.
     waiting: VecDeque<(Publish, u64)>,
     client: Option<AsyncClient>,
+    /// An acknowledgement was due but the client's queue was full: retry at the next event.
+    ack_blocked: bool,
     /// Whether each link is paused now (mirrors its `paused` gauge).
     paused: Vec<bool>,
 }
@@ -86,6 +88,7 @@ impl Router {
                 acks: AckQueue::new(links.len()),
                 waiting: VecDeque::new(),
                 client: None,
+                ack_blocked: false,
                 paused: vec![false; links.len()],
             }),
             routes,
@@ -166,6 +169,15 @@ impl Router {
         self.settle_locked(guard.as_deref(), &mut flow);
     }
 
+    /// Sends acknowledgements that were due when the client's queue was full. Cheap when none.
+    pub fn retry_acks(&self) {
+        let guard = self.links.read();
+        let mut flow = self.flow.lock();
+        if std::mem::take(&mut flow.ack_blocked) {
+            self.settle_locked(guard.as_deref(), &mut flow);
+        }
+    }
+
     fn settle_locked(&self, links: Option<&[InboundLink]>, flow: &mut Flow) {
         if let Some(links) = links {
             while let Some((p, id)) = flow.waiting.pop_front() {
@@ -194,7 +206,9 @@ impl Router {
                     payload: Default::default(),
                 };
                 if client.try_ack(&ack).is_err() {
-                    break; // the client's queue is full: again at the next event
+                    // The client's queue is full: the session retries after its next event.
+                    flow.ack_blocked = true;
+                    break;
                 }
                 flow.acks.pop();
             }

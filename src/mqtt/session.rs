@@ -209,14 +209,22 @@ impl Session {
                         );
                     }
                 }
-                Ok(Event::Outgoing(Outgoing::Publish(pkid))) => self.publisher.written(pkid),
+                Ok(Event::Outgoing(Outgoing::Publish(pkid))) => {
+                    self.publisher.written(pkid);
+                    // The client's queue has room again.
+                    self.router.retry_acks();
+                }
+                Ok(Event::Outgoing(Outgoing::PubAck(_) | Outgoing::PubRec(_))) => {
+                    self.router.retry_acks()
+                }
                 Ok(Event::Outgoing(Outgoing::Disconnect)) => {
                     if self.publisher.closing() {
                         tracing::info!("disconnected from the MQTT broker");
                         return;
                     }
                 }
-                Ok(_) => {}
+                // Any event may mean room in the client's queue for a due acknowledgement.
+                Ok(_) => self.router.retry_acks(),
                 Err(e) => {
                     self.publisher.disconnected();
                     self.router.disconnected();
