@@ -63,7 +63,7 @@ impl<R: Runtime> AimDb<R> {
     /// restored from history or carried over from the graph a reload replaces. Readers
     /// subscribed at build time see it as the record's first value. Once the graph runs (`run`
     /// consumes `self`) only [`DbHandle::producer`] writes from outside, under the writer rule.
-    pub fn seed<T: Clone + Send + 'static>(
+    pub fn seed<T: Clone + Send + Sync + 'static>(
         &self,
         key: impl RecordKey,
         value: T,
@@ -153,7 +153,7 @@ impl<R: Runtime> Clone for DbHandle<R> {
 }
 
 impl<R: Runtime> DbHandle<R> {
-    fn typed<T: Clone + Send + 'static>(
+    fn typed<T: Clone + Send + Sync + 'static>(
         &self,
         key: &str,
     ) -> Result<&Arc<Shared<T, R::Mutex>>, AccessError> {
@@ -181,7 +181,7 @@ impl<R: Runtime> DbHandle<R> {
     /// ([`WriterKind::External`]) takes outside producers; one written by a source, a
     /// transform or inbound links answers [`AccessError::NotWritable`]. (To put a value into
     /// such a record before it runs, e.g. restored state, see [`AimDb::seed`].)
-    pub fn producer<T: Clone + Send + 'static>(
+    pub fn producer<T: Clone + Send + Sync + 'static>(
         &self,
         key: impl RecordKey,
     ) -> Result<Producer<T, R>, AccessError> {
@@ -200,7 +200,7 @@ impl<R: Runtime> DbHandle<R> {
     }
 
     /// A new reader of record `key`.
-    pub fn consumer<T: Clone + Send + 'static>(
+    pub fn consumer<T: Clone + Send + Sync + 'static>(
         &self,
         key: impl RecordKey,
     ) -> Result<Consumer<T, R>, AccessError> {
@@ -208,7 +208,7 @@ impl<R: Runtime> DbHandle<R> {
     }
 
     /// The newest value of record `key`, without consuming it.
-    pub fn latest<T: Clone + Send + 'static>(
+    pub fn latest<T: Clone + Send + Sync + 'static>(
         &self,
         key: impl RecordKey,
     ) -> Result<Option<T>, AccessError> {
