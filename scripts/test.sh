@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs every check CI runs, installing what is missing first:
-# format, clippy (-D warnings), all tests, the no_std cross-build for the MCU target, and the
+# format, clippy (-D warnings), all tests, the loom models, the no_std cross-build for the MCU target, and the
 # firmware: clippy + release build for thumbv7em-none-eabihf, its flash/RAM budget, and the
 # on-target test under QEMU (mps2-an386). The firmware workspace builds into
 # $FIRMWARE_TARGET_DIR (default firmware/target).
@@ -38,6 +38,13 @@ fw timeout 120 cargo run --release --locked -p aimdb-qemu-test
 
 step "tests (workspace)"
 cargo test --workspace --locked
+
+# loom explores every interleaving of the models in crates/core/src/loom_tests.rs (and the
+# BackgroundSink queue's in crates/tokio) up to the preemption bound; its own target dir, so the
+# `--cfg loom` build does not invalidate the main one. About a minute when built.
+loom_env=(env RUSTFLAGS="--cfg loom" LOOM_MAX_PREEMPTIONS="${LOOM_MAX_PREEMPTIONS:-3}")
+step "loom: model-checked wakers, buffers, shutdown, progress (LOOM_MAX_PREEMPTIONS=${LOOM_MAX_PREEMPTIONS:-3})"
+"${loom_env[@]}" cargo test --locked --release -p aimdb-core --lib --target-dir target/loom loom_
 
 step "benchmarks compile and run in quick mode (no timing is asserted)"
 cargo test --locked -p aimdb-bench --benches

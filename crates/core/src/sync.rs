@@ -63,3 +63,13 @@ impl<T: Send> BlockingMutex<T> for StdMutex<T> {
         f(&mut guard)
     }
 }
+
+/// The atomics the core uses; loom's in its model-checked tests (`cfg(loom)`), so that loom
+/// explores their orderings too.
+pub(crate) mod atomic {
+    #[cfg(all(loom, test))]
+    pub(crate) use loom::sync::atomic::{AtomicUsize, Ordering};
+
+    #[cfg(not(all(loom, test)))]
+    pub(crate) use core::sync::atomic::{AtomicUsize, Ordering};
+}
