@@ -39,12 +39,13 @@ fw timeout 120 cargo run --release --locked -p aimdb-qemu-test
 step "tests (workspace)"
 cargo test --workspace --locked
 
-# loom explores every interleaving of the models in crates/core/src/loom_tests.rs and
-# crates/tokio/src/concurrency/background_sink/loom_tests.rs up to the preemption bound, in its
+# loom explores every interleaving of the models in crates/core/src/loom_tests.rs,
+# crates/tokio/src/concurrency/background_sink/loom_tests.rs and the sync API's thread hand-off
+# (crates/tokio/src/sync_api/wait.rs) up to the preemption bound, in its
 # own target dir so that the `--cfg loom` build leaves the main one alone. A few seconds once
 # built (a cold build of target/loom: about a minute).
 loom_env=(env RUSTFLAGS="--cfg loom" LOOM_MAX_PREEMPTIONS="${LOOM_MAX_PREEMPTIONS:-3}")
-step "loom: wakers, buffers, shutdown, progress, BackgroundSink (LOOM_MAX_PREEMPTIONS=${LOOM_MAX_PREEMPTIONS:-3})"
+step "loom: wakers, buffers, shutdown, progress, BackgroundSink, sync API hand-off (LOOM_MAX_PREEMPTIONS=${LOOM_MAX_PREEMPTIONS:-3})"
 "${loom_env[@]}" cargo test --locked --release -p aimdb-core -p aimdb-tokio --lib --target-dir target/loom loom_
 
 step "benchmarks compile and run in quick mode (no timing is asserted)"
