@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs every check CI runs, installing what is missing first:
-# format, clippy (-D warnings), all tests, the no_std cross-build for the MCU target, and the
+# format, clippy (-D warnings), all tests, the loom models, the no_std cross-build for the MCU target, and the
 # firmware: clippy + release build for thumbv7em-none-eabihf, its flash/RAM budget, and the
 # on-target test under QEMU (mps2-an386). The firmware workspace builds into
 # $FIRMWARE_TARGET_DIR (default firmware/target).
@@ -38,6 +38,15 @@ fw timeout 120 cargo run --release --locked -p aimdb-qemu-test
 
 step "tests (workspace)"
 cargo test --workspace --locked
+
+# loom explores every interleaving of the models in crates/core/src/loom_tests.rs,
+# crates/tokio/src/concurrency/background_sink/loom_tests.rs and the sync API's thread hand-off
+# (crates/tokio/src/sync_api/wait.rs) up to the preemption bound, in its
+# own target dir so that the `--cfg loom` build leaves the main one alone. A few seconds once
+# built (a cold build of target/loom: about a minute).
+loom_env=(env RUSTFLAGS="--cfg loom" LOOM_MAX_PREEMPTIONS="${LOOM_MAX_PREEMPTIONS:-3}")
+step "loom: wakers, buffers, shutdown, progress, BackgroundSink, sync API hand-off (LOOM_MAX_PREEMPTIONS=${LOOM_MAX_PREEMPTIONS:-3})"
+"${loom_env[@]}" cargo test --locked --release -p aimdb-core -p aimdb-tokio --lib --target-dir target/loom loom_
 
 step "benchmarks compile and run in quick mode (no timing is asserted)"
 cargo test --locked -p aimdb-bench --benches

@@ -7,15 +7,24 @@
 //!
 //! * file I/O: `std::fs::…` / `fs::…` calls (unless `fs` is imported from an async crate, or the
 //!   call is awaited);
-//! * `std::thread::sleep` / `thread::sleep`;
+//! * `std::thread::sleep` / `thread::sleep`, `thread::park` / `park_timeout`;
 //! * `std::io` stdout/stderr/stdin used through the blocking `Write`/`BufRead` methods;
+//! * `std::io::Write`/`Read` methods (`write_all`, `flush`, `read_to_string`, …, and `write!` /
+//!   `writeln!`) on a `std::fs::File`, `std::io::BufWriter`/`BufReader`/`LineWriter` or
+//!   `std::net::TcpStream`, whether made in the async body or passed in as a parameter of that
+//!   type; `std::io::read_to_string(r)`;
+//! * `std::process::Command`'s `.status()` / `.output()` not awaited (Tokio's are awaited);
+//! * `block_on` (`futures::executor::block_on`, `pollster::block_on`, `Runtime::block_on`);
+//! * blocking clients: `reqwest::blocking::…`, `ureq::…`, `postgres::…` calls and redis's
+//!   `.get_connection()`;
 //! * blocking channel receives: `.recv()` not awaited (crossbeam/std), `.recv_timeout()`,
 //!   `.recv_deadline()`; Tokio's `.blocking_recv()`, `.blocking_send()`, `.blocking_lock()`,
 //!   `.blocking_read()`, `.blocking_write()`; thread `.join()` and condvar/process `.wait*()` not
 //!   awaited;
-//! * a `Mutex`/`RwLock` guard (`let g = m.lock()`, `.read()`, `.write()`, not awaited) that is
-//!   still alive at a later `.await` in the same block, or a guard temporary in a `match`/`if let`
-//!   scrutinee whose arms await;
+//! * a `Mutex`/`RwLock` guard (`let g = m.lock()`, `.read()`, `.write()`, their `try_` forms,
+//!   not awaited; also recovered from poisoning with a `match`) that is still alive at a later
+//!   `.await` in the same block, a guard temporary in a `match`/`if let` scrutinee whose arms
+//!   await, or a guard temporary in a statement that awaits (`m.lock().push(f().await)`);
 //! * `std::net` sockets and `.to_socket_addrs()` (DNS);
 //! * `rusqlite::…` and `Connection::…` calls, and rusqlite-only methods (`execute_batch`,
 //!   `query_row`, `prepare_cached`, `pragma_update`).
@@ -27,6 +36,9 @@
 //!
 //! An audited exception carries `// aimdb: allow-blocking(<reason>)` on the line of the call or
 //! the line before; the reason must not be empty.
+//!
+//! Clippy's `await_holding_lock` and `await_holding_refcell_ref` (denied in the workspace's
+//! `[lints]`) catch guards across `.await` by type, where this check cannot see them.
 //!
 //! It is a syntactic check, deliberately simple: it does not resolve types, so it can be fooled
 //! (a blocking call behind a helper function is not seen) and can be wrong (a custom `recv()` that
@@ -374,4 +386,150 @@ fn a_finding_names_the_line_the_call_and_the_fix() {
         "{text}"
     );
     assert!(text.contains("tokio::time::sleep"), "{text}");
+}
+
+#[test]
+fn flags_std_io_write_and_read_on_files_and_sockets() {
+    // A handle opened in the async body (the open itself is file I/O too).
+    assert_eq!(
+        kinds(
+            r#"use std::fs::File; async fn f() { let mut o = File::create("a").unwrap(); o.write_all(b"x").unwrap(); }"#
+        ),
+        [Kind::FileIo, Kind::BlockingIo]
+    );
+    // Handles passed in: a parameter typed as a std file, buffered writer or socket.
+    assert_eq!(
+        kinds(r#"async fn f(o: &mut std::fs::File) { o.write_all(b"x").unwrap(); }"#),
+        [Kind::BlockingIo]
+    );
+    assert_eq!(
+        kinds(
+            r#"use std::io::BufWriter; async fn f(mut o: BufWriter<W>) { writeln!(o, "x").unwrap(); }"#
+        ),
+        [Kind::BlockingIo]
+    );
+    assert_eq!(
+        kinds(
+            r#"use std::net::TcpStream; async fn f(s: &mut TcpStream) { s.write_all(b"x").unwrap(); }"#
+        ),
+        [Kind::BlockingIo]
+    );
+    assert_eq!(
+        kinds("async fn f() { let mut w = std::io::BufWriter::new(w0); w.flush().unwrap(); }"),
+        [Kind::BlockingIo]
+    );
+    assert_eq!(
+        kinds("async fn f(r: R) { let s = std::io::read_to_string(r); }"),
+        [Kind::BlockingIo]
+    );
+    // Tokio's types, and awaited calls, are async.
+    assert!(kinds(
+        r#"use tokio::net::TcpStream; async fn f(s: &mut TcpStream) { s.write_all(b"x").await.unwrap(); }"#
+    )
+    .is_empty());
+    assert!(kinds(
+        r#"use tokio::io::BufWriter; async fn f(mut o: BufWriter<W>) { o.write_all(b"x").await.unwrap(); }"#
+    )
+    .is_empty());
+}
+
+#[test]
+fn flags_process_status_and_output() {
+    assert_eq!(
+        kinds(r#"async fn f() { let s = std::process::Command::new("ls").status(); }"#),
+        [Kind::Process]
+    );
+    assert_eq!(
+        kinds(
+            r#"use std::process::Command; async fn f() { let o = Command::new("ls").arg("-l").output().unwrap(); }"#
+        ),
+        [Kind::Process]
+    );
+    assert!(kinds(
+        r#"use tokio::process::Command; async fn f() { let o = Command::new("ls").output().await; }"#
+    )
+    .is_empty());
+}
+
+#[test]
+fn flags_block_on_and_thread_park() {
+    assert_eq!(
+        kinds("async fn f() { futures::executor::block_on(g()); }"),
+        [Kind::BlockOn]
+    );
+    assert_eq!(
+        kinds("use futures::executor::block_on; async fn f() { block_on(g()); }"),
+        [Kind::BlockOn]
+    );
+    assert_eq!(
+        kinds("async fn f(h: H) { h.block_on(g()); }"),
+        [Kind::BlockOn]
+    );
+    assert_eq!(
+        kinds("async fn f() { std::thread::park(); }"),
+        [Kind::Sleep]
+    );
+    assert_eq!(
+        kinds("use std::thread; async fn f() { thread::park_timeout(D); }"),
+        [Kind::Sleep]
+    );
+}
+
+#[test]
+fn flags_blocking_clients() {
+    assert_eq!(
+        kinds(r#"async fn f() { let r = reqwest::blocking::get("http://x"); }"#),
+        [Kind::BlockingClient]
+    );
+    assert_eq!(
+        kinds(r#"async fn f() { let r = ureq::get("http://x").call(); }"#),
+        [Kind::BlockingClient]
+    );
+    assert_eq!(
+        kinds(r#"async fn f() { let c = postgres::Client::connect(URL, NoTls); }"#),
+        [Kind::BlockingClient]
+    );
+    assert_eq!(
+        kinds(r#"use redis::Commands; async fn f(c: C) { let mut con = c.get_connection(); }"#),
+        [Kind::BlockingClient]
+    );
+    assert!(kinds(r#"async fn f() { let r = reqwest::get("http://x").await; }"#).is_empty());
+    assert!(
+        kinds(r#"async fn f() { let c = tokio_postgres::connect(URL, NoTls).await; }"#).is_empty()
+    );
+}
+
+#[test]
+fn flags_guards_held_across_await_as_temporaries_try_lock_and_poison_recovery() {
+    // The guard temporary lives to the end of the statement, across the await in it.
+    assert_eq!(
+        kinds("async fn f(m: M) { m.lock().push(g().await); }"),
+        [Kind::LockAcrossAwait]
+    );
+    assert_eq!(
+        kinds("async fn f(m: M) { m.lock().unwrap().insert(k, g().await); }"),
+        [Kind::LockAcrossAwait]
+    );
+    // `try_lock` guards, bound or in an `if let`.
+    assert_eq!(
+        kinds("async fn f(m: M) { let g = m.try_lock().unwrap(); other().await; }"),
+        [Kind::LockAcrossAwait]
+    );
+    assert_eq!(
+        kinds("async fn f(m: M) { if let Ok(g) = m.try_lock() { other(g).await; } }"),
+        [Kind::LockAcrossAwait]
+    );
+    // A guard recovered from poisoning with a `match`.
+    assert_eq!(
+        kinds(
+            "async fn f(m: M) { let g = match m.lock() { Ok(g) => g, Err(p) => p.into_inner() }; other().await; }"
+        ),
+        [Kind::LockAcrossAwait]
+    );
+    // Still fine: the guard's statement ends before the await.
+    assert!(kinds("async fn f(m: M) { let v = g().await; m.lock().push(v); }").is_empty());
+    assert!(kinds(
+        "async fn f(m: M) { { let g = match m.lock() { Ok(g) => g, Err(p) => p.into_inner() }; g.push(1); } other().await; }"
+    )
+    .is_empty());
 }

@@ -1,8 +1,10 @@
 //! The scanner behind `tests/no_blocking_in_async.rs` (see that file for the rule and what it
 //! reports): findings and their fixes, the allow comment, imports, and the entry point
-//! [`scan_source`]. The syntax-tree walk is in `visitor.rs`, the await analysis in `awaits.rs`.
+//! [`scan_source`]. The syntax-tree walk is in `visitor.rs`, the await analysis in `awaits.rs`,
+//! the blocking std I/O objects in `io.rs`.
 
 mod awaits;
+mod io;
 mod visitor;
 
 use std::collections::{HashMap, HashSet};
@@ -30,13 +32,17 @@ pub(crate) enum Kind {
     LockAcrossAwait,
     Net,
     Sqlite,
+    BlockingIo,
+    Process,
+    BlockOn,
+    BlockingClient,
 }
 
 impl Kind {
     fn what(self) -> &'static str {
         match self {
             Kind::FileIo => "blocking file I/O (std::fs)",
-            Kind::Sleep => "thread sleep",
+            Kind::Sleep => "thread sleep or park",
             Kind::StdIo => "blocking std::io stdout/stderr/stdin",
             Kind::ChannelRecv => "blocking channel receive",
             Kind::TokioBlocking => "Tokio blocking_* call (panics or blocks inside a runtime)",
@@ -45,13 +51,21 @@ impl Kind {
             Kind::LockAcrossAwait => "lock guard held across .await",
             Kind::Net => "blocking std::net socket / DNS",
             Kind::Sqlite => "blocking SQLite (rusqlite) call",
+            Kind::BlockingIo => "blocking std::io read/write on a file, buffered writer or socket",
+            Kind::Process => "std::process::Command waited for in place (status/output)",
+            Kind::BlockOn => {
+                "block_on inside async code (blocks the worker, or panics in a runtime)"
+            }
+            Kind::BlockingClient => {
+                "blocking network client (reqwest::blocking, ureq, postgres, redis)"
+            }
         }
     }
 
     fn fix(self) -> &'static str {
         match self {
             Kind::FileIo => "use tokio::fs, or move the I/O into tokio::task::spawn_blocking or a BackgroundSink",
-            Kind::Sleep => "use tokio::time::sleep(..).await",
+            Kind::Sleep => "use tokio::time::sleep(..).await, or wait on a tokio primitive instead of parking",
             Kind::StdIo => "use tracing, tokio::io::stdout(), or spawn_blocking",
             Kind::ChannelRecv => "use a tokio channel and .recv().await, or receive on a dedicated thread",
             Kind::TokioBlocking => "use the async form (.recv().await / .send(..).await / .lock().await)",
@@ -60,6 +74,10 @@ impl Kind {
             Kind::LockAcrossAwait => "drop the guard before .await (scope it in a block or a sync helper fn), or use tokio::sync::Mutex",
             Kind::Net => "use tokio::net (and tokio::net::lookup_host)",
             Kind::Sqlite => "run SQLite on a dedicated thread: BackgroundSink for writes, spawn_blocking for reads",
+            Kind::BlockingIo => "use tokio::fs / tokio::io / tokio::net types, or move the I/O into spawn_blocking or a BackgroundSink",
+            Kind::Process => "use tokio::process::Command and .status().await / .output().await",
+            Kind::BlockOn => "just .await the future",
+            Kind::BlockingClient => "use the async client (reqwest, tokio-postgres, redis's async connection), or spawn_blocking",
         }
     }
 }
@@ -108,6 +126,8 @@ pub(crate) fn scan_source(src: &str) -> syn::Result<Vec<Finding>> {
         ctx: vec![Ctx::Sync],
         awaited: HashSet::new(),
         std_handles: HashSet::new(),
+        io_handles: HashSet::new(),
+        commands: HashSet::new(),
         findings: Vec::new(),
     };
     scanner.visit_file(&file);

@@ -13,6 +13,11 @@ pub(super) struct Scanner<'a> {
     pub(super) awaited: HashSet<SpanKey>,
     /// Local names bound to std stdout/stderr/stdin handles.
     pub(super) std_handles: HashSet<String>,
+    /// Local names and parameters bound to blocking std I/O objects (a `std::fs::File`, a
+    /// `std::io::BufWriter`/`BufReader`/`LineWriter`, a `std::net::TcpStream`).
+    pub(super) io_handles: HashSet<String>,
+    /// Local names bound to a `Command` being built.
+    pub(super) commands: HashSet<String>,
     pub(super) findings: Vec<Finding>,
 }
 
@@ -65,7 +70,7 @@ impl Scanner<'_> {
     }
 
     /// Path segments with the first one resolved through the file's `use` items.
-    fn resolve(&self, path: &syn::Path) -> Vec<String> {
+    pub(super) fn resolve(&self, path: &syn::Path) -> Vec<String> {
         let segs: Vec<String> = path.segments.iter().map(|s| s.ident.to_string()).collect();
         match segs.first().and_then(|f| self.imports.get(f)) {
             Some(full) if !full.is_empty() => full
@@ -81,7 +86,13 @@ impl Scanner<'_> {
         let p: Vec<&str> = path.iter().map(String::as_str).collect();
         let kind = match p.as_slice() {
             ["std", "fs", ..] | ["fs", _, ..] => Some(Kind::FileIo),
-            ["std", "thread", "sleep"] | ["thread", "sleep"] => Some(Kind::Sleep),
+            ["std", "thread", "sleep" | "park" | "park_timeout"]
+            | ["thread", "sleep" | "park" | "park_timeout"] => Some(Kind::Sleep),
+            ["std", "io", "read_to_string"] | ["io", "read_to_string"] => Some(Kind::BlockingIo),
+            [.., "block_on"] => Some(Kind::BlockOn),
+            ["reqwest", "blocking", ..] | ["ureq", ..] | ["postgres", ..] => {
+                Some(Kind::BlockingClient)
+            }
             ["std" | "core", "net", t, ..] | ["net", t, ..]
                 if matches!(*t, "TcpStream" | "TcpListener" | "UdpSocket") =>
             {
@@ -137,6 +148,21 @@ impl Scanner<'_> {
             "wait" | "wait_timeout" | "wait_while" | "wait_until" | "wait_for"
             | "wait_timeout_while" => Some(Kind::Wait),
             "to_socket_addrs" => Some(Kind::Net),
+            "block_on" => Some(Kind::BlockOn),
+            "get_connection" | "get_connection_with_timeout" => Some(Kind::BlockingClient),
+            "status" | "output"
+                if m.args.is_empty()
+                    && (receiver_mentions(&m.receiver, "Command")
+                        || self.is_named(&m.receiver, &self.commands)) =>
+            {
+                Some(Kind::Process)
+            }
+            "write_all" | "write" | "flush" | "write_fmt" | "read_line" | "read_to_string"
+            | "read_to_end" | "read_exact" | "read" | "sync_all" | "sync_data"
+                if self.is_named(&m.receiver, &self.io_handles) =>
+            {
+                Some(Kind::BlockingIo)
+            }
             "execute_batch" | "query_row" | "prepare_cached" | "pragma_update" => {
                 Some(Kind::Sqlite)
             }
@@ -182,18 +208,23 @@ impl Scanner<'_> {
         }
     }
 
-    /// `m.lock()`, `m.read()`, `m.write()` (no arguments, not awaited), possibly unwrapped.
+    /// `m.lock()`, `m.read()`, `m.write()`, their `try_` forms (no arguments, not awaited),
+    /// possibly unwrapped or recovered from poisoning with a `match`.
     fn is_guard(&self, e: &Expr) -> bool {
         match e {
             Expr::Try(t) => self.is_guard(&t.expr),
             Expr::Paren(p) => self.is_guard(&p.expr),
             Expr::MethodCall(m) => match m.method.to_string().as_str() {
-                "unwrap" | "expect" | "unwrap_or_else" | "unwrap_or_default" => {
+                "unwrap" | "expect" | "unwrap_or_else" | "unwrap_or_default" | "ok" => {
                     self.is_guard(&m.receiver)
                 }
-                "lock" | "read" | "write" => m.args.is_empty() && !self.is_awaited(m.span()),
+                "lock" | "read" | "write" | "try_lock" | "try_read" | "try_write" => {
+                    m.args.is_empty() && !self.is_awaited(m.span())
+                }
                 _ => false,
             },
+            // Poison recovery: `match m.lock() { Ok(g) => g, Err(p) => p.into_inner() }`.
+            Expr::Match(mm) => self.is_guard(&mm.expr),
             _ => false,
         }
     }
@@ -263,6 +294,8 @@ impl Scanner<'_> {
             if let Some(first) = exprs.first() {
                 if self.is_std_handle(first) {
                     self.report(mac.span(), Kind::StdIo);
+                } else if self.is_named(first, &self.io_handles) {
+                    self.report(mac.span(), Kind::BlockingIo);
                 }
             }
         }
@@ -322,6 +355,9 @@ impl<'ast> Visit<'ast> for Scanner<'_> {
         } else {
             Ctx::Sync
         };
+        if ctx == Ctx::Async {
+            self.note_io_params(f.sig.inputs.iter());
+        }
         self.with_ctx(ctx, |s| visit::visit_item_fn(s, f));
     }
 
@@ -331,6 +367,9 @@ impl<'ast> Visit<'ast> for Scanner<'_> {
         } else {
             Ctx::Sync
         };
+        if ctx == Ctx::Async {
+            self.note_io_params(f.sig.inputs.iter());
+        }
         self.with_ctx(ctx, |s| visit::visit_impl_item_fn(s, f));
     }
 
@@ -397,6 +436,11 @@ impl<'ast> Visit<'ast> for Scanner<'_> {
     fn visit_expr_method_call(&mut self, m: &'ast ExprMethodCall) {
         if self.in_async() {
             self.check_method(m);
+            // `m.lock().push(f().await)`: the guard temporary lives to the end of the
+            // statement, so across the await in the arguments.
+            if self.has_temp_guard(&m.receiver) && m.args.iter().any(contains_own_await) {
+                self.report(m.span(), Kind::LockAcrossAwait);
+            }
         }
         if self.is_exempt_method(m) {
             self.visit_expr(&m.receiver);
@@ -414,6 +458,15 @@ impl<'ast> Visit<'ast> for Scanner<'_> {
         if let (Some(init), syn::Pat::Ident(p)) = (&l.init, &l.pat) {
             if self.is_std_handle(&init.expr) {
                 self.std_handles.insert(p.ident.to_string());
+            }
+            if self.in_async() && self.is_io_source(&init.expr) {
+                self.io_handles.insert(p.ident.to_string());
+            }
+            if self.in_async()
+                && receiver_mentions(&init.expr, "Command")
+                && !self.is_awaited(init.expr.span())
+            {
+                self.commands.insert(p.ident.to_string());
             }
         }
         visit::visit_local(self, l);

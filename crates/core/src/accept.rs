@@ -28,9 +28,9 @@
 use alloc::collections::VecDeque;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
-use core::sync::atomic::{AtomicUsize, Ordering};
 use core::task::{Context, Poll};
 
+use crate::sync::atomic::{AtomicUsize, Ordering};
 use crate::sync::{BlockingMutex, MutexFamily};
 use crate::waiters::{WaiterId, Waiters};
 

@@ -14,7 +14,7 @@ use crate::waiters::WaiterId;
 /// What a reader sees depends on the buffer (see [`crate::buffer`]): every value of a ring since
 /// subscribing, the current value of a `single_latest`, or its share of a mailbox. `recv` is
 /// cancel-safe. Dropping the consumer frees its slot; it never holds back the producer.
-pub struct Consumer<T: Send, R: Runtime> {
+pub struct Consumer<T: Send + Sync, R: Runtime> {
     shared: Arc<Shared<T, R::Mutex>>,
     cursor: u64,
     waiter: WaiterId,
@@ -22,7 +22,7 @@ pub struct Consumer<T: Send, R: Runtime> {
     derived: Option<HoldId>,
 }
 
-impl<T: Clone + Send + 'static, R: Runtime> Consumer<T, R> {
+impl<T: Clone + Send + Sync + 'static, R: Runtime> Consumer<T, R> {
     pub(crate) fn new(shared: Arc<Shared<T, R::Mutex>>) -> Self {
         let (waiter, cursor) = shared.add_reader();
         Self {
@@ -97,7 +97,7 @@ impl<T: Clone + Send + 'static, R: Runtime> Consumer<T, R> {
     }
 }
 
-impl<T: Send, R: Runtime> Drop for Consumer<T, R> {
+impl<T: Send + Sync, R: Runtime> Drop for Consumer<T, R> {
     fn drop(&mut self) {
         if let Some(id) = self.derived {
             self.shared.release_hold(id);

@@ -63,7 +63,7 @@ impl<R: Runtime> AimDb<R> {
     /// restored from history or carried over from the graph a reload replaces. Readers
     /// subscribed at build time see it as the record's first value. Once the graph runs (`run`
     /// consumes `self`) only [`DbHandle::producer`] writes from outside, under the writer rule.
-    pub fn seed<T: Clone + Send + 'static>(
+    pub fn seed<T: Clone + Send + Sync + 'static>(
         &self,
         key: impl RecordKey,
         value: T,
@@ -78,6 +78,10 @@ impl<R: Runtime> AimDb<R> {
 
     /// Runs the graph until every task has ended (a graph whose sources all finish drains and
     /// ends by itself), or until [`DbHandle::shutdown`] is called and the graph has drained.
+    ///
+    /// Errors: [`BuildError::Spawn`] when the runtime refuses a task (e.g. Embassy's pool is
+    /// full). The start is then undone before returning: shutdown is raised and the tasks
+    /// already started have ended.
     pub async fn run(self) -> Result<(), BuildError> {
         self.run_inner(None::<core::future::Pending<()>>).await
     }
@@ -99,17 +103,14 @@ impl<R: Runtime> AimDb<R> {
             tasks,
             guards,
         } = pending;
-        for task in tasks {
-            spawn_tracked(&inner, task)?;
-        }
-        for source in sources {
-            let shutdown = inner.shutdown.clone();
-            spawn_tracked(
-                &inner,
-                Box::pin(async move {
-                    until(source, shutdown.wait()).await;
-                }),
-            )?;
+        // A failed start stops what it started: the tasks not spawned are dropped (closing the
+        // records they would have written), shutdown cancels the sources that run, and the rest
+        // drains as on a normal stop. Only then is the error returned.
+        if let Err(e) = start(&inner, tasks, sources) {
+            inner.shutdown.raise();
+            drop(guards);
+            inner.tracker.all_done().await;
+            return Err(e);
         }
         match stop {
             // Stop on `stop` or on a shutdown request.
@@ -126,6 +127,28 @@ impl<R: Runtime> AimDb<R> {
         inner.tracker.all_done().await;
         Ok(())
     }
+}
+
+/// Spawns the graph's tasks, then its sources (each cancelled by shutdown); stops at the first
+/// spawn that fails, dropping the futures not spawned yet.
+fn start<R: Runtime>(
+    inner: &DbInner<R>,
+    tasks: Vec<BoxFuture>,
+    sources: Vec<BoxFuture>,
+) -> Result<(), BuildError> {
+    for task in tasks {
+        spawn_tracked(inner, task)?;
+    }
+    for source in sources {
+        let shutdown = inner.shutdown.clone();
+        spawn_tracked(
+            inner,
+            Box::pin(async move {
+                until(source, shutdown.wait()).await;
+            }),
+        )?;
+    }
+    Ok(())
 }
 
 fn spawn_tracked<R: Runtime>(inner: &DbInner<R>, task: BoxFuture) -> Result<(), BuildError> {
@@ -153,7 +176,7 @@ impl<R: Runtime> Clone for DbHandle<R> {
 }
 
 impl<R: Runtime> DbHandle<R> {
-    fn typed<T: Clone + Send + 'static>(
+    fn typed<T: Clone + Send + Sync + 'static>(
         &self,
         key: &str,
     ) -> Result<&Arc<Shared<T, R::Mutex>>, AccessError> {
@@ -181,7 +204,7 @@ impl<R: Runtime> DbHandle<R> {
     /// ([`WriterKind::External`]) takes outside producers; one written by a source, a
     /// transform or inbound links answers [`AccessError::NotWritable`]. (To put a value into
     /// such a record before it runs, e.g. restored state, see [`AimDb::seed`].)
-    pub fn producer<T: Clone + Send + 'static>(
+    pub fn producer<T: Clone + Send + Sync + 'static>(
         &self,
         key: impl RecordKey,
     ) -> Result<Producer<T, R>, AccessError> {
@@ -200,7 +223,7 @@ impl<R: Runtime> DbHandle<R> {
     }
 
     /// A new reader of record `key`.
-    pub fn consumer<T: Clone + Send + 'static>(
+    pub fn consumer<T: Clone + Send + Sync + 'static>(
         &self,
         key: impl RecordKey,
     ) -> Result<Consumer<T, R>, AccessError> {
@@ -208,7 +231,7 @@ impl<R: Runtime> DbHandle<R> {
     }
 
     /// The newest value of record `key`, without consuming it.
-    pub fn latest<T: Clone + Send + 'static>(
+    pub fn latest<T: Clone + Send + Sync + 'static>(
         &self,
         key: impl RecordKey,
     ) -> Result<Option<T>, AccessError> {

@@ -25,6 +25,8 @@ pub mod graph;
 pub mod key;
 pub mod lifecycle;
 pub mod link;
+#[cfg(all(test, loom))]
+mod loom_tests;
 mod producer;
 pub mod record;
 pub mod runtime;

@@ -72,12 +72,12 @@ trait FrameSource: Send {
     fn position(&self) -> u64;
 }
 
-struct EncodingConsumer<T: Send, R: Runtime> {
+struct EncodingConsumer<T: Send + Sync, R: Runtime> {
     consumer: Consumer<T, R>,
     encoder: Encoder<T>,
 }
 
-impl<T: Clone + Send + 'static, R: Runtime> FrameSource for EncodingConsumer<T, R> {
+impl<T: Clone + Send + Sync + 'static, R: Runtime> FrameSource for EncodingConsumer<T, R> {
     fn poll_frame(
         &mut self,
         cx: &mut Context<'_>,
@@ -112,7 +112,7 @@ pub struct OutboundLink {
 }
 
 impl OutboundLink {
-    pub(crate) fn new<T: Clone + Send + 'static, R: Runtime>(
+    pub(crate) fn new<T: Clone + Send + Sync + 'static, R: Runtime>(
         record: Arc<str>,
         url: String,
         consumer: Consumer<T, R>,
@@ -160,12 +160,12 @@ trait FrameSink: Send + Sync {
     fn acceptance(&self) -> Acceptance;
 }
 
-struct DecodingProducer<T: Send, R: Runtime> {
+struct DecodingProducer<T: Send + Sync, R: Runtime> {
     producer: Producer<T, R>,
     decoder: TopicDecoder<T>,
 }
 
-impl<T: Clone + Send + 'static, R: Runtime> FrameSink for DecodingProducer<T, R> {
+impl<T: Clone + Send + Sync + 'static, R: Runtime> FrameSink for DecodingProducer<T, R> {
     fn push(&self, topic: &str, payload: &[u8]) -> Result<u64, CodecError> {
         let value = (self.decoder)(topic, payload)?;
         Ok(self.producer.produce_at(value))
@@ -221,7 +221,7 @@ pub struct InboundLink {
 }
 
 impl InboundLink {
-    pub(crate) fn new<T: Clone + Send + 'static, R: Runtime>(
+    pub(crate) fn new<T: Clone + Send + Sync + 'static, R: Runtime>(
         record: Arc<str>,
         url: String,
         producer: Producer<T, R>,

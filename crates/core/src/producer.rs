@@ -11,12 +11,12 @@ use crate::runtime::Runtime;
 /// `produce` never blocks and never waits for readers: what a full buffer drops is the buffer's
 /// contract (see [`crate::buffer`]). Cloning adds a writer; the record closes for its readers when
 /// the last producer is dropped. `Send + Sync`: share it across tasks freely.
-pub struct Producer<T: Send, R: Runtime> {
+pub struct Producer<T: Send + Sync, R: Runtime> {
     shared: Arc<Shared<T, R::Mutex>>,
     runtime: R,
 }
 
-impl<T: Clone + Send + 'static, R: Runtime> Producer<T, R> {
+impl<T: Clone + Send + Sync + 'static, R: Runtime> Producer<T, R> {
     pub(crate) fn new(shared: Arc<Shared<T, R::Mutex>>, runtime: R) -> Self {
         shared.add_writer();
         Self { shared, runtime }
@@ -58,7 +58,7 @@ impl<T: Clone + Send + 'static, R: Runtime> Producer<T, R> {
     }
 }
 
-impl<T: Send, R: Runtime> Clone for Producer<T, R> {
+impl<T: Send + Sync, R: Runtime> Clone for Producer<T, R> {
     fn clone(&self) -> Self {
         self.shared.add_writer();
         Self {
@@ -68,7 +68,7 @@ impl<T: Send, R: Runtime> Clone for Producer<T, R> {
     }
 }
 
-impl<T: Send, R: Runtime> Drop for Producer<T, R> {
+impl<T: Send + Sync, R: Runtime> Drop for Producer<T, R> {
     fn drop(&mut self) {
         self.shared.remove_writer();
     }

@@ -92,7 +92,7 @@ type SourceFn<T, R> = Box<dyn FnOnce(RuntimeContext<R>, Producer<T, R>) -> BoxFu
 type TapFn<T, R> = Box<dyn FnOnce(RuntimeContext<R>, Consumer<T, R>) -> BoxFuture + Send>;
 
 /// Collects the configuration of one record of type `T`. Methods chain.
-pub struct RecordRegistrar<T: Send, R: Runtime> {
+pub struct RecordRegistrar<T: Send + Sync, R: Runtime> {
     key: Arc<str>,
     buffer: Option<BufferCfg>,
     sources: Vec<SourceFn<T, R>>,
@@ -169,7 +169,7 @@ where
     /// (`map`, `filter_map`, `stateful`).
     pub fn transform<In, F>(&mut self, input: impl RecordKey, build: F) -> &mut Self
     where
-        In: Clone + Send + 'static,
+        In: Clone + Send + Sync + 'static,
         F: FnOnce(TransformBuilder<In, T, R>) -> Transform<T, R>,
     {
         self.transforms.push(build(TransformBuilder::new(input)));
@@ -253,11 +253,11 @@ pub(crate) trait AnyRecord: Send + Sync {
     fn stats(&self) -> RecordStats;
 }
 
-struct TypedRecord<T: Send, R: Runtime> {
+struct TypedRecord<T: Send + Sync, R: Runtime> {
     shared: Arc<Shared<T, R::Mutex>>,
 }
 
-impl<T: Clone + Send + 'static, R: Runtime> AnyRecord for TypedRecord<T, R> {
+impl<T: Clone + Send + Sync + 'static, R: Runtime> AnyRecord for TypedRecord<T, R> {
     fn buffer_any(&self) -> &dyn Any {
         &self.shared
     }

@@ -5,6 +5,15 @@
 //! names its choice with [`MutexFamily`]; the core never holds a lock across an `.await`, never
 //! calls user code while holding one, and never allocates while holding one on the per-message
 //! path.
+//!
+//! "User code" here is everything a user's types run: a value's `Clone` and `Drop`, transform
+//! closures, codecs. Buffers keep values behind reusable `Arc`s, so a read clones the value after
+//! the lock is released and a write drops what it overwrote after it (see `buffer::slot`); which
+//! is why a record's value type is `Send + Sync` (readers on several threads clone one value at
+//! once). Under a lock the core runs only its own bookkeeping and the executor's `Waker` methods
+//! (`wake`, `clone`, `drop` of the waker a reader parked). One nesting exists: acceptance reads
+//! the records behind a transform while holding its input's lock, upstream first (a DAG, so no
+//! cycle; see `accept`).
 
 /// A mutex that runs a closure with exclusive access to the value it guards.
 ///
@@ -53,4 +62,14 @@ impl<T: Send> BlockingMutex<T> for StdMutex<T> {
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         f(&mut guard)
     }
+}
+
+/// The atomics the core uses; loom's in its model-checked tests (`cfg(loom)`), so that loom
+/// explores their orderings too.
+pub(crate) mod atomic {
+    #[cfg(all(loom, test))]
+    pub(crate) use loom::sync::atomic::{AtomicUsize, Ordering};
+
+    #[cfg(not(all(loom, test)))]
+    pub(crate) use core::sync::atomic::{AtomicUsize, Ordering};
 }

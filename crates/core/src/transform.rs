@@ -63,7 +63,7 @@ impl InputRef {
     }
 }
 
-pub(crate) fn subscribe<In: Clone + Send + 'static, R: Runtime>(
+pub(crate) fn subscribe<In: Clone + Send + Sync + 'static, R: Runtime>(
     resolve: &dyn Resolve,
     key: &str,
 ) -> Option<Consumer<In, R>> {
@@ -88,7 +88,7 @@ trait JoinInput<S, T>: Send {
     fn settle(&self, out: Option<u64>);
 }
 
-struct Input<In: Send, S, T, R: Runtime, H> {
+struct Input<In: Send + Sync, S, T, R: Runtime, H> {
     key: String,
     consumer: Consumer<In, R>,
     handler: H,
@@ -97,7 +97,7 @@ struct Input<In: Send, S, T, R: Runtime, H> {
 
 impl<In, S, T, R, H> JoinInput<S, T> for Input<In, S, T, R, H>
 where
-    In: Clone + Send + 'static,
+    In: Clone + Send + Sync + 'static,
     R: Runtime,
     H: FnMut(&mut S, &In) -> Option<T> + Send,
 {
@@ -128,7 +128,7 @@ type StartFn<T, R> = Box<
 >;
 
 /// A configured transform: its inputs (for validation) and how to start it.
-pub struct Transform<T: Send, R: Runtime> {
+pub struct Transform<T: Send + Sync, R: Runtime> {
     pub(crate) inputs: Vec<InputRef>,
     pub(crate) start: StartFn<T, R>,
 }
@@ -141,8 +141,8 @@ pub struct TransformBuilder<In, T, R> {
 
 impl<In, T, R> TransformBuilder<In, T, R>
 where
-    In: Clone + Send + 'static,
-    T: Clone + Send + 'static,
+    In: Clone + Send + Sync + 'static,
+    T: Clone + Send + Sync + 'static,
     R: Runtime,
 {
     pub(crate) fn new(input: impl RecordKey) -> Self {
@@ -178,7 +178,7 @@ where
 }
 
 /// Builds a transform over several inputs sharing one state; see the module docs.
-pub struct JoinBuilder<S, T: Send, R: Runtime> {
+pub struct JoinBuilder<S, T: Send + Sync, R: Runtime> {
     state: S,
     inputs: Vec<InputRef>,
     factories: Vec<InputFactory<S, T>>,
@@ -188,7 +188,7 @@ pub struct JoinBuilder<S, T: Send, R: Runtime> {
 impl<S, T, R> JoinBuilder<S, T, R>
 where
     S: Send + 'static,
-    T: Clone + Send + 'static,
+    T: Clone + Send + Sync + 'static,
     R: Runtime,
 {
     /// A join whose handlers share `state`.
@@ -203,7 +203,7 @@ where
 
     /// Adds input record `key` of type `In`; `handler` runs for each of its values and may
     /// produce an output.
-    pub fn on<In: Clone + Send + 'static>(
+    pub fn on<In: Clone + Send + Sync + 'static>(
         mut self,
         key: impl RecordKey,
         handler: impl FnMut(&mut S, &In) -> Option<T> + Send + 'static,
@@ -257,7 +257,7 @@ async fn run_join<S, T, R>(
     ctx: RuntimeContext<R>,
 ) where
     S: Send,
-    T: Clone + Send + 'static,
+    T: Clone + Send + Sync + 'static,
     R: Runtime,
 {
     let mut open: Vec<bool> = alloc::vec![true; inputs.len()];

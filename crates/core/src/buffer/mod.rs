@@ -17,10 +17,14 @@
 //! - When the last producer is dropped the buffer closes: readers first receive what is still
 //!   held for them, then [`RecvError::Closed`]. Creating a new producer reopens it.
 //! - A dropped reader frees its waker slot; it holds nothing else.
+//! - No user code runs under the buffer's lock: a value's `Clone` runs after the lock is released
+//!   (on the reader's side), and a value overwritten or collapsed by a produce is dropped after it
+//!   (on the producer's side). A `Clone` or `Drop` may therefore read its own record.
 
 mod mailbox;
 mod shared;
 mod single_latest;
+mod slot;
 mod spmc_ring;
 
 pub(crate) use shared::Shared;

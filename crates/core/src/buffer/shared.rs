@@ -1,5 +1,10 @@
 //! The state all handles of one buffer share: the kind's state machine, parked readers,
 //! counters and the open/closed flag, behind the runtime's mutex.
+//!
+//! The lock rule: no user code runs under that mutex. Values sit behind reusable `Arc`s
+//! ([`super::slot`]): a read takes a reference under the lock and runs `T::clone` after it, and
+//! a write drops the value it overwrote (or collapsed) after it. So a value's `Clone` or `Drop`
+//! may call back into its own record (its counters, its newest value) without deadlocking.
 
 use alloc::sync::Arc;
 use core::task::{Context, Poll};
@@ -7,6 +12,7 @@ use core::time::Duration;
 
 use super::mailbox::Mailbox;
 use super::single_latest::SingleLatest;
+use super::slot::{self, Displaced, Spares};
 use super::spmc_ring::SpmcRing;
 use super::{BufferCfg, Read, RecordStats, RecvError, TryRecvError};
 use crate::accept::{HoldId, Holds, Ledger, Signal};
@@ -27,10 +33,38 @@ struct Inner<T> {
     closed: bool,
     /// Durable readers' acceptance (see [`crate::accept`]).
     holds: Holds,
+    /// `Arc`s free for values whose slot a reader still holds.
+    spares: Spares<T>,
 }
 
-impl<T: Clone> Inner<T> {
-    fn read(&mut self, cursor: &mut u64) -> Result<T, TryRecvError> {
+impl<T> Inner<T> {
+    /// Stores the next value with `store` (into the slot the kind picks, with the spares);
+    /// counts and wakes only if it succeeds. Returns the value's position and what it displaced.
+    fn push<E>(
+        &mut self,
+        store: impl FnOnce(&mut Option<Arc<T>>, &mut Spares<T>) -> Result<Displaced<T>, E>,
+        now: Duration,
+    ) -> Result<(u64, Displaced<T>), E> {
+        let spares = &mut self.spares;
+        let displaced = match &mut self.state {
+            State::Ring(r) => r.push(|s| store(s, spares))?,
+            State::Latest(l) => l.push(|s| store(s, spares))?,
+            State::Mailbox(m) => {
+                let (displaced, overwritten) = m.push(|s| store(s, spares))?;
+                if overwritten {
+                    self.stats.dropped += 1;
+                }
+                displaced
+            }
+        };
+        self.stats.produced += 1;
+        self.stats.last_produced = Some(now);
+        self.readers.wake_all();
+        Ok((self.stats.produced, displaced))
+    }
+
+    /// A reference to the next value for `cursor`; the caller clones it after the lock.
+    fn read(&mut self, cursor: &mut u64) -> Result<Arc<T>, TryRecvError> {
         let read = match &mut self.state {
             State::Ring(r) => r.read(cursor),
             State::Latest(l) => l.read(cursor),
@@ -67,13 +101,13 @@ impl<T> Inner<T> {
 }
 
 /// One buffer, shared by its producers and consumers.
-pub(crate) struct Shared<T: Send, F: MutexFamily> {
+pub(crate) struct Shared<T: Send + Sync, F: MutexFamily> {
     inner: F::Mutex<Inner<T>>,
     /// The graph's progress signal, bumped when a hold moves.
     progress: Option<Arc<dyn Signal>>,
 }
 
-impl<T: Send, F: MutexFamily> Shared<T, F> {
+impl<T: Send + Sync, F: MutexFamily> Shared<T, F> {
     /// A buffer whose holds bump `progress`.
     pub(crate) fn with_progress(cfg: BufferCfg, progress: Option<Arc<dyn Signal>>) -> Self {
         let state = match cfg {
@@ -88,29 +122,31 @@ impl<T: Send, F: MutexFamily> Shared<T, F> {
                 stats: RecordStats::default(),
                 closed: false,
                 holds: Holds::default(),
+                spares: Spares::new(),
             }),
             progress,
         }
     }
 
     /// Stores `value` and wakes parked readers; returns its position. Never blocks beyond the
-    /// short lock.
+    /// short lock; what it overwrote is dropped after the lock. Allocates only while the slots
+    /// are first filled, or when readers hold every reusable `Arc` (then outside the lock).
     pub(crate) fn push(&self, value: T, now: Duration) -> u64 {
-        self.inner.with(|inner| {
-            match &mut inner.state {
-                State::Ring(r) => r.push(value),
-                State::Latest(l) => l.push(value),
-                State::Mailbox(m) => {
-                    if m.push(value) {
-                        inner.stats.dropped += 1;
-                    }
-                }
+        let stored = self
+            .inner
+            .with(|inner| inner.push(|s, spares| slot::store(s, value, spares), now));
+        let (pos, displaced) = match stored {
+            Ok(done) => done,
+            Err(value) => {
+                let arc = Arc::new(value);
+                let Ok(done) = self
+                    .inner
+                    .with(|inner| inner.push(|s, spares| slot::store_shared(s, arc, spares), now));
+                done
             }
-            inner.stats.produced += 1;
-            inner.stats.last_produced = Some(now);
-            inner.readers.wake_all();
-            inner.stats.produced
-        })
+        };
+        drop(displaced);
+        pos
     }
 
     /// Registers a durable reader standing at `pos`.
@@ -179,9 +215,11 @@ impl<T: Send, F: MutexFamily> Shared<T, F> {
     }
 }
 
-impl<T: Clone + Send, F: MutexFamily> Shared<T, F> {
+impl<T: Clone + Send + Sync, F: MutexFamily> Shared<T, F> {
+    /// Takes the next value for `cursor` if one is ready; `T::clone` runs after the lock.
     pub(crate) fn try_read(&self, cursor: &mut u64) -> Result<T, TryRecvError> {
-        self.inner.with(|inner| inner.read(cursor))
+        let value = self.inner.with(|inner| inner.read(cursor))?;
+        Ok(T::clone(&value))
     }
 
     /// Reads, or parks the reader's waker when there is nothing to read.
@@ -191,7 +229,7 @@ impl<T: Clone + Send, F: MutexFamily> Shared<T, F> {
         id: WaiterId,
         cx: &mut Context<'_>,
     ) -> Poll<Result<T, RecvError>> {
-        self.inner.with(|inner| match inner.read(cursor) {
+        let read = self.inner.with(|inner| match inner.read(cursor) {
             Ok(v) => Poll::Ready(Ok(v)),
             Err(TryRecvError::Lagged(n)) => Poll::Ready(Err(RecvError::Lagged(n))),
             Err(TryRecvError::Closed) => Poll::Ready(Err(RecvError::Closed)),
@@ -199,16 +237,19 @@ impl<T: Clone + Send, F: MutexFamily> Shared<T, F> {
                 inner.readers.park(id, cx.waker());
                 Poll::Pending
             }
-        })
+        });
+        read.map_ok(|v| T::clone(&v))
     }
 
-    /// The newest value held, without consuming it (a mailbox keeps its value).
+    /// The newest value held, without consuming it (a mailbox keeps its value). `T::clone`
+    /// runs after the lock.
     pub(crate) fn newest(&self) -> Option<T> {
-        self.inner.with(|inner| match &inner.state {
+        let value = self.inner.with(|inner| match &inner.state {
             State::Ring(r) => r.newest(),
             State::Latest(l) => l.newest(),
             State::Mailbox(m) => m.peek(),
-        })
+        })?;
+        Some(T::clone(&value))
     }
 
     pub(crate) fn stats(&self) -> RecordStats {
@@ -216,7 +257,7 @@ impl<T: Clone + Send, F: MutexFamily> Shared<T, F> {
     }
 }
 
-impl<T: Send + 'static, F: MutexFamily> Ledger for Shared<T, F> {
+impl<T: Send + Sync + 'static, F: MutexFamily> Ledger for Shared<T, F> {
     fn watermark(&self) -> u64 {
         self.inner.with(|inner| {
             let floor = inner.floor();

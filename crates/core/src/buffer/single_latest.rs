@@ -1,9 +1,12 @@
 //! State of a `single_latest` buffer: the current value and its version.
 
+use alloc::sync::Arc;
+
 use super::Read;
 
 pub(crate) struct SingleLatest<T> {
-    value: Option<T>,
+    /// Behind a reusable `Arc` (see [`super::slot`]).
+    value: Option<Arc<T>>,
     version: u64,
 }
 
@@ -15,19 +18,22 @@ impl<T> SingleLatest<T> {
         }
     }
 
-    pub(crate) fn push(&mut self, value: T) {
-        self.value = Some(value);
+    /// Replaces the current value with `store`; the version moves on only if it succeeds.
+    pub(crate) fn push<D, E>(
+        &mut self,
+        store: impl FnOnce(&mut Option<Arc<T>>) -> Result<D, E>,
+    ) -> Result<D, E> {
+        let displaced = store(&mut self.value)?;
         self.version += 1;
+        Ok(displaced)
     }
 
     /// A new reader has seen nothing, so it gets the current value at once.
     pub(crate) fn subscribe_cursor(&self) -> u64 {
         0
     }
-}
 
-impl<T: Clone> SingleLatest<T> {
-    pub(crate) fn read(&self, seen: &mut u64) -> Read<T> {
+    pub(crate) fn read(&self, seen: &mut u64) -> Read<Arc<T>> {
         match &self.value {
             Some(v) if self.version > *seen => {
                 *seen = self.version;
@@ -37,7 +43,7 @@ impl<T: Clone> SingleLatest<T> {
         }
     }
 
-    pub(crate) fn newest(&self) -> Option<T> {
+    pub(crate) fn newest(&self) -> Option<Arc<T>> {
         self.value.clone()
     }
 }

@@ -1,12 +1,14 @@
 //! Ring state of an `spmc_ring` buffer: the last `capacity` values, each numbered.
 
 use alloc::boxed::Box;
+use alloc::sync::Arc;
 use alloc::vec::Vec;
 
 use super::Read;
 
 pub(crate) struct SpmcRing<T> {
-    slots: Box<[Option<T>]>,
+    /// Each value behind a reusable `Arc` (see [`super::slot`]).
+    slots: Box<[Option<Arc<T>>]>,
     /// Sequence number of the next value to be written.
     next_seq: u64,
 }
@@ -27,10 +29,16 @@ impl<T> SpmcRing<T> {
         (seq % self.slots.len() as u64) as usize
     }
 
-    pub(crate) fn push(&mut self, value: T) {
+    /// Writes the next value with `store` into the oldest slot; the ring moves on only if it
+    /// succeeds.
+    pub(crate) fn push<D, E>(
+        &mut self,
+        store: impl FnOnce(&mut Option<Arc<T>>) -> Result<D, E>,
+    ) -> Result<D, E> {
         let i = self.index(self.next_seq);
-        self.slots[i] = Some(value);
+        let displaced = store(&mut self.slots[i])?;
         self.next_seq += 1;
+        Ok(displaced)
     }
 
     /// Values held at most.
@@ -42,10 +50,9 @@ impl<T> SpmcRing<T> {
     pub(crate) fn subscribe_cursor(&self) -> u64 {
         self.next_seq
     }
-}
 
-impl<T: Clone> SpmcRing<T> {
-    pub(crate) fn read(&self, cursor: &mut u64) -> Read<T> {
+    /// The value at `cursor` (a reference, cloned by the caller outside the lock).
+    pub(crate) fn read(&self, cursor: &mut u64) -> Read<Arc<T>> {
         if *cursor >= self.next_seq {
             return Read::Empty;
         }
@@ -65,7 +72,7 @@ impl<T: Clone> SpmcRing<T> {
         }
     }
 
-    pub(crate) fn newest(&self) -> Option<T> {
+    pub(crate) fn newest(&self) -> Option<Arc<T>> {
         let seq = self.next_seq.checked_sub(1)?;
         self.slots[self.index(seq)].clone()
     }

@@ -22,7 +22,7 @@ use crate::TokioAdapter;
 /// Share it (by reference or `Arc`) to split values among threads: one thread at a time waits
 /// in a `get`, the others wait for it to finish. Take one per thread for each to see every
 /// value. Waiting spins briefly, then parks the thread; it never allocates.
-pub struct SyncConsumer<T: Send + 'static> {
+pub struct SyncConsumer<T: Send + Sync + 'static> {
     reader: Mutex<Consumer<T, TokioAdapter>>,
     db: DbHandle<TokioAdapter>,
     key: String,
@@ -30,7 +30,7 @@ pub struct SyncConsumer<T: Send + 'static> {
 
 /// One read attempt for [`block_on_poll`]: without a context, what is ready now (no waker
 /// registered, so a writer that keeps up has nobody to wake); with one, registering its waker.
-fn poll<T: Clone + Send + 'static>(
+fn poll<T: Clone + Send + Sync + 'static>(
     reader: &mut Consumer<T, TokioAdapter>,
     cx: Option<&mut Context<'_>>,
 ) -> Poll<Result<T, GetError>> {
@@ -50,7 +50,7 @@ fn poll<T: Clone + Send + 'static>(
     }
 }
 
-impl<T: Clone + Send + 'static> SyncConsumer<T> {
+impl<T: Clone + Send + Sync + 'static> SyncConsumer<T> {
     pub(super) fn new(
         reader: Consumer<T, TokioAdapter>,
         db: DbHandle<TokioAdapter>,

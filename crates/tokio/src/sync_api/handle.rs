@@ -178,7 +178,7 @@ impl SyncHandle {
     ///
     /// The writer rule applies: only a record with no writer in the graph takes it
     /// ([`AccessError::NotWritable`] otherwise).
-    pub fn producer<T: Clone + Send + 'static>(
+    pub fn producer<T: Clone + Send + Sync + 'static>(
         &self,
         key: impl RecordKey,
     ) -> Result<SyncProducer<T>, AccessError> {
@@ -203,7 +203,7 @@ impl SyncHandle {
     /// A blocking reader of record `key`, with its own position in the record's buffer. Share
     /// it between threads to split values among them; take one per thread for each to see
     /// every value.
-    pub fn consumer<T: Clone + Send + 'static>(
+    pub fn consumer<T: Clone + Send + Sync + 'static>(
         &self,
         key: impl RecordKey,
     ) -> Result<SyncConsumer<T>, AccessError> {

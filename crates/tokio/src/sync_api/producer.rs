@@ -11,11 +11,11 @@ use crate::TokioAdapter;
 /// The one producer the sync API holds for a record, shared by every [`SyncProducer`] of it.
 /// Released (dropped) when the graph shuts down, so that the record can close and its readers
 /// drain.
-pub(super) struct WriterSlot<T: Send + 'static> {
+pub(super) struct WriterSlot<T: Send + Sync + 'static> {
     producer: RwLock<Option<Producer<T, TokioAdapter>>>,
 }
 
-impl<T: Clone + Send + 'static> WriterSlot<T> {
+impl<T: Clone + Send + Sync + 'static> WriterSlot<T> {
     pub(super) fn new(producer: Option<Producer<T, TokioAdapter>>) -> Self {
         Self {
             producer: RwLock::new(producer),
@@ -29,7 +29,7 @@ pub(super) trait Release: Send + Sync {
     fn release(&self);
 }
 
-impl<T: Clone + Send + 'static> Release for WriterSlot<T> {
+impl<T: Clone + Send + Sync + 'static> Release for WriterSlot<T> {
     fn release(&self) {
         // Taken out under the lock, dropped after it: dropping may close the record and wake its
         // readers.
@@ -44,11 +44,11 @@ impl<T: Clone + Send + 'static> Release for WriterSlot<T> {
 /// buffer's short lock) and never waits for readers; what a full buffer drops is the buffer's
 /// contract (a ring overwrites its oldest value, a mailbox an unread one). When `set` returns,
 /// readers can see the value.
-pub struct SyncProducer<T: Send + 'static> {
+pub struct SyncProducer<T: Send + Sync + 'static> {
     slot: Arc<WriterSlot<T>>,
 }
 
-impl<T: Send + 'static> Clone for SyncProducer<T> {
+impl<T: Send + Sync + 'static> Clone for SyncProducer<T> {
     fn clone(&self) -> Self {
         Self {
             slot: self.slot.clone(),
@@ -56,7 +56,7 @@ impl<T: Send + 'static> Clone for SyncProducer<T> {
     }
 }
 
-impl<T: Clone + Send + 'static> SyncProducer<T> {
+impl<T: Clone + Send + Sync + 'static> SyncProducer<T> {
     pub(super) fn new(slot: Arc<WriterSlot<T>>) -> Self {
         Self { slot }
     }

@@ -38,8 +38,11 @@
 //! `pushed == drained + dropped.oldest + dropped.failed + queue_depth + in_flight`.
 
 mod config;
+#[cfg(all(test, loom))]
+mod loom_tests;
 mod outcome;
 mod queue;
+mod sync;
 mod worker;
 
 use std::fmt;
@@ -100,10 +103,10 @@ impl<T: Send + 'static> BackgroundSink<T> {
         let (stopped_tx, stopped_rx) = watch::channel(false);
         let shared = Arc::new(Shared::new(config, stopped_rx));
         let worker = Arc::clone(&shared);
-        std::thread::Builder::new()
-            .name(format!("sink-{}", shared.config.name))
-            .spawn(move || worker::drain_thread(worker, drain, stopped_tx))
-            .map_err(|e| SinkError::Spawn(e.to_string()))?;
+        sync::spawn(format!("sink-{}", shared.config.name), move || {
+            worker::drain_thread(worker, drain, stopped_tx)
+        })
+        .map_err(|e| SinkError::Spawn(e.to_string()))?;
         Ok(BackgroundSink {
             handle: Arc::new(HandleInner { shared }),
         })

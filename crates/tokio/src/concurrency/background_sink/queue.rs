@@ -4,9 +4,9 @@
 use std::collections::VecDeque;
 use std::ops::Range;
 
-use parking_lot::{Condvar, Mutex};
 use tokio::sync::{oneshot, watch, Notify};
 
+use super::sync::{Condvar, Mutex};
 use super::{DrainFailure, OverflowPolicy, PushError, Pushed, SinkConfig, SinkError, SinkStats};
 
 pub(super) struct Shared<T> {
