@@ -107,4 +107,5 @@ pub struct RawLink {
     pub retain: Option<Spanned<bool>>,
     pub node_into: Option<Spanned<String>>,
     pub outbox_full: Option<Spanned<String>>,
+    pub allow_system_topics: Option<Spanned<bool>>,
 }

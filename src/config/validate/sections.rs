@@ -27,7 +27,13 @@ pub fn node(
     let raw = raw.get_ref();
     let id = raw.id.get_ref();
     if let Err(e) = aimdb_records::topic::validate_segment(id) {
-        problems.push(Problem::at(raw.id.span(), format!("[node] id {id:?}: {e}")));
+        let p = Problem::at(raw.id.span(), format!("[node] id {id:?}: {e}"));
+        problems.push(match e {
+            aimdb_records::topic::TopicError::ContainsControl { .. } => {
+                p.with_hint(super::links::CONTROL_HINT)
+            }
+            _ => p,
+        });
     } else if id.len() > aimdb_records::types::ID_CAPACITY {
         problems.push(Problem::at(
             raw.id.span(),
