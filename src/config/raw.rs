@@ -65,6 +65,8 @@ pub struct RawAdmin {
     pub listen: Spanned<String>,
     pub allowed_hosts: Option<Spanned<Vec<Spanned<String>>>>,
     pub token_file: Option<Spanned<String>>,
+    pub max_connections: Option<Spanned<i64>>,
+    pub idle_timeout: Option<Spanned<String>>,
 }
 
 /// One `[[record]]`.

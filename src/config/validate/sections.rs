@@ -408,6 +408,37 @@ pub fn admin(
             );
         }
     }
+    let max_connections = match &raw.max_connections {
+        None => AdminConfig::DEFAULT_MAX_CONNECTIONS,
+        Some(m) if (1..=MAX_ADMIN_CONNECTIONS).contains(m.get_ref()) => *m.get_ref() as usize,
+        Some(m) => {
+            problems.push(
+                Problem::at(
+                    m.span(),
+                    format!("[admin] max_connections must be between 1 and {MAX_ADMIN_CONNECTIONS}"),
+                )
+                .with_hint("each connection holds a file descriptor; keep it well below the process's limit (LimitNOFILE)"),
+            );
+            0
+        }
+    };
+    let idle_timeout = match &raw.idle_timeout {
+        None => AdminConfig::DEFAULT_IDLE_TIMEOUT,
+        Some(t) => match parse_duration(t.get_ref()) {
+            Ok(d) if !d.is_zero() => d,
+            Ok(_) => {
+                problems.push(Problem::at(
+                    t.span(),
+                    "[admin] idle_timeout must be longer than 0",
+                ));
+                Duration::ZERO
+            }
+            Err(e) => {
+                problems.push(Problem::at(t.span(), format!("[admin] idle_timeout: {e}")));
+                Duration::ZERO
+            }
+        },
+    };
     let listen = listen?;
     if problems.len() != before {
         return None;
@@ -417,6 +448,8 @@ pub fn admin(
         allowed_hosts,
         token_file: token_file.map(|(_, p)| p),
         token,
+        max_connections,
+        idle_timeout,
     };
     if cfg.beyond_loopback() && cfg.token.is_none() {
         warnings.push(
@@ -431,6 +464,9 @@ pub fn admin(
     }
     Some(cfg)
 }
+
+/// The most `[admin] max_connections` may allow.
+const MAX_ADMIN_CONNECTIONS: i64 = 65_536;
 
 /// Whether other users may read `path` (its mode has the "others may read" bit).
 fn world_readable(path: &Path) -> bool {
