@@ -186,3 +186,30 @@ fn under_a_low_open_file_limit_the_mqtt_reconnect_still_finds_a_descriptor() {
     });
     metrics(&d);
 }
+
+#[test]
+fn a_keep_alive_connection_is_closed_once_idle_after_its_answer() {
+    let dir = TestDir::new("admin-limits-keepalive");
+    let admin = support::free_port();
+    let config = config_head(admin).replace("[admin]\n", "[admin]\nidle_timeout = \"1s\"\n");
+    let _d = Daemon::start(dir.path(), admin, &config);
+    let mut s = connect(admin);
+    s.write_all(format!("GET /healthz HTTP/1.1\r\nHost: 127.0.0.1:{admin}\r\n\r\n").as_bytes())
+        .expect("request");
+    s.set_read_timeout(Some(Duration::from_secs(5)))
+        .expect("timeout");
+    let mut buf = [0u8; 1024];
+    let n = s.read(&mut buf).expect("an answer");
+    assert!(String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 200"));
+    s.set_read_timeout(Some(Duration::from_millis(20)))
+        .expect("timeout");
+    let answered = Instant::now();
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(!closed(&s), "kept alive for a next request at first");
+    wait_until("the idle keep-alive connection is closed", || closed(&s));
+    let idle = answered.elapsed();
+    assert!(
+        idle >= Duration::from_millis(900) && idle < Duration::from_secs(5),
+        "{idle:?}"
+    );
+}
