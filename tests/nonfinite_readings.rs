@@ -84,15 +84,17 @@ fn non_finite_readings_are_refused_counted_and_restore_keeps_working() {
         d.metric("aimdbd_mqtt_bad_input_total{reason=\"decode\"}") == Some(2.0)
     });
     assert_eq!(celsius(&d), 21.5, "the last finite reading stays");
-    let history = d
-        .get_json("/api/records/sensor.temp/history")
-        .expect("history");
-    let stored: Vec<Value> = history["values"]
-        .as_array()
-        .expect("values")
-        .iter()
-        .map(|v| v["value"]["celsius"].clone())
-        .collect();
+    let stored = || -> Vec<Value> {
+        d.get_json("/api/records/sensor.temp/history")
+            .and_then(|h| h["values"].as_array().cloned())
+            .unwrap_or_default()
+            .iter()
+            .map(|v| v["value"]["celsius"].clone())
+            .collect()
+    };
+    // The history is written in batches: wait for the first one.
+    wait_until("the finite reading is stored", || !stored().is_empty());
+    let stored = stored();
     assert_eq!(
         stored,
         vec![Value::from(21.5)],
