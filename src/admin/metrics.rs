@@ -39,6 +39,7 @@ pub fn render(state: &AdminState) -> String {
     let _ = writeln!(out, "# TYPE aimdbd_reloads_total counter");
     let _ = writeln!(out, "aimdbd_reloads_total{{result=\"ok\"}} {ok}");
     let _ = writeln!(out, "aimdbd_reloads_total{{result=\"rejected\"}} {failed}");
+    super::server::render(&mut out);
     crate::mqtt::metrics::metrics().render(&mut out, label);
     if let Some(store) = state.store() {
         super::store_metrics::render(&mut out, &store);

@@ -9,6 +9,7 @@ mod access;
 mod api;
 mod history;
 mod metrics;
+mod server;
 mod state;
 mod store_metrics;
 
@@ -36,20 +37,23 @@ pub fn router(state: AdminState) -> Router {
         .route("/api/records/{key}/history", get(history::history))
         .route("/api/graph", get(api::graph))
         .layer(middleware::from_fn_with_state(state.clone(), access::guard))
+        .layer(middleware::from_fn(server::deadline))
         .with_state(state)
 }
 
 /// Binds `admin.listen` and serves the endpoint on a background task under `admin`'s access
-/// rules. Errors if the address cannot be bound (the daemon then exits 1).
+/// rules and connection limits ([`server`]). Errors if the address cannot be bound (the daemon
+/// then exits 1).
 pub async fn serve(admin: &AdminConfig, state: AdminState) -> std::io::Result<()> {
     let listener = tokio::net::TcpListener::bind(admin.listen).await?;
     let bound = listener.local_addr().unwrap_or(admin.listen);
     state.set_access(AccessPolicy::new(bound, admin));
     let app = router(state);
-    tokio::spawn(async move {
-        if let Err(e) = axum::serve(listener, app).await {
-            tracing::error!("admin endpoint stopped: {e}");
-        }
-    });
+    tokio::spawn(server::run(
+        listener,
+        app,
+        admin.max_connections,
+        admin.idle_timeout,
+    ));
     Ok(())
 }

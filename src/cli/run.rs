@@ -25,6 +25,14 @@ pub fn run(path: Option<PathBuf>, level: &str, format: LogFormat) -> u8 {
             return exit::CONFIG;
         }
     };
+    // Held until the daemon exits: one daemon per store and outbox file.
+    let _locks = match daemon::StateLocks::take(&cfg) {
+        Ok(l) => l,
+        Err(e) => {
+            tracing::error!("{e}");
+            return exit::RUNTIME;
+        }
+    };
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

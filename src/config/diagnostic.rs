@@ -86,13 +86,14 @@ pub enum ConfigError {
 impl ConfigError {
     /// Resolves `problems` against `text` (the file's contents).
     pub fn invalid(file: &str, text: &str, problems: Vec<Problem>) -> Self {
+        let lines = Lines::new(text);
         let mut located: Vec<Located> = problems
             .into_iter()
             .map(|p| {
                 let (line, column) = p
                     .span
                     .as_ref()
-                    .map_or((1, 1), |s| line_column(text, s.start));
+                    .map_or((1, 1), |s| lines.line_column(s.start));
                 Located {
                     line,
                     column,
@@ -144,17 +145,40 @@ impl fmt::Display for Located {
     }
 }
 
-/// 1-based line and column of byte `offset` in `text` (clamped to the text).
+/// 1-based line and column of byte `offset` in `text` (clamped to the text). For many
+/// offsets into one text, build a [`Lines`] once instead.
 pub fn line_column(text: &str, offset: usize) -> (usize, usize) {
-    let mut offset = offset.min(text.len());
-    while !text.is_char_boundary(offset) {
-        offset -= 1;
+    Lines::new(text).line_column(offset)
+}
+
+/// Where each line of a text starts, so that resolving an offset costs a binary search and
+/// the length of its line, not a scan of the text (a config with 20 000 mistakes).
+pub struct Lines<'a> {
+    text: &'a str,
+    starts: Vec<usize>,
+}
+
+impl<'a> Lines<'a> {
+    /// Indexes `text`.
+    pub fn new(text: &'a str) -> Self {
+        let starts = std::iter::once(0)
+            .chain(text.match_indices('\n').map(|(i, _)| i + 1))
+            .collect();
+        Self { text, starts }
     }
-    let before = &text[..offset];
-    let line = before.matches('\n').count() + 1;
-    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
-    let column = text[line_start..offset].chars().count() + 1;
-    (line, column)
+
+    /// 1-based line and column (in characters) of byte `offset` (clamped to the text).
+    pub fn line_column(&self, offset: usize) -> (usize, usize) {
+        let mut offset = offset.min(self.text.len());
+        while !self.text.is_char_boundary(offset) {
+            offset -= 1;
+        }
+        // The last line start at or before `offset`; `starts[0] == 0`, so there is one.
+        let line = self.starts.partition_point(|&s| s <= offset).max(1);
+        let start = self.starts[line - 1];
+        let column = self.text[start..offset].chars().count() + 1;
+        (line, column)
+    }
 }
 
 /// For a serde "unknown field `x`, expected one of `a`, `b`" message: a "did you mean" hint

@@ -17,7 +17,7 @@ mod validate;
 
 use std::path::Path;
 
-pub use diagnostic::{line_column, unknown_field_hint, ConfigError, Located, Problem};
+pub use diagnostic::{line_column, unknown_field_hint, ConfigError, Lines, Located, Problem};
 pub use duration::parse_duration;
 pub use fields::field_names;
 pub use model::*;

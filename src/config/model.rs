@@ -138,9 +138,19 @@ pub struct AdminConfig {
     pub token_file: Option<PathBuf>,
     /// The bearer token read from `token_file` when the config was validated.
     pub token: Option<AdminToken>,
+    /// Most connections open at once; a new one beyond it closes the oldest.
+    pub max_connections: usize,
+    /// How long a connection may go without a complete request head (after it opened or
+    /// after its last response) before it is closed.
+    pub idle_timeout: Duration,
 }
 
 impl AdminConfig {
+    /// `max_connections` when not set.
+    pub const DEFAULT_MAX_CONNECTIONS: usize = 256;
+    /// `idle_timeout` when not set.
+    pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(10);
+
     /// Whether the endpoint listens beyond loopback (then every request needs the token).
     pub fn beyond_loopback(&self) -> bool {
         !self.listen.ip().is_loopback()

@@ -66,6 +66,8 @@ pub struct RawAdmin {
     pub listen: Spanned<String>,
     pub allowed_hosts: Option<Spanned<Vec<Spanned<String>>>>,
     pub token_file: Option<Spanned<String>>,
+    pub max_connections: Option<Spanned<i64>>,
+    pub idle_timeout: Option<Spanned<String>>,
 }
 
 /// One `[[record]]`.
@@ -108,4 +110,5 @@ pub struct RawLink {
     pub retain: Option<Spanned<bool>>,
     pub node_into: Option<Spanned<String>>,
     pub outbox_full: Option<Spanned<String>>,
+    pub allow_system_topics: Option<Spanned<bool>>,
 }

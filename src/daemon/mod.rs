@@ -6,10 +6,12 @@
 //!   second SIGINT/SIGTERM while draining exits at once with 130.
 //! - SIGHUP: see [`reload`].
 
+mod lock;
 mod notify;
 mod reload;
 mod signals;
 
+pub use lock::{InUse, StateLocks};
 pub use notify::notify;
 pub use signals::{Signal, Signals};
 

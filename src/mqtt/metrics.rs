@@ -79,8 +79,13 @@ type PerLink = (
     fn(&LinkMetrics) -> &AtomicU64,
 );
 
-/// Most distinct node ids counted; later ones are counted as `node="other"`.
+/// Most distinct node ids counted by name; messages of later ones go to the overflow counter.
 const MAX_NODES: usize = 256;
+
+/// Longest node id counted by name (the longest a config or firmware accepts); longer ones,
+/// which no node can have, go to the overflow counter, so no sender can grow `/metrics` by
+/// more than `MAX_NODES` short lines.
+const MAX_NODE_LABEL: usize = aimdb_records::types::ID_CAPACITY;
 
 /// Every counter of the bridge.
 #[derive(Debug, Default)]
@@ -99,6 +104,8 @@ pub struct MqttMetrics {
     links: Mutex<BTreeMap<LinkKey, Arc<LinkMetrics>>>,
     active: Mutex<Vec<(LinkKey, Arc<LinkMetrics>)>>,
     nodes: Mutex<BTreeMap<String, u64>>,
+    /// Messages of nodes not counted by name: beyond `MAX_NODES`, or ids no node can have.
+    nodes_overflow: AtomicU64,
 }
 
 static METRICS: LazyLock<MqttMetrics> = LazyLock::new(MqttMetrics::default);
@@ -121,13 +128,17 @@ impl MqttMetrics {
 
     /// Counts one message received from `node` (the `<node>` of `aimdb/<node>/...`).
     pub fn node_message(&self, node: &str) {
+        if node.len() > MAX_NODE_LABEL || aimdb_records::topic::validate_segment(node).is_err() {
+            self.nodes_overflow.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
         let mut nodes = self.nodes.lock();
         if let Some(n) = nodes.get_mut(node) {
             *n += 1;
         } else if nodes.len() < MAX_NODES {
             nodes.insert(node.to_string(), 1);
         } else {
-            *nodes.entry("other".to_string()).or_default() += 1;
+            self.nodes_overflow.fetch_add(1, Ordering::Relaxed);
         }
     }
 
@@ -224,6 +235,17 @@ impl MqttMetrics {
                 label(node)
             );
         }
+        family(
+            out,
+            "aimdbd_mqtt_node_messages_overflow_total",
+            "counter",
+            "Inbound messages on aimdb/<node>/... topics not counted by node: from nodes beyond the first 256, or with an id no node can have (longer than 32 bytes, control characters).",
+        );
+        let _ = writeln!(
+            out,
+            "aimdbd_mqtt_node_messages_overflow_total {}",
+            g(&self.nodes_overflow)
+        );
         let active = self.active.lock().clone();
         let per_link: [PerLink; 9] = [
             ("aimdbd_mqtt_messages_total", "counter", "Messages decoded into a record (in) or acknowledged by the broker (out), per link.", None, |m| &m.messages),

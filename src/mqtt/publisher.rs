@@ -119,12 +119,12 @@ impl Publisher {
     }
 
     /// `(record, topic)` of each link, in link order (the disk outbox's names).
-    pub fn link_names(&self) -> Vec<String> {
+    pub fn link_names(&self) -> Vec<(String, String)> {
         self.state
             .lock()
             .slots
             .iter()
-            .map(|s| format!("{}\u{1f}{}", s.link.record, s.link.topic))
+            .map(|s| (s.link.record.to_string(), s.link.topic.clone()))
             .collect()
     }
 

@@ -268,6 +268,11 @@ fn check_common(s: &str) -> Result<(), TopicError> {
     if s.contains('\0') {
         return Err(TopicError::ContainsNul);
     }
+    // MQTT 3.1.1 §1.5.3: U+0001..U+001F and U+007F..U+009F "SHOULD NOT" appear; brokers close
+    // the connection on some of them, and a node id such as "a\nb" never connects.
+    if let Some((at, c)) = s.char_indices().find(|(_, c)| c.is_control()) {
+        return Err(TopicError::ContainsControl { at, code: c as u32 });
+    }
     Ok(())
 }
 
@@ -284,6 +289,14 @@ pub enum TopicError {
     },
     /// It contains the NUL character, which MQTT forbids.
     ContainsNul,
+    /// It contains a control character (U+0001..U+001F, U+007F..U+009F), which MQTT advises
+    /// against and brokers may refuse.
+    ContainsControl {
+        /// Byte offset of the first one.
+        at: usize,
+        /// Its code point.
+        code: u32,
+    },
     /// A node id or key contains `/`, so it would span several levels.
     ContainsSeparator,
     /// A topic name, node id or key contains `+` or `#`.
@@ -307,6 +320,10 @@ impl fmt::Display for TopicError {
                 )
             }
             TopicError::ContainsNul => f.write_str("must not contain the NUL character"),
+            TopicError::ContainsControl { at, code } => write!(
+                f,
+                "must not contain control characters (U+{code:04X} at byte {at})"
+            ),
             TopicError::ContainsSeparator => {
                 f.write_str("must not contain '/': it is a single topic level")
             }

@@ -47,8 +47,18 @@ pub fn link(
             } else {
                 topic::validate_filter(t)
             };
+            let allowed = l.allow_system_topics.as_ref().is_some_and(|a| *a.get_ref());
+            if let (Ok(()), false, Some(why)) = (&checked, allowed, reserved(dir, t)) {
+                ok = false;
+                push(
+                    Problem::at(l.url.span(), format!("{field} url {url:?}: {why}")).with_hint(
+                        "set `allow_system_topics = true` on this link if that is really meant",
+                    ),
+                );
+            }
             if let Err(e) = checked {
                 ok = false;
+
                 let what = if dir == Direction::To {
                     "topic"
                 } else {
@@ -58,7 +68,9 @@ pub fn link(
                     l.url.span(),
                     format!("{field} url {url:?}: invalid MQTT {what}: {e}"),
                 );
-                if dir == Direction::To && (t.contains('+') || t.contains('#')) {
+                if let topic::TopicError::ContainsControl { .. } = e {
+                    p = p.with_hint(CONTROL_HINT);
+                } else if dir == Direction::To && (t.contains('+') || t.contains('#')) {
                     p = p.with_hint(
                         "wildcards (+, #) are for link_from; link_to publishes to one topic",
                     );
@@ -193,6 +205,40 @@ pub fn link(
         // Resolved with the whole graph in `flow`.
         outbox_full: OutboxFull::DropOldest,
     })
+}
+
+/// The hint for a control character in a node id, key or topic.
+pub const CONTROL_HINT: &str = "MQTT brokers close the connection on control characters (newline, tab, U+001F, ...); remove it or write a visible character";
+
+/// Why a link may not use `t` without `allow_system_topics = true`, if it may not: publishing
+/// to a broker's `$...` topics or to a node's status topic (its birth and last will, which the
+/// daemon of that node owns); subscribing to `$...` topics or to a filter that matches every
+/// topic (the daemon would receive its own publishes and everyone else's).
+fn reserved(dir: Direction, t: &str) -> Option<String> {
+    let levels: Vec<&str> = t.split('/').collect();
+    let first = levels.first().copied().unwrap_or_default();
+    if first.starts_with('$') {
+        return Some(format!(
+            "{first}/... topics belong to the broker (e.g. $SYS statistics)"
+        ));
+    }
+    match dir {
+        Direction::To => {
+            if let [prefix, node, level] = levels.as_slice() {
+                if *prefix == topic::PREFIX && *level == topic::STATUS_LEVEL {
+                    return Some(format!(
+                        "{t} is the status topic of node {node} (its retained birth and last will); a link must not overwrite it"
+                    ));
+                }
+            }
+            None
+        }
+        Direction::From => {
+            let every =
+                levels.last() == Some(&"#") && levels.iter().all(|l| *l == "+" || *l == "#");
+            every.then(|| format!("the filter {t} subscribes to every topic on the broker (this daemon's own publishes included)"))
+        }
+    }
 }
 
 /// The placeholders a link topic may use.

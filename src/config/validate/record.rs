@@ -52,10 +52,14 @@ pub fn record(
     let before = problems.len();
     let mut push = |p: Problem| problems.push(p.in_record(&key));
 
-    if let Err(e) = aimdb_records::topic::validate_key(&key) {
-        push(Problem::at(r.key.span(), format!("invalid key: {e}")).with_hint(
+    match aimdb_records::topic::validate_key(&key) {
+        Ok(()) => {}
+        Err(e @ aimdb_records::topic::TopicError::ContainsControl { .. }) => push(
+            Problem::at(r.key.span(), format!("invalid key: {e}")).with_hint(links::CONTROL_HINT),
+        ),
+        Err(e) => push(Problem::at(r.key.span(), format!("invalid key: {e}")).with_hint(
             "keys are one MQTT topic level: non-empty, no '/', '+', '#', not \"cmd\" or \"status\"",
-        ));
+        )),
     }
     let type_name = r.type_name.get_ref();
     let entry = record_types::lookup(type_name);

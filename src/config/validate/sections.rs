@@ -27,7 +27,13 @@ pub fn node(
     let raw = raw.get_ref();
     let id = raw.id.get_ref();
     if let Err(e) = aimdb_records::topic::validate_segment(id) {
-        problems.push(Problem::at(raw.id.span(), format!("[node] id {id:?}: {e}")));
+        let p = Problem::at(raw.id.span(), format!("[node] id {id:?}: {e}"));
+        problems.push(match e {
+            aimdb_records::topic::TopicError::ContainsControl { .. } => {
+                p.with_hint(super::links::CONTROL_HINT)
+            }
+            _ => p,
+        });
     } else if id.len() > aimdb_records::types::ID_CAPACITY {
         problems.push(Problem::at(
             raw.id.span(),
@@ -61,9 +67,14 @@ pub fn mqtt(
     let before = problems.len();
     let url = raw.url.get_ref();
     let parsed = broker_url(url).map_err(|e| {
+        let shown = redact_userinfo(url);
+        let hint = if shown != *url {
+            "credentials do not go in the URL: set [mqtt] username and password_file, and write mqtt://HOST:PORT or mqtts://HOST:PORT"
+        } else {
+            "write mqtt://HOST:PORT or mqtts://HOST:PORT (TLS)"
+        };
         problems.push(
-            Problem::at(raw.url.span(), format!("[mqtt] url {url:?}: {e}"))
-                .with_hint("write mqtt://HOST:PORT or mqtts://HOST:PORT (TLS)"),
+            Problem::at(raw.url.span(), format!("[mqtt] url {shown:?}: {e}")).with_hint(hint),
         )
     });
     let keep_alive_s = int_in(&raw.keep_alive_s, "keep_alive_s", 0, 65_535, 30, problems) as u16;
@@ -315,6 +326,20 @@ pub fn state_path(file: &str, path: &str) -> PathBuf {
     base.join(path)
 }
 
+/// `url` with the userinfo of its authority (`user:password@`) replaced by `***@`, so no
+/// message (from `check`, a rejected reload, a log line) shows a password written into it.
+pub fn redact_userinfo(url: &str) -> String {
+    let (prefix, rest) = match url.find("://") {
+        Some(i) => url.split_at(i + 3),
+        None => ("", url),
+    };
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    match rest[..authority_end].rfind('@') {
+        Some(at) => format!("{prefix}***{}", &rest[at..]),
+        None => url.to_string(),
+    }
+}
+
 /// `mqtt://host[:port]` / `mqtts://host[:port]` → (tls, host, port).
 fn broker_url(url: &str) -> Result<(bool, String, u16), String> {
     let (tls, rest) = if let Some(r) = url.strip_prefix("mqtt://") {
@@ -325,6 +350,11 @@ fn broker_url(url: &str) -> Result<(bool, String, u16), String> {
         return Err("the scheme must be mqtt:// or mqtts://".into());
     };
     let rest = rest.strip_suffix('/').unwrap_or(rest);
+    if rest.split('/').next().is_some_and(|a| a.contains('@')) {
+        return Err(
+            "a user name or password in the URL is not used (and would be shown in logs)".into(),
+        );
+    }
     if rest.contains('/') {
         return Err("a broker URL has no path".into());
     }
@@ -414,6 +444,37 @@ pub fn admin(
             );
         }
     }
+    let max_connections = match &raw.max_connections {
+        None => AdminConfig::DEFAULT_MAX_CONNECTIONS,
+        Some(m) if (1..=MAX_ADMIN_CONNECTIONS).contains(m.get_ref()) => *m.get_ref() as usize,
+        Some(m) => {
+            problems.push(
+                Problem::at(
+                    m.span(),
+                    format!("[admin] max_connections must be between 1 and {MAX_ADMIN_CONNECTIONS}"),
+                )
+                .with_hint("each connection holds a file descriptor; keep it well below the process's limit (LimitNOFILE)"),
+            );
+            0
+        }
+    };
+    let idle_timeout = match &raw.idle_timeout {
+        None => AdminConfig::DEFAULT_IDLE_TIMEOUT,
+        Some(t) => match parse_duration(t.get_ref()) {
+            Ok(d) if !d.is_zero() => d,
+            Ok(_) => {
+                problems.push(Problem::at(
+                    t.span(),
+                    "[admin] idle_timeout must be longer than 0",
+                ));
+                Duration::ZERO
+            }
+            Err(e) => {
+                problems.push(Problem::at(t.span(), format!("[admin] idle_timeout: {e}")));
+                Duration::ZERO
+            }
+        },
+    };
     let listen = listen?;
     if problems.len() != before {
         return None;
@@ -423,6 +484,8 @@ pub fn admin(
         allowed_hosts,
         token_file: token_file.map(|(_, p)| p),
         token,
+        max_connections,
+        idle_timeout,
     };
     if cfg.beyond_loopback() && cfg.token.is_none() {
         warnings.push(
@@ -437,6 +500,9 @@ pub fn admin(
     }
     Some(cfg)
 }
+
+/// The most `[admin] max_connections` may allow.
+const MAX_ADMIN_CONNECTIONS: i64 = 65_536;
 
 /// Whether other users may read `path` (its mode has the "others may read" bit).
 fn world_readable(path: &Path) -> bool {
@@ -469,5 +535,23 @@ fn allowed_host(entry: &str) -> Result<String, &'static str> {
         Ok(e)
     } else {
         Err("not a host name or IP address")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact_userinfo;
+
+    #[test]
+    fn userinfo_is_redacted_and_the_rest_kept() {
+        assert_eq!(
+            redact_userinfo("mqtts://user:pw@broker:8883"),
+            "mqtts://***@broker:8883"
+        );
+        assert_eq!(redact_userinfo("mqtt://a@b@host"), "mqtt://***@host");
+        assert_eq!(redact_userinfo("mqtt://pw@host/x@y"), "mqtt://***@host/x@y");
+        assert_eq!(redact_userinfo("mqtt://host/x@y"), "mqtt://host/x@y");
+        assert_eq!(redact_userinfo("user:pw@host"), "***@host");
+        assert_eq!(redact_userinfo("mqtt://host:1883"), "mqtt://host:1883");
     }
 }

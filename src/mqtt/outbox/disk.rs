@@ -8,9 +8,15 @@
 //! catches in the channel or in an uncommitted batch — at most a few milliseconds of values — is
 //! lost. [`DiskOutbox::close`] commits everything and closes the file.
 //!
-//! Schema: `link(id, name)` names each link as `<record>\u{1f}<topic>`; `message(link, seq,
+//! Schema: `link(id, record, topic)` names each link by its record key and topic, two columns
+//! (unique together), so no key or topic can make two links share an id; `message(link, seq,
 //! payload)` holds the values. Rows of links no longer configured are kept (and reported at
 //! open), so a reload or restart that brings the link back delivers them.
+//!
+//! Files written before 0.x had `link(id, name)` with `name = <record>\u{1f}<topic>` (two links
+//! could collide there); they are migrated in place at open, ids kept, by splitting `name` at
+//! its first U+001F — exact for every key `check` accepts, since keys cannot hold control
+//! characters.
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -59,13 +65,13 @@ pub struct Opened {
 
 impl DiskOutbox {
     /// Opens (creating if needed) the outbox file at `path` on a new thread, for links named
-    /// `names`. Resolves once the file is open and its kept values are read.
+    /// `names` (record key, topic). Resolves once the file is open and its kept values are read.
     ///
     /// `acceptors[i]` is link `i`'s hold on its record: the thread accepts a value's position
     /// once the transaction holding it is committed (the value survives a crash from then on).
     pub fn open(
         path: PathBuf,
-        names: Vec<String>,
+        names: Vec<(String, String)>,
         acceptors: Vec<Option<Acceptor>>,
     ) -> oneshot::Receiver<Result<Opened, String>> {
         let (reply, opened) = oneshot::channel();
@@ -136,7 +142,7 @@ impl DiskOutbox {
 
 type OpenedDb = (Connection, Vec<i64>, Vec<Vec<(u64, Vec<u8>)>>, u64);
 
-fn open_db(path: &Path, names: &[String]) -> rusqlite::Result<OpenedDb> {
+fn open_db(path: &Path, names: &[(String, String)]) -> rusqlite::Result<OpenedDb> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         let _ = std::fs::create_dir_all(dir);
     }
@@ -144,23 +150,26 @@ fn open_db(path: &Path, names: &[String]) -> rusqlite::Result<OpenedDb> {
     conn.busy_timeout(Duration::from_secs(5))?;
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "synchronous", "NORMAL")?;
+    migrate_link_names(&conn)?;
     conn.execute_batch(
-        "CREATE TABLE IF NOT EXISTS link (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);
+        "CREATE TABLE IF NOT EXISTS link (
+             id INTEGER PRIMARY KEY, record TEXT NOT NULL, topic TEXT NOT NULL,
+             UNIQUE (record, topic));
          CREATE TABLE IF NOT EXISTS message (
              link INTEGER NOT NULL, seq INTEGER NOT NULL, payload BLOB NOT NULL,
              PRIMARY KEY (link, seq)) WITHOUT ROWID;",
     )?;
     let mut ids = Vec::with_capacity(names.len());
-    for name in names {
+    for (record, topic) in names {
         conn.execute(
-            "INSERT INTO link (name) VALUES (?1) ON CONFLICT (name) DO NOTHING",
-            params![name],
+            "INSERT INTO link (record, topic) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
+            params![record, topic],
         )?;
-        ids.push(
-            conn.query_row("SELECT id FROM link WHERE name = ?1", params![name], |r| {
-                r.get::<_, i64>(0)
-            })?,
-        );
+        ids.push(conn.query_row(
+            "SELECT id FROM link WHERE record = ?1 AND topic = ?2",
+            params![record, topic],
+            |r| r.get::<_, i64>(0),
+        )?);
     }
     let mut kept = Vec::with_capacity(ids.len());
     {
@@ -177,6 +186,37 @@ fn open_db(path: &Path, names: &[String]) -> rusqlite::Result<OpenedDb> {
     let ours: usize = kept.iter().map(Vec::len).sum();
     let orphans = (total as u64).saturating_sub(ours as u64);
     Ok((conn, ids, kept, orphans))
+}
+
+/// Rewrites an old `link(id, name)` table as `link(id, record, topic)`, keeping the ids (and so
+/// every kept message). One transaction: a crash leaves the old table.
+fn migrate_link_names(conn: &Connection) -> rusqlite::Result<()> {
+    let old: bool = conn.query_row(
+        "SELECT count(*) > 0 FROM pragma_table_info('link') WHERE name = 'name'",
+        [],
+        |r| r.get(0),
+    )?;
+    if !old {
+        return Ok(());
+    }
+    conn.execute_batch(
+        "BEGIN IMMEDIATE;
+         CREATE TABLE link_v2 (
+             id INTEGER PRIMARY KEY, record TEXT NOT NULL, topic TEXT NOT NULL,
+             UNIQUE (record, topic));
+         INSERT OR IGNORE INTO link_v2 (id, record, topic)
+             SELECT id,
+                    CASE WHEN instr(name, char(31)) > 0
+                         THEN substr(name, 1, instr(name, char(31)) - 1) ELSE name END,
+                    CASE WHEN instr(name, char(31)) > 0
+                         THEN substr(name, instr(name, char(31)) + 1) ELSE '' END
+             FROM link;
+         DROP TABLE link;
+         ALTER TABLE link_v2 RENAME TO link;
+         COMMIT;",
+    )?;
+    tracing::info!("disk outbox: link table migrated to (record, topic) columns");
+    Ok(())
 }
 
 /// The outbox thread's loop: one transaction per batch of queued operations.
@@ -266,4 +306,60 @@ fn apply(
         }
     }
     tx.commit()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(r, t)| (r.to_string(), t.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn links_whose_joined_names_would_collide_get_distinct_ids() {
+        let dir = std::env::temp_dir().join(format!("aimdbd-disk-{}", std::process::id()));
+        let _ = std::fs::create_dir_all(&dir);
+        let path = dir.join("collide.db");
+        let _ = std::fs::remove_file(&path);
+        let links = names(&[("a\u{1f}b", "c"), ("a", "b\u{1f}c")]);
+        let (_, ids, _, _) = open_db(&path, &links).unwrap();
+        assert_ne!(ids[0], ids[1]);
+        let (_, again, _, _) = open_db(&path, &links).unwrap();
+        assert_eq!(ids, again, "stable across opens");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn an_old_link_table_is_migrated_with_its_ids_and_messages() {
+        let dir = std::env::temp_dir().join(format!("aimdbd-disk-m-{}", std::process::id()));
+        let _ = std::fs::create_dir_all(&dir);
+        let path = dir.join("old.db");
+        let _ = std::fs::remove_file(&path);
+        {
+            let c = Connection::open(&path).unwrap();
+            c.execute_batch(
+                "CREATE TABLE link (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);
+                 CREATE TABLE message (link INTEGER NOT NULL, seq INTEGER NOT NULL,
+                     payload BLOB NOT NULL, PRIMARY KEY (link, seq)) WITHOUT ROWID;
+                 INSERT INTO link (id, name) VALUES (7, 'r.one' || char(31) || 'gw/one'),
+                                                    (9, 'r.two' || char(31) || 'gw/two');
+                 INSERT INTO message VALUES (7, 1, x'01'), (9, 1, x'02'), (9, 2, x'03');",
+            )
+            .unwrap();
+        }
+        let links = names(&[("r.two", "gw/two"), ("r.one", "gw/one"), ("r.new", "t")]);
+        let (_, ids, kept, orphans) = open_db(&path, &links).unwrap();
+        assert_eq!(&ids[..2], &[9, 7]);
+        assert_eq!(kept[0], vec![(1, vec![2]), (2, vec![3])]);
+        assert_eq!(kept[1], vec![(1, vec![1])]);
+        assert!(kept[2].is_empty());
+        assert_eq!(orphans, 0);
+        let (_, again, _, _) = open_db(&path, &links).unwrap();
+        assert_eq!(ids, again, "migrated once");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }

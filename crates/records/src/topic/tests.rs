@@ -220,6 +220,31 @@ fn validate_segment_and_key() {
 }
 
 #[test]
+fn control_characters_are_refused_everywhere() {
+    let nl = TopicError::ContainsControl { at: 1, code: 0x0a };
+    assert_eq!(validate_segment("a\nb"), Err(nl));
+    assert_eq!(validate_key("a\nb"), Err(nl));
+    assert_eq!(validate_topic("a\nb"), Err(nl));
+    assert_eq!(validate_filter("a\nb"), Err(nl));
+    let us = TopicError::ContainsControl { at: 3, code: 0x1f };
+    assert_eq!(validate_key("key\u{1f}x"), Err(us));
+    assert_eq!(
+        validate_topic("é\u{7f}"),
+        Err(TopicError::ContainsControl { at: 2, code: 0x7f })
+    );
+    assert_eq!(
+        validate_topic("a\u{85}"),
+        Err(TopicError::ContainsControl { at: 1, code: 0x85 })
+    );
+    assert_eq!(
+        validate_topic("a/é/\u{a0}"),
+        Ok(()),
+        "no-break space is printable"
+    );
+    assert!(us.to_string().contains("U+001F"), "{us}");
+}
+
+#[test]
 fn validate_topic_rejects_wildcards() {
     assert_eq!(validate_topic("a/b"), Ok(()));
     assert_eq!(validate_topic("a/+"), Err(TopicError::ContainsWildcard));

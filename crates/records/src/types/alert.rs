@@ -30,10 +30,12 @@ pub struct TemperatureAlert {
     /// The sensor whose reading caused the alert.
     pub sensor_id: Id,
     /// The reading that caused the alert, in degrees Celsius.
+    #[serde(with = "super::finite")]
     pub celsius: f32,
     /// The threshold in degrees Celsius the level refers to: the upper one for `High`, the lower
     /// one for `Low`, and for `Normal` the one just recovered from (initially the upper one if
     /// configured, else the lower one).
+    #[serde(with = "super::finite")]
     pub threshold: f32,
     /// The new level.
     pub level: AlertLevel,

@@ -12,6 +12,7 @@ pub struct Temperature {
     /// The sensor that measured it, unique within its node.
     pub sensor_id: Id,
     /// Temperature in degrees Celsius.
+    #[serde(with = "super::finite")]
     pub celsius: f32,
     /// When it was measured, in milliseconds since the Unix epoch (UTC), or since boot on a node
     /// without wall-clock time.
@@ -26,6 +27,7 @@ pub struct Humidity {
     /// The sensor that measured it, unique within its node.
     pub sensor_id: Id,
     /// Relative humidity in percent, nominally `0.0..=100.0`.
+    #[serde(with = "super::finite")]
     pub percent: f32,
     /// When it was measured, in milliseconds since the Unix epoch (UTC), or since boot.
     pub timestamp_ms: u64,
@@ -40,6 +42,7 @@ pub struct DewPoint {
     /// The temperature sensor the dew point was computed for.
     pub sensor_id: Id,
     /// Dew point in degrees Celsius.
+    #[serde(with = "super::finite")]
     pub celsius: f32,
     /// The newer of the two input timestamps, in milliseconds since the Unix epoch or boot.
     pub timestamp_ms: u64,

@@ -10,6 +10,7 @@
 
 mod alert;
 mod climate;
+mod finite;
 mod node;
 
 pub use alert::{AlertLevel, TemperatureAlert};
