@@ -160,3 +160,77 @@ fn a_stale_subscription_is_counted_as_unknown_topic() {
         support::message(l) == "MQTT message dropped" && l["fields"]["topic"] == "old/x"
     }));
 }
+
+/// Publishes `bytes` zero bytes to `topic` at QoS 1 with `mosquitto_pub` (a client of another
+/// implementation, with no packet limit of its own).
+fn publish_large(port: u16, topic: &str, bytes: usize, dir: &std::path::Path) {
+    let file = dir.join(format!("payload-{bytes}"));
+    std::fs::write(&file, vec![b'x'; bytes]).expect("payload file");
+    let out = std::process::Command::new("mosquitto_pub")
+        .args([
+            "-h",
+            "127.0.0.1",
+            "-p",
+            &port.to_string(),
+            "-q",
+            "1",
+            "-t",
+            topic,
+            "-f",
+        ])
+        .arg(&file)
+        .output()
+        .expect("mosquitto_pub (scripts/setup.sh installs mosquitto-clients)");
+    assert!(out.status.success(), "mosquitto_pub: {:?}", out);
+}
+
+/// One oversized QoS 1 message on a persistent session must not poison it: it is read,
+/// dropped, counted and acknowledged — no reconnect, no redelivery after a restart — and later
+/// messages flow.
+#[test]
+fn messages_of_10_and_100_mb_are_dropped_without_dropping_the_connection() {
+    let dir = TestDir::new("mqtt-poison");
+    let broker = Mosquitto::start(dir.path());
+    let admin = support::free_port();
+    let config = config(admin, &broker, "");
+    let mut d = Daemon::start(dir.path(), admin, &config);
+    wait_until("the bridge is connected", || {
+        metric(&d, "aimdbd_mqtt_connected ") == 1
+    });
+    let watcher = TestClient::connect(broker.port, "poison-watch", &["out/temp"]);
+    for mb in [10, 100] {
+        publish_large(broker.port, "json/temp", mb << 20, dir.path());
+    }
+    let good = serde_json::to_vec(&temp(21.0)).expect("json");
+    let pubc = TestClient::connect(broker.port, "poison-pub", &[]);
+    pubc.publish("json/temp", QoS::AtLeastOnce, false, good.clone());
+    watcher.wait_for("out/temp", 1);
+    assert_eq!(
+        metric(&d, "aimdbd_mqtt_bad_input_total{reason=\"oversized\"}"),
+        2,
+        "both counted"
+    );
+    assert_eq!(
+        metric(&d, "aimdbd_mqtt_connects_total "),
+        1,
+        "no reconnect: the connection survived both"
+    );
+    wait_until("every inbound message is acknowledged", || {
+        metric(&d, "aimdbd_mqtt_inbound_unacked ") == 0
+    });
+    // A restart on the same persistent session: nothing is redelivered, nothing loops.
+    assert_eq!(d.stop(), Some(0));
+    let d = Daemon::start(dir.path(), admin, &config);
+    wait_until("the bridge is connected again", || {
+        metric(&d, "aimdbd_mqtt_connected ") == 1
+    });
+    pubc.publish("json/temp", QoS::AtLeastOnce, false, good);
+    watcher.wait_for("out/temp", 2);
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    assert_eq!(
+        metric(&d, "aimdbd_mqtt_bad_input_total{reason=\"oversized\"}"),
+        0,
+        "the broker did not send the oversized messages again"
+    );
+    assert_eq!(metric(&d, "aimdbd_mqtt_connects_total "), 1);
+}

@@ -38,9 +38,11 @@ use aimdb_core::ProgressWatch;
 const CHANNEL: usize = 1024;
 /// QoS ≥ 1 publishes in flight (sent, not yet acknowledged).
 const INFLIGHT: u16 = 256;
-/// Packets above `max_packet_size` but below this multiple of it are read and dropped (counted);
-/// larger ones make rumqttc drop the connection, which is then re-established.
-const HARD_LIMIT_FACTOR: usize = 16;
+/// The largest packet MQTT can express. Inbound packets up to it are read whole and, above
+/// `max_packet_size`, dropped by the router (counted, and acknowledged): refusing to read one
+/// would drop the connection, and a persistent session's broker would send the same message
+/// again on every reconnect — one oversized message would stop all inbound for good.
+const MQTT_MAX_PACKET: usize = 268_435_455;
 
 /// What the session needs.
 pub struct Session {
@@ -136,12 +138,7 @@ impl Session {
         let mut o = MqttOptions::new(cfg.client_id.clone(), cfg.host.clone(), cfg.port);
         o.set_keep_alive(Duration::from_secs(u64::from(cfg.keep_alive_s)))
             .set_clean_session(cfg.clean_session)
-            .set_max_packet_size(
-                cfg.max_packet_size
-                    .saturating_mul(HARD_LIMIT_FACTOR)
-                    .min(268_435_455),
-                cfg.max_packet_size,
-            )
+            .set_max_packet_size(MQTT_MAX_PACKET, cfg.max_packet_size)
             .set_inflight(INFLIGHT)
             // Inbound QoS ≥ 1 messages are acknowledged by the router once accepted downstream.
             .set_manual_acks(true)
@@ -262,7 +259,7 @@ impl Session {
                 metrics().bad_input(BadInput::Oversized);
                 tracing::warn!(
                     %broker, attempt, retry_in_ms, bytes = n,
-                    "received a packet too large to read (more than {HARD_LIMIT_FACTOR} × max_packet_size); reconnecting"
+                    "received a packet larger than MQTT allows ({MQTT_MAX_PACKET} bytes); reconnecting"
                 );
             }
             ConnectionError::Tls(e) => tracing::error!(
