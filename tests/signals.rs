@@ -143,3 +143,34 @@ fn sighup_tells_systemd_reloading_with_monotonic_usec_then_ready() {
         "no timestamps under journald"
     );
 }
+
+#[test]
+fn writes_through_the_api_during_a_drain_are_refused_with_503() {
+    let dir = TestDir::new("drain-writes");
+    let port = free_port();
+    let config = slow_graph(port, "10m")
+        + r#"
+[[record]]
+key = "note"
+type = "json"
+"#;
+    let mut d = Daemon::start(dir.path(), port, &config);
+    assert_eq!(
+        d.http("POST", "/api/records/note", "\"before\"")
+            .map(|r| r.0),
+        Some(200),
+        "a running daemon takes the write"
+    );
+    wait_backlog(&d);
+    d.signal("-TERM");
+    wait_until("the daemon is draining", || {
+        d.http("GET", "/readyz", "").is_some_and(|(s, _)| s == 503)
+    });
+    let (status, body) = d
+        .http("POST", "/api/records/note", "\"during\"")
+        .expect("the endpoint answers while draining");
+    assert_eq!(status, 503, "{body}");
+    assert!(body.contains("shutting down"), "{body}");
+    d.signal("-TERM"); // a second signal ends the long drain at once
+    assert_eq!(d.wait_exit(), Some(130));
+}

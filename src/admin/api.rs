@@ -134,6 +134,23 @@ pub async fn set_record(
     Path(key): Path<String>,
     body: Bytes,
 ) -> Response {
+    // A value taken while the graph drains (stop or reload) could never be published: refuse
+    // it, so the writer knows to send it again.
+    let phase = match state.phase() {
+        Phase::Ready => None,
+        Phase::Starting => Some("starting"),
+        Phase::Reloading => Some("reloading its config"),
+        Phase::Draining => Some("shutting down"),
+    };
+    if let Some(phase) = phase {
+        let mut r = error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("the daemon is {phase}: writes are refused until it is ready; try again"),
+        );
+        r.headers_mut()
+            .insert(header::RETRY_AFTER, header::HeaderValue::from_static("1"));
+        return r;
+    }
     let live = match live(&state) {
         Ok(l) => l,
         Err(r) => return *r,
