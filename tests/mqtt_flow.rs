@@ -326,28 +326,43 @@ fn pass_config(admin: u16, broker: &Mosquitto, outbox: &str) -> String {
     )
 }
 
-#[test]
-fn a_qos1_flood_survives_two_broker_restarts_with_nothing_missing() {
-    let dir = TestDir::new("mqtt-flow-broker-restart");
+/// A flood of `n` through the passthrough of `config(admin, broker)` while the (persistent)
+/// broker is stopped and started again twice: `(missing, duplicates, connects)`.
+fn flood_through_two_broker_restarts(
+    name: &str,
+    n: usize,
+    config: impl Fn(u16, &Mosquitto) -> String,
+) -> (usize, usize, f64) {
+    let dir = TestDir::new(name);
     let mut broker = Mosquitto::start_persistent(dir.path());
     let admin = support::free_port();
-    let mut d = Daemon::start(dir.path(), admin, &pass_config(admin, &broker, "memory"));
+    let mut d = Daemon::start(dir.path(), admin, &config(admin, &broker));
     wait_until("the bridge is connected", || {
         d.metric("aimdbd_mqtt_connected") == Some(1.0)
     });
-    let n = flood_size() / 2;
     let port = broker.port;
-    let (missing, _dups) =
+    let (missing, dups) =
         flood_through_faults(port, "in/pass", "out/pass", n, &[n / 3, 2 * n / 3], |_| {
             broker.stop();
             std::thread::sleep(Duration::from_millis(300));
             broker.start_again();
         });
+    let connects = d.metric("aimdbd_mqtt_connects_total").unwrap_or(0.0);
+    assert_eq!(d.stop(), Some(0));
+    (missing, dups, connects)
+}
+
+#[test]
+fn a_qos1_flood_survives_two_broker_restarts_with_nothing_missing() {
+    let (missing, _, _) = flood_through_two_broker_restarts(
+        "mqtt-flow-broker-restart",
+        flood_size() / 2,
+        |admin, broker| pass_config(admin, broker, "memory"),
+    );
     assert_eq!(
         missing, 0,
         "nothing the publisher got a PUBACK for is missing"
     );
-    assert_eq!(d.stop(), Some(0));
 }
 
 #[test]
@@ -429,30 +444,12 @@ fn a_qos1_flood_through_two_reloads_loses_nothing() {
 #[test]
 #[ignore = "known loss, issue 18 item 1: QoS 2 across broker restarts with a large outbox"]
 fn a_qos2_flood_survives_two_broker_restarts_with_a_large_outbox() {
-    let dir = TestDir::new("mqtt-flow-qos2");
-    let mut broker = Mosquitto::start_persistent(dir.path());
-    let admin = support::free_port();
-    let config = pass_config(admin, &broker, "memory")
-        .replace("qos = 1", "qos = 2")
-        .replace("outbox_capacity = 8", "outbox_capacity = 10000");
-    let d = Daemon::start(dir.path(), admin, &config);
-    wait_until("the bridge is connected", || {
-        d.metric("aimdbd_mqtt_connected") == Some(1.0)
-    });
-    let n = flood_size() / 5;
-    let (missing, dups) = flood_through_faults(
-        broker.port,
-        "in/pass",
-        "out/pass",
-        n,
-        &[n / 3, 2 * n / 3],
-        |_| {
-            broker.stop();
-            std::thread::sleep(Duration::from_millis(300));
-            broker.start_again();
-        },
-    );
-    let connects = d.metric("aimdbd_mqtt_connects_total").unwrap_or(0.0);
+    let (missing, dups, connects) =
+        flood_through_two_broker_restarts("mqtt-flow-qos2", flood_size() / 5, |admin, broker| {
+            pass_config(admin, broker, "memory")
+                .replace("qos = 1", "qos = 2")
+                .replace("outbox_capacity = 8", "outbox_capacity = 10000")
+        });
     eprintln!("QoS 2: {missing} missing, {dups} duplicates, {connects} connects");
     assert_eq!(missing, 0, "nothing the broker took is missing");
     assert!(
