@@ -44,9 +44,8 @@ fn dec(b: &[u8]) -> Result<u32, CodecError> {
     Ok(u32::from_le_bytes(arr))
 }
 
-/// `in` (ring 8, inbound) → keep even values → `out` (ring 4) → outbound link `hand://out`;
-/// `side` (ring 8, inbound) has no durable reader.
-fn graph(hand: &Hand) -> aimdb_core::AimDb<TokioAdapter> {
+/// A builder with `hand` and record `in` (ring 8, written by inbound link `hand://in`).
+fn with_input(hand: &Hand) -> AimDbBuilder<TokioAdapter> {
     let mut b = AimDbBuilder::new().runtime(TokioAdapter::new().expect("runtime"));
     b.connector(hand.clone());
     b.configure::<u32>("in", |r| {
@@ -54,6 +53,13 @@ fn graph(hand: &Hand) -> aimdb_core::AimDb<TokioAdapter> {
             .codec(Arc::new(enc), Arc::new(dec))
             .link_from("hand://in");
     });
+    b
+}
+
+/// `in` (ring 8, inbound) → keep even values → `out` (ring 4) → outbound link `hand://out`;
+/// `side` (ring 8, inbound) has no durable reader.
+fn graph(hand: &Hand) -> aimdb_core::AimDb<TokioAdapter> {
+    let mut b = with_input(hand);
     b.configure::<u32>("side", |r| {
         r.buffer(BufferCfg::SpmcRing { capacity: 8 })
             .codec(Arc::new(enc), Arc::new(dec))
@@ -215,13 +221,7 @@ async fn a_writer_that_respects_room_never_makes_a_held_reader_behind_a_transfor
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn values_a_transform_has_not_reached_yet_take_room_behind_it() {
     let hand = Hand::default();
-    let mut b = AimDbBuilder::new().runtime(TokioAdapter::new().expect("runtime"));
-    b.connector(hand.clone());
-    b.configure::<u32>("in", |r| {
-        r.buffer(BufferCfg::SpmcRing { capacity: 8 })
-            .codec(Arc::new(enc), Arc::new(dec))
-            .link_from("hand://in");
-    });
+    let mut b = with_input(&hand);
     b.configure::<u32>("out", |r| {
         r.buffer(BufferCfg::SpmcRing { capacity: 2 })
             .codec(Arc::new(enc), Arc::new(dec))

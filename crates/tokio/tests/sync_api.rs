@@ -15,6 +15,22 @@ fn builder() -> AimDbBuilder<TokioAdapter> {
     AimDbBuilder::new()
 }
 
+/// A graph of one ring `key` whose tap counts the values it reads.
+fn counting_tap(key: &str, capacity: usize) -> (AimDbBuilder<TokioAdapter>, Arc<AtomicUsize>) {
+    let tapped = Arc::new(AtomicUsize::new(0));
+    let t2 = tapped.clone();
+    let mut b = builder();
+    b.configure::<u64>(key, |r| {
+        r.buffer(BufferCfg::SpmcRing { capacity })
+            .tap(move |_ctx, mut c| async move {
+                while c.recv().await.is_ok() {
+                    t2.fetch_add(1, Ordering::SeqCst);
+                }
+            });
+    });
+    (b, tapped)
+}
+
 #[test]
 fn four_threads_times_ten_thousand_values_reach_every_consumer_exactly_once() {
     const THREADS: u64 = 4;
@@ -114,17 +130,7 @@ fn get_with_timeout_returns_within_the_timeout_when_nothing_arrives() {
 
 #[test]
 fn detach_drains_every_value_into_the_taps() {
-    let tapped = Arc::new(AtomicUsize::new(0));
-    let t2 = tapped.clone();
-    let mut b = builder();
-    b.configure::<u64>("events", |r| {
-        r.buffer(BufferCfg::SpmcRing { capacity: 4096 })
-            .tap(move |_ctx, mut c| async move {
-                while c.recv().await.is_ok() {
-                    t2.fetch_add(1, Ordering::SeqCst);
-                }
-            });
-    });
+    let (b, tapped) = counting_tap("events", 4096);
     let h = b.attach().unwrap();
     let p = h.producer::<u64>("events").unwrap();
     for i in 0..2_000 {
@@ -470,17 +476,7 @@ fn only_records_without_a_writer_take_sync_producers() {
 
 #[test]
 fn a_shutdown_raised_elsewhere_releases_sync_producers_so_the_graph_drains() {
-    let tapped = Arc::new(AtomicUsize::new(0));
-    let t2 = tapped.clone();
-    let mut b = builder();
-    b.configure::<u64>("r", |r| {
-        r.buffer(BufferCfg::SpmcRing { capacity: 64 })
-            .tap(move |_ctx, mut c| async move {
-                while c.recv().await.is_ok() {
-                    t2.fetch_add(1, Ordering::SeqCst);
-                }
-            });
-    });
+    let (b, tapped) = counting_tap("r", 64);
     let h = b.attach().unwrap();
     let p = h.producer::<u64>("r").unwrap();
     let c = h.consumer::<u64>("r").unwrap();
