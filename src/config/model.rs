@@ -59,7 +59,7 @@ pub enum OutboxFull {
 }
 
 /// `[mqtt]`
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct MqttConfig {
     /// Broker URL (`mqtt://host:port` or `mqtts://host:port`).
     pub url: String,

@@ -22,6 +22,7 @@ use crate::admin::{self, AdminState, Phase};
 use crate::config::Config;
 use crate::engine::{self, DrainOutcome, RunningGraph};
 use crate::exit;
+use crate::mqtt;
 use crate::store::Store;
 
 /// Runs the daemon for the validated `config` read from `path`; returns the exit code.
@@ -46,9 +47,13 @@ pub async fn run(path: PathBuf, config: Config) -> u8 {
     let mut store = Store::open(&config).await;
     state.set_store(store.status());
     let mut config = Arc::new(config);
-    let mut graph = match engine::build_with_store(&config, store.persist()) {
+    let mut bridge = mqtt::Bridge::for_daemon(&config).await;
+    let mut graph = match engine::build_for_daemon(&config, store.persist(), bridge.clone()) {
         Ok(db) => {
             store.before_start(&config, &db).await;
+            if let Some(b) = &bridge {
+                b.spawn();
+            }
             RunningGraph::start(db)
         }
         Err(e) => {
@@ -71,7 +76,12 @@ pub async fn run(path: PathBuf, config: Config) -> u8 {
         match signals.next().await {
             Signal::Terminate(name) => break name,
             Signal::Reload => {
-                graph = reload::reload(&path, graph, &mut config, &state, &mut store).await;
+                let current = reload::Current {
+                    config: &mut config,
+                    store: &mut store,
+                    bridge: &mut bridge,
+                };
+                graph = reload::reload(&path, graph, current, &state).await;
             }
         }
     };
@@ -87,7 +97,11 @@ pub async fn run(path: PathBuf, config: Config) -> u8 {
         std::process::exit(exit::SECOND_SIGNAL);
     });
     let handle = graph.handle().clone();
+    let started = tokio::time::Instant::now();
     let outcome = graph.drain(config.shutdown_timeout).await;
+    if let Some(b) = bridge {
+        b.close(mqtt_budget(config.shutdown_timeout, started)).await;
+    }
     log_stats(&handle, &config);
     store.shutdown(config.shutdown_timeout).await;
     match outcome {
@@ -108,6 +122,15 @@ pub async fn run(path: PathBuf, config: Config) -> u8 {
             exit::RUNTIME
         }
     }
+}
+
+/// What is left, of 3/4 of `timeout` since `started`, for the MQTT session to send what its
+/// outboxes hold before it says `offline`.
+pub(crate) fn mqtt_budget(
+    timeout: std::time::Duration,
+    started: tokio::time::Instant,
+) -> std::time::Duration {
+    timeout.mul_f32(0.75).saturating_sub(started.elapsed())
 }
 
 /// Logs every record's counters (one line each), e.g. at shutdown.

@@ -1,10 +1,18 @@
 //! SIGHUP: re-read and validate the config; on any error keep the running graph and log why.
 //!
 //! On success the new graph is built first (so a graph the engine rejects never replaces a
-//! running one), then the old graph is drained (bounded by the old `shutdown_timeout`), the
+//! running one), then the old graph is drained (bounded by the old `shutdown_timeout`: sources
+//! stop, readers take what their buffers hold, outbound links put it into their outboxes), the
 //! newest value of every `single_latest` record whose key, type and buffer are unchanged is
-//! carried into the new graph, and the new graph starts. Ring and mailbox contents are not
-//! carried over. The history store keeps its writer (see `crate::store`): a store that was down
+//! carried into the new graph, and the new graph starts. Ring and mailbox values no reader
+//! took during the drain are not carried over.
+//!
+//! The MQTT session is kept when `[mqtt]`, `[node] id` and the credential/TLS files are
+//! unchanged ([`crate::mqtt::Bridge::serves`]): no `offline`, no reconnect; subscriptions are
+//! adjusted to the new links, outboxes of links with the same record and topic carry over, and
+//! inbound messages that arrive during the swap wait unacknowledged for the new graph. Otherwise
+//! the old session is closed after the old graph drained (outboxes sent within 3/4 of the old
+//! `shutdown_timeout`, `offline`, DISCONNECT) and a new one starts. The history store keeps its writer (see `crate::store`): a store that was down
 //! is opened again, retention settings apply at once. The admin endpoint keeps its address (a
 //! changed `[admin] listen` takes effect at the next restart); its `token_file` (read again)
 //! and `allowed_hosts` apply at once.
@@ -18,17 +26,32 @@ use super::notify;
 use crate::admin::{AccessPolicy, AdminState, Phase};
 use crate::config::{self, Config};
 use crate::engine::{self, RunningGraph};
+use crate::mqtt::Bridge;
 use crate::record_types;
 use crate::store::Store;
+
+/// What a reload replaces.
+pub struct Current<'a> {
+    /// The running config.
+    pub config: &'a mut Arc<Config>,
+    /// The history store (kept, re-prepared for the new config).
+    pub store: &'a mut Store,
+    /// The MQTT bridge (kept, or replaced when `[mqtt]` changed).
+    pub bridge: &'a mut Option<Arc<Bridge>>,
+}
 
 /// Reloads `path`; returns the graph that runs afterwards (the old one on error).
 pub async fn reload(
     path: &Path,
     graph: RunningGraph,
-    current: &mut Arc<Config>,
+    cur: Current<'_>,
     state: &AdminState,
-    store: &mut Store,
 ) -> RunningGraph {
+    let Current {
+        config: current,
+        store,
+        bridge,
+    } = cur;
     notify::reloading();
     tracing::info!("SIGHUP: reloading {}", path.display());
     let next = match config::load(path).await {
@@ -41,7 +64,16 @@ pub async fn reload(
         }
     };
     store.prepare(&next).await;
-    let db = match engine::build_with_store(&next, store.persist()) {
+    let keep_session = match bridge {
+        Some(b) => b.serves(&next).await,
+        None => false,
+    };
+    let next_bridge = if keep_session {
+        bridge.clone()
+    } else {
+        Bridge::for_daemon(&next).await
+    };
+    let db = match engine::build_for_daemon(&next, store.persist(), next_bridge.clone()) {
         Ok(db) => db,
         Err(e) => {
             tracing::error!("{e}");
@@ -50,8 +82,20 @@ pub async fn reload(
     };
     state.set_phase(Phase::Reloading);
     let old = graph.handle().clone();
+    let started = tokio::time::Instant::now();
     let outcome = graph.drain(current.shutdown_timeout).await;
     tracing::info!(?outcome, "old graph drained");
+    if !keep_session {
+        if let Some(old) = bridge.take() {
+            tracing::info!("[mqtt] changed: closing the MQTT session for a new one");
+            old.close(super::mqtt_budget(current.shutdown_timeout, started))
+                .await;
+        }
+        if let Some(b) = &next_bridge {
+            b.spawn();
+        }
+        *bridge = next_bridge;
+    }
     let mut carried = 0;
     for r in &next.records {
         let unchanged = current
@@ -79,6 +123,7 @@ pub async fn reload(
     tracing::info!(
         records = current.records.len(),
         carried,
+        mqtt_session = if keep_session { "kept" } else { "new" },
         "reloaded: new graph running"
     );
     running

@@ -10,7 +10,7 @@ use aimdb_core::{AimDb, AimDbBuilder};
 
 use crate::components::Env;
 use crate::config::Config;
-use crate::mqtt::MqttConnector;
+use crate::mqtt::{Bridge, MqttConnector};
 use crate::record_types;
 use crate::store::Persist;
 use crate::Rt;
@@ -30,19 +30,29 @@ pub enum EngineError {
     Build(#[from] aimdb_core::BuildError),
 }
 
-/// Builds (but does not run) the graph of `config`, without history.
+/// Builds (but does not run) the graph of `config`, without history; its MQTT links (if any)
+/// get a bridge of their own, which runs and closes with the graph.
 pub fn build(config: &Config) -> Result<AimDb<Rt>, EngineError> {
-    build_with_store(config, None)
+    build_graph(config, None, MqttConnector::new(config))
 }
 
-/// Builds (but does not run) the graph of `config`; `persist = true` records get a reader that
-/// feeds `store`.
-pub fn build_with_store(
+/// Builds (but does not run) the daemon's graph of `config`: `persist = true` records get a
+/// reader that feeds `store`; MQTT links bind to `bridge`, which outlives the graph.
+pub fn build_for_daemon(
     config: &Config,
     store: Option<&Persist>,
+    bridge: Option<Arc<Bridge>>,
+) -> Result<AimDb<Rt>, EngineError> {
+    build_graph(config, store, MqttConnector::shared(config, bridge))
+}
+
+fn build_graph(
+    config: &Config,
+    store: Option<&Persist>,
+    mqtt: MqttConnector,
 ) -> Result<AimDb<Rt>, EngineError> {
     let mut builder = AimDbBuilder::new().runtime(Rt::new()?);
-    builder.connector(MqttConnector::new(config));
+    builder.connector(mqtt);
     let env = Env {
         node_id: Arc::from(config.node_id.as_str()),
         store: store.cloned(),

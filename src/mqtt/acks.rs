@@ -9,6 +9,11 @@
 //!
 //! No allocation per message once the queues have grown to the broker's inflight window:
 //! entries are `(u64, u64)` pairs in ring buffers.
+//!
+//! Links come and go with the graph (a reload binds a new graph's links to the same session):
+//! [`AckQueue::bind`] adds a new set of link slots, each carrying what it settles against (`A`,
+//! the link's `Acceptance`), and forgets earlier slots that owe nothing any more. Obligations of
+//! an earlier graph stay where they are and are settled as that graph's readers accept them.
 
 use std::collections::VecDeque;
 
@@ -23,23 +28,59 @@ struct Pending {
     routing: bool,
 }
 
+/// One link's obligations: `(message id, record position)` still to be accepted, oldest first.
+struct Slot<A> {
+    link: A,
+    owed: VecDeque<(u64, u64)>,
+}
+
 /// The unacknowledged inbound messages of one connection.
-pub struct AckQueue {
+pub struct AckQueue<A> {
     pending: VecDeque<Pending>,
     /// Id of `pending[0]`; ids increase by one per message.
     first: u64,
-    /// Per link: `(message id, record position)` still to be accepted, oldest first.
-    owed: Vec<VecDeque<(u64, u64)>>,
+    /// One per link, bound ones last.
+    slots: Vec<Slot<A>>,
 }
 
-impl AckQueue {
-    /// An empty queue for `links` inbound links.
-    pub fn new(links: usize) -> Self {
+impl<A> Default for AckQueue<A> {
+    fn default() -> Self {
         Self {
             pending: VecDeque::new(),
             first: 0,
-            owed: (0..links).map(|_| VecDeque::new()).collect(),
+            slots: Vec::new(),
         }
+    }
+}
+
+impl AckQueue<usize> {
+    /// An empty queue for `links` inbound links, each slot holding its own number.
+    pub fn new(links: usize) -> Self {
+        let mut q = Self::default();
+        q.bind(0..links);
+        q
+    }
+}
+
+impl<A> AckQueue<A> {
+    /// Adds a slot for each of `links` and returns the number of the first: link `i` of them is
+    /// number `base + i` in [`AckQueue::owe`]. Slots of earlier links that owe nothing are
+    /// forgotten (their numbers must not be used again).
+    pub fn bind(&mut self, links: impl IntoIterator<Item = A>) -> usize {
+        self.slots.retain(|s| !s.owed.is_empty());
+        let base = self.slots.len();
+        self.slots.extend(links.into_iter().map(|link| Slot {
+            link,
+            owed: VecDeque::new(),
+        }));
+        base
+    }
+
+    /// Whether any link slot before `base` (an earlier binding) still owes something.
+    pub fn owes_before(&self, base: usize) -> bool {
+        self.slots[..base.min(self.slots.len())]
+            .iter()
+            .any(|s| !s.owed.is_empty())
     }
 
     /// A message `pkid` (QoS 1 or 2) arrived; returns its id. It is being routed until
@@ -56,14 +97,14 @@ impl AckQueue {
 
     /// Message `id` put a value at position `pos` into link `link`'s record.
     pub fn owe(&mut self, id: u64, link: usize, pos: u64) {
-        if link >= self.owed.len() {
+        if link >= self.slots.len() {
             return;
         }
         let Some(p) = self.entry(id) else {
             return;
         };
         p.owed += 1;
-        self.owed[link].push_back((id, pos));
+        self.slots[link].owed.push_back((id, pos));
     }
 
     /// Message `id` has been routed to every link it goes to.
@@ -78,18 +119,18 @@ impl AckQueue {
         self.pending.get_mut(i)
     }
 
-    /// Settles the obligations that link `i`'s record has accepted (`watermark(i)`).
-    pub fn settle(&mut self, watermark: impl Fn(usize) -> u64) {
-        for link in 0..self.owed.len() {
-            if self.owed[link].is_empty() {
+    /// Settles the obligations that each link's record has accepted (`watermark(link)`).
+    pub fn settle(&mut self, watermark: impl Fn(&A) -> u64) {
+        for i in 0..self.slots.len() {
+            if self.slots[i].owed.is_empty() {
                 continue;
             }
-            let w = watermark(link);
-            while let Some(&(id, pos)) = self.owed[link].front() {
+            let w = watermark(&self.slots[i].link);
+            while let Some(&(id, pos)) = self.slots[i].owed.front() {
                 if pos > w {
                     break;
                 }
-                self.owed[link].pop_front();
+                self.slots[i].owed.pop_front();
                 if let Some(p) = self.entry(id) {
                     p.owed = p.owed.saturating_sub(1);
                 }
@@ -117,7 +158,7 @@ impl AckQueue {
     pub fn clear(&mut self) {
         self.first += self.pending.len() as u64;
         self.pending.clear();
-        self.owed.iter_mut().for_each(VecDeque::clear);
+        self.slots.iter_mut().for_each(|s| s.owed.clear());
     }
 
     /// Messages not yet acknowledged.
@@ -135,7 +176,7 @@ impl AckQueue {
 mod tests {
     use super::*;
 
-    fn drain(q: &mut AckQueue) -> Vec<u16> {
+    fn drain(q: &mut AckQueue<usize>) -> Vec<u16> {
         let mut out = Vec::new();
         while let Some((pkid, _)) = q.ready() {
             out.push(pkid);
@@ -158,7 +199,7 @@ mod tests {
         q.routed(c); // owes nothing (filtered, no durable reader)
 
         // Link 1 accepted first: b still waits for link 0, and a comes first anyway.
-        q.settle(|l| if l == 1 { 1 } else { 0 });
+        q.settle(|&l| if l == 1 { 1 } else { 0 });
         assert!(drain(&mut q).is_empty());
         q.settle(|_| 1);
         assert_eq!(drain(&mut q), vec![1], "a is accepted; b still owes link 0");
@@ -179,6 +220,38 @@ mod tests {
         assert!(q.ready().is_none());
         q.settle(|_| 5);
         assert_eq!(q.ready(), Some((7, QoS::ExactlyOnce)));
+    }
+
+    #[test]
+    fn a_new_binding_keeps_what_the_old_links_still_owe() {
+        let mut q = AckQueue::new(2);
+        let a = q.begin(1, QoS::AtLeastOnce);
+        q.owe(a, 0, 3);
+        q.routed(a);
+        // A reload binds the new graph's one link; old link 1 owed nothing and is forgotten.
+        let base = q.bind([10]);
+        assert_eq!(base, 1, "old link 0 still owes, so it stays in front");
+        assert!(q.owes_before(base));
+        let b = q.begin(2, QoS::AtLeastOnce);
+        q.owe(b, base, 1);
+        q.routed(b);
+        q.settle(|&l| if l == 10 { 1 } else { 2 });
+        assert!(
+            drain(&mut q).is_empty(),
+            "a waits for old link 0, b waits for a"
+        );
+        q.settle(|&l| if l == 10 { 1 } else { 3 });
+        assert_eq!(
+            drain(&mut q),
+            vec![1, 2],
+            "in the order received, across the graphs"
+        );
+        assert!(!q.owes_before(base));
+        assert_eq!(
+            q.bind([11]),
+            0,
+            "the settled slots are forgotten at the next binding"
+        );
     }
 
     #[test]

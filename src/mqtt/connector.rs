@@ -1,10 +1,12 @@
-//! [`MqttConnector`]: serves `mqtt://` links — the bridge when `[mqtt]` is configured, the
+//! [`MqttConnector`]: serves `mqtt://` links — the [`Bridge`] when `[mqtt]` is configured, the
 //! unbridged mode (links drained, nothing connected) when it is not.
 //!
 //! `start` runs each time a graph is built (start, every reload, `aimdbd check`); it only wires
-//! tasks. Nothing connects and no file is opened until the graph runs, so a reload builds the
-//! new graph while the old one still runs, and the old session (and its disk outbox) is closed
-//! by the old graph's drain before the new graph starts.
+//! tasks. Nothing connects, no file is opened and nothing is bound until the graph runs, so a
+//! reload builds the new graph while the old one still runs. The graph's first task binds its
+//! links to the bridge; at the graph's shutdown it lets them go. A connector made with
+//! [`MqttConnector::with_bridge`] serves the daemon's bridge, which outlives the graph; one
+//! made with [`MqttConnector::new`] runs a bridge of its own and closes it with the graph.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -13,24 +15,27 @@ use std::time::Duration;
 use aimdb_core::{BoxFuture, Connector, InboundLink, OutboundLink, RuntimeContext};
 use aimdb_records::topic;
 use rumqttc::QoS;
-use tokio::sync::Notify;
+use tokio::sync::watch;
 
-use super::inbound::{Route, Router};
+use super::bridge::{Bridge, Links};
+use super::inbound::Route;
 use super::metrics::{metrics, Direction};
-use super::publisher::{OutLink, Publisher};
-use super::session::{close_when_drained, Session};
+use super::publisher::{OutLink, SlotRef};
 use super::{outbound, unbridged};
-use crate::config::{Config, LinkConfig, MqttConfig, OutboxFull};
+use crate::config::{Config, LinkConfig, OutboxFull};
 use crate::Rt;
 
 /// Serves scheme `mqtt`.
 #[derive(Clone)]
 pub struct MqttConnector {
-    bridge: Option<Arc<Bridge>>,
+    plan: Option<Arc<Plan>>,
 }
 
-struct Bridge {
-    mqtt: Arc<MqttConfig>,
+/// The link options of one config, and the bridge serving them.
+struct Plan {
+    bridge: Arc<Bridge>,
+    /// Whether the bridge is this graph's own (run and closed with it).
+    owned: bool,
     node_id: String,
     shutdown_timeout: Duration,
     /// `(record, url)` → link config, per direction.
@@ -39,9 +44,21 @@ struct Bridge {
 }
 
 impl MqttConnector {
-    /// The connector for `config`: bridged if it has `[mqtt]`.
+    /// The connector for `config`: bridged if it has `[mqtt]`, each graph with a bridge of its
+    /// own (closed when the graph drains).
     pub fn new(config: &Config) -> Self {
-        let bridge = config.mqtt.as_ref().map(|mqtt| {
+        Self::with_bridge(config, Bridge::new(config), true)
+    }
+
+    /// The connector for `config` serving the daemon's `bridge` (which must
+    /// [`Bridge::serves`] `config`, and runs on its own): graphs bind to it and leave it running
+    /// when they drain.
+    pub fn shared(config: &Config, bridge: Option<Arc<Bridge>>) -> Self {
+        Self::with_bridge(config, bridge, false)
+    }
+
+    fn with_bridge(config: &Config, bridge: Option<Arc<Bridge>>, owned: bool) -> Self {
+        let plan = config.mqtt.as_ref().zip(bridge).map(|(_, bridge)| {
             let index = |pick: fn(&crate::config::RecordConfig) -> &Vec<LinkConfig>| {
                 config
                     .records
@@ -53,15 +70,16 @@ impl MqttConnector {
                     })
                     .collect()
             };
-            Arc::new(Bridge {
-                mqtt: Arc::new(mqtt.clone()),
+            Arc::new(Plan {
+                bridge,
+                owned,
                 node_id: config.node_id.clone(),
                 shutdown_timeout: config.shutdown_timeout,
                 links_to: index(|r| &r.links_to),
                 links_from: index(|r| &r.links_from),
             })
         });
-        Self { bridge }
+        Self { plan }
     }
 }
 
@@ -96,7 +114,7 @@ impl Connector<Rt> for MqttConnector {
         outbound: Vec<OutboundLink>,
         inbound: Vec<InboundLink>,
     ) -> Result<Vec<BoxFuture>, String> {
-        let Some(b) = &self.bridge else {
+        let Some(b) = &self.plan else {
             return Ok(unbridged::start(ctx, outbound, inbound));
         };
         let m = metrics();
@@ -162,47 +180,42 @@ impl Connector<Rt> for MqttConnector {
                 filter,
             });
         }
-        let mqtt = &b.mqtt;
-        let publisher = Arc::new(Publisher::new(
-            out_links,
-            mqtt.outbox_capacity,
-            mqtt.outbox_max_bytes,
-            mqtt.max_packet_size,
-        ));
-        let router = Arc::new(Router::new(
+        let (bridge, owned) = (b.bridge.clone(), b.owned);
+        let mut tasks: Vec<BoxFuture> = Vec::new();
+        if owned {
+            tasks.push(Box::pin(bridge.session()));
+        }
+        let (slots_tx, slots) = watch::channel(None::<Arc<[SlotRef]>>);
+        let links = Links {
+            outbound: out_links,
             routes,
             inbound,
-            mqtt.max_packet_size,
-            !mqtt.clean_session,
-        ));
-        let abandon = Arc::new(Notify::new());
-        let ended = Arc::new(Notify::new());
-        let mut tasks: Vec<BoxFuture> = Vec::new();
-        let session = Session {
-            cfg: mqtt.clone(),
-            node_id: b.node_id.clone(),
             filters,
-            publisher: publisher.clone(),
-            router: router.clone(),
-            abandon: abandon.clone(),
-            ended: ended.clone(),
         };
-        tasks.push(Box::pin(session.run()));
-        let status = topic::status_topic(&b.node_id);
         let budget = b.shutdown_timeout.mul_f32(0.75);
-        let (p, r) = (publisher.clone(), router);
+        let graph_bridge = bridge.clone();
         tasks.push(Box::pin(async move {
+            let bridge = graph_bridge;
             let shutdown = ctx.shutdown().clone();
-            close_when_drained(shutdown.wait(), p, r, status, budget, abandon, ended).await;
+            slots_tx.send_replace(Some(bridge.attach(links).await.into()));
+            shutdown.wait().await;
+            bridge.detach();
+            if owned {
+                bridge.close(budget).await;
+            }
         }));
         for (index, (link, (lm, block))) in outbound.into_iter().zip(out_metrics).enumerate() {
-            tasks.push(Box::pin(outbound::run(
-                link,
-                index,
-                publisher.clone(),
-                lm,
-                block,
-            )));
+            let publisher = bridge.publisher().clone();
+            let mut slots = slots.clone();
+            tasks.push(Box::pin(async move {
+                let Ok(slots) = slots.wait_for(Option::is_some).await.map(|s| s.clone()) else {
+                    return;
+                };
+                let Some(&slot) = slots.as_deref().and_then(|s| s.get(index)) else {
+                    return;
+                };
+                outbound::run(link, slot, publisher, lm, block).await;
+            }));
         }
         Ok(tasks)
     }

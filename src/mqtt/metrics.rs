@@ -17,13 +17,17 @@ pub enum BadInput {
     Oversized,
     /// No link's filter matches the topic.
     UnknownTopic,
+    /// A QoS 0 message arrived while the graph was being swapped (reload) and the router already
+    /// held as many as it keeps for the swap.
+    Reloading,
 }
 
 impl BadInput {
-    const ALL: [BadInput; 3] = [
+    const ALL: [BadInput; 4] = [
         BadInput::Decode,
         BadInput::Oversized,
         BadInput::UnknownTopic,
+        BadInput::Reloading,
     ];
 
     /// The `reason` label.
@@ -32,6 +36,7 @@ impl BadInput {
             BadInput::Decode => "decode",
             BadInput::Oversized => "oversized",
             BadInput::UnknownTopic => "unknown_topic",
+            BadInput::Reloading => "reloading",
         }
     }
 }
@@ -100,7 +105,7 @@ pub struct MqttMetrics {
     pub reconnect_delay_ms: AtomicU64,
     /// QoS ≥ 1 messages received and not yet acknowledged to the broker.
     pub unacked: AtomicU64,
-    bad: [AtomicU64; 3],
+    bad: [AtomicU64; 4],
     links: Mutex<BTreeMap<LinkKey, Arc<LinkMetrics>>>,
     active: Mutex<Vec<(LinkKey, Arc<LinkMetrics>)>>,
     nodes: Mutex<BTreeMap<String, u64>>,

@@ -2,7 +2,9 @@
 //!
 //! - [`connector`]: [`MqttConnector`], the `mqtt://` link connector; wires the pieces below, or
 //!   runs the unbridged mode ([`unbridged`]) without `[mqtt]`.
-//! - [`session`]: the one connection per graph — event loop, birth/last will, reconnect with
+//! - [`bridge`]: [`Bridge`], the session and what it carries (outboxes, router), kept across
+//!   reloads that do not change `[mqtt]`; graphs attach their links to it.
+//! - [`session`]: the one broker connection — event loop, birth/last will, reconnect with
 //!   [`aimdb_core::backoff`], clean shutdown.
 //! - [`inbound`]: `link_from` — filter → links routing, decoding, bad input counted and logged,
 //!   backpressure; [`acks`]: QoS ≥ 1 messages acknowledged in order once accepted downstream.
@@ -15,6 +17,7 @@
 //! User-facing reference: docs/MQTT.md.
 
 pub mod acks;
+pub mod bridge;
 pub mod connector;
 pub mod inbound;
 pub mod metrics;
@@ -26,4 +29,5 @@ pub mod session;
 pub mod tls;
 pub mod unbridged;
 
+pub use bridge::Bridge;
 pub use connector::MqttConnector;

@@ -17,18 +17,17 @@ use aimdb_core::link::FrameError;
 use aimdb_core::OutboundLink;
 
 use super::metrics::LinkMetrics;
-use super::publisher::Publisher;
+use super::publisher::{Publisher, SlotRef};
 use super::ratelimit::LogLimit;
 
-/// Runs link number `index` of `publisher` until its record closes.
+/// Runs `link` into its slot of `publisher` until its record closes.
 pub async fn run(
     mut link: OutboundLink,
-    index: usize,
+    index: SlotRef,
     publisher: Arc<Publisher>,
     metrics: Arc<LinkMetrics>,
     block: bool,
 ) {
-    publisher.ready().await;
     let log = LogLimit::new(Duration::from_secs(10));
     let mut buf = Vec::new();
     loop {

@@ -12,6 +12,13 @@
 //! After a disconnect the session drains the channel into rumqttc's pending list and clears it
 //! (rumqttc would otherwise replay it with ids the publisher does not know); the queues rewind
 //! and everything unacknowledged is sent again after the reconnect, oldest first.
+//!
+//! The publisher outlives graphs (a reload keeps the session): each graph's links are bound
+//! with [`Publisher::attach`], which gives a link the slot — the outbox — of the earlier link
+//! with the same record and topic, so what it held is still sent, in order, and new values
+//! queue behind it. A slot whose link is gone keeps sending what it holds. Every call names its
+//! slot with a [`SlotRef`]; calls from a graph that no longer owns the slot (one whose drain
+//! timed out) are ignored.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::Ordering;
@@ -21,10 +28,10 @@ use std::time::Duration;
 use aimdb_core::Acceptor;
 use parking_lot::Mutex;
 use rumqttc::{AsyncClient, QoS};
-use tokio::sync::{watch, Notify};
+use tokio::sync::Notify;
 
 use super::metrics::LinkMetrics;
-use super::outbox::{DiskOutbox, OutboxQueue, Pushed};
+use super::outbox::{DiskOutbox, OutboxQueue, Pushed, Registered};
 use super::ratelimit::LogLimit;
 use crate::config::OutboxFull;
 
@@ -52,6 +59,19 @@ struct Slot {
     link: OutLink,
     queue: OutboxQueue,
     open: bool,
+    /// The attachment (graph) that feeds it now.
+    owner: u64,
+    /// Its row id in the disk outbox, if there is one.
+    disk_id: Option<i64>,
+}
+
+/// A link's slot, as the graph that feeds it names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SlotRef {
+    /// The slot's index.
+    pub index: usize,
+    /// The attachment that owns it.
+    pub owner: u64,
 }
 
 /// A value handed to the client: `(link, seq)`, or `None` for the session's own status messages.
@@ -68,6 +88,10 @@ struct State {
     inflight: HashMap<u16, Tag>,
     next: usize,
     disk: Option<DiskOutbox>,
+    /// Attachments so far.
+    owners: u64,
+    capacity: usize,
+    max_bytes: usize,
 }
 
 /// Shared by the session, the outbound link tasks and the shutdown task.
@@ -76,145 +100,164 @@ pub struct Publisher {
     changed: Notify,
     /// Notified when values leave an outbox (room for blocked links).
     room: Notify,
-    ready: watch::Sender<bool>,
     max_packet: usize,
     too_large: LogLimit,
 }
 
 impl Publisher {
-    /// A publisher for `links`, each with an outbox of `capacity` values and `max_bytes` bytes.
-    pub fn new(links: Vec<OutLink>, capacity: usize, max_bytes: usize, max_packet: usize) -> Self {
-        let slots = links
-            .into_iter()
-            .map(|link| {
-                link.metrics
-                    .outbox_capacity
-                    .store(capacity as u64, Ordering::Relaxed);
-                link.metrics.outbox_depth.store(0, Ordering::Relaxed);
-                Slot {
-                    queue: OutboxQueue::new(capacity, max_bytes, link.full),
-                    link,
-                    open: true,
-                }
-            })
-            .collect();
+    /// A publisher with no links yet; each will have an outbox of `capacity` values and
+    /// `max_bytes` bytes.
+    pub fn new(capacity: usize, max_bytes: usize, max_packet: usize) -> Self {
         Self {
             state: Mutex::new(State {
                 grown: false,
                 client: None,
                 connected: false,
                 closing: false,
-                slots,
+                slots: Vec::new(),
                 awaiting: VecDeque::new(),
                 inflight: HashMap::new(),
                 next: 0,
                 disk: None,
+                owners: 0,
+                capacity,
+                max_bytes,
             }),
             changed: Notify::new(),
             room: Notify::new(),
-            ready: watch::channel(false).0,
             max_packet,
             too_large: LogLimit::new(Duration::from_secs(10)),
         }
     }
 
-    /// `(record, topic)` of each link, in link order (the disk outbox's names).
-    pub fn link_names(&self) -> Vec<(String, String)> {
-        self.state
-            .lock()
-            .slots
-            .iter()
-            .map(|s| (s.link.record.to_string(), s.link.topic.clone()))
-            .collect()
+    /// Keeps a disk copy of every outbox from now on (before the first [`Publisher::attach`]).
+    pub fn set_disk(&self, disk: DiskOutbox) {
+        self.state.lock().disk = Some(disk);
     }
 
-    /// Each link's hold on its record, in link order (for the disk outbox, which accepts what
-    /// it committed).
-    pub fn acceptors(&self) -> Vec<Option<Acceptor>> {
-        self.state
-            .lock()
-            .slots
-            .iter()
-            .map(|s| s.link.acceptor.clone())
-            .collect()
+    /// Asks the disk outbox (if any) to register those of `links` that have no slot yet;
+    /// resolves with their row ids and kept values, in that order, for [`Publisher::attach`].
+    pub async fn register_new(&self, links: &[OutLink]) -> Registered {
+        let asked = {
+            let st = self.state.lock();
+            let Some(disk) = &st.disk else {
+                return Registered::default();
+            };
+            let names: Vec<_> = links
+                .iter()
+                .filter(|l| find_slot(&st.slots, l).is_none())
+                .map(|l| (l.record.to_string(), l.topic.clone()))
+                .collect();
+            if names.is_empty() {
+                return Registered::default();
+            }
+            disk.register(names)
+        };
+        match asked.await {
+            Ok(Ok(r)) => r,
+            Ok(Err(e)) => {
+                tracing::error!("{e}; their outbound values are kept in memory only");
+                Registered::default()
+            }
+            Err(_) => {
+                tracing::error!("the disk outbox thread ended; values are kept in memory only");
+                Registered::default()
+            }
+        }
     }
 
-    /// Whether link `link`'s outbox may take a value without dropping one.
-    pub fn has_room(&self, link: usize) -> bool {
-        self.state
-            .lock()
-            .slots
-            .get(link)
-            .is_none_or(|s| s.queue.has_room())
+    /// Binds a starting graph's `links`: each takes the slot of the earlier link with the same
+    /// record and topic (its outbox and what it holds), or a new slot, filled with what the
+    /// disk kept for it (`registered`, from [`Publisher::register_new`] with the same links).
+    /// Slots no link takes stop being fed and send what they hold. Returns each link's slot.
+    pub fn attach(&self, links: Vec<OutLink>, registered: Registered) -> Vec<SlotRef> {
+        let mut st = self.state.lock();
+        let st = &mut *st;
+        st.owners += 1;
+        let owner = st.owners;
+        for slot in &mut st.slots {
+            // Fed by an earlier graph: nothing more comes; its hold goes with that graph.
+            slot.open = false;
+            slot.link.acceptor = None;
+        }
+        let mut kept = registered.links.into_iter();
+        let mut refs = Vec::with_capacity(links.len());
+        for link in links {
+            link.metrics
+                .outbox_capacity
+                .store(st.capacity as u64, Ordering::Relaxed);
+            let index = match find_slot(&st.slots, &link) {
+                Some(i) => {
+                    let slot = &mut st.slots[i];
+                    slot.queue.set_policy(link.full);
+                    slot.link = link;
+                    i
+                }
+                None => {
+                    let mut slot = Slot {
+                        queue: OutboxQueue::new(st.capacity, st.max_bytes, link.full),
+                        link,
+                        open: true,
+                        owner,
+                        disk_id: None,
+                    };
+                    if st.disk.is_some() {
+                        if let Some((id, values)) = kept.next() {
+                            slot.disk_id = Some(id);
+                            restore(&mut slot, values, st.disk.as_ref());
+                        }
+                    }
+                    st.slots.push(slot);
+                    st.slots.len() - 1
+                }
+            };
+            let slot = &mut st.slots[index];
+            slot.open = true;
+            slot.owner = owner;
+            set_depth(slot);
+            refs.push(SlotRef { index, owner });
+        }
+        if registered.orphans > 0 {
+            tracing::warn!(
+                values = registered.orphans,
+                "disk outbox holds values of links that are not configured now; they are kept"
+            );
+        }
+        pump(st);
+        refs
     }
 
-    /// Waits until link `link`'s outbox has room (`outbox_full = "block"`). Cancel-safe.
-    pub async fn wait_room(&self, link: usize) {
+    /// The slot `at` names, if its graph still owns it.
+    fn slot(st: &mut State, at: SlotRef) -> Option<&mut Slot> {
+        st.slots.get_mut(at.index).filter(|s| s.owner == at.owner)
+    }
+
+    /// Whether the slot's outbox may take a value without dropping one.
+    pub fn has_room(&self, at: SlotRef) -> bool {
+        Self::slot(&mut self.state.lock(), at).is_none_or(|s| s.queue.has_room())
+    }
+
+    /// Waits until the slot's outbox has room (`outbox_full = "block"`). Cancel-safe.
+    pub async fn wait_room(&self, at: SlotRef) {
         loop {
             let notified = self.room.notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
-            if self.has_room(link) {
+            if self.has_room(at) {
                 return;
             }
             notified.await;
         }
     }
 
-    /// Link `link` skipped the value at record position `pos` (it could not be encoded): it
-    /// is accepted, as nothing will ever deliver it.
-    pub fn skip(&self, link: usize, pos: u64) {
-        if let Some(a) = self
-            .state
-            .lock()
-            .slots
-            .get(link)
-            .and_then(|s| s.link.acceptor.as_ref())
+    /// The slot's link skipped the value at record position `pos` (it could not be encoded):
+    /// it is accepted, as nothing will ever deliver it.
+    pub fn skip(&self, at: SlotRef, pos: u64) {
+        if let Some(a) =
+            Self::slot(&mut self.state.lock(), at).and_then(|s| s.link.acceptor.as_ref())
         {
             a.accept(pos);
         }
-    }
-
-    /// Refills the queues with values kept on disk and keeps the disk copy up to date from now
-    /// on. Call before [`Publisher::set_ready`].
-    pub fn restore(&self, kept: Vec<Vec<(u64, Vec<u8>)>>, disk: DiskOutbox) {
-        let mut st = self.state.lock();
-        for (i, values) in kept.into_iter().enumerate() {
-            let Some(slot) = st.slots.get_mut(i) else {
-                break;
-            };
-            let n = values.len();
-            let dropped = slot.queue.restore(values);
-            if n > 0 {
-                tracing::info!(
-                    record = %slot.link.record,
-                    topic = %slot.link.topic,
-                    values = n - dropped.len(),
-                    dropped = dropped.len(),
-                    "disk outbox: values kept from an earlier run will be sent"
-                );
-            }
-            slot.link
-                .metrics
-                .outbox_dropped
-                .fetch_add(dropped.len() as u64, Ordering::Relaxed);
-            set_depth(slot);
-            for seq in dropped {
-                disk.delete(i, seq);
-            }
-        }
-        st.disk = Some(disk);
-    }
-
-    /// Links may push from now on.
-    pub fn set_ready(&self) {
-        self.ready.send_replace(true);
-    }
-
-    /// Waits until [`Publisher::set_ready`].
-    pub async fn ready(&self) {
-        let mut rx = self.ready.subscribe();
-        let _ = rx.wait_for(|r| *r).await;
     }
 
     /// The client to send through, once the session has one.
@@ -222,14 +265,14 @@ impl Publisher {
         self.state.lock().client = Some(client);
     }
 
-    /// Takes one encoded value of link `link`, from record position `pos`. Never blocks: the
+    /// Takes one encoded value for the slot, from record position `pos`. Never blocks: the
     /// value is queued (dropping per `outbox_full` at capacity; a blocking link waits for
     /// [`Publisher::wait_room`] first) and sent at once if the session is connected. The value
     /// is accepted upstream now (memory outbox), once committed (disk), or now if dropped.
-    pub fn push(&self, link: usize, payload: &[u8], pos: u64) {
+    pub fn push(&self, at: SlotRef, payload: &[u8], pos: u64) {
         let mut st = self.state.lock();
         let st = &mut *st;
-        let Some(slot) = st.slots.get_mut(link) else {
+        let Some(slot) = st.slots.get_mut(at.index).filter(|s| s.owner == at.owner) else {
             return;
         };
         if payload.len() > self.max_packet {
@@ -249,17 +292,21 @@ impl Publisher {
             }
             return;
         }
+        let disk = st.disk.as_ref().zip(slot.disk_id);
+        let acceptor = &slot.link.acceptor;
         let on_disk = match slot.queue.push(payload.to_vec()) {
-            Pushed::Held(seq) => st.disk.as_ref().map(|d| d.insert(link, seq, payload, pos)),
+            Pushed::Held(seq) => {
+                disk.map(|(d, id)| d.insert(id, seq, payload, pos, acceptor.clone()))
+            }
             Pushed::HeldDroppingOldest { seq, dropped } => {
                 slot.link
                     .metrics
                     .outbox_dropped
                     .fetch_add(dropped.len() as u64, Ordering::Relaxed);
-                st.disk.as_ref().map(|d| {
-                    d.insert(link, seq, payload, pos);
+                disk.map(|(d, id)| {
+                    d.insert(id, seq, payload, pos, acceptor.clone());
                     for old in dropped {
-                        d.delete(link, old);
+                        d.delete(id, old);
                     }
                 })
             }
@@ -281,9 +328,9 @@ impl Publisher {
         pump(st);
     }
 
-    /// Link `link` ended (its record closed).
-    pub fn link_closed(&self, link: usize) {
-        if let Some(slot) = self.state.lock().slots.get_mut(link) {
+    /// The slot's link ended (its record closed).
+    pub fn link_closed(&self, at: SlotRef) {
+        if let Some(slot) = Self::slot(&mut self.state.lock(), at) {
             slot.open = false;
         }
         self.changed.notify_one();
@@ -406,6 +453,11 @@ impl Publisher {
         self.state.lock().slots.iter().map(|s| s.queue.len()).sum()
     }
 
+    /// Whether the outboxes hold nothing, over all links.
+    pub fn is_empty(&self) -> bool {
+        self.state.lock().slots.iter().all(|s| s.queue.is_empty())
+    }
+
     /// Takes the disk outbox (to close it at the end of the session).
     pub fn take_disk(&self) -> Option<DiskOutbox> {
         self.state.lock().disk.take()
@@ -449,6 +501,7 @@ fn delivered(st: &mut State, tag: Tag) {
         return;
     };
     let gone = slot.queue.ack(seq);
+    let disk_id = slot.disk_id;
     slot.link
         .metrics
         .messages
@@ -458,9 +511,41 @@ fn delivered(st: &mut State, tag: Tag) {
         st.grown = false;
         give_back_memory();
     }
-    if let Some(d) = &st.disk {
+    if let (Some(d), Some(id)) = (&st.disk, disk_id) {
         for seq in gone {
-            d.delete(link, seq);
+            d.delete(id, seq);
+        }
+    }
+}
+
+/// The slot of the link with `link`'s record and topic.
+fn find_slot(slots: &[Slot], link: &OutLink) -> Option<usize> {
+    slots
+        .iter()
+        .position(|s| s.link.record == link.record && s.link.topic == link.topic)
+}
+
+/// Refills a new slot with `values` the disk kept from earlier runs (those past its bounds are
+/// dropped, counted, and deleted from the disk).
+fn restore(slot: &mut Slot, values: Vec<(u64, Vec<u8>)>, disk: Option<&DiskOutbox>) {
+    let n = values.len();
+    let dropped = slot.queue.restore(values);
+    if n > 0 {
+        tracing::info!(
+            record = %slot.link.record,
+            topic = %slot.link.topic,
+            values = n - dropped.len(),
+            dropped = dropped.len(),
+            "disk outbox: values kept from an earlier run will be sent"
+        );
+    }
+    slot.link
+        .metrics
+        .outbox_dropped
+        .fetch_add(dropped.len() as u64, Ordering::Relaxed);
+    if let (Some(d), Some(id)) = (disk, slot.disk_id) {
+        for seq in dropped {
+            d.delete(id, seq);
         }
     }
 }

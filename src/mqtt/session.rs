@@ -1,6 +1,7 @@
-//! [`Session`]: the one broker connection of a running graph.
+//! [`Session`]: the one broker connection of a [`super::Bridge`] (kept across reloads that do
+//! not change `[mqtt]`).
 //!
-//! - One rumqttc client per graph with the configured, stable client id; keep-alive; last will
+//! - One rumqttc client with the configured, stable client id; keep-alive; last will
 //!   `aimdb/<node>/status` = `offline` (retained, QoS 1); after every CONNACK: subscribe to every
 //!   inbound filter, publish `online` (retained, QoS 1), send what the outboxes hold.
 //! - The event loop runs on this task alone and is polled continuously; nothing else ever waits
@@ -8,7 +9,7 @@
 //! - A failed or lost connection is retried after a [`Backoff`] delay (exponential, jittered;
 //!   logged with the attempt number and the delay). Refused credentials are an error line that
 //!   says so, and retried the same way (the password file may be fixed meanwhile).
-//! - Shutdown ([`Session::close_when_drained`]): inbound links are dropped, outbound links drain
+//! - Shutdown ([`close_when_drained`]): inbound links are dropped, outbound links drain
 //!   into their outboxes, QoS ≥ 1 values are sent until acknowledged (bounded by 3/4 of
 //!   `[node] shutdown_timeout`), then `offline` is published (retained) and the client
 //!   disconnects; the disk outbox is committed and closed last.
@@ -26,12 +27,10 @@ use tokio::sync::Notify;
 
 use super::inbound::Router;
 use super::metrics::{metrics, BadInput};
-use super::outbox::DiskOutbox;
 use super::publisher::Publisher;
 use super::tls;
-use crate::config::{MqttConfig, Outbox};
+use crate::config::MqttConfig;
 use aimdb_core::backoff::Backoff;
-use aimdb_core::ProgressWatch;
 
 /// Requests the client may queue for the event loop; the publisher stops handing over values
 /// when it is full.
@@ -50,8 +49,6 @@ pub struct Session {
     pub cfg: Arc<MqttConfig>,
     /// `[node] id`.
     pub node_id: String,
-    /// Inbound filters with their subscription QoS.
-    pub filters: Vec<(String, QoS)>,
     /// Outbound side.
     pub publisher: Arc<Publisher>,
     /// Inbound side.
@@ -65,10 +62,6 @@ pub struct Session {
 impl Session {
     /// Runs the session until abandoned or cleanly disconnected.
     pub async fn run(self) {
-        if self.cfg.outbox == Outbox::Disk {
-            self.open_disk().await;
-        }
-        self.publisher.set_ready();
         let status = topic::status_topic(&self.node_id);
         let mut backoff = Backoff::new(
             self.cfg.reconnect_min,
@@ -109,30 +102,6 @@ impl Session {
         self.ended.notify_one();
     }
 
-    async fn open_disk(&self) {
-        let opened = DiskOutbox::open(
-            self.cfg.outbox_path.clone(),
-            self.publisher.link_names(),
-            self.publisher.acceptors(),
-        );
-        match opened.await {
-            Ok(Ok(o)) => {
-                if o.orphans > 0 {
-                    tracing::warn!(
-                        path = %self.cfg.outbox_path.display(),
-                        values = o.orphans,
-                        "disk outbox holds values of links that are not configured now; they are kept"
-                    );
-                }
-                self.publisher.restore(o.kept, o.outbox);
-            }
-            Ok(Err(e)) => tracing::error!("{e}; outbound values are kept in memory only"),
-            Err(_) => {
-                tracing::error!("the disk outbox thread ended; values are kept in memory only")
-            }
-        }
-    }
-
     async fn options(&self, status: &str) -> Result<MqttOptions, String> {
         let cfg = &self.cfg;
         let mut o = MqttOptions::new(cfg.client_id.clone(), cfg.host.clone(), cfg.port);
@@ -168,17 +137,13 @@ impl Session {
 
     async fn event_loop(&self, mut el: EventLoop, status: &str, mut backoff: Backoff) {
         let m = metrics();
-        let mut progress = self.router.watch();
         loop {
+            // Acknowledgements as values are accepted downstream come from the router's
+            // per-graph settle tasks; this task only drives the connection.
             let event = tokio::select! {
                 biased;
                 _ = self.abandon.notified() => return,
                 e = el.poll() => e,
-                // Values accepted downstream: acknowledge, and take what waited for room.
-                _ = changed(&mut progress), if self.router.busy() => {
-                    self.router.settle();
-                    continue;
-                }
             };
             match event {
                 Ok(Event::Incoming(Packet::ConnAck(ack))) => {
@@ -193,7 +158,7 @@ impl Session {
                     );
                     backoff.reset();
                     self.publisher
-                        .connected(&self.filters, (status, topic::STATUS_ONLINE));
+                        .connected(&self.router.filters(), (status, topic::STATUS_ONLINE));
                 }
                 Ok(Event::Incoming(Packet::Publish(p))) => self.router.receive(p),
                 Ok(Event::Incoming(Packet::PubAck(a))) => self.publisher.acked(a.pkid),
@@ -201,7 +166,7 @@ impl Session {
                 Ok(Event::Incoming(Packet::SubAck(s))) => {
                     if s.return_codes.contains(&SubscribeReasonCode::Failure) {
                         tracing::error!(
-                            filters = ?self.filters.iter().map(|f| &f.0).collect::<Vec<_>>(),
+                            filters = ?self.router.filters().iter().map(|f| f.0.clone()).collect::<Vec<_>>(),
                             "the broker refused a subscription (check its ACLs)"
                         );
                     }
@@ -282,14 +247,6 @@ impl Session {
     }
 }
 
-/// Waits for progress on `watch`; never, without one.
-async fn changed(watch: &mut Option<ProgressWatch>) {
-    match watch {
-        Some(w) => w.changed().await,
-        None => std::future::pending().await,
-    }
-}
-
 /// After a connection error: drop whatever rumqttc would replay on its own (the publisher sends
 /// it again with fresh ids) and any event of the dead connection.
 fn forget_unsent(el: &mut EventLoop) {
@@ -299,18 +256,16 @@ fn forget_unsent(el: &mut EventLoop) {
     el.state.collision = None;
 }
 
-/// The shutdown side of a session: waits for the graph's shutdown, drops inbound links, waits
-/// until the outboxes are drained (or `budget` passed), says `offline`, and lets the session end.
+/// The shutdown side of a session: drops inbound links, waits until the outboxes are drained
+/// (or `budget` passed), says `offline`, and lets the session end.
 pub async fn close_when_drained(
-    shutdown: impl std::future::Future<Output = ()>,
-    publisher: Arc<Publisher>,
-    router: Arc<Router>,
-    status: String,
+    publisher: &Publisher,
+    router: &Router,
+    status: &str,
     budget: Duration,
-    abandon: Arc<Notify>,
-    ended: Arc<Notify>,
+    abandon: &Notify,
+    ended: &Notify,
 ) {
-    shutdown.await;
     router.close();
     let deadline = tokio::time::Instant::now() + budget;
     while !publisher.drained() {
@@ -325,7 +280,7 @@ pub async fn close_when_drained(
             }
         }
     }
-    if publisher.close((&status, topic::STATUS_OFFLINE)) {
+    if publisher.close((status, topic::STATUS_OFFLINE)) {
         // The session ends when the DISCONNECT is written; give it a moment.
         let grace = Duration::from_secs(2).min(budget / 4 + Duration::from_millis(100));
         tokio::select! {

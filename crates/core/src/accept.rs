@@ -353,6 +353,11 @@ impl Acceptor {
     pub fn accept(&self, pos: u64) {
         self.hold.ledger.accept(self.hold.id, pos);
     }
+
+    /// Whether `other` is a clone of this acceptor (the same hold).
+    pub fn same_hold(&self, other: &Acceptor) -> bool {
+        Arc::ptr_eq(&self.hold, &other.hold)
+    }
 }
 
 impl core::fmt::Debug for Acceptor {

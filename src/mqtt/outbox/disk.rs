@@ -10,8 +10,10 @@
 //!
 //! Schema: `link(id, record, topic)` names each link by its record key and topic, two columns
 //! (unique together), so no key or topic can make two links share an id; `message(link, seq,
-//! payload)` holds the values. Rows of links no longer configured are kept (and reported at
-//! open), so a reload or restart that brings the link back delivers them.
+//! payload)` holds the values. Links are registered as graphs bring them
+//! ([`DiskOutbox::register`], which also returns what each kept from earlier runs); rows of
+//! links not registered are kept (and reported), so a reload or restart that brings the link
+//! back delivers them.
 //!
 //! Files written before 0.x had `link(id, name)` with `name = <record>\u{1f}<topic>` (two links
 //! could collide there); they are migrated in place at open, ids kept, by splitting `name` at
@@ -33,14 +35,18 @@ enum Op {
         link: i64,
         seq: u64,
         payload: Vec<u8>,
-        /// The link's number and the record position of the value, accepted once committed.
-        index: usize,
+        /// The link's hold and the record position of the value, accepted once committed.
+        acceptor: Option<Acceptor>,
         pos: u64,
     },
     Delete {
         link: i64,
         seq: u64,
     },
+    Register(
+        Vec<(String, String)>,
+        oneshot::Sender<Result<Registered, String>>,
+    ),
     Close(oneshot::Sender<()>),
 }
 
@@ -49,48 +55,34 @@ enum Op {
 #[derive(Debug)]
 pub struct DiskOutbox {
     tx: mpsc::Sender<Op>,
-    /// Row id of each link, in the order the links were given to [`DiskOutbox::open`].
-    ids: Vec<i64>,
 }
 
-/// What [`DiskOutbox::open`] found.
-pub struct Opened {
-    /// The handle.
-    pub outbox: DiskOutbox,
-    /// For each link (in the order given), the values kept from earlier runs, oldest first.
-    pub kept: Vec<Vec<(u64, Vec<u8>)>>,
-    /// Values kept for links that are not configured now.
+/// Values a link kept on disk: `(seq, payload)`, oldest first.
+pub type Kept = Vec<(u64, Vec<u8>)>;
+
+/// What [`DiskOutbox::register`] found.
+#[derive(Debug, Default)]
+pub struct Registered {
+    /// For each link (in the order given): its row id and the values kept from earlier runs,
+    /// oldest first.
+    pub links: Vec<(i64, Kept)>,
+    /// Values kept for links not registered (not configured now).
     pub orphans: u64,
 }
 
 impl DiskOutbox {
-    /// Opens (creating if needed) the outbox file at `path` on a new thread, for links named
-    /// `names` (record key, topic). Resolves once the file is open and its kept values are read.
-    ///
-    /// `acceptors[i]` is link `i`'s hold on its record: the thread accepts a value's position
-    /// once the transaction holding it is committed (the value survives a crash from then on).
-    pub fn open(
-        path: PathBuf,
-        names: Vec<(String, String)>,
-        acceptors: Vec<Option<Acceptor>>,
-    ) -> oneshot::Receiver<Result<Opened, String>> {
+    /// Opens (creating if needed) the outbox file at `path` on a new thread. Resolves once the
+    /// file is open.
+    pub fn open(path: PathBuf) -> oneshot::Receiver<Result<DiskOutbox, String>> {
         let (reply, opened) = oneshot::channel();
         let spawned = std::thread::Builder::new()
             .name("aimdbd-outbox".into())
             .spawn(move || {
                 let (tx, rx) = mpsc::channel();
-                match open_db(&path, &names) {
-                    Ok((conn, ids, kept, orphans)) => {
-                        let outbox = DiskOutbox { tx, ids };
-                        if reply
-                            .send(Ok(Opened {
-                                outbox,
-                                kept,
-                                orphans,
-                            }))
-                            .is_ok()
-                        {
-                            run(conn, rx, &path, &acceptors);
+                match open_db(&path) {
+                    Ok(conn) => {
+                        if reply.send(Ok(DiskOutbox { tx })).is_ok() {
+                            run(conn, rx, &path);
                         }
                     }
                     Err(e) => {
@@ -109,25 +101,43 @@ impl DiskOutbox {
         opened
     }
 
-    /// Records that link number `link` holds `payload` as `seq`, for the value at record
-    /// position `pos`. Never blocks.
-    pub fn insert(&self, link: usize, seq: u64, payload: &[u8], pos: u64) {
-        if let Some(&id) = self.ids.get(link) {
-            let _ = self.tx.send(Op::Insert {
-                link: id,
-                seq,
-                payload: payload.to_vec(),
-                index: link,
-                pos,
-            });
+    /// Registers links named `names` (record key, topic); resolves with their row ids and what
+    /// each kept from earlier runs (an error: they are kept in memory only).
+    pub fn register(
+        &self,
+        names: Vec<(String, String)>,
+    ) -> oneshot::Receiver<Result<Registered, String>> {
+        let (reply, registered) = oneshot::channel();
+        if let Err(mpsc::SendError(Op::Register(_, reply))) =
+            self.tx.send(Op::Register(names, reply))
+        {
+            let _ = reply.send(Err("the disk outbox thread ended".into()));
         }
+        registered
     }
 
-    /// Records that link number `link` no longer holds `seq`. Never blocks.
-    pub fn delete(&self, link: usize, seq: u64) {
-        if let Some(&id) = self.ids.get(link) {
-            let _ = self.tx.send(Op::Delete { link: id, seq });
-        }
+    /// Records that link `link` (a row id) holds `payload` as `seq`, for the value at record
+    /// position `pos`; `acceptor` accepts it once committed. Never blocks.
+    pub fn insert(
+        &self,
+        link: i64,
+        seq: u64,
+        payload: &[u8],
+        pos: u64,
+        acceptor: Option<Acceptor>,
+    ) {
+        let _ = self.tx.send(Op::Insert {
+            link,
+            seq,
+            payload: payload.to_vec(),
+            acceptor,
+            pos,
+        });
+    }
+
+    /// Records that link `link` (a row id) no longer holds `seq`. Never blocks.
+    pub fn delete(&self, link: i64, seq: u64) {
+        let _ = self.tx.send(Op::Delete { link, seq });
     }
 
     /// Commits everything sent so far and closes the file; resolves when done (or at once if
@@ -140,9 +150,7 @@ impl DiskOutbox {
     }
 }
 
-type OpenedDb = (Connection, Vec<i64>, Vec<Vec<(u64, Vec<u8>)>>, u64);
-
-fn open_db(path: &Path, names: &[(String, String)]) -> rusqlite::Result<OpenedDb> {
+fn open_db(path: &Path) -> rusqlite::Result<Connection> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         let _ = std::fs::create_dir_all(dir);
     }
@@ -159,6 +167,16 @@ fn open_db(path: &Path, names: &[(String, String)]) -> rusqlite::Result<OpenedDb
              link INTEGER NOT NULL, seq INTEGER NOT NULL, payload BLOB NOT NULL,
              PRIMARY KEY (link, seq)) WITHOUT ROWID;",
     )?;
+    Ok(conn)
+}
+
+/// Registers `names`, adding their ids to `known`; returns what they kept, and the values of
+/// links not in `known`.
+fn register(
+    conn: &Connection,
+    names: &[(String, String)],
+    known: &mut HashSet<i64>,
+) -> rusqlite::Result<Registered> {
     let mut ids = Vec::with_capacity(names.len());
     for (record, topic) in names {
         conn.execute(
@@ -171,21 +189,28 @@ fn open_db(path: &Path, names: &[(String, String)]) -> rusqlite::Result<OpenedDb
             |r| r.get::<_, i64>(0),
         )?);
     }
-    let mut kept = Vec::with_capacity(ids.len());
+    let mut links = Vec::with_capacity(ids.len());
     {
         let mut stmt =
             conn.prepare("SELECT seq, payload FROM message WHERE link = ?1 ORDER BY seq")?;
-        for id in &ids {
+        for id in ids {
             let rows = stmt.query_map(params![id], |r| {
                 Ok((r.get::<_, i64>(0)? as u64, r.get::<_, Vec<u8>>(1)?))
             })?;
-            kept.push(rows.collect::<rusqlite::Result<Vec<_>>>()?);
+            links.push((id, rows.collect::<rusqlite::Result<Vec<_>>>()?));
+            known.insert(id);
         }
     }
-    let total: i64 = conn.query_row("SELECT count(*) FROM message", [], |r| r.get(0))?;
-    let ours: usize = kept.iter().map(Vec::len).sum();
-    let orphans = (total as u64).saturating_sub(ours as u64);
-    Ok((conn, ids, kept, orphans))
+    let mut orphans = 0u64;
+    let mut stmt = conn.prepare("SELECT link, count(*) FROM message GROUP BY link")?;
+    let counts = stmt.query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?)))?;
+    for c in counts {
+        let (link, n) = c?;
+        if !known.contains(&link) {
+            orphans += n as u64;
+        }
+    }
+    Ok(Registered { links, orphans })
 }
 
 /// Rewrites an old `link(id, name)` table as `link(id, record, topic)`, keeping the ids (and so
@@ -220,10 +245,12 @@ fn migrate_link_names(conn: &Connection) -> rusqlite::Result<()> {
 }
 
 /// The outbox thread's loop: one transaction per batch of queued operations.
-fn run(mut conn: Connection, rx: mpsc::Receiver<Op>, path: &Path, acceptors: &[Option<Acceptor>]) {
+fn run(mut conn: Connection, rx: mpsc::Receiver<Op>, path: &Path) {
     const BATCH: usize = 4096;
     let mut failures = 0u64;
-    let mut committed: Vec<u64> = vec![0; acceptors.len()];
+    let mut known = HashSet::new();
+    // Per hold in the batch (usually one per link): the highest position inserted.
+    let mut committed: Vec<(Acceptor, u64)> = Vec::new();
     while let Ok(first) = rx.recv() {
         let mut batch = vec![first];
         while batch.len() < BATCH {
@@ -232,10 +259,28 @@ fn run(mut conn: Connection, rx: mpsc::Receiver<Op>, path: &Path, acceptors: &[O
                 Err(_) => break,
             }
         }
+        // Registrations run after the batch's transaction, in the thread's own order.
+        let mut registrations = Vec::new();
+        let batch: Vec<Op> = batch
+            .into_iter()
+            .filter_map(|op| match op {
+                Op::Register(names, reply) => {
+                    registrations.push((names, reply));
+                    None
+                }
+                op => Some(op),
+            })
+            .collect();
         for op in &batch {
-            if let Op::Insert { index, pos, .. } = op {
-                if let Some(c) = committed.get_mut(*index) {
-                    *c = (*c).max(*pos);
+            if let Op::Insert {
+                acceptor: Some(a),
+                pos,
+                ..
+            } = op
+            {
+                match committed.iter_mut().find(|(c, _)| c.same_hold(a)) {
+                    Some((_, p)) => *p = (*p).max(*pos),
+                    None => committed.push((a.clone(), *pos)),
                 }
             }
         }
@@ -252,10 +297,17 @@ fn run(mut conn: Connection, rx: mpsc::Receiver<Op>, path: &Path, acceptors: &[O
         }
         // Committed (or given up: held in memory only, as logged) — the links upstream may
         // acknowledge these values.
-        for (acceptor, &pos) in acceptors.iter().zip(&committed) {
-            if let Some(a) = acceptor {
-                a.accept(pos);
-            }
+        for (acceptor, pos) in committed.drain(..) {
+            acceptor.accept(pos);
+        }
+        for (names, reply) in registrations {
+            let r = register(&conn, &names, &mut known).map_err(|e| {
+                format!(
+                    "cannot register links in the disk outbox {}: {e}",
+                    path.display()
+                )
+            });
+            let _ = reply.send(r);
         }
         if let Some(done) = closing {
             drop(conn);
@@ -302,6 +354,7 @@ fn apply(
                     }
                 }
                 Op::Close(done) => *closing = Some(done),
+                Op::Register(..) => {}
             }
         }
     }
@@ -311,6 +364,12 @@ fn apply(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn open_and_register(path: &Path, links: &[(String, String)]) -> (Vec<i64>, Registered) {
+        let conn = open_db(path).unwrap();
+        let r = register(&conn, links, &mut HashSet::new()).unwrap();
+        (r.links.iter().map(|l| l.0).collect(), r)
+    }
 
     fn names(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
         pairs
@@ -326,9 +385,9 @@ mod tests {
         let path = dir.join("collide.db");
         let _ = std::fs::remove_file(&path);
         let links = names(&[("a\u{1f}b", "c"), ("a", "b\u{1f}c")]);
-        let (_, ids, _, _) = open_db(&path, &links).unwrap();
+        let ids = open_and_register(&path, &links).0;
         assert_ne!(ids[0], ids[1]);
-        let (_, again, _, _) = open_db(&path, &links).unwrap();
+        let again = open_and_register(&path, &links).0;
         assert_eq!(ids, again, "stable across opens");
         let _ = std::fs::remove_dir_all(&dir);
     }
@@ -352,14 +411,23 @@ mod tests {
             .unwrap();
         }
         let links = names(&[("r.two", "gw/two"), ("r.one", "gw/one"), ("r.new", "t")]);
-        let (_, ids, kept, orphans) = open_db(&path, &links).unwrap();
+        let (ids, r) = open_and_register(&path, &links);
         assert_eq!(&ids[..2], &[9, 7]);
-        assert_eq!(kept[0], vec![(1, vec![2]), (2, vec![3])]);
-        assert_eq!(kept[1], vec![(1, vec![1])]);
-        assert!(kept[2].is_empty());
-        assert_eq!(orphans, 0);
-        let (_, again, _, _) = open_db(&path, &links).unwrap();
-        assert_eq!(ids, again, "migrated once");
+        assert_eq!(r.links[0].1, vec![(1, vec![2]), (2, vec![3])]);
+        assert_eq!(r.links[1].1, vec![(1, vec![1])]);
+        assert!(r.links[2].1.is_empty());
+        assert_eq!(r.orphans, 0);
+        assert_eq!(open_and_register(&path, &links).0, ids, "migrated once");
+        // Registered one by one (a reload adding links): the rest count as orphans meanwhile.
+        let conn = open_db(&path).unwrap();
+        let mut known = HashSet::new();
+        let first = register(&conn, &links[1..2], &mut known).unwrap();
+        assert_eq!(
+            first.orphans, 2,
+            "r.two's two values are not registered yet"
+        );
+        let second = register(&conn, &links[..1], &mut known).unwrap();
+        assert_eq!((second.links[0].0, second.orphans), (9, 0));
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -74,6 +74,11 @@ impl OutboxQueue {
         }
     }
 
+    /// Sets what a push does at the bound from now on (a reload may change `outbox_full`).
+    pub fn set_policy(&mut self, full: OutboxFull) {
+        self.full = full;
+    }
+
     /// Whether `extra` more bytes (and one more value) would pass a bound; an empty queue always
     /// takes a value, however large.
     fn over(&self, extra: usize) -> bool {

@@ -1,0 +1,203 @@
+//! [`Bridge`]: the MQTT side of the daemon — one broker session, its outboxes ([`Publisher`])
+//! and its inbound [`Router`] — which outlives the graphs it serves.
+//!
+//! A graph binds its links when it starts ([`Bridge::attach`]) and lets them go when it drains
+//! ([`Bridge::detach`]). The daemon keeps one bridge across reloads while `[mqtt]` and
+//! `[node] id` stay the same ([`Bridge::serves`]): the connection, the subscriptions, the
+//! outboxes (memory or disk) and the unacknowledged inbound messages carry over, so a reload
+//! neither says `offline` nor reconnects, and no message the broker handed over is lost or
+//! acknowledged before the graph that took it accepted it. Only a changed `[mqtt]` (or node id)
+//! closes the bridge ([`Bridge::close`]: outboxes drained within the budget, `offline`,
+//! DISCONNECT) and opens a new one.
+//!
+//! `aimdbd check` and in-process users build graphs without a daemon: their connector makes a
+//! bridge of its own, which runs and closes with that one graph.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use aimdb_records::topic;
+use parking_lot::Mutex;
+use rumqttc::QoS;
+use tokio::sync::Notify;
+use tokio::task::JoinHandle;
+
+use super::inbound::{Route, Router};
+use super::outbox::DiskOutbox;
+use super::publisher::{OutLink, Publisher, SlotRef};
+use super::session::{close_when_drained, Session};
+use crate::config::{Config, MqttConfig, Outbox};
+use aimdb_core::InboundLink;
+
+/// One broker session and what it carries; see the module docs.
+pub struct Bridge {
+    cfg: Arc<MqttConfig>,
+    node_id: String,
+    publisher: Arc<Publisher>,
+    router: Arc<Router>,
+    abandon: Arc<Notify>,
+    ended: Arc<Notify>,
+    /// Serialises attachments; true once the disk outbox (if configured) was opened.
+    attached: tokio::sync::Mutex<bool>,
+    /// The session task, when the bridge runs on its own ([`Bridge::spawn`]).
+    task: Mutex<Option<JoinHandle<()>>>,
+    /// What the credential and TLS files held when the bridge was made (see
+    /// [`Bridge::serves`]); 0 when not read.
+    secrets: u64,
+}
+
+/// What a graph brings to [`Bridge::attach`].
+pub struct Links {
+    /// Its outbound links.
+    pub outbound: Vec<OutLink>,
+    /// Its inbound links and their routes (`routes[i]` is the route of `inbound[i]`).
+    pub routes: Vec<Route>,
+    /// See `routes`.
+    pub inbound: Vec<InboundLink>,
+    /// The filters its inbound links need, with their QoS.
+    pub filters: Vec<(String, QoS)>,
+}
+
+impl Bridge {
+    /// The bridge for `config`, if it has `[mqtt]`. Nothing connects until it runs.
+    pub fn new(config: &Config) -> Option<Arc<Self>> {
+        Self::with_secrets(config, 0)
+    }
+
+    fn with_secrets(config: &Config, secrets: u64) -> Option<Arc<Self>> {
+        let mqtt = config.mqtt.as_ref()?;
+        Some(Arc::new(Self {
+            publisher: Arc::new(Publisher::new(
+                mqtt.outbox_capacity,
+                mqtt.outbox_max_bytes,
+                mqtt.max_packet_size,
+            )),
+            router: Arc::new(Router::new(mqtt.max_packet_size, !mqtt.clean_session)),
+            cfg: Arc::new(mqtt.clone()),
+            node_id: config.node_id.clone(),
+            abandon: Arc::new(Notify::new()),
+            ended: Arc::new(Notify::new()),
+            attached: tokio::sync::Mutex::new(false),
+            task: Mutex::new(None),
+            secrets,
+        }))
+    }
+
+    /// The daemon's bridge for `config`: like [`Bridge::new`], and it remembers what its
+    /// credential and TLS files hold, so that a reload after they changed makes a new session.
+    pub async fn for_daemon(config: &Config) -> Option<Arc<Self>> {
+        Self::with_secrets(config, secrets(config.mqtt.as_ref()?).await)
+    }
+
+    /// Whether this bridge can serve `config` as it is — same `[mqtt]`, same node id, and its
+    /// `password_file`, `ca_file`, `cert_file` and `key_file` hold what they held — so a reload
+    /// to `config` keeps the session.
+    pub async fn serves(&self, config: &Config) -> bool {
+        match &config.mqtt {
+            Some(m) if *m == *self.cfg && config.node_id == self.node_id => {
+                secrets(m).await == self.secrets
+            }
+            _ => false,
+        }
+    }
+
+    /// The session: connects, reconnects, and ends once closed.
+    pub fn session(&self) -> impl Future<Output = ()> + Send + 'static {
+        Session {
+            cfg: self.cfg.clone(),
+            node_id: self.node_id.clone(),
+            publisher: self.publisher.clone(),
+            router: self.router.clone(),
+            abandon: self.abandon.clone(),
+            ended: self.ended.clone(),
+        }
+        .run()
+    }
+
+    /// Runs the session on its own Tokio task (the daemon's bridge, which outlives graphs).
+    pub fn spawn(&self) {
+        *self.task.lock() = Some(tokio::spawn(self.session()));
+    }
+
+    /// Binds a starting graph's links (see [`Publisher::attach`] and [`Router::attach`]);
+    /// returns the slot of each outbound link, in order. The first attachment opens the disk
+    /// outbox if one is configured (on failure values are kept in memory only, as logged).
+    pub async fn attach(&self, links: Links) -> Vec<SlotRef> {
+        let mut attached = self.attached.lock().await;
+        if !*attached {
+            *attached = true;
+            if self.cfg.outbox == Outbox::Disk {
+                match DiskOutbox::open(self.cfg.outbox_path.clone()).await {
+                    Ok(Ok(disk)) => self.publisher.set_disk(disk),
+                    Ok(Err(e)) => tracing::error!("{e}; outbound values are kept in memory only"),
+                    Err(_) => tracing::error!(
+                        "the disk outbox thread ended; values are kept in memory only"
+                    ),
+                }
+            }
+        }
+        let registered = self.publisher.register_new(&links.outbound).await;
+        let slots = self.publisher.attach(links.outbound, registered);
+        if let Some(settle) = self
+            .router
+            .attach(links.routes, links.inbound, links.filters)
+        {
+            tokio::spawn(settle);
+        }
+        slots
+    }
+
+    /// The graph is draining: its inbound links are let go (messages wait for the next graph);
+    /// its outbound links finish into their outboxes on their own.
+    pub fn detach(&self) {
+        self.router.detach();
+    }
+
+    /// The publisher (for the outbound link tasks).
+    pub fn publisher(&self) -> &Arc<Publisher> {
+        &self.publisher
+    }
+
+    /// Ends the session: stops taking inbound messages, sends what the outboxes hold until
+    /// acknowledged (at most `budget`), publishes `offline`, disconnects, and waits for the
+    /// session to end (the disk outbox committed and closed). Call once the last graph drained.
+    pub async fn close(&self, budget: Duration) {
+        let status = topic::status_topic(&self.node_id);
+        close_when_drained(
+            &self.publisher,
+            &self.router,
+            &status,
+            budget,
+            &self.abandon,
+            &self.ended,
+        )
+        .await;
+        let task = self.task.lock().take();
+        if let Some(task) = task {
+            let _ = task.await;
+        }
+    }
+}
+
+/// A hash of what the files with secrets hold (a file that cannot be read hashes as such).
+async fn secrets(cfg: &MqttConfig) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    for file in [
+        &cfg.password_file,
+        &cfg.ca_file,
+        &cfg.cert_file,
+        &cfg.key_file,
+    ] {
+        match file {
+            Some(path) => match tokio::fs::read(path).await {
+                Ok(bytes) => bytes.hash(&mut h),
+                Err(e) => e.kind().hash(&mut h),
+            },
+            None => 0u8.hash(&mut h),
+        }
+    }
+    // Never 0, which means "not read".
+    h.finish() | 1
+}
