@@ -17,6 +17,7 @@ use serde_json::Value;
 
 use crate::components::{Env, TapEvent, TapFeed};
 use crate::config::{LinkCodec, RecordConfig, Writer};
+use crate::store::Weigh;
 use crate::Rt;
 
 /// One record type the daemon knows.
@@ -56,8 +57,21 @@ pub enum SetJsonError {
 }
 
 /// What a record value must be.
-pub trait Storable: Serialize + DeserializeOwned + Clone + Send + Sync + Debug + 'static {}
-impl<T: Serialize + DeserializeOwned + Clone + Send + Sync + Debug + 'static> Storable for T {}
+pub trait Storable:
+    Serialize + DeserializeOwned + Weigh + Clone + Send + Sync + Debug + 'static
+{
+}
+impl<T: Serialize + DeserializeOwned + Weigh + Clone + Send + Sync + Debug + 'static> Storable
+    for T
+{
+}
+
+macro_rules! fixed_size {
+    ($($t:ident),*) => {
+        $(impl Weigh for $t {})*
+    };
+}
+for_each_record_type!(fixed_size);
 
 impl TypeEntry {
     const fn of<T: Storable>(name: &'static str, postcard: bool) -> Self {

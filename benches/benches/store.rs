@@ -22,7 +22,7 @@ use aimdb_bench::{fmt_rate, measure, quick_mode, report, time};
 use aimdb_core::{AimDbBuilder, BufferCfg, RecvError};
 use aimdb_records::types::Temperature;
 use aimdbd::config::StoreConfig;
-use aimdbd::store::{schema, writer, Persist, PersistRecord, StoreStatus};
+use aimdbd::store::{schema, writer, Persist, PersistRecord, StoreStatus, Weigh};
 use aimdbd::Rt;
 use parking_lot::Mutex;
 use serde::{Deserialize, Serialize};
@@ -46,6 +46,7 @@ fn store_config(path: &Path) -> StoreConfig {
         max_rows: None,
         sweep_interval: Duration::from_secs(60),
         queue_capacity: 65_536,
+        queue_max_bytes: 32 << 20,
         batch_size: 4096,
         batch_delay: Duration::from_millis(100),
     }
@@ -63,7 +64,7 @@ fn persist(path: &Path, key: &str) -> (Persist, PersistRecord) {
         Ok(s) => s,
         Err(e) => panic!("{e}"),
     };
-    let p = Persist::new(Some(sink), "bench", status);
+    let p = Persist::new(Some(sink), 32 << 20, "bench", status);
     let rec = p.record(key, "Temperature", "source:bench");
     (p, rec)
 }
@@ -123,6 +124,9 @@ struct Sample {
     sent_ns: u64,
     celsius: f32,
 }
+
+/// Fixed-size: its own size counts against `queue_max_bytes`.
+impl Weigh for Sample {}
 
 /// Produce→receive latencies (ns) of one reader of a ring record, with or without a persist
 /// tap on the same record. Values come in bursts of `burst` every millisecond.

@@ -105,6 +105,20 @@ pub fn render(out: &mut String, status: &StoreStatus) {
     let _ = writeln!(out, "aimdbd_store_queue_capacity {}", c.queue_capacity);
     family(
         out,
+        "aimdbd_store_queue_bytes",
+        "gauge",
+        "Bytes of values (their estimated size in memory) waiting for the history writer.",
+    );
+    let _ = writeln!(out, "aimdbd_store_queue_bytes {}", c.queue_bytes);
+    family(
+        out,
+        "aimdbd_store_queue_max_bytes",
+        "gauge",
+        "Bytes of values that may wait for the writer before persist taps wait ([store] queue_max_bytes).",
+    );
+    let _ = writeln!(out, "aimdbd_store_queue_max_bytes {}", c.queue_max_bytes);
+    family(
+        out,
         "aimdbd_store_retention_deleted_total",
         "counter",
         "Rows deleted by retention (age or row cap).",

@@ -120,6 +120,9 @@ pub struct StoreConfig {
     /// Values that may wait for the writer (default 65 536); when full, persisting records
     /// fall behind on their own buffers (counted as lost), never the graph.
     pub queue_capacity: usize,
+    /// Bytes (an estimate of the values' size in memory) that may wait for the writer (default
+    /// 32 MiB); persist taps wait at whichever bound comes first.
+    pub queue_max_bytes: usize,
     /// Most values written in one transaction (default 4096).
     pub batch_size: usize,
     /// Longest a value waits for its batch to fill (default 100 ms).

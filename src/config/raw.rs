@@ -55,6 +55,7 @@ pub struct RawStore {
     pub max_rows: Option<Spanned<i64>>,
     pub sweep_interval: Option<Spanned<String>>,
     pub queue_capacity: Option<Spanned<i64>>,
+    pub queue_max_bytes: Option<Spanned<i64>>,
     pub batch_size: Option<Spanned<i64>>,
     pub batch_delay: Option<Spanned<String>>,
 }

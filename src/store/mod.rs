@@ -31,7 +31,7 @@ pub mod status;
 pub mod writer;
 
 pub use error::StoreError;
-pub use persist::{Persist, PersistRecord};
+pub use persist::{Persist, PersistRecord, Weigh};
 pub use status::{StoreCounters, StoreState, StoreStatus};
 pub use writer::{HistoryRow, HistoryWriter};
 
@@ -118,6 +118,7 @@ impl Store {
                 self.status.set_up();
                 self.persist = Some(Persist::new(
                     Some(open.sink.clone()),
+                    want.queue_max_bytes,
                     &self.node,
                     self.status.clone(),
                 ));
@@ -130,7 +131,12 @@ impl Store {
                     "history store unavailable: the graph runs without history (fix it, then reload or restart)"
                 );
                 self.status.set_down(e.to_string());
-                self.persist = Some(Persist::new(None, &self.node, self.status.clone()));
+                self.persist = Some(Persist::new(
+                    None,
+                    want.queue_max_bytes,
+                    &self.node,
+                    self.status.clone(),
+                ));
             }
         }
     }

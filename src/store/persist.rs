@@ -17,6 +17,10 @@
 //! * **Durable reader.** The tap holds its record (`aimdb_core::accept`): a QoS ≥ 1 message
 //!   upstream is acknowledged only once the row it became is committed (or given up, counted),
 //!   and a full writer queue holds back the QoS ≥ 1 inbound links feeding the record.
+//! * **Bounded in bytes.** Besides `queue_capacity` values, the queue holds at most
+//!   `queue_max_bytes` of values (their size in memory, estimated by [`Weigh`]); a tap waits for
+//!   bytes as for room, so a burst of large JSON values cannot grow the daemon past the bound.
+//!   A value larger than the whole bound waits for an empty queue and goes alone.
 //! * **Seeded values.** A value put into a new graph by `restore` or carried over by a reload is
 //!   already stored; the tap skips it if it is the first value it reads.
 
@@ -29,6 +33,7 @@ use aimdb_tokio::concurrency::{BackgroundSink, PushError, SinkError};
 use parking_lot::Mutex;
 use serde::Serialize;
 use serde_json::Value;
+use tokio::sync::Semaphore;
 
 use super::status::{LostReason, StoreStatus};
 use super::writer::{AcceptOnDrop, HistoryRow};
@@ -40,6 +45,9 @@ use crate::Rt;
 #[derive(Clone)]
 pub struct Persist {
     sink: Option<BackgroundSink<HistoryRow>>,
+    /// `[store] queue_max_bytes`, as permits.
+    budget: Arc<Semaphore>,
+    max_bytes: u32,
     node: Arc<str>,
     status: Arc<StoreStatus>,
     /// Record key → the value seeded into the graph being started.
@@ -88,13 +96,20 @@ pub struct PersistRecord {
 }
 
 impl Persist {
-    /// Persist taps writing into `sink` (`None`: the store is down; values are counted as lost).
+    /// Persist taps writing into `sink` (`None`: the store is down; values are counted as lost),
+    /// holding at most `max_bytes` of values in its queue.
     pub fn new(
         sink: Option<BackgroundSink<HistoryRow>>,
+        max_bytes: usize,
         node: &str,
         status: Arc<StoreStatus>,
     ) -> Self {
+        let max_bytes = u32::try_from(max_bytes.max(1)).unwrap_or(u32::MAX);
+        let budget = Arc::new(Semaphore::new(max_bytes as usize));
+        status.set_budget(Some((budget.clone(), max_bytes as usize)));
         Self {
+            budget,
+            max_bytes,
             sink,
             node: Arc::from(node),
             status,
@@ -118,7 +133,7 @@ impl Persist {
         rec: &RecordConfig,
     ) -> impl FnOnce(RuntimeContext<Rt>, Consumer<T, Rt>) -> BoxFuture + Send + 'static
     where
-        T: Serialize + Clone + Send + Sync + 'static,
+        T: Serialize + Weigh + Clone + Send + Sync + 'static,
     {
         let record = self.record(&rec.key, rec.type_name, &source_of(rec));
         move |_ctx, consumer| Box::pin(record.run(consumer))
@@ -156,7 +171,7 @@ impl PersistRecord {
     /// Reads `consumer` until its record closes, handing every value to the writer.
     pub async fn run<T>(self, mut consumer: Consumer<T, Rt>)
     where
-        T: Serialize + Clone + Send + Sync + 'static,
+        T: Serialize + Weigh + Clone + Send + Sync + 'static,
     {
         let mut first = true;
         // A durable reader: QoS ≥ 1 messages upstream are acknowledged once committed.
@@ -188,18 +203,26 @@ impl PersistRecord {
 
     /// Hands one value to the writer (which turns it into JSON), waiting while its queue is
     /// full. Cancel-safe.
-    pub async fn push<T: Serialize + Send + 'static>(&self, value: T) {
+    pub async fn push<T: Serialize + Weigh + Send + 'static>(&self, value: T) {
         self.push_settled(value, None).await;
     }
 
     /// [`PersistRecord::push`], accepting the value upstream once the store is done with it.
-    async fn push_settled<T: Serialize + Send + 'static>(
+    async fn push_settled<T: Serialize + Weigh + Send + 'static>(
         &self,
         value: T,
         settle: Option<AcceptOnDrop>,
     ) {
         let Some(sink) = &self.persist.sink else {
             self.persist.status.lost(LostReason::StoreDown, 1);
+            return;
+        };
+        let p = &self.persist;
+        let weight = u32::try_from(value.weight())
+            .unwrap_or(u32::MAX)
+            .min(p.max_bytes);
+        let Ok(bytes) = p.budget.clone().acquire_many_owned(weight).await else {
+            p.status.lost(LostReason::Closed, 1);
             return;
         };
         let row = HistoryRow {
@@ -210,6 +233,7 @@ impl PersistRecord {
             source: self.source.clone(),
             value: Box::new(value),
             settle,
+            bytes: Some(bytes),
         };
         match sink.push(row).await {
             Ok(_) => {}
@@ -218,5 +242,32 @@ impl PersistRecord {
                 self.persist.status.lost(LostReason::Closed, 1)
             }
         }
+    }
+}
+
+/// A value's size in memory, as counted against `[store] queue_max_bytes`: its own size, plus
+/// what it owns on the heap where that can be large (JSON values). Record types of
+/// `aimdb-records` are fixed-size (`heapless`), so the default is exact for them.
+pub trait Weigh {
+    /// Bytes this value holds.
+    fn weight(&self) -> usize {
+        std::mem::size_of_val(self)
+    }
+}
+
+impl Weigh for Value {
+    fn weight(&self) -> usize {
+        // Per entry: the value itself, plus a map node's key and bookkeeping (an estimate).
+        const MAP_ENTRY: usize = 32;
+        std::mem::size_of::<Value>()
+            + match self {
+                Value::String(s) => s.capacity(),
+                Value::Array(a) => a.iter().map(Weigh::weight).sum(),
+                Value::Object(m) => m
+                    .iter()
+                    .map(|(k, v)| k.capacity() + MAP_ENTRY + v.weight())
+                    .sum(),
+                _ => 0,
+            }
     }
 }

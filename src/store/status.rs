@@ -5,9 +5,11 @@
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
+use std::sync::Arc;
 
 use aimdb_tokio::concurrency::{BackgroundSink, SinkStats};
 use parking_lot::RwLock;
+use tokio::sync::Semaphore;
 
 use super::writer::HistoryRow;
 
@@ -57,6 +59,8 @@ pub struct StoreStatus {
     reason: RwLock<Option<String>>,
     path: RwLock<Option<PathBuf>>,
     sink: RwLock<Option<BackgroundSink<HistoryRow>>>,
+    /// The persist taps' byte budget and its size.
+    budget: RwLock<Option<(Arc<Semaphore>, usize)>>,
     lost_lagged: AtomicU64,
     lost_down: AtomicU64,
     lost_closed: AtomicU64,
@@ -83,6 +87,10 @@ pub struct StoreCounters {
     pub sink: SinkStats,
     /// Configured writer queue size.
     pub queue_capacity: usize,
+    /// Bytes (estimated) the writer queue holds now.
+    pub queue_bytes: usize,
+    /// Configured writer queue size in bytes.
+    pub queue_max_bytes: usize,
     /// Values lost because a persist tap lagged.
     pub lost_lagged: u64,
     /// Values lost because the store was down.
@@ -133,6 +141,10 @@ impl StoreStatus {
 
     pub(crate) fn set_sink(&self, sink: Option<BackgroundSink<HistoryRow>>) {
         *self.sink.write() = sink;
+    }
+
+    pub(crate) fn set_budget(&self, budget: Option<(Arc<Semaphore>, usize)>) {
+        *self.budget.write() = budget;
     }
 
     /// Opened (or recovered): state `up`.
@@ -210,9 +222,15 @@ impl StoreStatus {
         let (stats, capacity) = sink.as_ref().map_or((SinkStats::default(), 0), |s| {
             (s.stats(), s.config().capacity)
         });
+        let (queue_bytes, queue_max_bytes) =
+            self.budget.read().as_ref().map_or((0, 0), |(b, max)| {
+                (max.saturating_sub(b.available_permits()), *max)
+            });
         StoreCounters {
             sink: stats,
             queue_capacity: capacity,
+            queue_bytes,
+            queue_max_bytes,
             lost_lagged: self.lost_lagged.load(Ordering::Relaxed),
             lost_down: self.lost_down.load(Ordering::Relaxed),
             lost_closed: self.lost_closed.load(Ordering::Relaxed),

@@ -57,6 +57,8 @@ pub struct HistoryRow {
     /// Accepts the value's record position when the row is dropped: after its batch is
     /// committed (or given up, counted as lost), never while it may still be retried.
     pub settle: Option<AcceptOnDrop>,
+    /// The value's share of `[store] queue_max_bytes`, given back when the row is dropped.
+    pub bytes: Option<tokio::sync::OwnedSemaphorePermit>,
 }
 
 /// A `persist = true` record's hold, accepting `pos` on drop (see [`HistoryRow::settle`]).
@@ -268,6 +270,7 @@ mod tests {
     fn row(i: usize, value: serde_json::Value) -> HistoryRow {
         HistoryRow {
             settle: None,
+            bytes: None,
             key: Arc::from("k"),
             type_name: "json",
             ts_ms: i as i64,

@@ -10,6 +10,10 @@ use super::super::{parse_duration, Problem, StoreConfig};
 
 /// Largest queue or batch a config may ask for.
 const MAX_QUEUE: i64 = 1 << 24;
+/// `[store] queue_max_bytes` by default: 32 MiB, fit for a small gateway.
+const DEFAULT_QUEUE_BYTES: u64 = 32 << 20;
+/// Largest `[store] queue_max_bytes` (one value's weight is counted in a `u32`).
+const MAX_QUEUE_BYTES: i64 = u32::MAX as i64;
 
 /// `[store]`.
 pub fn section(
@@ -34,6 +38,12 @@ pub fn section(
     let queue_capacity = raw.queue_capacity.as_ref().map_or(Some(65_536), |n| {
         count(n, "[store] queue_capacity", MAX_QUEUE, problems)
     });
+    let queue_max_bytes = raw
+        .queue_max_bytes
+        .as_ref()
+        .map_or(Some(DEFAULT_QUEUE_BYTES), |n| {
+            count(n, "[store] queue_max_bytes", MAX_QUEUE_BYTES, problems)
+        });
     let batch_size = raw.batch_size.as_ref().map_or(Some(4096), |n| {
         count(n, "[store] batch_size", MAX_QUEUE, problems)
     });
@@ -55,6 +65,7 @@ pub fn section(
         max_rows,
         sweep_interval: sweep_interval?,
         queue_capacity: usize::try_from(queue_capacity?).ok()?,
+        queue_max_bytes: usize::try_from(queue_max_bytes?).ok()?,
         batch_size: usize::try_from(batch_size?).ok()?,
         batch_delay: batch_delay?,
     })
