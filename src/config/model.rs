@@ -92,6 +92,9 @@ pub struct MqttConfig {
     /// Payload bytes each outbound link may hold unacknowledged (default 16 MiB); the outbox is
     /// full at whichever bound comes first.
     pub outbox_max_bytes: usize,
+    /// Largest size of the disk outbox's database file (default 1 GiB); a value that would
+    /// pass it is kept in memory only (logged, counted).
+    pub outbox_max_file_bytes: u64,
     /// What a link's outbox does at `outbox_capacity` when neither the link sets `outbox_full`
     /// nor it blocks by default (default drop the oldest).
     pub outbox_full: OutboxFull,

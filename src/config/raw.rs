@@ -39,6 +39,7 @@ pub struct RawMqtt {
     pub outbox_path: Option<Spanned<String>>,
     pub outbox_capacity: Option<Spanned<i64>>,
     pub outbox_max_bytes: Option<Spanned<i64>>,
+    pub outbox_max_file_bytes: Option<Spanned<i64>>,
     pub outbox_full: Option<Spanned<String>>,
     pub max_packet_size: Option<Spanned<i64>>,
     pub clean_session: Option<Spanned<bool>>,

@@ -128,7 +128,9 @@ impl Bridge {
         if !*attached {
             *attached = true;
             if self.cfg.outbox == Outbox::Disk {
-                match DiskOutbox::open(self.cfg.outbox_path.clone()).await {
+                match DiskOutbox::open(self.cfg.outbox_path.clone(), self.cfg.outbox_max_file_bytes)
+                    .await
+                {
                     Ok(Ok(disk)) => self.publisher.set_disk(disk),
                     Ok(Err(e)) => tracing::error!("{e}; outbound values are kept in memory only"),
                     Err(_) => tracing::error!(

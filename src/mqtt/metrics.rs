@@ -105,6 +105,8 @@ pub struct MqttMetrics {
     pub reconnect_delay_ms: AtomicU64,
     /// QoS ≥ 1 messages received and not yet acknowledged to the broker.
     pub unacked: AtomicU64,
+    /// Disk outbox transactions that failed (their values kept in memory only).
+    pub disk_failures: AtomicU64,
     bad: [AtomicU64; 4],
     links: Mutex<BTreeMap<LinkKey, Arc<LinkMetrics>>>,
     active: Mutex<Vec<(LinkKey, Arc<LinkMetrics>)>>,
@@ -213,6 +215,17 @@ impl MqttMetrics {
             "QoS >= 1 messages received and not yet acknowledged: held by the broker until every durable reader downstream has their values.",
         );
         let _ = writeln!(out, "aimdbd_mqtt_inbound_unacked {}", g(&self.unacked));
+        family(
+            out,
+            "aimdbd_mqtt_outbox_disk_failures_total",
+            "counter",
+            "Disk outbox transactions that failed (full at outbox_max_file_bytes, or a disk error): their values were kept in memory only.",
+        );
+        let _ = writeln!(
+            out,
+            "aimdbd_mqtt_outbox_disk_failures_total {}",
+            g(&self.disk_failures)
+        );
         family(
             out,
             "aimdbd_mqtt_bad_input_total",

@@ -133,6 +133,14 @@ pub fn mqtt(
         DEFAULT_OUTBOX_MAX_BYTES,
         problems,
     ) as usize;
+    let outbox_max_file_bytes = int_in(
+        &raw.outbox_max_file_bytes,
+        "outbox_max_file_bytes",
+        1 << 20,
+        1 << 44,
+        1 << 30,
+        problems,
+    ) as u64;
     let max_packet_size = int_in(
         &raw.max_packet_size,
         "max_packet_size",
@@ -225,6 +233,7 @@ pub fn mqtt(
         outbox_path,
         outbox_capacity,
         outbox_max_bytes,
+        outbox_max_file_bytes,
         outbox_full,
         max_packet_size,
         clean_session: raw.clean_session.as_ref().is_none_or(|c| *c.get_ref()),

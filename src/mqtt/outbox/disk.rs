@@ -25,7 +25,11 @@ use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 use std::time::Duration;
 
+use std::sync::atomic::Ordering;
+
 use aimdb_core::Acceptor;
+
+use crate::mqtt::metrics::metrics;
 use rusqlite::{params, Connection};
 use tokio::sync::oneshot;
 
@@ -73,13 +77,16 @@ pub struct Registered {
 impl DiskOutbox {
     /// Opens (creating if needed) the outbox file at `path` on a new thread. Resolves once the
     /// file is open.
-    pub fn open(path: PathBuf) -> oneshot::Receiver<Result<DiskOutbox, String>> {
+    /// The file never grows past `max_bytes` (`[mqtt] outbox_max_file_bytes`): values that
+    /// would pass it are kept in memory only (logged, counted); free pages are given back after
+    /// a drain, and the WAL is truncated after checkpoints.
+    pub fn open(path: PathBuf, max_bytes: u64) -> oneshot::Receiver<Result<DiskOutbox, String>> {
         let (reply, opened) = oneshot::channel();
         let spawned = std::thread::Builder::new()
             .name("aimdbd-outbox".into())
             .spawn(move || {
                 let (tx, rx) = mpsc::channel();
-                match open_db(&path) {
+                match open_db(&path, max_bytes) {
                     Ok(conn) => {
                         if reply.send(Ok(DiskOutbox { tx })).is_ok() {
                             run(conn, rx, &path);
@@ -150,14 +157,34 @@ impl DiskOutbox {
     }
 }
 
-fn open_db(path: &Path) -> rusqlite::Result<Connection> {
+/// WAL bytes kept after a checkpoint (it is truncated to this).
+const WAL_LIMIT: i64 = 8 << 20;
+
+/// Opens the file: WAL, incremental auto-vacuum (an older file is vacuumed once to switch), the
+/// WAL truncated after checkpoints, and the file bounded at `max_bytes`.
+fn open_db(path: &Path, max_bytes: u64) -> rusqlite::Result<Connection> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         let _ = std::fs::create_dir_all(dir);
     }
     let conn = Connection::open(path)?;
     conn.busy_timeout(Duration::from_secs(5))?;
+    // Before any table exists (a new file) this takes effect at once; an older file needs one
+    // VACUUM to switch.
+    conn.pragma_update(None, "auto_vacuum", "INCREMENTAL")?;
+    let vacuum: i64 = conn.query_row("PRAGMA auto_vacuum", [], |r| r.get(0))?;
+    if vacuum != 2 {
+        conn.execute_batch("VACUUM;")?;
+    }
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "synchronous", "NORMAL")?;
+    conn.pragma_update(None, "journal_size_limit", WAL_LIMIT)?;
+    let page: i64 = conn.query_row("PRAGMA page_size", [], |r| r.get(0))?;
+    let pages = i64::try_from(max_bytes).unwrap_or(i64::MAX) / page.max(512);
+    conn.query_row(
+        &format!("PRAGMA max_page_count = {}", pages.max(16)),
+        [],
+        |_| Ok(()),
+    )?;
     migrate_link_names(&conn)?;
     conn.execute_batch(
         "CREATE TABLE IF NOT EXISTS link (
@@ -259,13 +286,18 @@ fn run(mut conn: Connection, rx: mpsc::Receiver<Op>, path: &Path) {
                 Err(_) => break,
             }
         }
-        // Registrations run after the batch's transaction, in the thread's own order.
+        // Registrations (and a close) run after the batch's transaction, in the thread's order.
         let mut registrations = Vec::new();
+        let mut closing = None;
         let batch: Vec<Op> = batch
             .into_iter()
             .filter_map(|op| match op {
                 Op::Register(names, reply) => {
                     registrations.push((names, reply));
+                    None
+                }
+                Op::Close(done) => {
+                    closing = Some(done);
                     None
                 }
                 op => Some(op),
@@ -284,17 +316,28 @@ fn run(mut conn: Connection, rx: mpsc::Receiver<Op>, path: &Path) {
                 }
             }
         }
-        let mut closing = None;
-        if let Err(e) = apply(&mut conn, batch, &mut closing) {
+        if let Err(e) = apply(&mut conn, &batch, true) {
             failures += 1;
+            let full = is_full(&e);
+            metrics().disk_failures.fetch_add(1, Ordering::Relaxed);
             if failures.is_power_of_two() {
+                let why = if full {
+                    " (the file reached [mqtt] outbox_max_file_bytes)"
+                } else {
+                    ""
+                };
                 tracing::error!(
                     path = %path.display(),
                     failures,
-                    "disk outbox write failed: {e}; values stay in memory only (and are acknowledged upstream as such)"
+                    "disk outbox write failed: {e}{why}; these values stay in memory only (and are acknowledged upstream as such)"
                 );
             }
+            if full {
+                // Deletes free pages: apply them alone, so the file drains as the broker acks.
+                let _ = apply(&mut conn, &batch, false);
+            }
         }
+        give_back_space(&conn);
         // Committed (or given up: held in memory only, as logged) — the links upstream may
         // acknowledge these values.
         for (acceptor, pos) in committed.drain(..) {
@@ -317,11 +360,37 @@ fn run(mut conn: Connection, rx: mpsc::Receiver<Op>, path: &Path) {
     }
 }
 
-fn apply(
-    conn: &mut Connection,
-    batch: Vec<Op>,
-    closing: &mut Option<oneshot::Sender<()>>,
-) -> rusqlite::Result<()> {
+/// Whether `e` says the database reached its size bound (`max_page_count`) or the disk is full.
+fn is_full(e: &rusqlite::Error) -> bool {
+    e.sqlite_error_code() == Some(rusqlite::ErrorCode::DiskFull)
+}
+
+/// Free pages past which the file is shrunk (incremental vacuum): 1 MiB of 4 KiB pages.
+const SHRINK_AT: i64 = 256;
+
+/// Hands free pages back to the file system once there are many (after an outage drained), so
+/// the file does not stay at its peak size.
+fn give_back_space(conn: &Connection) {
+    let free: i64 = conn
+        .query_row("PRAGMA freelist_count", [], |r| r.get(0))
+        .unwrap_or(0);
+    if free >= SHRINK_AT {
+        // One page per step: the statement must run until it is done.
+        let vacuumed = conn
+            .prepare("PRAGMA incremental_vacuum")
+            .and_then(|mut st| {
+                let mut rows = st.query([])?;
+                while rows.next()?.is_some() {}
+                Ok(())
+            });
+        if let Err(e) = vacuumed {
+            tracing::debug!("disk outbox: incremental vacuum failed: {e}");
+        }
+    }
+}
+
+/// Applies the batch's inserts (when `inserts`) and deletes in one transaction.
+fn apply(conn: &mut Connection, batch: &[Op], inserts: bool) -> rusqlite::Result<()> {
     let tx = conn.transaction()?;
     {
         let mut insert = tx.prepare_cached(
@@ -338,13 +407,16 @@ fn apply(
             .collect();
         let mut skipped: HashSet<(i64, u64)> = HashSet::new();
         for op in batch {
-            match op {
+            match *op {
                 Op::Insert {
-                    link, seq, payload, ..
+                    link,
+                    seq,
+                    ref payload,
+                    ..
                 } => {
                     if deleted.contains(&(link, seq)) {
                         skipped.insert((link, seq));
-                    } else {
+                    } else if inserts {
                         insert.execute(params![link, seq as i64, payload])?;
                     }
                 }
@@ -353,8 +425,7 @@ fn apply(
                         delete.execute(params![link, seq as i64])?;
                     }
                 }
-                Op::Close(done) => *closing = Some(done),
-                Op::Register(..) => {}
+                Op::Close(_) | Op::Register(..) => {}
             }
         }
     }
@@ -366,7 +437,7 @@ mod tests {
     use super::*;
 
     fn open_and_register(path: &Path, links: &[(String, String)]) -> (Vec<i64>, Registered) {
-        let conn = open_db(path).unwrap();
+        let conn = open_db(path, 1 << 30).unwrap();
         let r = register(&conn, links, &mut HashSet::new()).unwrap();
         (r.links.iter().map(|l| l.0).collect(), r)
     }
@@ -376,6 +447,44 @@ mod tests {
             .iter()
             .map(|(r, t)| (r.to_string(), t.to_string()))
             .collect()
+    }
+
+    #[test]
+    fn the_file_is_bounded_and_gives_free_pages_back() {
+        let dir = std::env::temp_dir().join(format!("aimdbd-disk-s-{}", std::process::id()));
+        let _ = std::fs::create_dir_all(&dir);
+        let path = dir.join("size.db");
+        let _ = std::fs::remove_file(&path);
+        let mut conn = open_db(&path, 2 << 20).unwrap();
+        let r = register(&conn, &names(&[("r", "t")]), &mut HashSet::new()).unwrap();
+        let link = r.links[0].0;
+        let pages =
+            |c: &Connection| -> i64 { c.query_row("PRAGMA page_count", [], |r| r.get(0)).unwrap() };
+        let insert = |seq: u64| Op::Insert {
+            link,
+            seq,
+            payload: vec![7; 100 * 1024],
+            acceptor: None,
+            pos: seq,
+        };
+        for seq in 1..=10 {
+            apply(&mut conn, &[insert(seq)], true).unwrap();
+        }
+        let full = (11..=40)
+            .map(|seq| apply(&mut conn, &[insert(seq)], true))
+            .find_map(Result::err)
+            .expect("4 MB cannot fit a 2 MiB file");
+        assert!(is_full(&full), "{full}");
+        assert!(pages(&conn) * 4096 <= 2 << 20);
+        let deletes: Vec<Op> = (1..=40).map(|seq| Op::Delete { link, seq }).collect();
+        apply(&mut conn, &deletes, false).unwrap();
+        give_back_space(&conn);
+        assert!(
+            pages(&conn) < 64,
+            "free pages given back: {} pages",
+            pages(&conn)
+        );
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]
@@ -419,7 +528,7 @@ mod tests {
         assert_eq!(r.orphans, 0);
         assert_eq!(open_and_register(&path, &links).0, ids, "migrated once");
         // Registered one by one (a reload adding links): the rest count as orphans meanwhile.
-        let conn = open_db(&path).unwrap();
+        let conn = open_db(&path, 1 << 30).unwrap();
         let mut known = HashSet::new();
         let first = register(&conn, &links[1..2], &mut known).unwrap();
         assert_eq!(
