@@ -1,5 +1,6 @@
 //! The daemon's signal paths that need a slow graph to be seen: a drain that cannot finish
-//! within `[node] shutdown_timeout` is abandoned and the process still exits 0; a second
+//! within `[node] shutdown_timeout` is abandoned and the process exits 75 (`UNDRAINED`), saying
+//! so; values left in a memory outbox at shutdown (broker away) are reported lost, exit 75; a second
 //! SIGTERM while draining exits at once with 130; and with `WATCHDOG_USEC` set, systemd gets
 //! `WATCHDOG=1` pings. The slow consumer is the `log` tap's `pace_ms`. Bounds are generous;
 //! nothing asserts on speed beyond "well before the configured timeout".
@@ -39,15 +40,90 @@ fn wait_backlog(d: &Daemon) {
 }
 
 #[test]
-fn a_drain_past_shutdown_timeout_is_abandoned_and_exits_0() {
+fn a_drain_past_shutdown_timeout_is_abandoned_and_exits_75() {
     let dir = TestDir::new("drain-timeout");
     let port = free_port();
     let mut d = Daemon::start(dir.path(), port, &slow_graph(port, "1s"));
     wait_backlog(&d);
     let t0 = Instant::now();
-    assert_eq!(d.stop(), Some(0));
+    assert_eq!(
+        d.stop(),
+        Some(75),
+        "a drain that could not finish is not a clean exit"
+    );
     assert!(t0.elapsed() < BOUND);
-    assert!(d.logged("drain timed out"), "the timeout is logged");
+    let lines = d.log_lines();
+    let line = lines
+        .iter()
+        .find(|l| support::message(l).starts_with("drain timed out"))
+        .expect("the timeout is logged");
+    assert_eq!(line["level"], "ERROR", "{line}");
+    assert!(support::message(line).contains("lost"), "{line}");
+    assert!(
+        support::field(&lines, "record stats", "sensor.temp", "produced").is_some(),
+        "the record stats say what was produced and delivered"
+    );
+}
+
+#[test]
+fn values_left_in_a_memory_outbox_at_shutdown_are_reported_lost_and_exit_75() {
+    let dir = TestDir::new("drain-outbox-lost");
+    let mut broker = support::mosquitto::Mosquitto::start(dir.path());
+    let port = free_port();
+    let config = config_head(port)
+        .replace("shutdown_timeout = \"10s\"", "shutdown_timeout = \"1s\"")
+        + &format!(
+            r#"[mqtt]
+url = "{}"
+outbox_capacity = 3
+reconnect_min = "50ms"
+reconnect_max = "200ms"
+
+[[record]]
+key = "note"
+type = "json"
+link_to = [{{ url = "mqtt://out/note", codec = "json", qos = 1 }}]
+"#,
+            broker.url()
+        );
+    let mut d = Daemon::start(dir.path(), port, &config);
+    wait_until("connected", || {
+        d.metric("aimdbd_mqtt_connected") == Some(1.0)
+    });
+    broker.stop();
+    wait_until("disconnected", || {
+        d.metric("aimdbd_mqtt_connected") == Some(0.0)
+    });
+    for n in 0..5 {
+        assert_eq!(
+            d.http("POST", "/api/records/note", &format!("{n}"))
+                .map(|r| r.0),
+            Some(200)
+        );
+    }
+    wait_until("two dropped at the bound", || {
+        d.metric(
+            r#"aimdbd_mqtt_outbox_dropped_total{direction="out",record="note",topic="out/note"}"#,
+        ) == Some(2.0)
+    });
+    assert_eq!(d.stop(), Some(75));
+    let lines = d.log_lines();
+    let dropped = lines
+        .iter()
+        .find(|l| support::message(l).starts_with("outbox full: values dropped"))
+        .expect("the drops at the bound are logged");
+    assert_eq!(dropped["level"], "WARN");
+    let stats = lines
+        .iter()
+        .find(|l| support::message(l) == "outbox stats")
+        .expect("outbox stats at shutdown");
+    assert_eq!(stats["fields"]["dropped"], 2, "{stats}");
+    assert_eq!(stats["fields"]["held"], 3, "{stats}");
+    let lost = lines
+        .iter()
+        .find(|l| support::message(l).starts_with("MQTT shutdown: values still in memory outboxes"))
+        .expect("the loss is logged");
+    assert_eq!(lost["fields"]["values"], 3, "{lost}");
 }
 
 #[test]
@@ -73,7 +149,7 @@ fn watchdog_pings_reach_systemd_when_watchdog_usec_is_set() {
     let mut d = Daemon::spawn(
         dir.path(),
         port,
-        &slow_graph(port, "5s"),
+        &slow_graph(port, "5s").replace("pace_ms = 100", "pace_ms = 0"),
         None,
         &[("NOTIFY_SOCKET", notify), ("WATCHDOG_USEC", "200000")],
     );
@@ -93,7 +169,7 @@ fn watchdog_pings_reach_systemd_when_watchdog_usec_is_set() {
     let mut d = Daemon::spawn(
         dir.path(),
         port,
-        &slow_graph(port, "5s"),
+        &slow_graph(port, "5s").replace("pace_ms = 100", "pace_ms = 0"),
         None,
         &[
             ("NOTIFY_SOCKET", notify),

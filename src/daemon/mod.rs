@@ -99,23 +99,36 @@ pub async fn run(path: PathBuf, config: Config) -> u8 {
     let handle = graph.handle().clone();
     let started = tokio::time::Instant::now();
     let outcome = graph.drain(config.shutdown_timeout).await;
-    if let Some(b) = bridge {
-        b.close(mqtt_budget(config.shutdown_timeout, started)).await;
-    }
+    let lost_in_outboxes = match bridge {
+        Some(b) => b.close(mqtt_budget(config.shutdown_timeout, started)).await,
+        None => 0,
+    };
     log_stats(&handle, &config);
     store.shutdown(config.shutdown_timeout).await;
     match outcome {
-        DrainOutcome::Drained => {
+        DrainOutcome::Drained if lost_in_outboxes == 0 => {
             tracing::info!("drained; exiting");
             exit::OK
         }
-        DrainOutcome::TimedOut { live_tasks } => {
-            tracing::warn!(
-                live_tasks,
-                "drain timed out after {:?}; exiting anyway",
-                config.shutdown_timeout
+        DrainOutcome::Drained => {
+            tracing::error!(
+                lost = lost_in_outboxes,
+                code = exit::UNDRAINED,
+                "drained, but values were lost (see above); exiting with {}",
+                exit::UNDRAINED
             );
-            exit::OK
+            exit::UNDRAINED
+        }
+        DrainOutcome::TimedOut { live_tasks } => {
+            tracing::error!(
+                live_tasks,
+                lost_in_outboxes,
+                code = exit::UNDRAINED,
+                "drain timed out after {:?}: values the abandoned tasks had not taken are lost (record stats above: produced vs delivered); exiting with {}",
+                config.shutdown_timeout,
+                exit::UNDRAINED
+            );
+            exit::UNDRAINED
         }
         DrainOutcome::Failed(e) => {
             tracing::error!("graph failed: {e}");

@@ -164,7 +164,9 @@ impl Bridge {
     /// Ends the session: stops taking inbound messages, sends what the outboxes hold until
     /// acknowledged (at most `budget`), publishes `offline`, disconnects, and waits for the
     /// session to end (the disk outbox committed and closed). Call once the last graph drained.
-    pub async fn close(&self, budget: Duration) {
+    /// Logs each outbox's counters; returns the values left in memory outboxes (lost: with
+    /// `outbox = "disk"` they are kept for the next start, and 0 is returned).
+    pub async fn close(&self, budget: Duration) -> usize {
         let status = topic::status_topic(&self.node_id);
         close_when_drained(
             &self.publisher,
@@ -178,6 +180,18 @@ impl Bridge {
         let task = self.task.lock().take();
         if let Some(task) = task {
             let _ = task.await;
+        }
+        self.publisher.log_stats();
+        let held = self.publisher.held();
+        match self.cfg.outbox {
+            Outbox::Memory if held > 0 => {
+                tracing::error!(
+                    values = held,
+                    "MQTT shutdown: values still in memory outboxes were not delivered and are lost (outbox = \"disk\" keeps them for the next start)"
+                );
+                held
+            }
+            _ => 0,
         }
     }
 }

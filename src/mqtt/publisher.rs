@@ -102,6 +102,8 @@ pub struct Publisher {
     room: Notify,
     max_packet: usize,
     too_large: LogLimit,
+    /// Outbox drops at the bound (`outbox_full = "drop_*"`), logged at most every 10 s.
+    dropped_log: LogLimit,
 }
 
 impl Publisher {
@@ -127,6 +129,7 @@ impl Publisher {
             room: Notify::new(),
             max_packet,
             too_large: LogLimit::new(Duration::from_secs(10)),
+            dropped_log: LogLimit::new(Duration::from_secs(10)),
         }
     }
 
@@ -294,7 +297,27 @@ impl Publisher {
         }
         let disk = st.disk.as_ref().zip(slot.disk_id);
         let acceptor = &slot.link.acceptor;
-        let on_disk = match slot.queue.push(payload.to_vec()) {
+        let pushed = slot.queue.push(payload.to_vec());
+        let dropped = match &pushed {
+            Pushed::HeldDroppingOldest { dropped, .. } => dropped.len(),
+            Pushed::DroppedNewest => 1,
+            Pushed::Held(_) => 0,
+        };
+        if dropped > 0 {
+            if let Some(suppressed) = self.dropped_log.allow() {
+                tracing::warn!(
+                    record = %slot.link.record,
+                    topic = %slot.link.topic,
+                    dropped,
+                    policy = ?slot.link.full,
+                    held = slot.queue.len(),
+                    bytes = slot.queue.bytes(),
+                    suppressed,
+                    "outbox full: values dropped (see aimdbd_mqtt_outbox_dropped_total; raise outbox_capacity / outbox_max_bytes, or use outbox_full = \"block\" where the writer can wait)"
+                );
+            }
+        }
+        let on_disk = match pushed {
             Pushed::Held(seq) => {
                 disk.map(|(d, id)| d.insert(id, seq, payload, pos, acceptor.clone()))
             }
@@ -451,6 +474,22 @@ impl Publisher {
     /// Values still held, over all links.
     pub fn held(&self) -> usize {
         self.state.lock().slots.iter().map(|s| s.queue.len()).sum()
+    }
+
+    /// Logs each link's outbox counters (delivered, dropped at the bound, held now), e.g. at
+    /// shutdown.
+    pub fn log_stats(&self) {
+        for s in &self.state.lock().slots {
+            let m = &s.link.metrics;
+            tracing::info!(
+                record = %s.link.record,
+                topic = %s.link.topic,
+                delivered = m.messages.load(Ordering::Relaxed),
+                dropped = m.outbox_dropped.load(Ordering::Relaxed),
+                held = s.queue.len(),
+                "outbox stats"
+            );
+        }
     }
 
     /// Whether the outboxes hold nothing, over all links.

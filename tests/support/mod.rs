@@ -203,11 +203,16 @@ impl Daemon {
         serde_json::from_str(&body).ok()
     }
 
-    /// The JSON log lines (`--log-format json`).
+    /// The JSON log lines (`--log-format json`), without the journald priority prefix (`<6>`)
+    /// they carry when `JOURNAL_STREAM` is set.
     pub fn log_lines(&self) -> Vec<Value> {
         std::fs::read_to_string(self.dir.join("log.jsonl"))
             .unwrap_or_default()
             .lines()
+            .map(|l| match l.as_bytes() {
+                [b'<', p, b'>', ..] if p.is_ascii_digit() => &l[3..],
+                _ => l,
+            })
             .filter_map(|l| serde_json::from_str(l).ok())
             .collect()
     }
