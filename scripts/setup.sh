@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what the tests need, idempotently: Mosquitto (broker + clients), qemu-system-arm,
-# arm-none-eabi binutils, sqlite3, openssl, and the thumbv7em-none-eabihf Rust target.
+# arm-none-eabi binutils, sqlite3, openssl, graphviz, and the thumbv7em-none-eabihf Rust target.
 # Safe to run again: it only installs what is missing.
 set -euo pipefail
 
@@ -12,6 +12,8 @@ command -v arm-none-eabi-size >/dev/null 2>&1 || need_apt+=(binutils-arm-none-ea
 command -v sqlite3 >/dev/null 2>&1 || need_apt+=(sqlite3)
 # The MQTT TLS tests generate their CA and certificates with the openssl CLI.
 command -v openssl >/dev/null 2>&1 || need_apt+=(openssl)
+# `aimdbd graph --format dot` is rendered with Graphviz in tests/cli_pipes.rs.
+command -v dot >/dev/null 2>&1 || need_apt+=(graphviz)
 
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "setup: installing ${need_apt[*]}"
@@ -35,4 +37,4 @@ for component in rustfmt clippy; do
     rustup component add "$component"
   fi
 done
-echo "setup: ok (mosquitto, qemu-system-arm, arm-none-eabi binutils, sqlite3, openssl, thumbv7em-none-eabihf)"
+echo "setup: ok (mosquitto, qemu-system-arm, arm-none-eabi binutils, sqlite3, openssl, graphviz, thumbv7em-none-eabihf)"

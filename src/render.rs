@@ -70,31 +70,40 @@ pub fn text(cfg: &Config) -> String {
 pub fn dot(cfg: &Config) -> String {
     let mut out = String::from("digraph aimdbd {\n  rankdir=LR;\n  node [shape=box];\n");
     for r in ordered(cfg) {
+        let buffer = r.buffer.to_string();
         let _ = writeln!(
             out,
-            "  {:?} [label={:?}];",
-            r.key,
-            format!("{}\\n{}\\n{}", r.key, r.type_name, r.buffer)
+            "  {} [label={}];",
+            dot_str(&[&r.key]),
+            dot_str(&[&r.key, r.type_name, &buffer])
         );
         for input in r.inputs() {
             let kind = match &r.writer {
                 Some(Writer::Transform(t)) => t.kind,
                 _ => "",
             };
-            let _ = writeln!(out, "  {input:?} -> {:?} [label={kind:?}];", r.key);
+            let _ = writeln!(
+                out,
+                "  {} -> {} [label={}];",
+                dot_str(&[input]),
+                dot_str(&[&r.key]),
+                dot_str(&[kind])
+            );
         }
         for l in &r.links_from {
             let _ = writeln!(
                 out,
-                "  {:?} [shape=ellipse];\n  {:?} -> {:?};",
-                l.url, l.url, r.key
+                "  {url} [shape=ellipse];\n  {url} -> {};",
+                dot_str(&[&r.key]),
+                url = dot_str(&[&l.url])
             );
         }
         for l in &r.links_to {
             let _ = writeln!(
                 out,
-                "  {:?} [shape=ellipse];\n  {:?} -> {:?};",
-                l.url, r.key, l.url
+                "  {url} [shape=ellipse];\n  {} -> {url};",
+                dot_str(&[&r.key]),
+                url = dot_str(&[&l.url])
             );
         }
     }
@@ -135,4 +144,23 @@ pub fn json(cfg: &Config) -> Value {
         })
         .collect();
     json!({ "node": cfg.node_id, "records": records, "edges": edges })
+}
+
+/// A DOT string literal of `lines`, one label line each (`\n` in DOT), with quotes and
+/// backslashes escaped and control characters dropped.
+fn dot_str(lines: &[&str]) -> String {
+    let mut out = String::from("\"");
+    for (i, line) in lines.iter().enumerate() {
+        if i > 0 {
+            out.push_str("\\n");
+        }
+        for c in line.chars().filter(|c| !c.is_control()) {
+            if c == '"' || c == '\\' {
+                out.push('\\');
+            }
+            out.push(c);
+        }
+    }
+    out.push('"');
+    out
 }

@@ -250,3 +250,33 @@ type = "json"
     d.signal("-TERM"); // a second signal ends the long drain at once
     assert_eq!(d.wait_exit(), Some(130));
 }
+
+#[test]
+fn a_changed_admin_listen_on_reload_is_reported_and_the_endpoint_stays() {
+    let dir = TestDir::new("reload-admin-listen");
+    let port = free_port();
+    let config = slow_graph(port, "5s").replace("pace_ms = 100", "pace_ms = 0");
+    let mut d = Daemon::start(dir.path(), port, &config);
+    let other = free_port();
+    std::fs::write(
+        dir.join("aimdbd.toml"),
+        config.replace(&format!("127.0.0.1:{port}"), &format!("127.0.0.1:{other}")),
+    )
+    .expect("write config");
+    d.signal("-HUP");
+    wait_until("reloaded", || {
+        d.metric(r#"aimdbd_reloads_total{result="ok"}"#) == Some(1.0)
+    });
+    let lines = d.log_lines();
+    let line = lines
+        .iter()
+        .find(|l| support::message(l).starts_with("[admin] listen changed"))
+        .expect("the change is reported");
+    assert_eq!(line["level"], "WARN");
+    assert_eq!(line["fields"]["configured"], format!("127.0.0.1:{other}"));
+    assert!(
+        d.http("GET", "/healthz", "").is_some(),
+        "still on the old address"
+    );
+    assert_eq!(d.stop(), Some(0));
+}

@@ -63,6 +63,9 @@ enum Command {
 /// Parses the command line, runs the command, returns the process exit code.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
+    if !matches!(cli.command, None | Some(Command::Run)) {
+        quiet_on_closed_pipe();
+    }
     let code = match cli.command {
         None | Some(Command::Run) => run::run(cli.config, &cli.log_level, cli.log_format),
         Some(Command::Check) => check::check(cli.config),
@@ -72,6 +75,17 @@ pub fn main() -> ExitCode {
         Some(Command::History(args)) => history::history(cli.config, &args),
     };
     ExitCode::from(code)
+}
+
+/// A command whose output is piped into `head` ends quietly when the pipe closes, as other Unix
+/// tools do (killed by SIGPIPE), instead of panicking on the write error. Not for the daemon,
+/// whose sockets must see EPIPE as an error.
+fn quiet_on_closed_pipe() {
+    // SAFETY: restoring a signal's default disposition touches no memory of this process; it
+    // runs before any thread is started.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
 }
 
 /// The config path, or a usage message.

@@ -24,7 +24,7 @@ use aimdb_core::BufferCfg;
 
 use super::notify;
 use crate::admin::{AccessPolicy, AdminState, Phase};
-use crate::config::{self, Config};
+use crate::config::{self, AdminConfig, Config};
 use crate::engine::{self, RunningGraph};
 use crate::mqtt::Bridge;
 use crate::record_types;
@@ -110,6 +110,7 @@ pub async fn reload(
     }
     store.before_start(&next, &db).await;
     let running = RunningGraph::start(db);
+    report_admin_listen(current.admin.as_ref(), next.admin.as_ref());
     // The endpoint stays on its address; a new token_file / allowed_hosts applies at once.
     if let (Some(bound), Some(admin)) = (state.bound(), &next.admin) {
         state.set_access(AccessPolicy::new(bound, admin));
@@ -134,4 +135,19 @@ fn keep(graph: RunningGraph, state: &AdminState, why: &str) -> RunningGraph {
     state.reloaded(false);
     notify::notify("READY=1");
     graph
+}
+
+/// A changed `[admin] listen` (or an `[admin]` added or removed) applies at the next restart:
+/// say so, so the operator does not look for the endpoint on the new address.
+fn report_admin_listen(old: Option<&AdminConfig>, new: Option<&AdminConfig>) {
+    let (old, new) = (old.map(|a| a.listen), new.map(|a| a.listen));
+    if old != new {
+        let show =
+            |a: Option<std::net::SocketAddr>| a.map_or("none".to_string(), |a| a.to_string());
+        tracing::warn!(
+            running = %show(old),
+            configured = %show(new),
+            "[admin] listen changed: the endpoint stays where it is until the next restart (systemctl restart aimdbd)"
+        );
+    }
 }

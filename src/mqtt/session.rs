@@ -16,7 +16,7 @@
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use aimdb_records::topic;
 use rumqttc::{
@@ -42,6 +42,10 @@ const INFLIGHT: u16 = 256;
 /// would drop the connection, and a persistent session's broker would send the same message
 /// again on every reconnect — one oversized message would stop all inbound for good.
 const MQTT_MAX_PACKET: usize = 268_435_455;
+/// A connection that lasted this long resets the reconnect backoff; one lost sooner (a session
+/// taken over by another client with the same id, a broker refusing us after CONNACK) does not,
+/// so two daemons fighting over one client id back off instead of reconnecting in a storm.
+const STABLE: Duration = Duration::from_secs(10);
 
 /// What the session needs.
 pub struct Session {
@@ -137,6 +141,9 @@ impl Session {
 
     async fn event_loop(&self, mut el: EventLoop, status: &str, mut backoff: Backoff) {
         let m = metrics();
+        // When the current connection was accepted, and how many in a row were lost soon after.
+        let mut connected_at: Option<Instant> = None;
+        let mut quick_losses = 0u32;
         loop {
             // Acknowledgements as values are accepted downstream come from the router's
             // per-graph settle tasks; this task only drives the connection.
@@ -156,7 +163,8 @@ impl Session {
                         after_attempts = backoff.attempts(),
                         "connected to the MQTT broker"
                     );
-                    backoff.reset();
+                    // The backoff resets only once a connection has lasted (see `STABLE`).
+                    connected_at = Some(Instant::now());
                     self.publisher
                         .connected(&self.router.filters(), (status, topic::STATUS_ONLINE));
                 }
@@ -195,6 +203,25 @@ impl Session {
                     m.connection_errors.fetch_add(1, Ordering::Relaxed);
                     if self.publisher.closing() {
                         return;
+                    }
+                    match connected_at.take().map(|at| at.elapsed()) {
+                        Some(lasted) if lasted >= STABLE => {
+                            quick_losses = 0;
+                            backoff.reset();
+                        }
+                        Some(_) => {
+                            quick_losses += 1;
+                            if quick_losses >= 2 && quick_losses.is_power_of_two() {
+                                tracing::warn!(
+                                    broker = %self.cfg.url,
+                                    client_id = %self.cfg.client_id,
+                                    losses = quick_losses,
+                                    "the broker keeps closing the connection right after accepting it: another client may be using client id {:?} (each connect takes the session over from the other); give each daemon its own [mqtt] client_id (default aimdbd-<node id>) or [node] id",
+                                    self.cfg.client_id
+                                );
+                            }
+                        }
+                        None => {}
                     }
                     let delay = backoff.next_delay();
                     m.reconnect_delay_ms
