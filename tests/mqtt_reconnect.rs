@@ -101,6 +101,9 @@ fn three_broker_restarts_reconnect_resubscribe_and_back_off() {
         broker.start_again();
         wait_until("reconnected", || connects(&d) == round + 1);
         round_trip(&client, round);
+        // A connection that lasted (3 s) starts the backoff over; a shorter one — a broker
+        // flapping, a session taken over — keeps it growing (tests/mqtt_takeover.rs).
+        std::thread::sleep(Duration::from_millis(3500));
     }
 
     // Each outage is a run of attempts 1, 2, 3, ... whose delays never shrink below the cap.

@@ -88,22 +88,16 @@ fn a_reload_with_mqtt_unchanged_keeps_the_session_and_follows_the_new_links() {
     );
 
     assert_eq!(metric(&d, "aimdbd_mqtt_connects_total"), 1, "no reconnect");
-    let said: Vec<_> = c
-        .on("aimdb/test-gw/status")
-        .iter()
-        .map(|r| String::from_utf8_lossy(&r.payload).into_owned())
-        .collect();
+    let said = c.texts("aimdb/test-gw/status");
     assert!(
         !said.iter().any(|s| s == "offline"),
         "never offline: {said:?}"
     );
-    let log = broker.log();
     assert_eq!(
-        log.lines()
-            .filter(|l| l.contains("New client connected") && l.contains(" as aimdbd-test-gw"))
-            .count(),
+        broker.connections_of("aimdbd-test-gw"),
         1,
-        "one connection:\n{log}"
+        "one connection:\n{}",
+        broker.log()
     );
     assert!(!std::fs::read_to_string(dir.join("log.jsonl"))
         .expect("log")

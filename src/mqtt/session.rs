@@ -45,7 +45,7 @@ const MQTT_MAX_PACKET: usize = 268_435_455;
 /// A connection that lasted this long resets the reconnect backoff; one lost sooner (a session
 /// taken over by another client with the same id, a broker refusing us after CONNACK) does not,
 /// so two daemons fighting over one client id back off instead of reconnecting in a storm.
-const STABLE: Duration = Duration::from_secs(10);
+const STABLE: Duration = Duration::from_secs(3);
 
 /// What the session needs.
 pub struct Session {

@@ -158,6 +158,15 @@ impl Mosquitto {
         std::fs::read_to_string(self.dir.join("mosquitto.log")).unwrap_or_default()
     }
 
+    /// How many times the broker logged a connect of `client_id`.
+    pub fn connections_of(&self, client_id: &str) -> usize {
+        let as_id = format!(" as {client_id} ");
+        self.log()
+            .lines()
+            .filter(|l| l.contains("New client connected") && l.contains(&as_id))
+            .count()
+    }
+
     /// Kills the broker at once (SIGKILL), like a crash.
     pub fn kill(&mut self) {
         if let Some(mut c) = self.child.take() {
@@ -306,6 +315,14 @@ impl TestClient {
             .iter()
             .filter(|r| r.topic == topic)
             .cloned()
+            .collect()
+    }
+
+    /// The payloads received on `topic` so far, as text.
+    pub fn texts(&self, topic: &str) -> Vec<String> {
+        self.on(topic)
+            .iter()
+            .map(|r| String::from_utf8_lossy(&r.payload).into_owned())
             .collect()
     }
 
