@@ -13,195 +13,13 @@
 //! Under `cargo test --benches` it runs one tiny round of each.
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use aimdb_bench::mqtt::{blast, forwarder, latency, payload, publisher, subscriber, Broker};
 use aimdb_bench::{fmt_rate, quick_mode, report, Throughput};
-use aimdb_records::{id, Codec, Temperature};
+use aimdb_records::Codec;
 use aimdbd::engine::{self, RunningGraph};
-use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
-use tokio::sync::mpsc;
-
-/// A Mosquitto for the benchmark, killed on drop.
-struct Broker {
-    child: Child,
-    port: u16,
-    dir: PathBuf,
-}
-
-impl Broker {
-    fn start() -> Self {
-        let dir = std::env::temp_dir().join(format!("aimdb-bench-mqtt-{}", std::process::id()));
-        let _ = std::fs::create_dir_all(&dir);
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .map(|a| a.port())
-            .unwrap_or_else(|e| panic!("no free port: {e}"));
-        let user = Command::new("id")
-            .arg("-un")
-            .output()
-            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
-            .unwrap_or_else(|_| "root".into());
-        let conf = dir.join("mosquitto.conf");
-        // Stock Mosquitto drops QoS 1 messages once 1000 are queued for a subscriber, and keeps
-        // only 20 in flight per client: both would measure the broker's limits, not the bridge.
-        let text = format!(
-            "user {user}\nlistener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n\
-             log_dest stderr\nlog_type error\nmax_queued_messages 0\nmax_queued_bytes 0\n\
-             max_inflight_messages 1000\n"
-        );
-        if let Err(e) = std::fs::write(&conf, text) {
-            panic!("cannot write {}: {e}", conf.display());
-        }
-        let bin = ["/usr/sbin/mosquitto", "/usr/bin/mosquitto"]
-            .into_iter()
-            .find(|p| Path::new(p).exists())
-            .unwrap_or("mosquitto");
-        let child = Command::new(bin)
-            .arg("-c")
-            .arg(&conf)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap_or_else(|e| {
-                panic!("cannot start mosquitto ({e}); run ./scripts/setup.sh to install it")
-            });
-        let start = Instant::now();
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            if start.elapsed() > Duration::from_secs(20) {
-                panic!("mosquitto did not listen on {port}");
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        Self { child, port, dir }
-    }
-}
-
-impl Drop for Broker {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
-fn payload(seq: u64) -> Vec<u8> {
-    let t = Temperature {
-        sensor_id: id("bench-sensor-0123456789abcdefghi").unwrap_or_default(),
-        celsius: 21.5,
-        timestamp_ms: seq,
-    };
-    Codec::Postcard.encode_to_vec(&t).unwrap_or_default()
-}
-
-fn seq_of(bytes: &[u8]) -> Option<u64> {
-    Codec::Postcard
-        .decode::<Temperature>(bytes)
-        .ok()
-        .map(|t| t.timestamp_ms)
-}
-
-fn options(port: u16, id: &str) -> MqttOptions {
-    let mut o = MqttOptions::new(id, "127.0.0.1", port);
-    o.set_keep_alive(Duration::from_secs(30))
-        .set_max_packet_size(1 << 20, 1 << 20)
-        .set_inflight(1000);
-    o
-}
-
-/// A subscriber on `topic`; yields `(seq, arrival)` for each message.
-async fn subscriber(
-    port: u16,
-    id: &str,
-    topic: &str,
-    qos: QoS,
-) -> mpsc::UnboundedReceiver<(u64, Instant)> {
-    let (client, mut el) = AsyncClient::new(options(port, id), 10_000);
-    let (tx, rx) = mpsc::unbounded_channel();
-    let (subscribed, ready) = tokio::sync::oneshot::channel();
-    let topic = topic.to_string();
-    tokio::spawn(async move {
-        let mut subscribed = Some(subscribed);
-        let _client = client.clone();
-        loop {
-            match el.poll().await {
-                Ok(Event::Incoming(Packet::ConnAck(_))) => {
-                    let _ = client.try_subscribe(topic.clone(), qos);
-                }
-                Ok(Event::Incoming(Packet::SubAck(_))) => {
-                    if let Some(s) = subscribed.take() {
-                        let _ = s.send(());
-                    }
-                }
-                Ok(Event::Incoming(Packet::Publish(p))) => {
-                    if let Some(seq) = seq_of(&p.payload) {
-                        if tx.send((seq, Instant::now())).is_err() {
-                            return;
-                        }
-                    }
-                }
-                Ok(_) => {}
-                Err(_) => return,
-            }
-        }
-    });
-    let _ = tokio::time::timeout(Duration::from_secs(20), ready).await;
-    rx
-}
-
-/// A publisher; its event loop runs on its own task.
-fn publisher(port: u16, id: &str) -> AsyncClient {
-    let (client, mut el) = AsyncClient::new(options(port, id), 10_000);
-    tokio::spawn(async move { while el.poll().await.is_ok() {} });
-    client
-}
-
-/// The minimal forwarder: subscribe to `from`, republish every payload to `to`.
-async fn forwarder(
-    port: u16,
-    id: &str,
-    from: &str,
-    to: &str,
-    qos: QoS,
-) -> tokio::task::JoinHandle<()> {
-    let (client, mut el) = AsyncClient::new(options(port, id), 10_000);
-    let (tx, mut rx) = mpsc::unbounded_channel::<Vec<u8>>();
-    let (subscribed, ready) = tokio::sync::oneshot::channel();
-    let from = from.to_string();
-    let to = to.to_string();
-    let sub = client.clone();
-    let task = tokio::spawn(async move {
-        let mut subscribed = Some(subscribed);
-        loop {
-            match el.poll().await {
-                Ok(Event::Incoming(Packet::ConnAck(_))) => {
-                    let _ = sub.try_subscribe(from.clone(), qos);
-                }
-                Ok(Event::Incoming(Packet::SubAck(_))) => {
-                    if let Some(s) = subscribed.take() {
-                        let _ = s.send(());
-                    }
-                }
-                Ok(Event::Incoming(Packet::Publish(p))) => {
-                    let _ = tx.send(p.payload.to_vec());
-                }
-                Ok(_) => {}
-                Err(_) => return,
-            }
-        }
-    });
-    tokio::spawn(async move {
-        while let Some(p) = rx.recv().await {
-            if client.publish(to.clone(), qos, false, p).await.is_err() {
-                return;
-            }
-        }
-    });
-    let _ = tokio::time::timeout(Duration::from_secs(20), ready).await;
-    task
-}
+use rumqttc::QoS;
 
 fn bridge_config(port: u16, qos: u8, round: u64) -> String {
     format!(
@@ -246,6 +64,7 @@ async fn start_bridge(port: u16, qos: QoS, round: u64) -> RunningGraph {
         &format!("probe-sub-{round}"),
         "bench/aout",
         QoS::AtLeastOnce,
+        Codec::Postcard,
     )
     .await;
     let probe = publisher(port, &format!("probe-pub-{round}"));
@@ -268,110 +87,6 @@ async fn start_bridge(port: u16, qos: QoS, round: u64) -> RunningGraph {
     graph
 }
 
-/// Publishes `n` messages to `input` as fast as the client takes them and waits for them on
-/// `rx`; the time from the first publish to the last delivery, and how many arrived.
-async fn blast(
-    pubc: &AsyncClient,
-    input: &str,
-    qos: QoS,
-    n: u64,
-    rx: &mut mpsc::UnboundedReceiver<(u64, Instant)>,
-) -> (Duration, u64) {
-    while rx.try_recv().is_ok() {}
-    let payloads: Vec<Vec<u8>> = (0..n).map(payload).collect();
-    let start = Instant::now();
-    let input = input.to_string();
-    let p = pubc.clone();
-    tokio::spawn(async move {
-        for pl in payloads {
-            if p.publish(input.clone(), qos, false, pl).await.is_err() {
-                return;
-            }
-        }
-    });
-    let mut got = 0u64;
-    let mut last = start;
-    while got < n {
-        match tokio::time::timeout(Duration::from_secs(5), rx.recv()).await {
-            Ok(Some((seq, at))) if seq < n => {
-                got += 1;
-                last = at;
-            }
-            Ok(Some(_)) => {}
-            _ => break, // stalled: the rest is lost
-        }
-    }
-    (last.duration_since(start), got)
-}
-
-/// Sends `n` messages at `rate`/s and returns the p50 and p99 latency.
-async fn latency(
-    pubc: &AsyncClient,
-    input: &str,
-    qos: QoS,
-    n: u64,
-    rate: u64,
-    rx: &mut mpsc::UnboundedReceiver<(u64, Instant)>,
-) -> (Duration, Duration) {
-    while rx.try_recv().is_ok() {}
-    let per_tick = (rate / 1000).max(1);
-    let sent: Arc<SentLog> = Arc::default();
-    let log = sent.clone();
-    let p = pubc.clone();
-    let input = input.to_string();
-    tokio::spawn(async move {
-        let mut tick = tokio::time::interval(Duration::from_millis(1));
-        let mut seq = 0;
-        while seq < n {
-            tick.tick().await;
-            for _ in 0..per_tick.min(n - seq) {
-                log.record(seq, Instant::now());
-                if p.publish(input.clone(), qos, false, payload(seq))
-                    .await
-                    .is_err()
-                {
-                    return;
-                }
-                seq += 1;
-            }
-        }
-    });
-    let mut lat = Vec::with_capacity(n as usize);
-    while (lat.len() as u64) < n {
-        match tokio::time::timeout(Duration::from_secs(5), rx.recv()).await {
-            Ok(Some((seq, at))) => {
-                if let Some(t0) = sent.get(seq) {
-                    lat.push(at.duration_since(t0));
-                }
-            }
-            _ => break,
-        }
-    }
-    lat.sort();
-    let pick = |q: f64| {
-        lat.get(((lat.len() as f64 - 1.0) * q) as usize)
-            .copied()
-            .unwrap_or_default()
-    };
-    (pick(0.5), pick(0.99))
-}
-
-/// Send times by sequence number.
-#[derive(Default)]
-struct SentLog(std::sync::Mutex<HashMap<u64, Instant>>);
-
-impl SentLog {
-    fn record(&self, seq: u64, at: Instant) {
-        if let Ok(mut m) = self.0.lock() {
-            m.insert(seq, at);
-        }
-    }
-
-    fn get(&self, seq: u64) -> Option<Instant> {
-        self.0.lock().ok().and_then(|m| m.get(&seq).copied())
-    }
-}
-
 #[derive(Clone, Copy)]
 enum Path3 {
     Raw,
@@ -379,7 +94,10 @@ enum Path3 {
     Aimdbd,
 }
 
-/// One round of path `which` at `qos`: (elapsed, delivered).
+/// How long a round waits for the next delivery before the rest counts as lost.
+const STALL: Duration = Duration::from_secs(5);
+
+/// One round of path `which` at `qos`: (elapsed, distinct messages delivered).
 fn round(
     rt: &tokio::runtime::Runtime,
     port: u16,
@@ -392,31 +110,51 @@ fn round(
         let tag = format!("{}-{k}", qos as u8);
         match which {
             Path3::Raw => {
-                let mut rx = subscriber(port, &format!("raw-sub-{tag}"), "bench/raw", qos).await;
+                let mut rx = subscriber(
+                    port,
+                    &format!("raw-sub-{tag}"),
+                    "bench/raw",
+                    qos,
+                    Codec::Postcard,
+                )
+                .await;
                 let p = publisher(port, &format!("raw-pub-{tag}"));
-                let r = blast(&p, "bench/raw", qos, n, &mut rx).await;
+                let r = blast(&p, "bench/raw", qos, 0..n, &mut rx, STALL).await;
                 let _ = p.disconnect().await;
-                r
+                (r.elapsed, r.delivered)
             }
             Path3::Forwarder => {
                 let fwd =
                     forwarder(port, &format!("fwd-{tag}"), "bench/fin", "bench/fout", qos).await;
-                let mut rx = subscriber(port, &format!("fwd-sub-{tag}"), "bench/fout", qos).await;
+                let mut rx = subscriber(
+                    port,
+                    &format!("fwd-sub-{tag}"),
+                    "bench/fout",
+                    qos,
+                    Codec::Postcard,
+                )
+                .await;
                 let p = publisher(port, &format!("fwd-pub-{tag}"));
-                let r = blast(&p, "bench/fin", qos, n, &mut rx).await;
+                let r = blast(&p, "bench/fin", qos, 0..n, &mut rx, STALL).await;
                 let _ = p.disconnect().await;
                 fwd.abort();
-                r
+                (r.elapsed, r.delivered)
             }
             Path3::Aimdbd => {
                 let graph = start_bridge(port, qos, k + 1000 * qos as u64).await;
-                let mut rx =
-                    subscriber(port, &format!("aimdbd-sub-{tag}"), "bench/aout", qos).await;
+                let mut rx = subscriber(
+                    port,
+                    &format!("aimdbd-sub-{tag}"),
+                    "bench/aout",
+                    qos,
+                    Codec::Postcard,
+                )
+                .await;
                 let p = publisher(port, &format!("aimdbd-pub-{tag}"));
-                let r = blast(&p, "bench/ain", qos, n, &mut rx).await;
+                let r = blast(&p, "bench/ain", qos, 0..n, &mut rx, STALL).await;
                 let _ = p.disconnect().await;
                 let _ = graph.drain(Duration::from_secs(5)).await;
-                r
+                (r.elapsed, r.delivered)
             }
         }
     })
@@ -433,7 +171,7 @@ fn main() {
         Ok(rt) => rt,
         Err(e) => panic!("cannot build a Tokio runtime: {e}"),
     };
-    let broker = Broker::start();
+    let broker = Broker::start("mqtt");
     let port = broker.port;
     println!("MQTT: aimdbd (in -> moving_average -> out) vs raw pub->sub and a minimal forwarder, one Mosquitto; {n} msgs of 43 B per round");
     let mut k = 0u64;
@@ -483,18 +221,50 @@ fn main() {
     let (rate, n_lat) = if quick { (1000, 200) } else { (5000, 20_000) };
     let lat = rt.block_on(async {
         let graph = start_bridge(port, QoS::AtLeastOnce, 9_999).await;
-        let mut rx = subscriber(port, "lat-aimdbd-sub", "bench/aout", QoS::AtLeastOnce).await;
+        let mut rx = subscriber(
+            port,
+            "lat-aimdbd-sub",
+            "bench/aout",
+            QoS::AtLeastOnce,
+            Codec::Postcard,
+        )
+        .await;
         let p = publisher(port, "lat-aimdbd-pub");
-        let a = latency(&p, "bench/ain", QoS::AtLeastOnce, n_lat, rate, &mut rx).await;
+        let a = latency(
+            &p,
+            "bench/ain",
+            QoS::AtLeastOnce,
+            0..n_lat,
+            rate,
+            &mut rx,
+            STALL,
+        )
+        .await;
         let _ = graph.drain(Duration::from_secs(5)).await;
         let fwd = forwarder(port, "lat-fwd", "bench/fin", "bench/fout", QoS::AtLeastOnce).await;
-        let mut rx = subscriber(port, "lat-fwd-sub", "bench/fout", QoS::AtLeastOnce).await;
+        let mut rx = subscriber(
+            port,
+            "lat-fwd-sub",
+            "bench/fout",
+            QoS::AtLeastOnce,
+            Codec::Postcard,
+        )
+        .await;
         let p = publisher(port, "lat-fwd-pub");
-        let f = latency(&p, "bench/fin", QoS::AtLeastOnce, n_lat, rate, &mut rx).await;
+        let f = latency(
+            &p,
+            "bench/fin",
+            QoS::AtLeastOnce,
+            0..n_lat,
+            rate,
+            &mut rx,
+            STALL,
+        )
+        .await;
         fwd.abort();
         (a, f)
     });
-    let ((a50, a99), (f50, f99)) = lat;
+    let ((a50, a99), (f50, f99)) = ((lat.0.p50, lat.0.p99), (lat.1.p50, lat.1.p99));
     println!(
         "QoS 1 latency at {} ({n_lat} msgs): aimdbd p50 {:?} p99 {:?} | minimal forwarder p50 {:?} p99 {:?}",
         fmt_rate(rate as f64),

@@ -6,6 +6,8 @@
 
 use std::time::{Duration, Instant};
 
+pub mod mqtt;
+
 /// Rounds per measurement; the median is reported.
 pub const ROUNDS: usize = 7;
 
