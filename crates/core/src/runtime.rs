@@ -121,7 +121,8 @@ impl<R: Runtime> RuntimeContext<R> {
         }
     }
 
-    /// The clock.
+    /// The clock: [`Time::now`], [`Time::sleep`], the duration helpers [`Time::secs`],
+    /// [`Time::millis`], [`Time::micros`] and [`Time::duration_since`]. Never blocks.
     pub fn time(&self) -> Time<'_, R> {
         Time(&self.runtime)
     }
@@ -151,29 +152,106 @@ impl<R: Runtime> RuntimeContext<R> {
     }
 }
 
-/// Clock view of a [`RuntimeContext`].
+/// Clock view of a [`RuntimeContext`]: `ctx.time()`.
+///
+/// Available on every runtime (`no_std` included): each method is written once, over the
+/// runtime's [`TimeOps`]. Durations are [`core::time::Duration`] on every runtime (the Embassy
+/// adapter converts to and from `embassy_time` at its edge); instants are the runtime's own
+/// [`TimeOps::Instant`] (`tokio::time::Instant`, `embassy_time::Instant`).
+///
+/// Nothing here blocks: the clock reads and the duration helpers return at once, and
+/// [`Time::sleep`] is a future that suspends only the task awaiting it. `Time` borrows the
+/// context and is `Copy`, so `let time = ctx.time();` once and use it in a loop.
+///
+/// ```
+/// # use aimdb_core::RuntimeContext;
+/// # use aimdb_core::Runtime;
+/// // A source's loop in the shape the AimDB documentation uses.
+/// async fn tick<R: Runtime>(ctx: RuntimeContext<R>) {
+///     let time = ctx.time();
+///     let start = time.now();
+///     time.sleep(time.millis(250)).await;
+///     let took = time.duration_since(time.now(), start);
+///     assert!(took.is_some_and(|d| d >= time.millis(250)));
+///     assert_eq!(time.secs(2), time.millis(2_000));
+/// }
+/// ```
 pub struct Time<'a, R: Runtime>(&'a R);
 
-impl<R: Runtime> Time<'_, R> {
-    /// The current monotonic time.
+impl<R: Runtime> Clone for Time<'_, R> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<R: Runtime> Copy for Time<'_, R> {}
+
+impl<R: Runtime> fmt::Debug for Time<'_, R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Time").finish_non_exhaustive()
+    }
+}
+
+impl<'a, R: Runtime> Time<'a, R> {
+    /// A duration of `secs` seconds, in the runtime's duration type. Pure arithmetic: never
+    /// blocks, never fails (`Duration` holds every `u64` of seconds).
+    #[inline]
+    #[must_use]
+    pub fn secs(&self, secs: u64) -> Duration {
+        Duration::from_secs(secs)
+    }
+
+    /// A duration of `millis` milliseconds, in the runtime's duration type. Pure arithmetic.
+    #[inline]
+    #[must_use]
+    pub fn millis(&self, millis: u64) -> Duration {
+        Duration::from_millis(millis)
+    }
+
+    /// A duration of `micros` microseconds, in the runtime's duration type. Pure arithmetic.
+    /// (Embassy's default tick is 1 µs; a sleep rounds up to whole ticks.)
+    #[inline]
+    #[must_use]
+    pub fn micros(&self, micros: u64) -> Duration {
+        Duration::from_micros(micros)
+    }
+
+    /// The current monotonic time. Never blocks; never goes backwards.
     pub fn now(&self) -> R::Instant {
         self.0.now()
     }
-    /// Time elapsed since `earlier`.
+
+    /// Time elapsed from `earlier` to `later`, or `None` if `later` is before `earlier` (as
+    /// `std::time::Instant::checked_duration_since`; the arguments are in the same order as
+    /// `later.duration_since(earlier)`). Never blocks.
+    #[must_use]
+    pub fn duration_since(&self, later: R::Instant, earlier: R::Instant) -> Option<Duration> {
+        (later >= earlier).then(|| self.0.duration_between(earlier, later))
+    }
+
+    /// Time elapsed since `earlier` (zero if `earlier` is in the future). Never blocks.
     pub fn since(&self, earlier: R::Instant) -> Duration {
         self.0.duration_between(earlier, self.0.now())
     }
-    /// Wall-clock time since the Unix epoch, where known.
+
+    /// Wall-clock time since the Unix epoch, where known (`None` on a node without a wall
+    /// clock, e.g. before SNTP answered). Never blocks.
     pub fn unix_time(&self) -> Option<Duration> {
         self.0.unix_time()
     }
-    /// Milliseconds since the Unix epoch where known, else uptime in milliseconds.
+
+    /// Milliseconds since the Unix epoch where known, else uptime in milliseconds. Never blocks.
     pub fn timestamp_ms(&self) -> u64 {
         let t = self.0.unix_time().unwrap_or_else(|| self.0.uptime());
         u64::try_from(t.as_millis()).unwrap_or(u64::MAX)
     }
-    /// Completes after `duration`. Cancel-safe.
-    pub fn sleep(&self, duration: Duration) -> impl Future<Output = ()> + Send + '_ {
+
+    /// Completes once `duration` has passed (at least; timers round up to the runtime's tick).
+    /// Suspends only the task awaiting it, never the thread. Cancel-safe: dropping it before it
+    /// completes has no effect. A duration past the end of the clock sleeps forever.
+    /// The future borrows the context, not this `Time`: `ctx.time().sleep(d)` may be stored and
+    /// awaited later.
+    pub fn sleep(&self, duration: Duration) -> impl Future<Output = ()> + Send + 'a {
         self.0.sleep(duration)
     }
 }

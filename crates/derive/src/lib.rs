@@ -12,6 +12,7 @@
 //! #[key_prefix = "sensor."]
 //! pub enum SensorKey {
 //!     #[key = "temp.indoor"]
+//!     #[link_address = "mqtt://sensors/temp/indoor"]
 //!     TempIndoor,
 //!     #[key = "temp.outdoor"]
 //!     TempOutdoor,
@@ -21,6 +22,8 @@
 //!
 //! use aimdb_core::RecordKey as _;
 //! assert_eq!(SensorKey::TempIndoor.as_key(), "sensor.temp.indoor");
+//! assert_eq!(SensorKey::TempIndoor.link_address(), Some("mqtt://sensors/temp/indoor"));
+//! assert_eq!(SensorKey::TempOutdoor.link_address(), None);
 //! assert_eq!(SensorKey::Humidity.key(), "sensor.humidity");
 //! assert_eq!(SensorKey::from_key("sensor.temp.outdoor"), Some(SensorKey::TempOutdoor));
 //! assert_eq!(SensorKey::ALL.len(), 3);
@@ -33,7 +36,20 @@
 //! - `pub const ALL: &'static [Self]`: every variant, in declaration order;
 //! - `pub const fn key(&self) -> &'static str`: the full key;
 //! - `pub fn from_key(s: &str) -> Option<Self>`: the inverse of `key` (exact, case-sensitive);
+//! - `pub const fn link_address(&self) -> Option<&'static str>`: the variant's
+//!   `#[link_address = "..."]`, if it has one (also what the core trait's
+//!   `RecordKey::link_address` returns, for code generic over keys);
 //! - `impl core::fmt::Display`: writes the full key.
+//!
+//! # Connector metadata: `#[link_address]`
+//!
+//! A variant may carry the address of the link its record uses, as a URL whose scheme names the
+//! connector (`"mqtt://sensors/temp/indoor"`; the connector registered for `mqtt` checks the rest
+//! when the graph is built). The derive only stores it: wiring it is
+//! `reg.link_to(key.link_address().unwrap())` (or `link_from`), so a key without an address
+//! simply has no link. Addresses are checked at compile time for the URL's shape: a scheme
+//! (`ALPHA *( ALPHA / DIGIT / "+" / "-" / "." )`), `://`, something after it, and no whitespace
+//! or control characters.
 //!
 //! # Rules checked at compile time
 //!
@@ -103,6 +119,47 @@
 //!     Temp,
 //! }
 //! ```
+//!
+//! ```compile_fail
+//! #[derive(aimdb_derive::RecordKey)]
+//! enum NoScheme {
+//!     #[link_address = "sensors/temp/indoor"] // error: link address has no scheme
+//!     Temp,
+//! }
+//! ```
+//!
+//! ```compile_fail
+//! #[derive(aimdb_derive::RecordKey)]
+//! enum Malformed {
+//!     #[link_address("mqtt://sensors/temp")] // error: expected `#[link_address = "..."]`
+//!     Temp,
+//! }
+//! ```
+//!
+//! ```compile_fail
+//! #[derive(aimdb_derive::RecordKey)]
+//! enum NotAString {
+//!     #[link_address = mqtt] // error: expected a string literal
+//!     Temp,
+//! }
+//! ```
+//!
+//! ```compile_fail
+//! #[derive(aimdb_derive::RecordKey)]
+//! enum Twice {
+//!     #[link_address = "mqtt://a"]
+//!     #[link_address = "mqtt://b"] // error: `#[link_address]` given more than once
+//!     Temp,
+//! }
+//! ```
+//!
+//! ```compile_fail
+//! #[derive(aimdb_derive::RecordKey)]
+//! #[link_address = "mqtt://all"] // error: `#[link_address]` belongs on a variant
+//! enum OnTheEnum {
+//!     Temp,
+//! }
+//! ```
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
@@ -113,9 +170,10 @@ use syn::ext::IdentExt;
 use syn::spanned::Spanned;
 use syn::{Attribute, Data, DeriveInput, Expr, ExprLit, Fields, Lit, LitStr, Meta};
 
-/// Derives `aimdb_core::RecordKey` plus `ALL`, `key()`, `from_key()` and `Display` for an enum
-/// of unit variants. See the crate documentation for the attributes and rules.
-#[proc_macro_derive(RecordKey, attributes(key_prefix, key))]
+/// Derives `aimdb_core::RecordKey` plus `ALL`, `key()`, `from_key()`, `link_address()` and
+/// `Display` for an enum of unit variants. See the crate documentation for the attributes and
+/// rules.
+#[proc_macro_derive(RecordKey, attributes(key_prefix, key, link_address))]
 pub fn derive_record_key(input: TokenStream) -> TokenStream {
     let input = syn::parse_macro_input!(input as DeriveInput);
     expand(&input)
@@ -129,6 +187,8 @@ struct KeyedVariant {
     key: String,
     /// Where to point errors about this key: the `#[key]` value, or the variant name.
     span: Span,
+    /// The variant's `#[link_address = "..."]`, checked.
+    link: Option<LitStr>,
 }
 
 fn expand(input: &DeriveInput) -> syn::Result<TokenStream2> {
@@ -159,6 +219,17 @@ fn expand(input: &DeriveInput) -> syn::Result<TokenStream2> {
         Some(all) => all.combine(e),
         None => errors = Some(e),
     };
+
+    if let Some(attr) = input
+        .attrs
+        .iter()
+        .find(|a| a.path().is_ident("link_address"))
+    {
+        push_error(syn::Error::new(
+            attr.span(),
+            "`#[link_address]` belongs on a variant: each record has its own address",
+        ));
+    }
 
     let prefix = match string_attr(&input.attrs, "key_prefix") {
         Ok(p) => p.map(|lit| lit.value()).unwrap_or_default(),
@@ -191,6 +262,20 @@ fn expand(input: &DeriveInput) -> syn::Result<TokenStream2> {
                 continue;
             }
         };
+        let link = match string_attr(&variant.attrs, "link_address") {
+            Ok(Some(lit)) => match check_link_address(&lit.value()) {
+                Ok(()) => Some(lit),
+                Err(msg) => {
+                    push_error(syn::Error::new(lit.span(), msg));
+                    None
+                }
+            },
+            Ok(None) => None,
+            Err(e) => {
+                push_error(e);
+                None
+            }
+        };
         let key = format!("{prefix}{suffix}");
         if let Err(msg) = check_key(&key) {
             push_error(syn::Error::new(span, msg));
@@ -215,6 +300,7 @@ fn expand(input: &DeriveInput) -> syn::Result<TokenStream2> {
             ident: variant.ident.clone(),
             key,
             span,
+            link,
         });
     }
     if let Some(e) = errors {
@@ -232,7 +318,17 @@ fn expand(input: &DeriveInput) -> syn::Result<TokenStream2> {
         .map(|v| format!("`{}`", v.key))
         .collect::<Vec<_>>()
         .join(", ");
+    let links: Vec<TokenStream2> = variants
+        .iter()
+        .map(|v| match &v.link {
+            Some(lit) => quote! { ::core::option::Option::Some(#lit) },
+            None => quote! { ::core::option::Option::None },
+        })
+        .collect();
     let all_doc = format!("Every variant of `{name}`, in declaration order.");
+    let link_doc =
+        "The connector address of this variant's record (its `#[link_address = \"...\"]`, \
+                    a URL whose scheme names the connector), or `None` if it has none.";
     let key_doc = format!("The full record key of this variant: one of {key_list}.");
     let from_key_doc = format!(
         "The variant whose full key is exactly `s`, or `None` if `s` is not one of {key_list}."
@@ -260,6 +356,15 @@ fn expand(input: &DeriveInput) -> syn::Result<TokenStream2> {
                     _ => ::core::option::Option::None,
                 }
             }
+
+            #[doc = #link_doc]
+            #[inline]
+            #[must_use]
+            pub const fn link_address(&self) -> ::core::option::Option<&'static str> {
+                match *self {
+                    #( Self::#idents => #links, )*
+                }
+            }
         }
 
         #[automatically_derived]
@@ -267,6 +372,11 @@ fn expand(input: &DeriveInput) -> syn::Result<TokenStream2> {
             #[inline]
             fn as_key(&self) -> &str {
                 Self::key(self)
+            }
+
+            #[inline]
+            fn link_address(&self) -> ::core::option::Option<&str> {
+                Self::link_address(self)
             }
         }
 
@@ -323,6 +433,48 @@ fn check_key(key: &str) -> Result<(), String> {
             key.escape_debug(),
             c
         ));
+    }
+    Ok(())
+}
+
+/// Checks that a link address is a URL whose scheme can name a connector: `scheme://rest`, the
+/// scheme as RFC 3986 spells one, `rest` non-empty, and no whitespace or control characters
+/// (the connector checks `rest` itself when the graph is built).
+fn check_link_address(addr: &str) -> Result<(), String> {
+    let shown = addr.escape_debug();
+    let Some((scheme, rest)) = addr.split_once("://") else {
+        return Err(format!(
+            "link address \"{shown}\" has no scheme: write it as a URL naming its connector, \
+             e.g. \"mqtt://sensors/temp/indoor\""
+        ));
+    };
+    let mut chars = scheme.chars();
+    match chars.next() {
+        None => {
+            return Err(format!(
+                "link address \"{shown}\" has an empty scheme: e.g. \"mqtt://{}\"",
+                rest.escape_debug()
+            ))
+        }
+        Some(c) if !c.is_ascii_alphabetic() => {
+            return Err(format!(
+                "link address \"{shown}\": the scheme must start with a letter"
+            ))
+        }
+        Some(_) => {}
+    }
+    if let Some(c) = chars.find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))) {
+        return Err(format!(
+            "link address \"{shown}\": {c:?} cannot be part of a URL scheme"
+        ));
+    }
+    if rest.is_empty() {
+        return Err(format!(
+            "link address \"{shown}\" has nothing after \"{scheme}://\""
+        ));
+    }
+    if let Some(c) = addr.chars().find(|c| c.is_whitespace() || c.is_control()) {
+        return Err(format!("link address \"{shown}\" must not contain {c:?}"));
     }
     Ok(())
 }
@@ -445,6 +597,122 @@ mod tests {
         assert!(msg.contains("generic"), "{msg}");
         let msg = error_of(syn::parse_quote! { enum E { #[key = "a"] #[key = "b"] A } });
         assert!(msg.contains("more than once"), "{msg}");
+    }
+
+    #[test]
+    fn accepts_urls_with_a_scheme() {
+        for ok in [
+            "mqtt://sensors/temp/indoor",
+            "knx://9/1/0",
+            "mqtt://gw-1/in/+",
+            "mem://x",
+            "coap+tcp://host/res",
+            "a.b-c://x",
+        ] {
+            assert_eq!(check_link_address(ok), Ok(()), "{ok:?}");
+        }
+    }
+
+    #[test]
+    fn rejects_addresses_without_a_scheme() {
+        for (bad, says) in [
+            ("sensors/temp/indoor", "has no scheme"),
+            ("1/1/1", "has no scheme"),
+            ("mqtt:/sensors", "has no scheme"),
+            ("", "has no scheme"),
+            ("://sensors/temp", "empty scheme"),
+            ("9mqtt://x", "must start with a letter"),
+            ("mq_tt://x", "cannot be part of a URL scheme"),
+            ("mqtt://", "nothing after \"mqtt://\""),
+            ("mqtt://a b", "must not contain ' '"),
+            ("mqtt://a\nb", "must not contain '\\n'"),
+        ] {
+            let err = check_link_address(bad).expect_err(bad);
+            assert!(err.contains(says), "{bad:?}: {err}");
+        }
+    }
+
+    /// Where an error points, as (line, column) of its start (spans carry locations through
+    /// proc-macro2's `span-locations`, enabled for the tests).
+    fn error_positions(src: &str) -> Vec<(String, usize, usize)> {
+        let input: DeriveInput = syn::parse_str(src).expect("parses");
+        match expand(&input) {
+            Ok(tokens) => panic!("expected an error, got {tokens}"),
+            Err(e) => e
+                .into_iter()
+                .map(|e| {
+                    let start = e.span().start();
+                    (e.to_string(), start.line, start.column)
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn link_address_errors_point_at_the_attribute_value() {
+        let src = "enum E {\n    #[link_address = \"sensors/temp\"]\n    A,\n}";
+        let errors = error_positions(src);
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        let (msg, line, column) = &errors[0];
+        assert!(msg.contains("has no scheme"), "{msg}");
+        // The string literal, not the variant or the derive.
+        assert_eq!((*line, *column), (2, "    #[link_address = ".len()));
+    }
+
+    #[test]
+    fn malformed_link_address_attributes_are_errors_with_spans() {
+        let src = "enum E {\n    #[link_address(\"mqtt://a\")]\n    A,\n    #[link_address = 7]\n    B,\n    #[link_address = \"mqtt://a\"]\n    #[link_address = \"mqtt://b\"]\n    C,\n}";
+        let errors = error_positions(src);
+        let msgs: Vec<&str> = errors.iter().map(|e| e.0.as_str()).collect();
+        assert_eq!(errors.len(), 3, "{errors:?}");
+        assert!(
+            msgs[0].contains("expected `#[link_address = \"...\"]`"),
+            "{msgs:?}"
+        );
+        assert_eq!((errors[0].1, errors[0].2), (2, 6), "the attribute's meta");
+        assert!(msgs[1].contains("expected a string literal"), "{msgs:?}");
+        assert_eq!(
+            (errors[1].1, errors[1].2),
+            (4, "    #[link_address = ".len())
+        );
+        assert!(msgs[2].contains("more than once"), "{msgs:?}");
+        assert_eq!(errors[2].1, 7, "the second attribute");
+    }
+
+    #[test]
+    fn every_bad_link_address_is_reported_at_once() {
+        let msg = error_of(syn::parse_quote! {
+            #[link_address = "mqtt://enum"]
+            enum E {
+                #[link_address = "a/b"] A,
+                #[link_address = "mqtt://"] B,
+                #[key = "x/y"] C,
+            }
+        });
+        assert!(msg.contains("belongs on a variant"), "{msg}");
+        assert!(msg.contains("\"a/b\" has no scheme"), "{msg}");
+        assert!(msg.contains("nothing after"), "{msg}");
+        assert!(msg.contains("record key \"x/y\""), "{msg}");
+    }
+
+    #[test]
+    fn expands_link_addresses_as_literals_and_none() {
+        let tokens = expand(&syn::parse_quote! {
+            enum K { #[link_address = "mqtt://sensors/temp"] Temp, Humidity }
+        })
+        .map(|t| t.to_string())
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert!(
+            tokens.contains(
+                "Self :: Temp => :: core :: option :: Option :: Some (\"mqtt://sensors/temp\")"
+            ),
+            "{tokens}"
+        );
+        assert!(
+            tokens.contains("Self :: Humidity => :: core :: option :: Option :: None"),
+            "{tokens}"
+        );
+        assert!(tokens.contains("pub const fn link_address"), "{tokens}");
     }
 
     #[test]

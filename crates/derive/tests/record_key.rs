@@ -111,3 +111,58 @@ fn works_where_the_core_trait_is_expected() {
     let dynamic: &dyn aimdb_core::RecordKey = &SensorKey::TempOutdoor;
     assert_eq!(dynamic.as_key(), "sensor.temp.outdoor");
 }
+
+/// Per-variant connector metadata, in the shape of the AimDB documentation.
+#[derive(RecordKey, Clone, Copy, Debug, PartialEq, Eq)]
+#[key_prefix = "sensor."]
+pub enum LinkedKey {
+    #[key = "temp.indoor"]
+    #[link_address = "mqtt://sensors/temp/indoor"]
+    TempIndoor,
+    /// The attributes may come in either order, among others.
+    #[link_address = "knx://9/1/0"]
+    #[key = "temp.outdoor"]
+    TempOutdoor,
+    /// No address: no link.
+    Humidity,
+}
+
+#[test]
+fn link_address_is_the_variants_attribute_or_none() {
+    assert_eq!(
+        LinkedKey::TempIndoor.link_address(),
+        Some("mqtt://sensors/temp/indoor")
+    );
+    assert_eq!(LinkedKey::TempOutdoor.link_address(), Some("knx://9/1/0"));
+    assert_eq!(LinkedKey::Humidity.link_address(), None);
+    // Keys are unaffected by the address.
+    assert_eq!(LinkedKey::TempOutdoor.key(), "sensor.temp.outdoor");
+    // Enums without any address answer `None` for every variant.
+    assert!(SensorKey::ALL.iter().all(|k| k.link_address().is_none()));
+    assert_eq!(Empty::ALL.iter().find_map(|k| k.link_address()), None);
+}
+
+#[test]
+fn link_address_is_const_and_static() {
+    const ADDR: Option<&str> = LinkedKey::TempIndoor.link_address();
+    assert_eq!(ADDR, Some("mqtt://sensors/temp/indoor"));
+    let addr: &'static str = LinkedKey::TempOutdoor.link_address().unwrap();
+    assert!(addr.starts_with("knx://"));
+}
+
+#[test]
+fn link_address_through_the_core_trait() {
+    fn address_of(k: &impl aimdb_core::RecordKey) -> Option<&str> {
+        aimdb_core::RecordKey::link_address(k)
+    }
+    assert_eq!(
+        address_of(&LinkedKey::TempIndoor),
+        Some("mqtt://sensors/temp/indoor")
+    );
+    assert_eq!(address_of(&&LinkedKey::Humidity), None);
+    let dynamic: &dyn aimdb_core::RecordKey = &LinkedKey::TempOutdoor;
+    assert_eq!(dynamic.link_address(), Some("knx://9/1/0"));
+    // Plain string keys carry no address.
+    assert_eq!(address_of(&"sensor.temp.indoor"), None);
+    assert_eq!(address_of(&String::from("x")), None);
+}
