@@ -17,7 +17,9 @@ mod validate;
 
 use std::path::Path;
 
-pub use diagnostic::{line_column, unknown_field_hint, ConfigError, Lines, Located, Problem};
+pub use diagnostic::{
+    closest, cut_long_values, line_column, unknown_field_hint, ConfigError, Lines, Located, Problem,
+};
 pub use duration::parse_duration;
 pub use fields::field_names;
 pub use model::*;

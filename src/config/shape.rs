@@ -15,7 +15,7 @@ use toml::de::{DeTable, DeValue};
 use toml::Spanned;
 
 use super::raw::{RawAdmin, RawConfig, RawMqtt, RawNode, RawRecord, RawStore};
-use super::{field_names, Problem};
+use super::{closest, field_names, Problem};
 
 /// Top-level keys, in the order the docs list them.
 const SECTIONS: &[&str] = &["node", "mqtt", "store", "admin", "record"];
@@ -41,7 +41,7 @@ pub fn shape(text: &str, problems: &mut Vec<Problem>) -> Option<RawConfig> {
             "store" => raw.store = table::<RawStore>(value, problems),
             "admin" => raw.admin = table::<RawAdmin>(value, problems),
             "record" => raw.record = records(value, problems),
-            other => problems.push(unknown_key(other, key.span(), SECTIONS)),
+            other => problems.push(unknown_key(other, key.span(), SECTIONS).0),
         }
     }
     Some(raw)
@@ -78,11 +78,15 @@ fn table<T: DeserializeOwned>(
     };
     let fields = field_names::<T>();
     let mut entries = DeTable::new();
+    // Fields that an unknown key was reported as a likely misspelling of (`tpye` → `type`).
+    let mut suggested: Vec<&str> = Vec::new();
     for (k, v) in given {
         if fields.contains(&k.get_ref().as_ref()) {
             entries.insert(k, v);
         } else {
-            problems.push(unknown_key(k.get_ref(), k.span(), fields));
+            let (p, s) = unknown_key(k.get_ref(), k.span(), fields);
+            problems.push(p);
+            suggested.extend(s);
         }
     }
     let mut set_aside: Vec<String> = Vec::new();
@@ -91,8 +95,11 @@ fn table<T: DeserializeOwned>(
             Ok(v) => return Some(Spanned::new(span, v)),
             Err(e) => e,
         };
-        if missing_field(e.message()).is_some_and(|f| set_aside.iter().any(|s| s == f)) {
-            // Reported already as a wrong value of that field.
+        if missing_field(e.message())
+            .is_some_and(|f| set_aside.iter().any(|s| s == f) || suggested.contains(&f))
+        {
+            // Reported already: as a wrong value of that field, or as a misspelled key whose
+            // "did you mean" names it.
             return None;
         }
         problems.push(toml_problem(&e));
@@ -131,11 +138,20 @@ fn missing_field(message: &str) -> Option<&str> {
     message.strip_prefix("missing field `")?.split('`').next()
 }
 
-fn unknown_key(name: &str, span: Range<usize>, expected: &[&str]) -> Problem {
+/// An unknown key, with a "did you mean" (and the field it names) when one is close, else the
+/// list of the table's fields.
+fn unknown_key(
+    name: &str,
+    span: Range<usize>,
+    expected: &'static [&'static str],
+) -> (Problem, Option<&'static str>) {
     let p = Problem::at(span, format!("unknown field `{name}`"));
-    match aimdb_core::graph::closest_match(name, expected.iter().copied()) {
-        Some(s) => p.with_hint(format!("did you mean `{s}`?")),
-        None => p.with_hint(format!("expected one of: {}", expected.join(", "))),
+    match closest(name, expected.iter().copied()) {
+        Some(s) => (p.with_hint(format!("did you mean `{s}`?")), Some(s)),
+        None => (
+            p.with_hint(format!("expected one of: {}", expected.join(", "))),
+            None,
+        ),
     }
 }
 
@@ -163,6 +179,25 @@ mod tests {
         let mut problems = Vec::new();
         shape(text, &mut problems);
         problems.into_iter().map(|p| p.message).collect()
+    }
+
+    fn hints(text: &str) -> Vec<String> {
+        let mut problems = Vec::new();
+        shape(text, &mut problems);
+        problems.into_iter().filter_map(|p| p.hint).collect()
+    }
+
+    #[test]
+    fn a_misspelled_required_key_is_one_mistake_with_a_did_you_mean() {
+        let text = "[node]\nid = \"n\"\n[[record]]\nkey = \"a\"\ntpye = \"json\"\n";
+        assert_eq!(messages(text), ["unknown field `tpye`"]);
+        assert_eq!(hints(text), ["did you mean `type`?"]);
+        let text = "[node]\nid = \"n\"\n[[record]]\nkey = \"a\"\ncolour = \"json\"\n";
+        let m = messages(text);
+        assert!(
+            m.iter().any(|m| m.contains("missing field `type`")),
+            "{m:?}"
+        );
     }
 
     #[test]

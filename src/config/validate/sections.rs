@@ -26,7 +26,21 @@ pub fn node(
     };
     let raw = raw.get_ref();
     let id = raw.id.get_ref();
-    if let Err(e) = aimdb_records::topic::validate_segment(id) {
+    // The documented limit (32 bytes, an `Id` of the values the sources write) is checked
+    // before the topic rules, whose own limit (MQTT's 65 535 bytes) is far beyond it.
+    if id.len() > aimdb_records::types::ID_CAPACITY {
+        problems.push(
+            Problem::at(
+                raw.id.span(),
+                format!(
+                    "[node] id {id:?} is {} bytes long; at most {} are allowed",
+                    id.len(),
+                    aimdb_records::types::ID_CAPACITY
+                ),
+            )
+            .with_hint("a short name of this gateway, e.g. \"gw-1\" (it is the sensor_id/node_id of the values it writes)"),
+        );
+    } else if let Err(e) = aimdb_records::topic::validate_segment(id) {
         let p = Problem::at(raw.id.span(), format!("[node] id {id:?}: {e}"));
         problems.push(match e {
             aimdb_records::topic::TopicError::ContainsControl { .. } => {
@@ -34,14 +48,6 @@ pub fn node(
             }
             _ => p,
         });
-    } else if id.len() > aimdb_records::types::ID_CAPACITY {
-        problems.push(Problem::at(
-            raw.id.span(),
-            format!(
-                "[node] id {id:?} is longer than {} bytes",
-                aimdb_records::types::ID_CAPACITY
-            ),
-        ));
     }
     let timeout = raw.shutdown_timeout.as_ref().and_then(|t| {
         parse_duration(t.get_ref())
