@@ -15,7 +15,7 @@ use crate::components::{ComponentTable, SOURCES, TAPS, TRANSFORMS};
 use crate::record_types;
 
 /// Largest ring a config may ask for.
-const MAX_CAPACITY: i64 = 1 << 20;
+const MAX_CAPACITY: i64 = super::super::ranges::RING_CAPACITY.1;
 
 /// A transform input as written.
 pub struct InputUse {

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use toml::Spanned;
 
+use super::super::ranges;
 use super::super::raw::{RawAdmin, RawMqtt, RawNode};
 use super::super::secret::{self, AdminToken};
 use super::super::{
@@ -83,7 +84,13 @@ pub fn mqtt(
             Problem::at(raw.url.span(), format!("[mqtt] url {shown:?}: {e}")).with_hint(hint),
         )
     });
-    let keep_alive_s = int_in(&raw.keep_alive_s, "keep_alive_s", 0, 65_535, 30, problems) as u16;
+    let keep_alive_s = int_in(
+        &raw.keep_alive_s,
+        "keep_alive_s",
+        ranges::KEEP_ALIVE_S,
+        30,
+        problems,
+    ) as u16;
     let outbox = match raw
         .outbox
         .as_ref()
@@ -126,32 +133,28 @@ pub fn mqtt(
     let outbox_capacity = int_in(
         &raw.outbox_capacity,
         "outbox_capacity",
-        1,
-        10_000_000,
+        ranges::OUTBOX_CAPACITY,
         10_000,
         problems,
     ) as usize;
     let outbox_max_bytes = int_in(
         &raw.outbox_max_bytes,
         "outbox_max_bytes",
-        64 * 1024,
-        1 << 40,
+        ranges::OUTBOX_MAX_BYTES,
         DEFAULT_OUTBOX_MAX_BYTES,
         problems,
     ) as usize;
     let outbox_max_file_bytes = int_in(
         &raw.outbox_max_file_bytes,
         "outbox_max_file_bytes",
-        1 << 20,
-        1 << 44,
+        ranges::OUTBOX_MAX_FILE_BYTES,
         1 << 30,
         problems,
     ) as u64;
     let max_packet_size = int_in(
         &raw.max_packet_size,
         "max_packet_size",
-        1024,
-        MAX_MQTT_PACKET,
+        ranges::MAX_PACKET_SIZE,
         256 * 1024,
         problems,
     ) as usize;
@@ -248,18 +251,14 @@ pub fn mqtt(
     })
 }
 
-/// The largest packet MQTT can carry (remaining length 268 435 455 bytes).
-const MAX_MQTT_PACKET: i64 = 268_435_455;
-
-/// An optional integer field of `[mqtt]` within `min..=max`, or `default`.
 /// `[mqtt] outbox_max_bytes` by default: 16 MiB of payloads per link, fit for a small gateway.
 pub const DEFAULT_OUTBOX_MAX_BYTES: i64 = 16 << 20;
 
+/// An optional integer field of `[mqtt]` within `min..=max`, or `default`.
 fn int_in(
     v: &Option<Spanned<i64>>,
     field: &str,
-    min: i64,
-    max: i64,
+    (min, max): (i64, i64),
     default: i64,
     problems: &mut Vec<Problem>,
 ) -> i64 {
@@ -517,7 +516,7 @@ pub fn admin(
 }
 
 /// The most `[admin] max_connections` may allow.
-const MAX_ADMIN_CONNECTIONS: i64 = 65_536;
+const MAX_ADMIN_CONNECTIONS: i64 = ranges::MAX_CONNECTIONS.1;
 
 /// Whether other users may read `path` (its mode has the "others may read" bit).
 fn world_readable(path: &Path) -> bool {
