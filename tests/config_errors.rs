@@ -235,3 +235,45 @@ fn a_5_mb_string_is_cut_in_the_message_not_echoed_whole() {
         "{stderr}"
     );
 }
+
+#[test]
+fn a_credential_missing_from_the_credentials_directory_is_an_error_with_the_unit_line_to_add() {
+    let creds = std::env::temp_dir().join(format!("aimdbd-creds-{}", std::process::id()));
+    std::fs::create_dir_all(&creds).expect("credentials dir");
+    let cfg = TempConfig::new(
+        "credential-missing.toml",
+        "[node]\nid = \"gw-1\"\n\n[mqtt]\nurl = \"mqtt://broker.lan\"\nusername = \"gw\"\npassword_file = \"credential:mqtt-password\"\n",
+    );
+    let out = Command::new(env!("CARGO_BIN_EXE_aimdbd"))
+        .args(["check", "--config"])
+        .arg(&cfg.0)
+        .env("CREDENTIALS_DIRECTORY", &creds)
+        .output()
+        .expect("run aimdbd");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(78), "{stderr}");
+    let want = format!(
+        "{}:7:17: [mqtt] password_file: cannot read {}: No such file",
+        cfg.0.display(),
+        creds.join("mqtt-password").display()
+    );
+    assert!(stderr.contains(&want), "{want} in:\n{stderr}");
+    assert!(
+        stderr.contains("  hint: systemd puts the credential mqtt-password in $CREDENTIALS_DIRECTORY for a unit with LoadCredential=mqtt-password:PATH"),
+        "{stderr}"
+    );
+    std::fs::write(creds.join("mqtt-password"), "pw\n").expect("credential");
+    let out = Command::new(env!("CARGO_BIN_EXE_aimdbd"))
+        .args(["check", "--config"])
+        .arg(&cfg.0)
+        .env("CREDENTIALS_DIRECTORY", &creds)
+        .output()
+        .expect("run aimdbd");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let _ = std::fs::remove_dir_all(&creds);
+}

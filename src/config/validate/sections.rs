@@ -222,6 +222,21 @@ pub fn mqtt(
     let ca_file = path_of("ca_file", &raw.ca_file);
     let cert_file = path_of("cert_file", &raw.cert_file);
     let key_file = path_of("key_file", &raw.key_file);
+    // Each file that is named, resolved and has no other mistake must be readable now: the
+    // session reads them when it connects, too late for `check` and for a reload to refuse.
+    for (field, value, path) in [
+        ("password_file", &raw.password_file, &password_file),
+        ("ca_file", &raw.ca_file, &ca_file),
+        ("cert_file", &raw.cert_file, &cert_file),
+        ("key_file", &raw.key_file, &key_file),
+    ] {
+        if let (Some(v), Some(path)) = (value, path) {
+            let reported = problems[before..].iter().any(|p| p.span == Some(v.span()));
+            if !reported {
+                readable(file, "[mqtt]", field, v, path, problems);
+            }
+        }
+    }
     let (tls, host, port) = parsed.ok()?;
     (problems.len() == before).then(|| MqttConfig {
         url: url.clone(),
@@ -318,6 +333,27 @@ fn secret_path(
             )
         })
         .ok()
+}
+
+/// Pushes a problem at `value` unless the file `path` it names can be read.
+fn readable(
+    file: &str,
+    section: &str,
+    field: &str,
+    value: &Spanned<String>,
+    path: &Path,
+    problems: &mut Vec<Problem>,
+) -> bool {
+    match secret::check_readable(&config_dir(file), value.get_ref(), path) {
+        Ok(()) => true,
+        Err(e) => {
+            problems.push(
+                Problem::at(value.span(), format!("{section} {field}: {}", e.message))
+                    .with_hint(e.hint),
+            );
+            false
+        }
+    }
 }
 
 fn config_dir(file: &str) -> PathBuf {
@@ -434,6 +470,9 @@ pub fn admin(
         .as_ref()
         .and_then(|t| secret_path(file, "[admin]", "token_file", t, problems).map(|p| (t, p)));
     let token = token_file.as_ref().and_then(|(t, path)| {
+        if !readable(file, "[admin]", "token_file", t, path, problems) {
+            return None;
+        }
         AdminToken::read(path)
             .map_err(|e| {
                 problems.push(
