@@ -89,7 +89,9 @@ impl ConfigError {
         let lines = Lines::new(text);
         let mut located: Vec<Located> = problems
             .into_iter()
-            .map(|p| {
+            .map(|mut p| {
+                p.message = cut_long_values(&p.message);
+                p.hint = p.hint.map(|h| cut_long_values(&h));
                 let (line, column) = p
                     .span
                     .as_ref()
@@ -187,7 +189,101 @@ pub fn unknown_field_hint(message: &str) -> Option<String> {
     let rest = message.strip_prefix("unknown field")?;
     let field = rest.split('`').nth(1)?;
     let expected = rest.split("expected").nth(1)?.split('`').skip(1).step_by(2);
-    aimdb_core::graph::closest_match(field, expected).map(|s| format!("did you mean `{s}`?"))
+    closest(field, expected).map(|s| format!("did you mean `{s}`?"))
+}
+
+/// The candidate closest to `word`, if it is close enough to be a likely typo: at most a third
+/// of the word's length in edits (at least 1, never more than 3), where swapping two
+/// neighbouring letters is one edit (`tpye` → `type`) and case does not count (`Type` →
+/// `type`). Candidates whose length differs by more than that are not compared, so a very
+/// long word costs its length, not its length times every candidate's.
+pub fn closest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    let w: Vec<char> = word.chars().flat_map(char::to_lowercase).collect();
+    let limit = (w.len() / 3).clamp(1, 3);
+    let mut best: Option<(usize, &'a str)> = None;
+    for c in candidates {
+        let n = c.chars().count();
+        if n.abs_diff(w.len()) > limit {
+            continue;
+        }
+        let cl: Vec<char> = c.chars().flat_map(char::to_lowercase).collect();
+        let d = transposition_distance(&w, &cl);
+        if d <= limit && best.is_none_or(|(b, _)| d < b) {
+            best = Some((d, c));
+        }
+    }
+    best.map(|(_, c)| c)
+}
+
+/// Edit distance where an insertion, a deletion, a substitution or a swap of two neighbouring
+/// characters is one edit (optimal string alignment).
+fn transposition_distance(a: &[char], b: &[char]) -> usize {
+    let mut before: Vec<usize> = vec![0; b.len() + 1];
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    let mut row: Vec<usize> = vec![0; b.len() + 1];
+    for i in 1..=a.len() {
+        row[0] = i;
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            let mut d = (prev[j] + 1).min(row[j - 1] + 1).min(prev[j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                d = d.min(before[j - 2] + 1);
+            }
+            row[j] = d;
+        }
+        std::mem::swap(&mut before, &mut prev);
+        std::mem::swap(&mut prev, &mut row);
+    }
+    prev[b.len()]
+}
+
+/// The most characters of one quoted value (`"..."` or `` `...` ``) a message shows.
+const MAX_QUOTED: usize = 64;
+/// The most characters a message or hint shows in all.
+const MAX_MESSAGE: usize = 1024;
+
+/// `text` with every quoted value longer than [`MAX_QUOTED`] characters cut (its start kept,
+/// then `…` and how long it was), and the whole cut at [`MAX_MESSAGE`] characters, so that a
+/// 5 MB string in a config is not echoed whole into a message.
+pub fn cut_long_values(text: &str) -> String {
+    let chars: Vec<char> = text.chars().collect();
+    let mut out = String::with_capacity(text.len().min(MAX_MESSAGE + 64));
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        if c != '"' && c != '`' {
+            out.push(c);
+            i += 1;
+            continue;
+        }
+        // Find the closing quote (`"` strings are Debug-escaped: skip `\x`).
+        let mut j = i + 1;
+        while j < chars.len() && chars[j] != c {
+            j += if c == '"' && chars[j] == '\\' { 2 } else { 1 };
+        }
+        let end = j.min(chars.len());
+        let inner = &chars[i + 1..end];
+        out.push(c);
+        if inner.len() > MAX_QUOTED {
+            out.extend(&inner[..MAX_QUOTED - 16]);
+            out.push('…');
+            if j < chars.len() {
+                out.push(c);
+            }
+            out.push_str(&format!(" ({} characters)", inner.len()));
+        } else {
+            out.extend(inner);
+            if j < chars.len() {
+                out.push(c);
+            }
+        }
+        i = end + 1;
+    }
+    if out.chars().count() > MAX_MESSAGE {
+        let cut: String = out.chars().take(MAX_MESSAGE).collect();
+        return format!("{cut}… (cut)");
+    }
+    out
 }
 
 #[cfg(test)]
@@ -215,5 +311,33 @@ mod tests {
             None
         );
         assert_eq!(unknown_field_hint("invalid type: string"), None);
+    }
+
+    #[test]
+    fn closest_counts_a_swap_as_one_edit_and_ignores_case() {
+        let fields = ["key", "type", "buffer", "source", "transform"];
+        assert_eq!(closest("tpye", fields), Some("type"));
+        assert_eq!(closest("Type", fields), Some("type"));
+        assert_eq!(closest("sorce", fields), Some("source"));
+        assert_eq!(closest("trasnform", fields), Some("transform"));
+        assert_eq!(closest("colour", fields), None);
+        assert_eq!(closest(&"x".repeat(5_000_000), fields), None);
+        assert_eq!(transposition_distance(&['a', 'b'], &['b', 'a']), 1);
+        assert_eq!(transposition_distance(&[], &['a', 'b', 'c']), 3);
+    }
+
+    #[test]
+    fn long_quoted_values_are_cut_and_short_ones_kept() {
+        let long = "x".repeat(5_000_000);
+        let cut = cut_long_values(&format!("unknown type {long:?}; more"));
+        assert!(cut.len() < 200, "{cut}");
+        assert!(cut.starts_with("unknown type \"xxxx"), "{cut}");
+        assert!(cut.ends_with("…\" (5000000 characters); more"), "{cut}");
+        let short = "record \"a\\\"b\": unknown field `tpye`";
+        assert_eq!(cut_long_values(short), short);
+        let unclosed = format!("a `{long}");
+        assert!(cut_long_values(&unclosed).len() < 200);
+        let plain = "y".repeat(5000);
+        assert!(cut_long_values(&plain).ends_with("… (cut)"));
     }
 }

@@ -10,6 +10,7 @@ mod diagnostic;
 mod duration;
 mod fields;
 mod model;
+mod ranges;
 mod raw;
 mod secret;
 mod shape;
@@ -17,7 +18,9 @@ mod validate;
 
 use std::path::Path;
 
-pub use diagnostic::{line_column, unknown_field_hint, ConfigError, Lines, Located, Problem};
+pub use diagnostic::{
+    closest, cut_long_values, line_column, unknown_field_hint, ConfigError, Lines, Located, Problem,
+};
 pub use duration::parse_duration;
 pub use fields::field_names;
 pub use model::*;
@@ -45,9 +48,54 @@ pub async fn load(path: &Path) -> Result<Config, ConfigError> {
 /// [`load`] for synchronous callers (the `check`, `graph` commands), outside any async runtime.
 pub fn load_blocking(path: &Path) -> Result<Config, ConfigError> {
     let file = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|e| ConfigError::Read {
+    let bytes = std::fs::read(path).map_err(|e| ConfigError::Read {
         file: file.clone(),
         reason: e.to_string(),
     })?;
+    let text = String::from_utf8(bytes).map_err(|e| invalid_utf8(&file, e.as_bytes()))?;
     parse(&file, &text)
+}
+
+/// Most invalid UTF-8 sequences reported for one file.
+const MAX_UTF8_PROBLEMS: usize = 20;
+
+/// A config that is not UTF-8: each invalid sequence (up to [`MAX_UTF8_PROBLEMS`]) at its
+/// line, column and byte offset.
+fn invalid_utf8(file: &str, bytes: &[u8]) -> ConfigError {
+    let mut problems = Vec::new();
+    let mut pos = 0;
+    while let Err(e) = std::str::from_utf8(&bytes[pos..]) {
+        if problems.len() == MAX_UTF8_PROBLEMS {
+            break;
+        }
+        let at = pos + e.valid_up_to();
+        let len = e.error_len().unwrap_or(bytes.len() - at).max(1);
+        let line_start = bytes[..at]
+            .iter()
+            .rposition(|&b| b == b'\n')
+            .map_or(0, |i| i + 1);
+        let line = 1 + bytes[..at].iter().filter(|&&b| b == b'\n').count();
+        let column = 1 + String::from_utf8_lossy(&bytes[line_start..at])
+            .chars()
+            .count();
+        let shown: Vec<String> = bytes[at..at + len]
+            .iter()
+            .map(|b| format!("{b:02X}"))
+            .collect();
+        problems.push(Located {
+            line,
+            column,
+            problem: Problem::nowhere(format!(
+                "invalid UTF-8 at byte offset {at} (byte{} {})",
+                if len == 1 { "" } else { "s" },
+                shown.join(" ")
+            ))
+            .with_hint("a config is UTF-8 text: save it as UTF-8 (a file in Latin-1: `iconv -f latin1 -t utf-8 FILE`)"),
+        });
+        pos = at + len;
+    }
+    ConfigError::Invalid {
+        file: file.to_string(),
+        problems,
+    }
 }

@@ -52,6 +52,55 @@ pub fn resolve(config_dir: &Path, value: &str) -> Result<PathBuf, PathError> {
     }
 }
 
+/// Why a secret's file cannot be read, as a message (`cannot read PATH: ...`) and a hint that
+/// says where the file is looked for and how to fix it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unreadable {
+    /// What is wrong.
+    pub message: String,
+    /// How to fix it.
+    pub hint: String,
+}
+
+/// Checks that `path` (resolved from `value` by [`resolve`]; relative paths against
+/// `config_dir`) exists and can be opened for reading by this process. Directories are
+/// refused; FIFOs, sockets and devices are not opened (a FIFO would block) and pass.
+pub fn check_readable(config_dir: &Path, value: &str, path: &Path) -> Result<(), Unreadable> {
+    let shown = path.display();
+    let credential = value.strip_prefix(CREDENTIAL_PREFIX);
+    let meta = std::fs::metadata(path);
+    let result = match &meta {
+        Ok(m) if m.is_dir() => Err(("it is a directory".to_string(), None)),
+        Ok(m) if !m.is_file() => Ok(()),
+        _ => std::fs::File::open(path)
+            .map(drop)
+            .map_err(|e| (e.to_string(), Some(e.kind()))),
+    };
+    let Err((reason, kind)) = result else {
+        return Ok(());
+    };
+    let hint = match (kind, credential) {
+        (Some(std::io::ErrorKind::NotFound), Some(name)) => format!(
+            "systemd puts the credential {name} in $CREDENTIALS_DIRECTORY for a unit with LoadCredential={name}:PATH; add that line to the unit (or a drop-in), with the PATH of an existing file"
+        ),
+        (Some(std::io::ErrorKind::NotFound), None) if Path::new(value).is_relative() => format!(
+            "a relative path is relative to the config file's directory ({}); put the file there or write its absolute path",
+            if config_dir.as_os_str().is_empty() { Path::new(".") } else { config_dir }.display()
+        ),
+        (Some(std::io::ErrorKind::NotFound), None) => {
+            "put the file there or correct the path".to_string()
+        }
+        (Some(std::io::ErrorKind::PermissionDenied), _) => {
+            "make it readable by the user aimdbd runs as (e.g. chgrp that group and chmod 0640), or hand it over with LoadCredential=NAME:PATH in the unit and write credential:NAME (a DynamicUser= service cannot read a root-only file)".to_string()
+        }
+        _ => "name a file that holds it".to_string(),
+    };
+    Err(Unreadable {
+        message: format!("cannot read {shown}: {reason}"),
+        hint,
+    })
+}
+
 /// The shortest bearer token accepted: guessing must not be an option.
 pub const MIN_TOKEN_LEN: usize = 16;
 /// The longest bearer token accepted (it travels in a header).
@@ -145,6 +194,39 @@ mod tests {
         ] {
             assert!(resolve(Path::new("."), bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn unreadable_files_say_why_and_where_they_are_looked_for() {
+        let dir = std::env::temp_dir().join(format!("aimdbd-secret-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let file = dir.join("pw.txt");
+        std::fs::write(&file, "pw\n").expect("write");
+        assert_eq!(check_readable(&dir, "pw.txt", &file), Ok(()));
+
+        let missing = check_readable(&dir, "nope.txt", &dir.join("nope.txt")).expect_err("missing");
+        assert!(missing.message.starts_with("cannot read "), "{missing:?}");
+        assert!(missing.message.contains("No such file"), "{missing:?}");
+        assert!(
+            missing
+                .hint
+                .contains("relative to the config file's directory"),
+            "{missing:?}"
+        );
+        let cred = check_readable(&dir, "credential:pw", &dir.join("pw")).expect_err("missing");
+        assert!(cred.hint.contains("LoadCredential=pw:PATH"), "{cred:?}");
+        let is_dir = check_readable(&dir, ".", &dir).expect_err("a directory");
+        assert!(is_dir.message.ends_with("it is a directory"), "{is_dir:?}");
+
+        // Root reads every file: the permission check only means something for other users.
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o000)).expect("chmod");
+        if unsafe { libc::geteuid() } != 0 {
+            let denied = check_readable(&dir, "pw.txt", &file).expect_err("unreadable");
+            assert!(denied.message.contains("ermission denied"), "{denied:?}");
+            assert!(denied.hint.contains("LoadCredential="), "{denied:?}");
+        }
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

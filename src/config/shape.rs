@@ -14,8 +14,9 @@ use serde::de::{DeserializeOwned, IntoDeserializer};
 use toml::de::{DeTable, DeValue};
 use toml::Spanned;
 
+use super::ranges;
 use super::raw::{RawAdmin, RawConfig, RawMqtt, RawNode, RawRecord, RawStore};
-use super::{field_names, Problem};
+use super::{closest, field_names, Problem};
 
 /// Top-level keys, in the order the docs list them.
 const SECTIONS: &[&str] = &["node", "mqtt", "store", "admin", "record"];
@@ -29,31 +30,35 @@ const MAX_RETRIES: usize = 64;
 pub fn shape(text: &str, problems: &mut Vec<Problem>) -> Option<RawConfig> {
     let (doc, errors) = DeTable::parse_recoverable(text);
     if !errors.is_empty() {
-        problems.extend(errors.iter().map(toml_problem));
+        problems.extend(syntax_problems(text, doc.get_ref(), &errors));
         return None;
     }
     let mut raw = RawConfig::default();
     for (key, value) in doc.into_inner() {
         let name: &str = key.get_ref();
         match name {
-            "node" => raw.node = table::<RawNode>(value, problems),
-            "mqtt" => raw.mqtt = table::<RawMqtt>(value, problems),
-            "store" => raw.store = table::<RawStore>(value, problems),
-            "admin" => raw.admin = table::<RawAdmin>(value, problems),
-            "record" => raw.record = records(value, problems),
-            other => problems.push(unknown_key(other, key.span(), SECTIONS)),
+            "node" => raw.node = table::<RawNode>(value, "node", text, problems),
+            "mqtt" => raw.mqtt = table::<RawMqtt>(value, "mqtt", text, problems),
+            "store" => raw.store = table::<RawStore>(value, "store", text, problems),
+            "admin" => raw.admin = table::<RawAdmin>(value, "admin", text, problems),
+            "record" => raw.record = records(value, text, problems),
+            other => problems.push(unknown_key(other, key.span(), SECTIONS).0),
         }
     }
     Some(raw)
 }
 
 /// `[[record]]`: each entry shaped on its own.
-fn records(value: Spanned<DeValue<'_>>, problems: &mut Vec<Problem>) -> Vec<Spanned<RawRecord>> {
+fn records(
+    value: Spanned<DeValue<'_>>,
+    text: &str,
+    problems: &mut Vec<Problem>,
+) -> Vec<Spanned<RawRecord>> {
     let span = value.span();
     match value.into_inner() {
         DeValue::Array(entries) => entries
             .into_iter()
-            .filter_map(|entry| table::<RawRecord>(entry, problems))
+            .filter_map(|entry| table::<RawRecord>(entry, "record", text, problems))
             .collect(),
         _ => {
             problems.push(
@@ -66,9 +71,12 @@ fn records(value: Spanned<DeValue<'_>>, problems: &mut Vec<Problem>) -> Vec<Span
 }
 
 /// Shapes one table into `T`, reporting every unknown key and every wrong value; `None` if a
-/// required key is missing or wrong.
+/// required key is missing or wrong. `section` names the table in messages (`mqtt`,
+/// `record`, ...).
 fn table<T: DeserializeOwned>(
     value: Spanned<DeValue<'_>>,
+    section: &str,
+    text: &str,
     problems: &mut Vec<Problem>,
 ) -> Option<Spanned<T>> {
     let span = value.span();
@@ -78,11 +86,15 @@ fn table<T: DeserializeOwned>(
     };
     let fields = field_names::<T>();
     let mut entries = DeTable::new();
+    // Fields that an unknown key was reported as a likely misspelling of (`tpye` → `type`).
+    let mut suggested: Vec<&str> = Vec::new();
     for (k, v) in given {
         if fields.contains(&k.get_ref().as_ref()) {
             entries.insert(k, v);
         } else {
-            problems.push(unknown_key(k.get_ref(), k.span(), fields));
+            let (p, s) = unknown_key(k.get_ref(), k.span(), fields);
+            problems.push(p);
+            suggested.extend(s);
         }
     }
     let mut set_aside: Vec<String> = Vec::new();
@@ -91,11 +103,14 @@ fn table<T: DeserializeOwned>(
             Ok(v) => return Some(Spanned::new(span, v)),
             Err(e) => e,
         };
-        if missing_field(e.message()).is_some_and(|f| set_aside.iter().any(|s| s == f)) {
-            // Reported already as a wrong value of that field.
+        if missing_field(e.message())
+            .is_some_and(|f| set_aside.iter().any(|s| s == f) || suggested.contains(&f))
+        {
+            // Reported already: as a wrong value of that field, or as a misspelled key whose
+            // "did you mean" names it.
             return None;
         }
-        problems.push(toml_problem(&e));
+        problems.push(field_problem(&e, section, &entries, text));
         let at = e.span().unwrap_or(0..0);
         let culprit = entries
             .iter()
@@ -131,12 +146,305 @@ fn missing_field(message: &str) -> Option<&str> {
     message.strip_prefix("missing field `")?.split('`').next()
 }
 
-fn unknown_key(name: &str, span: Range<usize>, expected: &[&str]) -> Problem {
+/// An unknown key, with a "did you mean" (and the field it names) when one is close, else the
+/// list of the table's fields.
+fn unknown_key(
+    name: &str,
+    span: Range<usize>,
+    expected: &'static [&'static str],
+) -> (Problem, Option<&'static str>) {
     let p = Problem::at(span, format!("unknown field `{name}`"));
-    match aimdb_core::graph::closest_match(name, expected.iter().copied()) {
-        Some(s) => p.with_hint(format!("did you mean `{s}`?")),
-        None => p.with_hint(format!("expected one of: {}", expected.join(", "))),
+    match closest(name, expected.iter().copied()) {
+        Some(s) => (p.with_hint(format!("did you mean `{s}`?")), Some(s)),
+        None => (
+            p.with_hint(format!("expected one of: {}", expected.join(", "))),
+            None,
+        ),
     }
+}
+
+/// A serde error inside table `section` (whose keys are `entries`), made specific where the
+/// value it is about is found: an integer too large for TOML names its field and the range the
+/// field takes; a number given to a duration field gets the hint to write it with a unit.
+fn field_problem(e: &toml::de::Error, section: &str, entries: &DeTable<'_>, text: &str) -> Problem {
+    let p = toml_problem(e);
+    let Some(at) = e.span() else {
+        return p;
+    };
+    let mut path = Vec::new();
+    let Some(leaf) = value_at(entries, &at, &mut path) else {
+        return p;
+    };
+    let dotted = path.join(".");
+    let place = format!("{section}.{dotted}");
+    let shown = if section == "record" {
+        dotted.clone()
+    } else {
+        format!("[{section}] {dotted}")
+    };
+    let written = text.get(leaf.span()).unwrap_or_default();
+    if let Some(n) = leaf.get_ref().as_integer() {
+        if i64::from_str_radix(n.as_str(), n.radix()).is_err() {
+            let hint = match ranges::integer_range(&place) {
+                Some((min, max)) => format!("{shown} is a whole number from {min} to {max}"),
+                None => format!(
+                    "TOML integers are whole numbers from {} to {}",
+                    i64::MIN,
+                    i64::MAX
+                ),
+            };
+            return Problem::at(leaf.span(), format!("{shown} = {written} is out of range"))
+                .with_hint(hint);
+        }
+    }
+    let unit = ranges::duration_unit(&place);
+    if let (Some(unit), true) = (
+        unit,
+        leaf.get_ref().is_integer() || leaf.get_ref().is_float(),
+    ) {
+        let field = path.last().map_or("", String::as_str);
+        let example = match leaf.get_ref().as_integer() {
+            Some(_) => format!("{field} = \"{written}{unit}\""),
+            None => format!("{field} = \"1500ms\""),
+        };
+        return p.with_hint(format!(
+            "write {example}: a duration is a string, a whole number and a unit (ms, s, m, h, d, w)"
+        ));
+    }
+    p
+}
+
+/// The value in `table` (at any depth) whose span is the innermost around `at`; its keys are
+/// pushed to `path` (array entries add none: `link_to.qos`).
+fn value_at<'t, 'i>(
+    table: &'t DeTable<'i>,
+    at: &Range<usize>,
+    path: &mut Vec<String>,
+) -> Option<&'t Spanned<DeValue<'i>>> {
+    let (k, v) = table
+        .iter()
+        .find(|(k, v)| contains(&k.span(), at) || contains(&v.span(), at))?;
+    path.push(k.get_ref().to_string());
+    Some(innermost(v, at, path))
+}
+
+fn innermost<'t, 'i>(
+    v: &'t Spanned<DeValue<'i>>,
+    at: &Range<usize>,
+    path: &mut Vec<String>,
+) -> &'t Spanned<DeValue<'i>> {
+    match v.get_ref() {
+        DeValue::Table(t) => value_at(t, at, path).unwrap_or(v),
+        DeValue::Array(a) => a
+            .iter()
+            .find(|e| contains(&e.span(), at))
+            .map_or(v, |e| innermost(e, at, path)),
+        _ => v,
+    }
+}
+
+/// Most extra parses of the text spent finding where duplicated keys were first defined (a
+/// file with more duplicates reports the rest without the line).
+const MAX_REPARSES: usize = 16;
+/// The TOML parser's nesting limit (`toml`'s own, not configurable).
+const NESTING_LIMIT: usize = 80;
+
+/// The syntax errors of `text` as problems; `doc` is what the parser recovered. Made specific
+/// where the parser's message is bare: a duplicate key names the key and the line where it was
+/// first defined; a dotted key too long to parse (which the parser reports without a place) is
+/// found in the text.
+fn syntax_problems(text: &str, doc: &DeTable<'_>, errors: &[toml::de::Error]) -> Vec<Problem> {
+    let mut reparses = MAX_REPARSES;
+    let mut long_keys: Option<std::vec::IntoIter<usize>> = None;
+    let lines = super::Lines::new(text);
+    errors
+        .iter()
+        .map(|e| match (e.message().trim(), e.span()) {
+            ("duplicate key", Some(span)) => duplicate_key(text, doc, span, &lines, &mut reparses),
+            ("recursion limit", _) => {
+                let at = long_keys
+                    .get_or_insert_with(|| long_dotted_keys(text).into_iter())
+                    .next();
+                Problem::at(
+                    at.map_or(0..0, |a| a..a),
+                    format!("a dotted key or table header of more than {NESTING_LIMIT} parts"),
+                )
+                .with_hint("the TOML parser stops at 80 levels and a config needs two or three: look for a key joined to others by dots by mistake")
+            }
+            (m, _) if m.starts_with("cannot recurse further") => {
+                let mut p = toml_problem(e);
+                p.message = format!(
+                    "arrays and inline tables nested more than {NESTING_LIMIT} levels deep"
+                );
+                p.with_hint("the TOML parser nests at most 80 levels; look for brackets that were opened and not closed")
+            }
+            _ => toml_problem(e),
+        })
+        .collect()
+}
+
+/// "duplicate key `K` (first defined on line N)" for the key at `span`. The first definition is
+/// the nearest earlier key of that name whose renaming makes this error go away (tried on a
+/// copy of the text: only the parser knows which table a key is in).
+fn duplicate_key(
+    text: &str,
+    doc: &DeTable<'_>,
+    span: Range<usize>,
+    lines: &super::Lines<'_>,
+    reparses: &mut usize,
+) -> Problem {
+    let written = text.get(span.clone()).unwrap_or_default().trim();
+    let name = unquote(written);
+    let mut earlier = Vec::new();
+    keys_named(doc, name, span.start, &mut earlier);
+    // The parser's recovered document keeps the last of two `[table]` headers: look in the
+    // text too.
+    earlier.extend(written_keys(text, written, span.start));
+    earlier.sort_by_key(|s| std::cmp::Reverse(s.start));
+    earlier.dedup();
+    let mut first = None;
+    for candidate in earlier {
+        if *reparses == 0 {
+            break;
+        }
+        *reparses -= 1;
+        let mut renamed = text.to_string();
+        renamed.replace_range(candidate.clone(), &"_".repeat(candidate.len()));
+        let (_, errors) = DeTable::parse_recoverable(&renamed);
+        let still = errors
+            .iter()
+            .any(|e| e.message().trim() == "duplicate key" && e.span() == Some(span.clone()));
+        if !still {
+            first = Some(candidate);
+            break;
+        }
+    }
+    let message = match first {
+        Some(f) => format!(
+            "duplicate key `{written}` (first defined on line {})",
+            lines.line_column(f.start).0
+        ),
+        None => format!("duplicate key `{written}`"),
+    };
+    Problem::at(span, message).with_hint(
+        "a key is set once per table and a [table] is written once; records are `[[record]]`, one per record",
+    )
+}
+
+/// `"a b"` → `a b`, `'a'` → `a`, `a` → `a` (escapes are not decoded: a key only needs them
+/// rarely, and then no earlier definition is found and the line is left out).
+fn unquote(key: &str) -> &str {
+    for q in ['"', '\''] {
+        if let Some(inner) = key.strip_prefix(q).and_then(|k| k.strip_suffix(q)) {
+            return inner;
+        }
+    }
+    key
+}
+
+/// Where `written` occurs before `before` in the place of a key: after the start of a line,
+/// `[`, `{`, `,` or `.`, and before `=`, `.` or `]` (spaces between).
+fn written_keys(text: &str, written: &str, before: usize) -> Vec<Range<usize>> {
+    if written.is_empty() {
+        return Vec::new();
+    }
+    let head = &text[..before.min(text.len())];
+    head.match_indices(written)
+        .filter(|(at, _)| {
+            let prev = head[..*at]
+                .trim_end_matches([' ', '\t'])
+                .chars()
+                .next_back();
+            let next = text[at + written.len()..]
+                .trim_start_matches([' ', '\t'])
+                .chars()
+                .next();
+            matches!(prev, None | Some('\n' | '[' | '{' | ',' | '.'))
+                && matches!(next, Some('=' | '.' | ']'))
+        })
+        .map(|(at, _)| at..at + written.len())
+        .collect()
+}
+
+/// The spans of every key called `name` in `table` (at any depth) that start before `before`.
+fn keys_named(table: &DeTable<'_>, name: &str, before: usize, out: &mut Vec<Range<usize>>) {
+    for (k, v) in table.iter() {
+        if k.get_ref() == name && k.span().start < before && !k.span().is_empty() {
+            out.push(k.span());
+        }
+        values_keys(v.get_ref(), name, before, out);
+    }
+}
+
+fn values_keys(v: &DeValue<'_>, name: &str, before: usize, out: &mut Vec<Range<usize>>) {
+    match v {
+        DeValue::Table(t) => keys_named(t, name, before, out),
+        DeValue::Array(a) => a
+            .iter()
+            .for_each(|e| values_keys(e.get_ref(), name, before, out)),
+        _ => {}
+    }
+}
+
+/// Where each dotted key of more than [`NESTING_LIMIT`] parts starts, in file order: runs of
+/// key parts joined by dots, outside comments and strings (a rough scan, only used to place an
+/// error the parser gives no place).
+fn long_dotted_keys(text: &str) -> Vec<usize> {
+    let bytes = text.as_bytes();
+    let mut found = Vec::new();
+    // The run being read: where it starts, its parts so far, whether a dot was last.
+    let mut run: Option<(usize, usize, bool)> = None;
+    let mut flush = |run: &mut Option<(usize, usize, bool)>| {
+        if let Some((start, parts, _)) = run.take() {
+            if parts > NESTING_LIMIT {
+                found.push(start);
+            }
+        }
+    };
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        let bare = |c: u8| c.is_ascii_alphanumeric() || c == b'_' || c == b'-';
+        if bare(b) || b == b'"' || b == b'\'' {
+            let end = if bare(b) {
+                bytes[i..]
+                    .iter()
+                    .position(|&c| !bare(c))
+                    .map_or(bytes.len(), |p| i + p)
+            } else {
+                // A quoted part: to its closing quote on the same line.
+                bytes[i + 1..]
+                    .iter()
+                    .position(|&c| c == b || c == b'\n')
+                    .map_or(bytes.len(), |p| i + 2 + p)
+            };
+            match run {
+                Some((start, parts, true)) => run = Some((start, parts + 1, false)),
+                _ => {
+                    flush(&mut run);
+                    run = Some((i, 1, false));
+                }
+            }
+            i = end;
+            continue;
+        }
+        match (b, run) {
+            (b'.', Some((start, parts, false))) => run = Some((start, parts, true)),
+            (b' ' | b'\t', _) => {}
+            _ => {
+                flush(&mut run);
+                if b == b'#' {
+                    i = bytes[i..]
+                        .iter()
+                        .position(|&c| c == b'\n')
+                        .map_or(bytes.len(), |p| i + p);
+                }
+            }
+        }
+        i += 1;
+    }
+    flush(&mut run);
+    found
 }
 
 /// A TOML or serde error as a [`Problem`] at its span.
@@ -163,6 +471,74 @@ mod tests {
         let mut problems = Vec::new();
         shape(text, &mut problems);
         problems.into_iter().map(|p| p.message).collect()
+    }
+
+    fn hints(text: &str) -> Vec<String> {
+        let mut problems = Vec::new();
+        shape(text, &mut problems);
+        problems.into_iter().filter_map(|p| p.hint).collect()
+    }
+
+    #[test]
+    fn a_misspelled_required_key_is_one_mistake_with_a_did_you_mean() {
+        let text = "[node]\nid = \"n\"\n[[record]]\nkey = \"a\"\ntpye = \"json\"\n";
+        assert_eq!(messages(text), ["unknown field `tpye`"]);
+        assert_eq!(hints(text), ["did you mean `type`?"]);
+        let text = "[node]\nid = \"n\"\n[[record]]\nkey = \"a\"\ncolour = \"json\"\n";
+        let m = messages(text);
+        assert!(
+            m.iter().any(|m| m.contains("missing field `type`")),
+            "{m:?}"
+        );
+    }
+
+    #[test]
+    fn a_duplicate_key_names_itself_and_the_line_of_its_first_definition() {
+        let text = "[node]\nid = \"a\"\n[[record]]\nkey = \"r\"\nid = 1\nkey = \"s\"\n[node]\n";
+        let m = messages(text);
+        assert!(
+            m.contains(&"duplicate key `key` (first defined on line 4)".to_string()),
+            "{m:?}"
+        );
+        assert!(
+            m.contains(&"duplicate key `node` (first defined on line 1)".to_string()),
+            "{m:?}"
+        );
+        // The nearest earlier `k` is in an inline table: not the one.
+        let text = "[t]\nk = 1\nx = { k = 2 }\nk = 3\n";
+        assert_eq!(
+            messages(text),
+            ["duplicate key `k` (first defined on line 2)"]
+        );
+        let text = "a = { \"b c\" = 1, \"b c\" = 2 }\n";
+        assert_eq!(
+            messages(text),
+            ["duplicate key `\"b c\"` (first defined on line 1)"]
+        );
+    }
+
+    #[test]
+    fn a_dotted_key_too_long_to_parse_is_placed() {
+        let long = vec!["x"; 90].join(".");
+        for text in [
+            format!("[node]\nid = \"a\" # a.b.c\n{long} = 1\n"),
+            format!("[node]\nid = \"a\"\n[{long}]\n"),
+            format!(
+                "[node]\nid = \"a\"\n{}. \"q.q\" = 1\n",
+                vec!["x"; 85].join(" . ")
+            ),
+        ] {
+            let mut problems = Vec::new();
+            shape(&text, &mut problems);
+            let p = problems
+                .iter()
+                .find(|p| p.message.contains("more than 80 parts"))
+                .unwrap_or_else(|| panic!("{problems:?}"));
+            let at = p.span.clone().expect("span").start;
+            assert_eq!(super::super::line_column(&text, at).0, 3, "{text}");
+        }
+        assert!(long_dotted_keys(&vec!["x"; 80].join(".")).is_empty());
+        assert_eq!(long_dotted_keys(&vec!["x"; 81].join(".")), [0]);
     }
 
     #[test]

@@ -7,9 +7,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use aimdb_core::graph::closest_match;
-
-use super::super::{Lines, Problem};
+use super::super::{closest, Lines, Problem};
 use super::record::Checked;
 
 /// Most keys compared (an edit distance each) for all "did you mean" hints of one check
@@ -59,7 +57,7 @@ pub fn check(records: &[Checked], text: &str, problems: &mut Vec<Problem>) -> Ve
                         let keys = near
                             .flat_map(|(_, ks)| ks.iter().copied())
                             .filter(|k| *k != r.key);
-                        if let Some(s) = closest_match(&input.key, keys) {
+                        if let Some(s) = closest(&input.key, keys) {
                             p.message = format!("{}; did you mean {s:?}?", p.message);
                         }
                     }

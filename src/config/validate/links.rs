@@ -179,7 +179,7 @@ pub fn link(
                 ),
             );
             push(
-                match aimdb_core::graph::closest_match(n.get_ref(), fields.iter().copied()) {
+                match super::super::closest(n.get_ref(), fields.iter().copied()) {
                     Some(f) => p.with_hint(format!("did you mean {f:?}?")),
                     None => p.with_hint(format!("its fields: {}", fields.join(", "))),
                 },

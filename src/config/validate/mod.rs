@@ -10,7 +10,7 @@ mod store;
 use std::time::Duration;
 
 use super::shape;
-use super::{line_column, Config, Problem};
+use super::{cut_long_values, line_column, Config, Problem};
 
 /// Validates `text` (from `file`) into a [`Config`], or every problem found.
 pub fn validate(file: &str, text: &str) -> Result<Config, Vec<Problem>> {
@@ -67,9 +67,12 @@ fn warning(file: &str, text: &str, w: &Problem) -> String {
         .span
         .as_ref()
         .map_or((1, 1), |s| line_column(text, s.start));
-    let mut out = format!("{file}:{line}:{column}: warning: {}", w.message);
+    let mut out = format!(
+        "{file}:{line}:{column}: warning: {}",
+        cut_long_values(&w.message)
+    );
     if let Some(h) = &w.hint {
-        out.push_str(&format!("\n  hint: {h}"));
+        out.push_str(&format!("\n  hint: {}", cut_long_values(h)));
     }
     out
 }

@@ -3,18 +3,19 @@
 
 use std::ops::Range;
 
-use aimdb_core::graph::closest_match;
 use aimdb_core::BufferCfg;
 use toml::{Spanned, Table};
 
 use super::super::raw::{RawBuffer, RawRecord};
-use super::super::{Problem, RecordConfig, SourceConfig, TapConfig, TransformConfig, Writer};
+use super::super::{
+    closest, Problem, RecordConfig, SourceConfig, TapConfig, TransformConfig, Writer,
+};
 use super::links;
 use crate::components::{ComponentTable, SOURCES, TAPS, TRANSFORMS};
 use crate::record_types;
 
 /// Largest ring a config may ask for.
-const MAX_CAPACITY: i64 = 1 << 20;
+const MAX_CAPACITY: i64 = super::super::ranges::RING_CAPACITY.1;
 
 /// A transform input as written.
 pub struct InputUse {
@@ -66,7 +67,7 @@ pub fn record(
     if entry.is_none() {
         let names = record_types::TYPES.iter().map(|t| t.name);
         let mut p = Problem::at(r.type_name.span(), format!("unknown type {type_name:?}"));
-        p = match closest_match(type_name, names.clone()) {
+        p = match closest(type_name, names.clone()) {
             Some(s) => p.with_hint(format!("did you mean {s:?}? (`aimdbd types` lists them)")),
             None => p.with_hint(format!(
                 "known types: {}",
@@ -286,7 +287,7 @@ fn buffer(raw: Option<&Spanned<RawBuffer>>, push: &mut impl FnMut(Problem)) -> O
         other => {
             let kinds = ["spmc_ring", "single_latest", "mailbox"];
             let mut p = Problem::at(b.kind.span(), format!("unknown buffer kind {other:?}"));
-            p = match closest_match(other, kinds) {
+            p = match closest(other, kinds) {
                 Some(s) => p.with_hint(format!("did you mean {s:?}?")),
                 None => p.with_hint("buffer kinds: spmc_ring, single_latest, mailbox"),
             };
@@ -311,7 +312,7 @@ fn kind_of<'a>(
                 t.value_span("kind"),
                 format!("unknown {what} kind {kind:?}"),
             );
-            p = match closest_match(kind, known.clone()) {
+            p = match closest(kind, known.clone()) {
                 Some(s) => p.with_hint(format!("did you mean {s:?}?")),
                 None => p.with_hint(format!(
                     "{what} kinds: {}",

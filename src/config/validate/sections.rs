@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use toml::Spanned;
 
+use super::super::ranges;
 use super::super::raw::{RawAdmin, RawMqtt, RawNode};
 use super::super::secret::{self, AdminToken};
 use super::super::{
@@ -26,7 +27,21 @@ pub fn node(
     };
     let raw = raw.get_ref();
     let id = raw.id.get_ref();
-    if let Err(e) = aimdb_records::topic::validate_segment(id) {
+    // The documented limit (32 bytes, an `Id` of the values the sources write) is checked
+    // before the topic rules, whose own limit (MQTT's 65 535 bytes) is far beyond it.
+    if id.len() > aimdb_records::types::ID_CAPACITY {
+        problems.push(
+            Problem::at(
+                raw.id.span(),
+                format!(
+                    "[node] id {id:?} is {} bytes long; at most {} are allowed",
+                    id.len(),
+                    aimdb_records::types::ID_CAPACITY
+                ),
+            )
+            .with_hint("a short name of this gateway, e.g. \"gw-1\" (it is the sensor_id/node_id of the values it writes)"),
+        );
+    } else if let Err(e) = aimdb_records::topic::validate_segment(id) {
         let p = Problem::at(raw.id.span(), format!("[node] id {id:?}: {e}"));
         problems.push(match e {
             aimdb_records::topic::TopicError::ContainsControl { .. } => {
@@ -34,14 +49,6 @@ pub fn node(
             }
             _ => p,
         });
-    } else if id.len() > aimdb_records::types::ID_CAPACITY {
-        problems.push(Problem::at(
-            raw.id.span(),
-            format!(
-                "[node] id {id:?} is longer than {} bytes",
-                aimdb_records::types::ID_CAPACITY
-            ),
-        ));
     }
     let timeout = raw.shutdown_timeout.as_ref().and_then(|t| {
         parse_duration(t.get_ref())
@@ -77,7 +84,13 @@ pub fn mqtt(
             Problem::at(raw.url.span(), format!("[mqtt] url {shown:?}: {e}")).with_hint(hint),
         )
     });
-    let keep_alive_s = int_in(&raw.keep_alive_s, "keep_alive_s", 0, 65_535, 30, problems) as u16;
+    let keep_alive_s = int_in(
+        &raw.keep_alive_s,
+        "keep_alive_s",
+        ranges::KEEP_ALIVE_S,
+        30,
+        problems,
+    ) as u16;
     let outbox = match raw
         .outbox
         .as_ref()
@@ -120,32 +133,28 @@ pub fn mqtt(
     let outbox_capacity = int_in(
         &raw.outbox_capacity,
         "outbox_capacity",
-        1,
-        10_000_000,
+        ranges::OUTBOX_CAPACITY,
         10_000,
         problems,
     ) as usize;
     let outbox_max_bytes = int_in(
         &raw.outbox_max_bytes,
         "outbox_max_bytes",
-        64 * 1024,
-        1 << 40,
+        ranges::OUTBOX_MAX_BYTES,
         DEFAULT_OUTBOX_MAX_BYTES,
         problems,
     ) as usize;
     let outbox_max_file_bytes = int_in(
         &raw.outbox_max_file_bytes,
         "outbox_max_file_bytes",
-        1 << 20,
-        1 << 44,
+        ranges::OUTBOX_MAX_FILE_BYTES,
         1 << 30,
         problems,
     ) as u64;
     let max_packet_size = int_in(
         &raw.max_packet_size,
         "max_packet_size",
-        1024,
-        MAX_MQTT_PACKET,
+        ranges::MAX_PACKET_SIZE,
         256 * 1024,
         problems,
     ) as usize;
@@ -213,6 +222,21 @@ pub fn mqtt(
     let ca_file = path_of("ca_file", &raw.ca_file);
     let cert_file = path_of("cert_file", &raw.cert_file);
     let key_file = path_of("key_file", &raw.key_file);
+    // Each file that is named, resolved and has no other mistake must be readable now: the
+    // session reads them when it connects, too late for `check` and for a reload to refuse.
+    for (field, value, path) in [
+        ("password_file", &raw.password_file, &password_file),
+        ("ca_file", &raw.ca_file, &ca_file),
+        ("cert_file", &raw.cert_file, &cert_file),
+        ("key_file", &raw.key_file, &key_file),
+    ] {
+        if let (Some(v), Some(path)) = (value, path) {
+            let reported = problems[before..].iter().any(|p| p.span == Some(v.span()));
+            if !reported {
+                readable(file, "[mqtt]", field, v, path, problems);
+            }
+        }
+    }
     let (tls, host, port) = parsed.ok()?;
     (problems.len() == before).then(|| MqttConfig {
         url: url.clone(),
@@ -242,18 +266,14 @@ pub fn mqtt(
     })
 }
 
-/// The largest packet MQTT can carry (remaining length 268 435 455 bytes).
-const MAX_MQTT_PACKET: i64 = 268_435_455;
-
-/// An optional integer field of `[mqtt]` within `min..=max`, or `default`.
 /// `[mqtt] outbox_max_bytes` by default: 16 MiB of payloads per link, fit for a small gateway.
 pub const DEFAULT_OUTBOX_MAX_BYTES: i64 = 16 << 20;
 
+/// An optional integer field of `[mqtt]` within `min..=max`, or `default`.
 fn int_in(
     v: &Option<Spanned<i64>>,
     field: &str,
-    min: i64,
-    max: i64,
+    (min, max): (i64, i64),
     default: i64,
     problems: &mut Vec<Problem>,
 ) -> i64 {
@@ -313,6 +333,27 @@ fn secret_path(
             )
         })
         .ok()
+}
+
+/// Pushes a problem at `value` unless the file `path` it names can be read.
+fn readable(
+    file: &str,
+    section: &str,
+    field: &str,
+    value: &Spanned<String>,
+    path: &Path,
+    problems: &mut Vec<Problem>,
+) -> bool {
+    match secret::check_readable(&config_dir(file), value.get_ref(), path) {
+        Ok(()) => true,
+        Err(e) => {
+            problems.push(
+                Problem::at(value.span(), format!("{section} {field}: {}", e.message))
+                    .with_hint(e.hint),
+            );
+            false
+        }
+    }
 }
 
 fn config_dir(file: &str) -> PathBuf {
@@ -429,6 +470,9 @@ pub fn admin(
         .as_ref()
         .and_then(|t| secret_path(file, "[admin]", "token_file", t, problems).map(|p| (t, p)));
     let token = token_file.as_ref().and_then(|(t, path)| {
+        if !readable(file, "[admin]", "token_file", t, path, problems) {
+            return None;
+        }
         AdminToken::read(path)
             .map_err(|e| {
                 problems.push(
@@ -511,7 +555,7 @@ pub fn admin(
 }
 
 /// The most `[admin] max_connections` may allow.
-const MAX_ADMIN_CONNECTIONS: i64 = 65_536;
+const MAX_ADMIN_CONNECTIONS: i64 = ranges::MAX_CONNECTIONS.1;
 
 /// Whether other users may read `path` (its mode has the "others may read" bit).
 fn world_readable(path: &Path) -> bool {

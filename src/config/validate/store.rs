@@ -5,15 +5,16 @@ use std::time::Duration;
 use aimdb_core::BufferCfg;
 use toml::Spanned;
 
+use super::super::ranges;
 use super::super::raw::{RawRecord, RawStore};
 use super::super::{parse_duration, Problem, StoreConfig};
 
 /// Largest queue or batch a config may ask for.
-const MAX_QUEUE: i64 = 1 << 24;
+const MAX_QUEUE: i64 = ranges::QUEUE.1;
 /// `[store] queue_max_bytes` by default: 32 MiB, fit for a small gateway.
 const DEFAULT_QUEUE_BYTES: u64 = 32 << 20;
 /// Largest `[store] queue_max_bytes` (one value's weight is counted in a `u32`).
-const MAX_QUEUE_BYTES: i64 = u32::MAX as i64;
+const MAX_QUEUE_BYTES: i64 = ranges::QUEUE_MAX_BYTES.1;
 
 /// `[store]`.
 pub fn section(
