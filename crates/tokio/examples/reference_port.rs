@@ -59,7 +59,7 @@ async fn quickstart() -> Result {
             .tap(|ctx, mut consumer| async move {
                 // ref: `let mut reader = consumer.subscribe().unwrap();` then `reader.recv()`.
                 while let Ok(t) = consumer.recv().await {
-                    ctx.log().info(&format!("temp: {:.1}°C", t.celsius));
+                    ctx.log().info(format!("temp: {:.1}°C", t.celsius));
                     println!("quickstart: {:.1}°C", t.celsius); // (so a run shows something)
                 }
             })
@@ -211,11 +211,14 @@ async fn linked_keys() -> Result {
     Ok(())
 }
 
+/// What the stand-in connector published: `(topic, payload)`.
+type Sent = Arc<parking_lot::Mutex<Vec<(String, Vec<u8>)>>>;
+
 /// Stands in for the MQTT connector (not part of the reference snippet): prints what it would
 /// publish, and delivers one command to every inbound link.
 #[derive(Clone, Default)]
 struct Wire {
-    sent: Arc<parking_lot::Mutex<Vec<(String, Vec<u8>)>>>,
+    sent: Sent,
 }
 
 impl Connector<Arc<TokioAdapter>> for Wire {
