@@ -276,9 +276,19 @@ fn run(mut conn: Connection, rx: mpsc::Receiver<Op>, path: &Path) {
     const BATCH: usize = 4096;
     let mut failures = 0u64;
     let mut known = HashSet::new();
+    let mut shrunk = None;
     // Per hold in the batch (usually one per link): the highest position inserted.
     let mut committed: Vec<(Acceptor, u64)> = Vec::new();
-    while let Ok(first) = rx.recv() {
+    loop {
+        let first = match rx.recv_timeout(SHRINK_EVERY) {
+            Ok(op) => op,
+            // Idle: a good moment to give free pages back.
+            Err(mpsc::RecvTimeoutError::Timeout) => {
+                give_back_space(&conn, &mut shrunk);
+                continue;
+            }
+            Err(mpsc::RecvTimeoutError::Disconnected) => return,
+        };
         let mut batch = vec![first];
         while batch.len() < BATCH {
             match rx.try_recv() {
@@ -337,7 +347,7 @@ fn run(mut conn: Connection, rx: mpsc::Receiver<Op>, path: &Path) {
                 let _ = apply(&mut conn, &batch, false);
             }
         }
-        give_back_space(&conn);
+        give_back_space(&conn, &mut shrunk);
         // Committed (or given up: held in memory only, as logged) — the links upstream may
         // acknowledge these values.
         for (acceptor, pos) in committed.drain(..) {
@@ -368,13 +378,21 @@ fn is_full(e: &rusqlite::Error) -> bool {
 /// Free pages past which the file is shrunk (incremental vacuum): 1 MiB of 4 KiB pages.
 const SHRINK_AT: i64 = 256;
 
+/// Shortest time between two shrinks.
+const SHRINK_EVERY: Duration = Duration::from_secs(5);
+
 /// Hands free pages back to the file system once there are many (after an outage drained), so
-/// the file does not stay at its peak size.
-fn give_back_space(conn: &Connection) {
+/// the file does not stay at its peak size — at most once per [`SHRINK_EVERY`], since moving
+/// pages under a steady flood would slow every commit (and so every acknowledgement upstream).
+fn give_back_space(conn: &Connection, last: &mut Option<std::time::Instant>) {
+    if last.is_some_and(|t| t.elapsed() < SHRINK_EVERY) {
+        return;
+    }
     let free: i64 = conn
         .query_row("PRAGMA freelist_count", [], |r| r.get(0))
         .unwrap_or(0);
     if free >= SHRINK_AT {
+        *last = Some(std::time::Instant::now());
         // One page per step: the statement must run until it is done.
         let vacuumed = conn
             .prepare("PRAGMA incremental_vacuum")
