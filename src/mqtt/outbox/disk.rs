@@ -496,7 +496,7 @@ mod tests {
         assert!(pages(&conn) * 4096 <= 2 << 20);
         let deletes: Vec<Op> = (1..=40).map(|seq| Op::Delete { link, seq }).collect();
         apply(&mut conn, &deletes, false).unwrap();
-        give_back_space(&conn);
+        give_back_space(&conn, &mut None);
         assert!(
             pages(&conn) < 64,
             "free pages given back: {} pages",
