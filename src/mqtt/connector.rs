@@ -96,6 +96,18 @@ fn qos(n: u8) -> QoS {
     }
 }
 
+/// The QoS an inbound link subscribes with: its own, at most 1.
+///
+/// rumqttc cannot resume a QoS 2 *receive* across a reconnect: it forgets which QoS 2 messages
+/// it acknowledged with PUBREC, so the PUBREL a broker sends again for one on the resumed
+/// session is "unsolicited", and rumqttc drops the connection — on every reconnect, for good
+/// (bytebeamio/rumqtt#664). Inbound values are acknowledged only once accepted downstream and
+/// the daemon's guarantee is at-least-once either way (docs/MQTT.md), so a `qos = 2` link
+/// subscribes at QoS 1: a message may come twice after a reconnect, never not at all.
+pub fn subscribe_qos(n: u8) -> QoS {
+    qos(n.min(1))
+}
+
 impl Connector<Rt> for MqttConnector {
     fn scheme(&self) -> &str {
         "mqtt"
@@ -171,9 +183,11 @@ impl Connector<Rt> for MqttConnector {
                     link.url, link.record
                 )
             })?;
+            let want = subscribe_qos(cfg.qos);
             match filters.iter_mut().find(|(f, _)| *f == filter) {
-                Some((_, have)) => *have = qos(cfg.qos.max(*have as u8)),
-                None => filters.push((filter.clone(), qos(cfg.qos))),
+                Some((_, have)) if want > *have => *have = want,
+                Some(_) => {}
+                None => filters.push((filter.clone(), want)),
             }
             routes.push(Route {
                 metrics: m.link(Direction::In, &link.record, &filter),

@@ -86,6 +86,8 @@ struct State {
     slots: Vec<Slot>,
     awaiting: VecDeque<Tag>,
     inflight: HashMap<u16, Tag>,
+    /// QoS 2 values handed over and not yet complete (PUBCOMP), at most [`QOS2_INFLIGHT`].
+    qos2_out: usize,
     next: usize,
     disk: Option<DiskOutbox>,
     /// Attachments so far.
@@ -119,6 +121,7 @@ impl Publisher {
                 slots: Vec::new(),
                 awaiting: VecDeque::new(),
                 inflight: HashMap::new(),
+                qos2_out: 0,
                 next: 0,
                 disk: None,
                 owners: 0,
@@ -366,6 +369,7 @@ impl Publisher {
         let st = &mut *st;
         st.awaiting.clear();
         st.inflight.clear();
+        st.qos2_out = 0;
         for slot in &mut st.slots {
             slot.queue.rewind();
         }
@@ -397,6 +401,7 @@ impl Publisher {
         st.connected = false;
         st.awaiting.clear();
         st.inflight.clear();
+        st.qos2_out = 0;
         for slot in &mut st.slots {
             slot.queue.rewind();
         }
@@ -539,6 +544,9 @@ fn delivered(st: &mut State, tag: Tag) {
     let Some(slot) = st.slots.get_mut(link) else {
         return;
     };
+    if slot.link.qos == QoS::ExactlyOnce {
+        st.qos2_out = st.qos2_out.saturating_sub(1);
+    }
     let gone = slot.queue.ack(seq);
     let disk_id = slot.disk_id;
     slot.link
@@ -589,6 +597,15 @@ fn restore(slot: &mut Slot, values: Vec<(u64, Vec<u8>)>, disk: Option<&DiskOutbo
     }
 }
 
+/// QoS 2 values in flight at once (handed to the client, PUBCOMP not yet received).
+///
+/// A broker holds each QoS 2 message it receives until its PUBREL, and limits how many it
+/// holds per client; past that limit an MQTT 3.1.1 broker cannot refuse one (Mosquitto answers
+/// with a PUBREC that, without 5.0's reason codes, reads as success) and the message is
+/// silently dropped. Mosquitto's default limit (`max_inflight_messages`) is 20: stay below it.
+/// QoS 1 is not limited this way (the broker keeps nothing per message in flight).
+pub const QOS2_INFLIGHT: usize = 16;
+
 /// Hands unsent values to the client, round-robin over links, until the client's channel is
 /// full or nothing is left. Never blocks.
 fn pump(st: &mut State) {
@@ -607,6 +624,11 @@ fn pump(st: &mut State) {
         let i = st.next % n;
         st.next = (i + 1) % n;
         let slot = &mut st.slots[i];
+        let qos2 = slot.link.qos == QoS::ExactlyOnce;
+        if qos2 && st.qos2_out >= QOS2_INFLIGHT {
+            idle += 1;
+            continue;
+        }
         let Some(held) = slot.queue.next_unsent() else {
             idle += 1;
             continue;
@@ -620,7 +642,10 @@ fn pump(st: &mut State) {
             held.payload.clone(),
         );
         match sent {
-            Ok(()) => st.awaiting.push_back(Some((i, seq))),
+            Ok(()) => {
+                st.awaiting.push_back(Some((i, seq)));
+                st.qos2_out += usize::from(qos2);
+            }
             Err(_) => {
                 slot.queue.unsend_last();
                 st.next = i;

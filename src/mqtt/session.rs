@@ -21,7 +21,8 @@ use std::time::{Duration, Instant};
 use aimdb_records::topic;
 use rumqttc::{
     AsyncClient, ConnectReturnCode, ConnectionError, Event, EventLoop, LastWill, MqttOptions,
-    Outgoing, Packet, QoS, StateError, SubscribeReasonCode, TlsConfiguration, Transport,
+    Outgoing, Packet, PubRel, QoS, Request, StateError, SubscribeReasonCode, TlsConfiguration,
+    Transport,
 };
 use tokio::sync::Notify;
 
@@ -46,6 +47,49 @@ const MQTT_MAX_PACKET: usize = 268_435_455;
 /// taken over by another client with the same id, a broker refusing us after CONNACK) does not,
 /// so two daemons fighting over one client id back off instead of reconnecting in a storm.
 const STABLE: Duration = Duration::from_secs(3);
+/// How long a resumed session waits for the broker to complete the [`Release`] sweep before
+/// sending anyway (a broker that ignores a PUBREL for an id it does not hold).
+const RELEASE_WAIT: Duration = Duration::from_secs(10);
+
+/// The QoS 2 releases sent when the broker resumes our session, before anything else.
+///
+/// rumqttc forgets a connection's QoS 2 state when it drops (and the publisher sends every
+/// unacknowledged value again, with fresh packet ids), but a broker that kept the session still
+/// holds each QoS 2 message whose PUBLISH it received and whose PUBREL it has not: its packet id
+/// stays in use. A fresh publish that happens to get such an id is taken as a resend of the old
+/// one ("Reused message ID") — acknowledged and never delivered. So on every resumed session
+/// the session first releases every id rumqttc can use (1..=[`INFLIGHT`]; a PUBREL for an id the
+/// broker does not hold is answered with PUBCOMP all the same), and hands the connection to the
+/// publisher only once all are complete. A value the broker had received is then delivered
+/// once more by the resend: QoS 2 out is at-least-once across reconnects (docs/MQTT.md).
+struct Release {
+    /// Ids released and not yet completed.
+    open: Vec<bool>,
+    left: usize,
+    deadline: tokio::time::Instant,
+}
+
+impl Release {
+    /// Queues a PUBREL for every id, ahead of any request (rumqttc sends `pending` first).
+    fn start(el: &mut EventLoop) -> Self {
+        el.pending
+            .extend((1..=INFLIGHT).map(|id| Request::PubRel(PubRel::new(id))));
+        Self {
+            open: vec![true; usize::from(INFLIGHT) + 1],
+            left: usize::from(INFLIGHT),
+            deadline: tokio::time::Instant::now() + RELEASE_WAIT,
+        }
+    }
+
+    /// Takes a PUBCOMP; true when it completed the sweep.
+    fn completed(&mut self, id: u16) -> bool {
+        if let Some(open) = self.open.get_mut(usize::from(id)).filter(|o| **o) {
+            *open = false;
+            self.left -= 1;
+        }
+        self.left == 0
+    }
+}
 
 /// What the session needs.
 pub struct Session {
@@ -144,12 +188,27 @@ impl Session {
         // When the current connection was accepted, and how many in a row were lost soon after.
         let mut connected_at: Option<Instant> = None;
         let mut quick_losses = 0u32;
+        // A resumed session's QoS 2 release sweep, while it runs (see `Release`).
+        let mut release: Option<Release> = None;
         loop {
             // Acknowledgements as values are accepted downstream come from the router's
             // per-graph settle tasks; this task only drives the connection.
+            let deadline = release.as_ref().map(|r| r.deadline);
             let event = tokio::select! {
                 biased;
                 _ = self.abandon.notified() => return,
+                () = sleep_until_some(deadline) => {
+                    if let Some(r) = release.take() {
+                        tracing::warn!(
+                            broker = %self.cfg.url,
+                            open = r.left,
+                            "the broker did not complete the QoS 2 releases of the resumed session in time; sending anyway"
+                        );
+                        self.publisher
+                            .connected(&self.router.filters(), (status, topic::STATUS_ONLINE));
+                    }
+                    continue;
+                }
                 e = el.poll() => e,
             };
             match event {
@@ -165,12 +224,25 @@ impl Session {
                     );
                     // The backoff resets only once a connection has lasted (see `STABLE`).
                     connected_at = Some(Instant::now());
-                    self.publisher
-                        .connected(&self.router.filters(), (status, topic::STATUS_ONLINE));
+                    if ack.session_present {
+                        release = Some(Release::start(&mut el));
+                    } else {
+                        self.publisher
+                            .connected(&self.router.filters(), (status, topic::STATUS_ONLINE));
+                    }
                 }
                 Ok(Event::Incoming(Packet::Publish(p))) => self.router.receive(p),
                 Ok(Event::Incoming(Packet::PubAck(a))) => self.publisher.acked(a.pkid),
-                Ok(Event::Incoming(Packet::PubComp(c))) => self.publisher.acked(c.pkid),
+                Ok(Event::Incoming(Packet::PubComp(c))) => match &mut release {
+                    Some(r) => {
+                        if r.completed(c.pkid) {
+                            release = None;
+                            self.publisher
+                                .connected(&self.router.filters(), (status, topic::STATUS_ONLINE));
+                        }
+                    }
+                    None => self.publisher.acked(c.pkid),
+                },
                 Ok(Event::Incoming(Packet::SubAck(s))) => {
                     if s.return_codes.contains(&SubscribeReasonCode::Failure) {
                         tracing::error!(
@@ -196,6 +268,7 @@ impl Session {
                 // Any event may mean room in the client's queue for a due acknowledgement.
                 Ok(_) => self.router.retry_acks(),
                 Err(e) => {
+                    release = None;
                     self.publisher.disconnected();
                     self.router.disconnected();
                     forget_unsent(&mut el);
@@ -316,6 +389,14 @@ pub async fn close_when_drained(
         }
     }
     abandon.notify_one();
+}
+
+/// Sleeps until `deadline`, or forever without one.
+async fn sleep_until_some(deadline: Option<tokio::time::Instant>) {
+    match deadline {
+        Some(d) => tokio::time::sleep_until(d).await,
+        None => std::future::pending().await,
+    }
 }
 
 /// A seed for reconnect jitter that differs between daemons and between restarts.
