@@ -243,9 +243,11 @@ fn innermost<'t, 'i>(
     }
 }
 
-/// Most extra parses of the text spent finding where duplicated keys were first defined (a
-/// file with more duplicates reports the rest without the line).
-const MAX_REPARSES: usize = 16;
+/// Most duplicate keys whose first definition is looked for, and most extra parses of the text
+/// spent on it: each look costs a walk of the document, a scan of the text and a parse, so a
+/// file with thousands of duplicates reports the rest without the line instead of taking
+/// quadratic time.
+const MAX_REPARSES: usize = 8;
 /// The TOML parser's nesting limit (`toml`'s own, not configurable).
 const NESTING_LIMIT: usize = 80;
 
@@ -294,6 +296,12 @@ fn duplicate_key(
     reparses: &mut usize,
 ) -> Problem {
     let written = text.get(span.clone()).unwrap_or_default().trim();
+    let hint = "a key is set once per table and a [table] is written once; records are `[[record]]`, one per record";
+    if *reparses == 0 {
+        return Problem::at(span, format!("duplicate key `{written}`")).with_hint(hint);
+    }
+    // Every look spends from the budget, even one that finds no candidate to parse.
+    *reparses -= 1;
     let name = unquote(written);
     let mut earlier = Vec::new();
     keys_named(doc, name, span.start, &mut earlier);
@@ -303,12 +311,20 @@ fn duplicate_key(
     earlier.sort_by_key(|s| std::cmp::Reverse(s.start));
     earlier.dedup();
     let mut first = None;
-    for candidate in earlier {
-        if *reparses == 0 {
-            break;
+    for (i, candidate) in earlier.into_iter().enumerate() {
+        // The look's own unit pays for the first parse; further candidates spend more.
+        if i > 0 {
+            if *reparses == 0 {
+                break;
+            }
+            *reparses -= 1;
         }
-        *reparses -= 1;
-        let mut renamed = text.to_string();
+        // The parser reports a duplicate where it reads it: the text after the duplicate's line
+        // does not matter, so only the part before is parsed again.
+        let end = text[span.end.min(text.len())..]
+            .find('\n')
+            .map_or(text.len(), |i| span.end + i);
+        let mut renamed = text[..end].to_string();
         renamed.replace_range(candidate.clone(), &"_".repeat(candidate.len()));
         let (_, errors) = DeTable::parse_recoverable(&renamed);
         let still = errors
@@ -326,9 +342,7 @@ fn duplicate_key(
         ),
         None => format!("duplicate key `{written}`"),
     };
-    Problem::at(span, message).with_hint(
-        "a key is set once per table and a [table] is written once; records are `[[record]]`, one per record",
-    )
+    Problem::at(span, message).with_hint(hint)
 }
 
 /// `"a b"` → `a b`, `'a'` → `a`, `a` → `a` (escapes are not decoded: a key only needs them

@@ -10,7 +10,7 @@ mod store;
 use std::time::Duration;
 
 use super::shape;
-use super::{cut_long_values, line_column, Config, Problem};
+use super::{cut_long_values, Config, Lines, Problem};
 
 /// Validates `text` (from `file`) into a [`Config`], or every problem found.
 pub fn validate(file: &str, text: &str) -> Result<Config, Vec<Problem>> {
@@ -57,18 +57,26 @@ pub fn validate(file: &str, text: &str) -> Result<Config, Vec<Problem>> {
         admin,
         records,
         order,
-        warnings: warnings.iter().map(|w| warning(file, text, w)).collect(),
+        warnings: {
+            let lines = Lines::new(text);
+            warnings.iter().map(|w| warning(file, &lines, w)).collect()
+        },
     })
 }
 
-/// `FILE:LINE:COL: warning: MESSAGE` (and a `  hint:` line).
-fn warning(file: &str, text: &str, w: &Problem) -> String {
+/// `FILE:LINE:COL: warning: [record "KEY": ]MESSAGE` (and a `  hint:` line).
+fn warning(file: &str, lines: &Lines<'_>, w: &Problem) -> String {
     let (line, column) = w
         .span
         .as_ref()
-        .map_or((1, 1), |s| line_column(text, s.start));
+        .map_or((1, 1), |s| lines.line_column(s.start));
+    let record = w
+        .record
+        .as_ref()
+        .map(|r| format!("record {r:?}: "))
+        .unwrap_or_default();
     let mut out = format!(
-        "{file}:{line}:{column}: warning: {}",
+        "{file}:{line}:{column}: warning: {record}{}",
         cut_long_values(&w.message)
     );
     if let Some(h) = &w.hint {
