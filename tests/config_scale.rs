@@ -99,3 +99,62 @@ fn twenty_thousand_unknown_inputs_are_all_reported() {
         "the first ones still get a hint"
     );
 }
+
+#[test]
+fn twenty_thousand_duplicate_keys_are_all_reported() {
+    // Each record sets `key` twice; finding a first definition costs a parse of the text, so
+    // only the first few name its line (this took minutes when every one did).
+    let path = write("duplicates.toml", |i| {
+        format!("key = \"s{i}\"\ntype = \"Temperature\"\n")
+    });
+    let (code, stderr) = check(&path);
+    assert_eq!(code, Some(78));
+    assert!(
+        stderr.contains(&format!("{N} problems found")),
+        "{}",
+        &stderr[stderr.len().saturating_sub(300)..]
+    );
+    let file = path.display();
+    assert!(
+        stderr.contains(&format!(
+            "{file}:6:1: duplicate key `key` (first defined on line 5)\n"
+        )),
+        "the first ones name the line: {}",
+        &stderr[..stderr.len().min(600)]
+    );
+    let last = 5 * N + 1;
+    assert!(
+        stderr.contains(&format!("{file}:{last}:1: duplicate key `key`\n")),
+        "the last one without: {}",
+        &stderr[stderr.len().saturating_sub(600)..]
+    );
+}
+
+#[test]
+fn twenty_thousand_duplicate_tables_at_the_end_are_all_reported() {
+    // The worst place for the first-definition search: every duplicate at the end of a long
+    // file, so each extra parse reads nearly all of it.
+    let mut text = std::fs::read_to_string(write("dup-tables.toml", |_| {
+        "type = \"Temperature\"\n".into()
+    }))
+    .expect("config");
+    for i in 0..N {
+        let _ = writeln!(text, "[store]\npath = \"h{i}.db\"");
+    }
+    let path = std::env::temp_dir()
+        .join(format!("aimdbd-config-scale-{}", std::process::id()))
+        .join("dup-tables.toml");
+    std::fs::write(&path, text).expect("config");
+    let (code, stderr) = check(&path);
+    assert_eq!(code, Some(78));
+    assert!(
+        stderr.contains("duplicate key `store` (first defined on line"),
+        "{}",
+        &stderr[..stderr.len().min(600)]
+    );
+    assert!(
+        stderr.contains("problems found"),
+        "{}",
+        &stderr[stderr.len().saturating_sub(300)..]
+    );
+}

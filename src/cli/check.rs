@@ -1,6 +1,8 @@
-//! `aimdbd check --config FILE`: validate; print the graph; exit 0 or 78. Warnings (risky but
-//! valid settings, e.g. an admin endpoint beyond loopback without a token) go to stderr and do
-//! not change the exit code.
+//! `aimdbd check --config FILE`: validate; print the graph; exit 0 or 78. Warnings (what is
+//! valid but cannot work or is risky: an admin endpoint beyond loopback without a token, links
+//! with no `[mqtt]`, a state directory missing or not writable, an admin port taken now) go to
+//! stderr and do not change the exit code. Only `check` tries the admin port (see
+//! [`config::Probes`]).
 
 use std::path::PathBuf;
 
@@ -14,7 +16,8 @@ pub fn check(path: Option<PathBuf>) -> u8 {
         Ok(p) => p,
         Err(code) => return code,
     };
-    let cfg = match config::load_blocking(&path) {
+    let probes = config::Probes { admin_listen: true };
+    let cfg = match config::load_blocking_with(&path, probes) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("{e}");

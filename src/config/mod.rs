@@ -26,9 +26,25 @@ pub use fields::field_names;
 pub use model::*;
 pub use secret::{AdminToken, CREDENTIAL_PREFIX};
 
+/// Checks of the machine at this moment that only `aimdbd check` makes, on top of the file's
+/// own. The daemon does not: on a reload it would find its own admin port taken, and at start
+/// the bind itself reports the error.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Probes {
+    /// Try to listen on `[admin] listen` (and let go at once): a port already taken, an
+    /// address that is not this machine's or a port this user may not bind is a warning.
+    pub admin_listen: bool,
+}
+
 /// Parses and validates config `text`; `file` names it in messages and anchors relative paths.
 pub fn parse(file: &str, text: &str) -> Result<Config, ConfigError> {
-    validate::validate(file, text).map_err(|problems| ConfigError::invalid(file, text, problems))
+    parse_with(file, text, Probes::default())
+}
+
+/// [`parse`], with `probes` on top.
+pub fn parse_with(file: &str, text: &str, probes: Probes) -> Result<Config, ConfigError> {
+    validate::validate(file, text, probes)
+        .map_err(|problems| ConfigError::invalid(file, text, problems))
 }
 
 /// Reads and validates the config at `path`, without blocking the async runtime (validation
@@ -47,13 +63,18 @@ pub async fn load(path: &Path) -> Result<Config, ConfigError> {
 
 /// [`load`] for synchronous callers (the `check`, `graph` commands), outside any async runtime.
 pub fn load_blocking(path: &Path) -> Result<Config, ConfigError> {
+    load_blocking_with(path, Probes::default())
+}
+
+/// [`load_blocking`], with `probes` on top (`aimdbd check`).
+pub fn load_blocking_with(path: &Path, probes: Probes) -> Result<Config, ConfigError> {
     let file = path.display().to_string();
     let bytes = std::fs::read(path).map_err(|e| ConfigError::Read {
         file: file.clone(),
         reason: e.to_string(),
     })?;
     let text = String::from_utf8(bytes).map_err(|e| invalid_utf8(&file, e.as_bytes()))?;
-    parse(&file, &text)
+    parse_with(&file, &text, probes)
 }
 
 /// Most invalid UTF-8 sequences reported for one file.

@@ -243,9 +243,11 @@ fn innermost<'t, 'i>(
     }
 }
 
-/// Most extra parses of the text spent finding where duplicated keys were first defined (a
-/// file with more duplicates reports the rest without the line).
-const MAX_REPARSES: usize = 16;
+/// Most duplicate keys whose first definition is looked for, and most extra parses of the text
+/// spent on it: each look costs a walk of the document, a scan of the text and a parse, so a
+/// file with thousands of duplicates reports the rest without the line instead of taking
+/// quadratic time.
+const MAX_REPARSES: usize = 8;
 /// The TOML parser's nesting limit (`toml`'s own, not configurable).
 const NESTING_LIMIT: usize = 80;
 
@@ -294,6 +296,12 @@ fn duplicate_key(
     reparses: &mut usize,
 ) -> Problem {
     let written = text.get(span.clone()).unwrap_or_default().trim();
+    let hint = "a key is set once per table and a [table] is written once; records are `[[record]]`, one per record";
+    if *reparses == 0 {
+        return Problem::at(span, format!("duplicate key `{written}`")).with_hint(hint);
+    }
+    // Every look spends from the budget, even one that finds no candidate to parse.
+    *reparses -= 1;
     let name = unquote(written);
     let mut earlier = Vec::new();
     keys_named(doc, name, span.start, &mut earlier);
@@ -303,12 +311,20 @@ fn duplicate_key(
     earlier.sort_by_key(|s| std::cmp::Reverse(s.start));
     earlier.dedup();
     let mut first = None;
-    for candidate in earlier {
-        if *reparses == 0 {
-            break;
+    for (i, candidate) in earlier.into_iter().enumerate() {
+        // The look's own unit pays for the first parse; further candidates spend more.
+        if i > 0 {
+            if *reparses == 0 {
+                break;
+            }
+            *reparses -= 1;
         }
-        *reparses -= 1;
-        let mut renamed = text.to_string();
+        // The parser reports a duplicate where it reads it: the text after the duplicate's line
+        // does not matter, so only the part before is parsed again.
+        let end = text[span.end.min(text.len())..]
+            .find('\n')
+            .map_or(text.len(), |i| span.end + i);
+        let mut renamed = text[..end].to_string();
         renamed.replace_range(candidate.clone(), &"_".repeat(candidate.len()));
         let (_, errors) = DeTable::parse_recoverable(&renamed);
         let still = errors
@@ -326,9 +342,7 @@ fn duplicate_key(
         ),
         None => format!("duplicate key `{written}`"),
     };
-    Problem::at(span, message).with_hint(
-        "a key is set once per table and a [table] is written once; records are `[[record]]`, one per record",
-    )
+    Problem::at(span, message).with_hint(hint)
 }
 
 /// `"a b"` → `a b`, `'a'` → `a`, `a` → `a` (escapes are not decoded: a key only needs them
@@ -386,64 +400,38 @@ fn values_keys(v: &DeValue<'_>, name: &str, before: usize, out: &mut Vec<Range<u
     }
 }
 
-/// Where each dotted key of more than [`NESTING_LIMIT`] parts starts, in file order: runs of
-/// key parts joined by dots, outside comments and strings (a rough scan, only used to place an
-/// error the parser gives no place).
+/// Where each dotted key (or table header) of more than [`NESTING_LIMIT`] parts starts, in file
+/// order, read from the events of the parser `toml` itself uses, so that keys are told from
+/// strings and comments exactly. Only run to place an error the parser gives no place.
 fn long_dotted_keys(text: &str) -> Vec<usize> {
-    let bytes = text.as_bytes();
+    use toml_parser::parser::{parse_document, Event, EventKind, RecursionGuard};
+    let tokens = toml_parser::Source::new(text).lex().into_vec();
+    let mut events: Vec<Event> = Vec::new();
+    // The same depth guard as `toml`'s: nesting past it is skipped, not followed.
+    parse_document(
+        &tokens,
+        &mut RecursionGuard::new(&mut events, NESTING_LIMIT as u32),
+        &mut (),
+    );
     let mut found = Vec::new();
-    // The run being read: where it starts, its parts so far, whether a dot was last.
+    // The key being read: where it starts, its parts so far, whether a `.` came last.
     let mut run: Option<(usize, usize, bool)> = None;
-    let mut flush = |run: &mut Option<(usize, usize, bool)>| {
-        if let Some((start, parts, _)) = run.take() {
-            if parts > NESTING_LIMIT {
+    for e in &events {
+        run = match (e.kind(), run) {
+            (EventKind::SimpleKey, Some((start, parts, true))) => Some((start, parts + 1, false)),
+            (EventKind::SimpleKey, _) => Some((e.span().start(), 1, false)),
+            (EventKind::KeySep, Some((start, parts, _))) => Some((start, parts, true)),
+            (EventKind::Whitespace, r) => r,
+            (_, Some((start, parts, _))) if parts > NESTING_LIMIT => {
                 found.push(start);
+                None
             }
-        }
-    };
-    let mut i = 0;
-    while i < bytes.len() {
-        let b = bytes[i];
-        let bare = |c: u8| c.is_ascii_alphanumeric() || c == b'_' || c == b'-';
-        if bare(b) || b == b'"' || b == b'\'' {
-            let end = if bare(b) {
-                bytes[i..]
-                    .iter()
-                    .position(|&c| !bare(c))
-                    .map_or(bytes.len(), |p| i + p)
-            } else {
-                // A quoted part: to its closing quote on the same line.
-                bytes[i + 1..]
-                    .iter()
-                    .position(|&c| c == b || c == b'\n')
-                    .map_or(bytes.len(), |p| i + 2 + p)
-            };
-            match run {
-                Some((start, parts, true)) => run = Some((start, parts + 1, false)),
-                _ => {
-                    flush(&mut run);
-                    run = Some((i, 1, false));
-                }
-            }
-            i = end;
-            continue;
-        }
-        match (b, run) {
-            (b'.', Some((start, parts, false))) => run = Some((start, parts, true)),
-            (b' ' | b'\t', _) => {}
-            _ => {
-                flush(&mut run);
-                if b == b'#' {
-                    i = bytes[i..]
-                        .iter()
-                        .position(|&c| c == b'\n')
-                        .map_or(bytes.len(), |p| i + p);
-                }
-            }
-        }
-        i += 1;
+            _ => None,
+        };
     }
-    flush(&mut run);
+    if let Some((start, _, _)) = run.filter(|r| r.1 > NESTING_LIMIT) {
+        found.push(start);
+    }
     found
 }
 
@@ -527,6 +515,10 @@ mod tests {
                 "[node]\nid = \"a\"\n{}. \"q.q\" = 1\n",
                 vec!["x"; 85].join(" . ")
             ),
+            // A quoted part with an escaped quote; dotted text in strings before the key.
+            format!("[node]\nid = \"a\"\n\"a\\\"b\".{long} = 1\n"),
+            format!("[node]\nid = \"{long}\"\n{long} = 1\n"),
+            format!("[node]\nid = \"a\"\ndesc = \"\"\"\n{long}\n\"\"\"\n{long} = 1\n"),
         ] {
             let mut problems = Vec::new();
             shape(&text, &mut problems);
@@ -535,7 +527,11 @@ mod tests {
                 .find(|p| p.message.contains("more than 80 parts"))
                 .unwrap_or_else(|| panic!("{problems:?}"));
             let at = p.span.clone().expect("span").start;
-            assert_eq!(super::super::line_column(&text, at).0, 3, "{text}");
+            // The last line, at its first part (after a header's `[`).
+            let last = text.lines().last().unwrap_or_default();
+            let column = 1 + last.len() - last.trim_start_matches('[').len();
+            let want = (text.lines().count(), column);
+            assert_eq!(super::super::line_column(&text, at), want, "{text}");
         }
         assert!(long_dotted_keys(&vec!["x"; 80].join(".")).is_empty());
         assert_eq!(long_dotted_keys(&vec!["x"; 81].join(".")), [0]);

@@ -43,7 +43,6 @@ pub async fn run(path: PathBuf, config: Config) -> u8 {
         }
         tracing::info!("admin endpoint on http://{}", a.listen);
     }
-    warn_unbridged_links(&config);
     let mut store = Store::open(&config).await;
     state.set_store(store.status());
     let mut config = Arc::new(config);
@@ -167,16 +166,5 @@ pub fn log_warnings(config: &Config) {
     for w in &config.warnings {
         let (line, hint) = w.split_once("\n  hint: ").unwrap_or((w, ""));
         tracing::warn!(hint, "{line}");
-    }
-}
-
-fn warn_unbridged_links(config: &Config) {
-    if config.mqtt.is_none()
-        && config
-            .records
-            .iter()
-            .any(|r| !r.links_to.is_empty() || !r.links_from.is_empty())
-    {
-        tracing::warn!("records have MQTT links but there is no [mqtt] table: nothing is bridged");
     }
 }

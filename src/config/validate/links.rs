@@ -3,7 +3,7 @@
 use aimdb_records::{topic, Codec};
 use toml::Spanned;
 
-use super::super::raw::RawLink;
+use super::super::raw::{RawLink, RawRecord};
 use super::super::{LinkCodec, LinkConfig, OutboxFull, Problem};
 
 /// Which way a link goes.
@@ -241,6 +241,36 @@ fn reserved(dir: Direction, t: &str) -> Option<String> {
     }
 }
 
+/// Warnings for the links of `records` when there is no `[mqtt]` table: nothing connects them,
+/// so a `link_to` drops every value it is given and a `link_from` never delivers one. One
+/// warning per link, at its `url`; the daemon runs such a config (a graph may be tried out
+/// before a broker exists), so it is not an error.
+pub fn unbridged(records: &[Spanned<RawRecord>], push: &mut impl FnMut(Problem)) {
+    for r in records {
+        let r = r.get_ref();
+        let key = r.key.get_ref();
+        let links = r
+            .link_to
+            .iter()
+            .map(|l| (l, "link_to", "its values are dropped, not published"))
+            .chain(
+                r.link_from
+                    .iter()
+                    .map(|l| (l, "link_from", "nothing is received from it")),
+            );
+        for (l, field, effect) in links {
+            let url = l.get_ref().url.get_ref();
+            push(
+                Problem::at(
+                    l.get_ref().url.span(),
+                    format!("{field} {url:?} is not connected: there is no [mqtt] table, so {effect}"),
+                )
+                .in_record(key)
+                .with_hint("add an [mqtt] table with the broker (url = \"mqtt://HOST:PORT\"), or remove the link"),
+            );
+        }
+    }
+}
 /// The placeholders a link topic may use.
 pub const PLACEHOLDERS: &[&str] = &["{node}", "{key}"];
 

@@ -5,15 +5,16 @@ mod graph;
 mod links;
 mod record;
 mod sections;
+mod state;
 mod store;
 
 use std::time::Duration;
 
 use super::shape;
-use super::{cut_long_values, line_column, Config, Problem};
+use super::{cut_long_values, Config, Lines, Probes, Problem};
 
 /// Validates `text` (from `file`) into a [`Config`], or every problem found.
-pub fn validate(file: &str, text: &str) -> Result<Config, Vec<Problem>> {
+pub fn validate(file: &str, text: &str, probes: Probes) -> Result<Config, Vec<Problem>> {
     let mut problems = Vec::new();
     let mut warnings = Vec::new();
     let raw = shape::shape(text, &mut problems).ok_or_else(|| problems.clone())?;
@@ -47,6 +48,20 @@ pub fn validate(file: &str, text: &str) -> Result<Config, Vec<Problem>> {
     if !problems.is_empty() {
         return Err(problems);
     }
+    state::directories(
+        raw.store.as_ref(),
+        store.as_ref(),
+        raw.mqtt.as_ref(),
+        mqtt.as_ref(),
+        &mut |w| warnings.push(w),
+    );
+    if let (true, Some(raw), Some(a)) = (probes.admin_listen, &raw.admin, &admin) {
+        sections::probe_listen(raw.get_ref(), a, &mut warnings);
+    }
+    if raw.mqtt.is_none() {
+        links::unbridged(&raw.record, &mut |w| warnings.push(w));
+    }
+    warnings.sort_by_key(|w| w.span.as_ref().map_or(0, |s| s.start));
     let records: Vec<_> = records.into_iter().flatten().collect();
     Ok(Config {
         file: file.to_string(),
@@ -57,18 +72,26 @@ pub fn validate(file: &str, text: &str) -> Result<Config, Vec<Problem>> {
         admin,
         records,
         order,
-        warnings: warnings.iter().map(|w| warning(file, text, w)).collect(),
+        warnings: {
+            let lines = Lines::new(text);
+            warnings.iter().map(|w| warning(file, &lines, w)).collect()
+        },
     })
 }
 
-/// `FILE:LINE:COL: warning: MESSAGE` (and a `  hint:` line).
-fn warning(file: &str, text: &str, w: &Problem) -> String {
+/// `FILE:LINE:COL: warning: [record "KEY": ]MESSAGE` (and a `  hint:` line).
+fn warning(file: &str, lines: &Lines<'_>, w: &Problem) -> String {
     let (line, column) = w
         .span
         .as_ref()
-        .map_or((1, 1), |s| line_column(text, s.start));
+        .map_or((1, 1), |s| lines.line_column(s.start));
+    let record = w
+        .record
+        .as_ref()
+        .map(|r| format!("record {r:?}: "))
+        .unwrap_or_default();
     let mut out = format!(
-        "{file}:{line}:{column}: warning: {}",
+        "{file}:{line}:{column}: warning: {record}{}",
         cut_long_values(&w.message)
     );
     if let Some(h) = &w.hint {

@@ -554,6 +554,38 @@ pub fn admin(
     Some(cfg)
 }
 
+/// Tries to listen on `[admin] listen` (the socket is closed at once); a warning at the field if
+/// that fails now (a port taken, an address not on this machine, a port this user may not
+/// bind). For `aimdbd check` only: see [`super::super::Probes`].
+pub fn probe_listen(raw: &RawAdmin, admin: &AdminConfig, warnings: &mut Vec<Problem>) {
+    let listen = admin.listen;
+    let Err(e) = std::net::TcpListener::bind(listen) else {
+        return;
+    };
+    let port = listen.port();
+    let hint = match e.kind() {
+        std::io::ErrorKind::AddrInUse => format!(
+            "another process listens on port {port} (`ss -ltnp 'sport = :{port}'` names it); if it is aimdbd running this config, that is expected, else choose a free port"
+        ),
+        std::io::ErrorKind::AddrNotAvailable => {
+            "the address is not one of this machine's: use 127.0.0.1 or the address of one of its interfaces".to_string()
+        }
+        std::io::ErrorKind::PermissionDenied => {
+            "ports below 1024 need CAP_NET_BIND_SERVICE (AmbientCapabilities= in the unit); use a port from 1024 up, e.g. 9464".to_string()
+        }
+        _ => "choose an address and port this machine can listen on".to_string(),
+    };
+    warnings.push(
+        Problem::at(
+            raw.listen.span(),
+            format!(
+                "[admin] listen {listen}: cannot listen there now: {e}; the daemon would not start"
+            ),
+        )
+        .with_hint(hint),
+    );
+}
+
 /// The most `[admin] max_connections` may allow.
 const MAX_ADMIN_CONNECTIONS: i64 = ranges::MAX_CONNECTIONS.1;
 
