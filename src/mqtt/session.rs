@@ -168,7 +168,11 @@ impl Session {
                     self.publisher
                         .connected(&self.router.filters(), (status, topic::STATUS_ONLINE));
                 }
-                Ok(Event::Incoming(Packet::Publish(p))) => self.router.receive(p),
+                Ok(Event::Incoming(Packet::Publish(p))) => {
+                    m.received_bytes
+                        .fetch_add(p.size() as u64, Ordering::Relaxed);
+                    self.router.receive(p)
+                }
                 Ok(Event::Incoming(Packet::PubAck(a))) => self.publisher.acked(a.pkid),
                 Ok(Event::Incoming(Packet::PubComp(c))) => self.publisher.acked(c.pkid),
                 Ok(Event::Incoming(Packet::SubAck(s))) => {
