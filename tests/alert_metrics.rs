@@ -114,6 +114,8 @@ fn histogram_count(page: &str, name: &str) -> f64 {
     count
 }
 
+const IN: &str =
+    r#"aimdbd_mqtt_messages_total{direction="in",record="sensor.x",topic="aimdb/+/sensor.x"}"#;
 const OUT: &str =
     r#"aimdbd_mqtt_messages_total{direction="out",record="sensor.x",topic="out/sensor.x"}"#;
 const ACKS: &str = "aimdbd_mqtt_publish_ack_duration_seconds";
@@ -159,7 +161,6 @@ link_to = [{{ url = "mqtt://out/sensor.x", codec = "json", qos = 1 }}]
     });
     let scrape = || d.http("GET", "/metrics", "").expect("/metrics").1;
     let sender = TestClient::connect(broker.port, "alert-metrics-sender", &[]);
-    let mut sent_in = 0.0;
     // Publishes one value from `node`; its PUBLISH packet's size.
     let publish = |node: &str, i: usize| -> f64 {
         let (topic, payload) = (format!("aimdb/{node}/sensor.x"), format!("{{\"n\":{i}}}"));
@@ -167,6 +168,31 @@ link_to = [{{ url = "mqtt://out/sensor.x", codec = "json", qos = 1 }}]
         sender.publish(&topic, QoS::AtLeastOnce, false, payload);
         bytes
     };
+    let settled = |page: &str| {
+        let inbound = sample(page, IN);
+        inbound.is_some()
+            && sample(page, OUT) == inbound
+            && sample(page, &format!("{ACKS}_count")) == inbound
+            && sample(page, "aimdbd_store_values_written_total") == inbound
+    };
+
+    // The daemon subscribes after CONNACK: probe until a value gets through (messages are in
+    // order, so once the record holds the last probe, every probe that will arrive has), and
+    // count from there.
+    let mut probes = 0;
+    wait_until("the subscription is in place", || {
+        probes += 1;
+        publish("probe", probes);
+        std::thread::sleep(Duration::from_millis(100));
+        d.get_json("/api/records/sensor.x")
+            .is_some_and(|v| v["value"]["n"] == probes)
+    });
+    wait_until("the probes are acknowledged and stored", || {
+        settled(&scrape())
+    });
+    let p0 = scrape();
+    let base = |series: &str| value(&p0, series);
+    let mut sent_in = base("aimdbd_mqtt_received_bytes_total");
 
     // Round 1: node-a and node-b talk.
     let before = now_s();
@@ -176,13 +202,10 @@ link_to = [{{ url = "mqtt://out/sensor.x", codec = "json", qos = 1 }}]
     for i in 0..5 {
         sent_in += publish("node-b", i);
     }
-    let settled = |page: &str, n: f64| {
-        sample(page, OUT) == Some(n)
-            && sample(page, &format!("{ACKS}_count")) == Some(n)
-            && sample(page, "aimdbd_store_values_written_total") == Some(n)
-    };
-    wait_until("30 values are acknowledged and stored", || {
-        settled(&scrape(), 30.0)
+    let n1 = base(IN) + 30.0;
+    wait_until("30 more values are acknowledged and stored", || {
+        let page = scrape();
+        settled(&page) && sample(&page, IN) == Some(n1)
     });
     let p1 = scrape();
     let after = now_s();
@@ -205,15 +228,23 @@ link_to = [{{ url = "mqtt://out/sensor.x", codec = "json", qos = 1 }}]
     );
     let out_min = 30.0 * publish_bytes("out/sensor.x", "{\"n\":0}");
     let sent1 = value(&p1, "aimdbd_mqtt_sent_bytes_total");
-    assert!(sent1 >= out_min, "sent {sent1} < {out_min}");
+    assert!(
+        sent1 >= base("aimdbd_mqtt_sent_bytes_total") + out_min,
+        "sent {sent1}"
+    );
     assert_eq!(histogram_count(&p1, ACKS), value(&p1, OUT));
-    assert!(value(&p1, &format!("{ACKS}_sum")) > 0.0);
+    assert_eq!(
+        histogram_count(&p1, ACKS),
+        n1,
+        "one observation per acknowledged value"
+    );
+    assert!(value(&p1, &format!("{ACKS}_sum")) > value(&p0, &format!("{ACKS}_sum")));
     let writes = histogram_count(&p1, WRITES);
     let attempts = value(&p1, r#"aimdbd_store_batches_total{result="ok"}"#)
         + value(&p1, r#"aimdbd_store_batches_total{result="failed"}"#)
         + value(&p1, "aimdbd_store_write_retries_total");
     assert!(
-        writes >= 1.0 && writes == attempts,
+        writes > histogram_count(&p0, WRITES) && writes == attempts,
         "{writes} writes, {attempts} attempts"
     );
     assert!(value(&p1, "aimdbd_store_file_bytes") > 0.0);
@@ -240,8 +271,10 @@ link_to = [{{ url = "mqtt://out/sensor.x", codec = "json", qos = 1 }}]
     for i in 0..10 {
         sent_in += publish("node-a", 100 + i);
     }
-    wait_until("40 values are acknowledged and stored", || {
-        settled(&scrape(), 40.0)
+    let n2 = n1 + 10.0;
+    wait_until("10 more values are acknowledged and stored", || {
+        let page = scrape();
+        settled(&page) && sample(&page, IN) == Some(n2)
     });
     let p2 = scrape();
     assert_promtool_clean(&p2);
@@ -257,7 +290,7 @@ link_to = [{{ url = "mqtt://out/sensor.x", codec = "json", qos = 1 }}]
         value(&p2, "aimdbd_mqtt_sent_bytes_total")
             >= sent1 + 10.0 * publish_bytes("out/sensor.x", "{\"n\":100}")
     );
-    assert_eq!(histogram_count(&p2, ACKS), 40.0);
+    assert_eq!(histogram_count(&p2, ACKS), n2);
     assert!(histogram_count(&p2, WRITES) > writes);
     assert!(value(&p2, "process_cpu_seconds_total") >= cpu1);
 
