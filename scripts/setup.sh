@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the tests need, idempotently: Mosquitto (broker + clients), qemu-system-arm,
-# arm-none-eabi binutils, sqlite3, openssl, graphviz, and the thumbv7em-none-eabihf Rust target.
+# arm-none-eabi binutils, sqlite3, openssl, graphviz, promtool (Debian's `prometheus` package,
+# its server kept from starting), and the thumbv7em-none-eabihf Rust target.
 # Safe to run again: it only installs what is missing.
 set -euo pipefail
 
@@ -14,6 +15,11 @@ command -v sqlite3 >/dev/null 2>&1 || need_apt+=(sqlite3)
 command -v openssl >/dev/null 2>&1 || need_apt+=(openssl)
 # `aimdbd graph --format dot` is rendered with Graphviz in tests/cli_pipes.rs.
 command -v dot >/dev/null 2>&1 || need_apt+=(graphviz)
+# tests/alert_metrics.rs checks /metrics with `promtool check metrics` and the example alert
+# rules (deploy/prometheus/) with `promtool check rules` / `promtool test rules`. Only promtool is
+# wanted from the package: its server must not start (see below).
+need_promtool=0
+command -v promtool >/dev/null 2>&1 || { need_apt+=(prometheus); need_promtool=1; }
 
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "setup: installing ${need_apt[*]}"
@@ -24,8 +30,25 @@ if [ ${#need_apt[@]} -gt 0 ]; then
       exit 1
     fi
   fi
+  # A policy-rc.d that answers 101 ("action forbidden") keeps invoke-rc.d and deb-systemd-invoke
+  # from starting services the packages ship (the Prometheus server); ours only while we
+  # install, an existing one is left alone.
+  policy=/usr/sbin/policy-rc.d
+  own_policy=0
+  if [ ! -e "$policy" ]; then
+    printf '#!/bin/sh\nexit 101\n' | $sudo tee "$policy" >/dev/null
+    own_policy=1
+    # Removed however the install ends (set -e exits on a failed apt-get).
+    trap '$sudo rm -f "$policy"' EXIT
+    $sudo chmod 755 "$policy"
+  fi
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
+  if [ "$own_policy" -eq 1 ]; then $sudo rm -f "$policy"; trap - EXIT; fi
+  # On a host booted with systemd the unit was still enabled for the next boot: undo that.
+  if [ "$need_promtool" -eq 1 ] && [ -d /run/systemd/system ]; then
+    $sudo systemctl disable --now prometheus.service >/dev/null 2>&1 || true
+  fi
 fi
 
 if ! rustup target list --installed 2>/dev/null | grep -qx thumbv7em-none-eabihf; then
@@ -37,4 +60,4 @@ for component in rustfmt clippy; do
     rustup component add "$component"
   fi
 done
-echo "setup: ok (mosquitto, qemu-system-arm, arm-none-eabi binutils, sqlite3, openssl, graphviz, thumbv7em-none-eabihf)"
+echo "setup: ok (mosquitto, qemu-system-arm, arm-none-eabi binutils, sqlite3, openssl, graphviz, promtool, thumbv7em-none-eabihf)"

@@ -7,6 +7,7 @@
 //! - [`mqtt`]: the MQTT bridge, the `mqtt://` link connector (rumqttc, outbox, reconnect).
 //! - [`store`]: the SQLite history: persist taps, batched writer, retention, queries.
 //! - [`daemon`]: the running daemon: signals, reload, drain, systemd notify.
+//! - [`telemetry`]: metric building blocks (histogram, process metrics, file sizes).
 //! - [`admin`]: the HTTP admin endpoint (health, readiness, metrics, records API).
 //! - [`cli`]: the command line; `main.rs` only calls [`cli::main`].
 
@@ -22,6 +23,7 @@ pub mod mqtt;
 pub mod record_types;
 pub mod render;
 pub mod store;
+pub mod telemetry;
 
 /// The runtime the daemon's graph runs on.
 pub type Rt = aimdb_tokio::TokioAdapter;

@@ -1,7 +1,7 @@
 //! `/metrics` stays small whatever nodes publish, with the real `aimdbd` and a real Mosquitto:
 //! 40 node ids of 60 000 bytes and 400 distinct short ones on `aimdb/<node>/...` leave at most
-//! 256 node series, none longer than a node id can be, and every message is counted (by node
-//! or in the overflow counter).
+//! 256 node series (message counts and last-seen timestamps alike), none longer than a node id
+//! can be, and every message is counted (by node or in the overflow counter).
 
 mod support;
 
@@ -60,6 +60,12 @@ fn node_labels_are_bounded_in_number_and_length_and_the_rest_is_counted() {
         .collect();
     assert_eq!(series.len(), 256, "first 256 short ids by name");
     assert!(series.iter().all(|l| l.len() < 100), "no long labels");
+    let seen: Vec<&str> = page
+        .lines()
+        .filter(|l| l.starts_with("aimdbd_mqtt_node_last_seen_timestamp_seconds{"))
+        .collect();
+    assert_eq!(seen.len(), 256, "one last-seen timestamp per counted node");
+    assert!(seen.iter().all(|l| l.len() < 120), "no long labels");
     assert_eq!(
         sample(&page, "aimdbd_mqtt_node_messages_overflow_total"),
         Some((long + short - 256) as f64)

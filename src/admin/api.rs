@@ -56,14 +56,22 @@ pub async fn readyz(State(state): State<AdminState>) -> Response {
 }
 
 pub async fn metrics(State(state): State<AdminState>) -> Response {
-    (
-        [(
-            header::CONTENT_TYPE,
-            "text/plain; version=0.0.4; charset=utf-8",
-        )],
-        super::metrics::render(&state),
-    )
-        .into_response()
+    // Procfs and file sizes are read: off the async workers.
+    match tokio::task::spawn_blocking(move || super::metrics::render(&state)).await {
+        Ok(page) => (
+            [(
+                header::CONTENT_TYPE,
+                "text/plain; version=0.0.4; charset=utf-8",
+            )],
+            page,
+        )
+            .into_response(),
+        Err(e) => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("rendering the metrics failed: {e}\n"),
+        )
+            .into_response(),
+    }
 }
 
 pub async fn records(State(state): State<AdminState>) -> Response {

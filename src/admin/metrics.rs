@@ -1,4 +1,6 @@
-//! `/metrics`: Prometheus text exposition format 0.0.4.
+//! `/metrics`: Prometheus text exposition format 0.0.4. Rendering reads procfs and file sizes,
+//! so the handler runs [`render`] on the blocking pool. The alerting families and example rules
+//! are in docs/OPERATIONS.md and deploy/prometheus/.
 
 use std::fmt::Write as _;
 
@@ -11,7 +13,7 @@ fn label(v: &str) -> String {
         .replace('\n', "\\n")
 }
 
-/// The metrics page.
+/// The metrics page. Blocking (procfs, file sizes): call it off the async workers.
 pub fn render(state: &AdminState) -> String {
     let mut out = String::new();
     let _ = writeln!(
@@ -39,6 +41,7 @@ pub fn render(state: &AdminState) -> String {
     let _ = writeln!(out, "# TYPE aimdbd_reloads_total counter");
     let _ = writeln!(out, "aimdbd_reloads_total{{result=\"ok\"}} {ok}");
     let _ = writeln!(out, "aimdbd_reloads_total{{result=\"rejected\"}} {failed}");
+    crate::telemetry::process::render(&mut out);
     super::server::render(&mut out);
     crate::mqtt::metrics::metrics().render(&mut out, label);
     if let Some(store) = state.store() {

@@ -1,4 +1,5 @@
 //! The history store's part of `/metrics` (see docs/HISTORY.md for what each family means).
+//! Blocking (it reads the database's file size): render it off the async workers.
 
 use std::fmt::Write as _;
 
@@ -147,4 +148,25 @@ pub fn render(out: &mut String, status: &StoreStatus) {
         "Records seeded with their newest stored value (restore = true).",
     );
     let _ = writeln!(out, "aimdbd_store_restored_total {}", c.restored);
+    family(
+        out,
+        "aimdbd_store_write_duration_seconds",
+        "histogram",
+        "Time of each write attempt to the history database (one transaction: encoding, inserts, commit or rollback), retries included.",
+    );
+    status
+        .write_duration()
+        .render(out, "aimdbd_store_write_duration_seconds", "");
+    if let Some(bytes) = status
+        .path()
+        .and_then(|p| crate::telemetry::sqlite_file_bytes(&p))
+    {
+        family(
+            out,
+            "aimdbd_store_file_bytes",
+            "gauge",
+            "Size of the history database file plus its write-ahead log.",
+        );
+        let _ = writeln!(out, "aimdbd_store_file_bytes {bytes}");
+    }
 }

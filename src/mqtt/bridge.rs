@@ -131,7 +131,13 @@ impl Bridge {
                 match DiskOutbox::open(self.cfg.outbox_path.clone(), self.cfg.outbox_max_file_bytes)
                     .await
                 {
-                    Ok(Ok(disk)) => self.publisher.set_disk(disk),
+                    Ok(Ok(disk)) => {
+                        super::metrics::metrics().set_outbox_file(
+                            self.cfg.outbox_path.clone(),
+                            self.cfg.outbox_max_file_bytes,
+                        );
+                        self.publisher.set_disk(disk)
+                    }
                     Ok(Err(e)) => tracing::error!("{e}; outbound values are kept in memory only"),
                     Err(_) => tracing::error!(
                         "the disk outbox thread ended; values are kept in memory only"

@@ -45,6 +45,7 @@ use tokio::sync::Notify;
 use super::acks::AckQueue;
 use super::metrics::{metrics, BadInput, LinkMetrics};
 use super::ratelimit::LogLimit;
+use crate::telemetry::unix_ms;
 
 /// QoS 0 messages kept while no graph is bound (a reload); later ones are dropped and counted.
 pub const SWAP_QOS0: usize = 10_000;
@@ -277,7 +278,7 @@ impl Router {
             }
         } else {
             if let Some(t) = topic::parse(&p.topic) {
-                metrics().node_message(t.node());
+                metrics().node_message(t.node(), unix_ms());
             }
             match (binding, id) {
                 (Some(b), None) => {
@@ -394,6 +395,7 @@ impl Router {
             }
         }
         let mut matched = false;
+        let now = unix_ms();
         for (i, (route, link)) in b.routes.iter().zip(&b.links).enumerate() {
             if !matches(route) {
                 continue;
@@ -402,6 +404,7 @@ impl Router {
             match link.push_at(&p.topic, &p.payload) {
                 Ok(pos) => {
                     route.metrics.messages.fetch_add(1, Ordering::Relaxed);
+                    route.metrics.last_message_ms.store(now, Ordering::Relaxed);
                     if let Some(id) = id {
                         flow.acks.owe(id, b.base + i, pos);
                     }

@@ -3,10 +3,13 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, LazyLock};
 
 use parking_lot::Mutex;
+
+use crate::telemetry::histogram::Histogram;
 
 /// Why an inbound message was dropped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -71,6 +74,17 @@ pub struct LinkMetrics {
     pub paused: AtomicU64,
     /// In: times the link paused.
     pub pauses: AtomicU64,
+    /// In: when a message was last decoded into the record, in ms since the Unix epoch (0:
+    /// none yet).
+    pub last_message_ms: AtomicU64,
+}
+
+/// What is known of one node (the `<node>` of `aimdb/<node>/...`).
+#[derive(Debug, Clone, Copy)]
+struct NodeSeen {
+    messages: u64,
+    /// ms since the Unix epoch.
+    last_ms: u64,
 }
 
 type LinkKey = (Direction, String, String);
@@ -107,10 +121,19 @@ pub struct MqttMetrics {
     pub unacked: AtomicU64,
     /// Disk outbox transactions that failed (their values kept in memory only).
     pub disk_failures: AtomicU64,
+    /// Bytes of PUBLISH packets received (fixed header, topic, packet id, payload).
+    pub received_bytes: AtomicU64,
+    /// Bytes of PUBLISH packets written to the broker (as `received_bytes`).
+    pub sent_bytes: AtomicU64,
+    /// Outbound QoS ≥ 1 link values: from the PUBLISH written to its PUBACK (QoS 1) or
+    /// PUBCOMP (QoS 2).
+    pub publish_ack: Histogram,
+    /// The disk outbox's file and its `outbox_max_file_bytes`, once it is open.
+    outbox_file: Mutex<Option<(PathBuf, u64)>>,
     bad: [AtomicU64; 4],
     links: Mutex<BTreeMap<LinkKey, Arc<LinkMetrics>>>,
     active: Mutex<Vec<(LinkKey, Arc<LinkMetrics>)>>,
-    nodes: Mutex<BTreeMap<String, u64>>,
+    nodes: Mutex<BTreeMap<String, NodeSeen>>,
     /// Messages of nodes not counted by name: beyond `MAX_NODES`, or ids no node can have.
     nodes_overflow: AtomicU64,
 }
@@ -133,20 +156,33 @@ impl MqttMetrics {
         self.bad[why as usize].load(Ordering::Relaxed)
     }
 
-    /// Counts one message received from `node` (the `<node>` of `aimdb/<node>/...`).
-    pub fn node_message(&self, node: &str) {
+    /// Counts one message received from `node` (the `<node>` of `aimdb/<node>/...`) at
+    /// `now_ms` (ms since the Unix epoch). No allocation for a node already counted.
+    pub fn node_message(&self, node: &str, now_ms: u64) {
         if node.len() > MAX_NODE_LABEL || aimdb_records::topic::validate_segment(node).is_err() {
             self.nodes_overflow.fetch_add(1, Ordering::Relaxed);
             return;
         }
         let mut nodes = self.nodes.lock();
         if let Some(n) = nodes.get_mut(node) {
-            *n += 1;
+            n.messages += 1;
+            n.last_ms = n.last_ms.max(now_ms);
         } else if nodes.len() < MAX_NODES {
-            nodes.insert(node.to_string(), 1);
+            nodes.insert(
+                node.to_string(),
+                NodeSeen {
+                    messages: 1,
+                    last_ms: now_ms,
+                },
+            );
         } else {
             self.nodes_overflow.fetch_add(1, Ordering::Relaxed);
         }
+    }
+
+    /// The disk outbox at `path` is open, bounded at `max_bytes`: its size is reported from now on.
+    pub fn set_outbox_file(&self, path: PathBuf, max_bytes: u64) {
+        *self.outbox_file.lock() = Some((path, max_bytes));
     }
 
     /// The counters of a link (created at zero the first time), marked active for rendering.
@@ -165,7 +201,8 @@ impl MqttMetrics {
         self.active.lock().clear();
     }
 
-    /// Appends the Prometheus text of every bridge metric to `out`.
+    /// Appends the Prometheus text of every bridge metric to `out`. Blocking (it reads the disk
+    /// outbox's file size): call it off the async workers.
     pub fn render(&self, out: &mut String, label: impl Fn(&str) -> String) {
         let g = |v: &AtomicU64| v.load(Ordering::Relaxed);
         let family = |out: &mut String, name: &str, kind: &str, help: &str| {
@@ -246,11 +283,30 @@ impl MqttMetrics {
             "counter",
             "Inbound messages on aimdb/<node>/... topics, by node.",
         );
-        for (node, n) in self.nodes.lock().iter() {
+        let nodes: Vec<(String, NodeSeen)> = self
+            .nodes
+            .lock()
+            .iter()
+            .map(|(k, v)| (label(k), *v))
+            .collect();
+        for (node, n) in &nodes {
             let _ = writeln!(
                 out,
-                "aimdbd_mqtt_node_messages_total{{node=\"{}\"}} {n}",
-                label(node)
+                "aimdbd_mqtt_node_messages_total{{node=\"{node}\"}} {}",
+                n.messages
+            );
+        }
+        family(
+            out,
+            "aimdbd_mqtt_node_last_seen_timestamp_seconds",
+            "gauge",
+            "When a message on an aimdb/<node>/... topic last arrived from the node (unix time); nodes appear from their first message, at most 256 of them.",
+        );
+        for (node, n) in &nodes {
+            let _ = writeln!(
+                out,
+                "aimdbd_mqtt_node_last_seen_timestamp_seconds{{node=\"{node}\"}} {}",
+                seconds(n.last_ms)
             );
         }
         family(
@@ -264,6 +320,51 @@ impl MqttMetrics {
             "aimdbd_mqtt_node_messages_overflow_total {}",
             g(&self.nodes_overflow)
         );
+        family(
+            out,
+            "aimdbd_mqtt_received_bytes_total",
+            "counter",
+            "Bytes of PUBLISH packets received from the broker (fixed header, topic, packet id, payload); other MQTT packets are not counted.",
+        );
+        let _ = writeln!(
+            out,
+            "aimdbd_mqtt_received_bytes_total {}",
+            g(&self.received_bytes)
+        );
+        family(
+            out,
+            "aimdbd_mqtt_sent_bytes_total",
+            "counter",
+            "Bytes of PUBLISH packets written to the broker (fixed header, topic, packet id, payload; resends after a reconnect count again); other MQTT packets are not counted.",
+        );
+        let _ = writeln!(out, "aimdbd_mqtt_sent_bytes_total {}", g(&self.sent_bytes));
+        family(
+            out,
+            "aimdbd_mqtt_publish_ack_duration_seconds",
+            "histogram",
+            "Outbound QoS >= 1 link values: time from the PUBLISH written to the broker's PUBACK (QoS 1) or PUBCOMP (QoS 2).",
+        );
+        self.publish_ack
+            .render(out, "aimdbd_mqtt_publish_ack_duration_seconds", "");
+        let outbox_file = self.outbox_file.lock().clone();
+        if let Some((path, max)) = outbox_file {
+            if let Some(bytes) = crate::telemetry::sqlite_file_bytes(&path) {
+                family(
+                    out,
+                    "aimdbd_mqtt_outbox_file_bytes",
+                    "gauge",
+                    "Size of the disk outbox's SQLite file plus its write-ahead log.",
+                );
+                let _ = writeln!(out, "aimdbd_mqtt_outbox_file_bytes {bytes}");
+            }
+            family(
+                out,
+                "aimdbd_mqtt_outbox_file_max_bytes",
+                "gauge",
+                "[mqtt] outbox_max_file_bytes: past it, values are kept in memory only (aimdbd_mqtt_outbox_disk_failures_total).",
+            );
+            let _ = writeln!(out, "aimdbd_mqtt_outbox_file_max_bytes {max}");
+        }
         let active = self.active.lock().clone();
         let per_link: [PerLink; 9] = [
             ("aimdbd_mqtt_messages_total", "counter", "Messages decoded into a record (in) or acknowledged by the broker (out), per link.", None, |m| &m.messages),
@@ -276,6 +377,25 @@ impl MqttMetrics {
             ("aimdbd_mqtt_inbound_paused", "gauge", "1 while an inbound link holds messages back because a durable reader downstream is full.", Some(Direction::In), |m| &m.paused),
             ("aimdbd_mqtt_inbound_pauses_total", "counter", "Times an inbound link paused for a full durable reader downstream.", Some(Direction::In), |m| &m.pauses),
         ];
+        family(
+            out,
+            "aimdbd_mqtt_link_last_message_timestamp_seconds",
+            "gauge",
+            "When an inbound link last decoded a message into its record (unix time); a link appears from its first message.",
+        );
+        for ((dir, record, topic), m) in &active {
+            let last = g(&m.last_message_ms);
+            if *dir != Direction::In || last == 0 {
+                continue;
+            }
+            let _ = writeln!(
+                out,
+                "aimdbd_mqtt_link_last_message_timestamp_seconds{{direction=\"in\",record=\"{}\",topic=\"{}\"}} {}",
+                label(record),
+                label(topic),
+                seconds(last)
+            );
+        }
         for (name, kind, help, only, get) in per_link {
             family(out, name, kind, help);
             for ((dir, record, topic), m) in &active {
@@ -293,4 +413,9 @@ impl MqttMetrics {
             }
         }
     }
+}
+
+/// ms since the Unix epoch as Prometheus' seconds.
+fn seconds(ms: u64) -> f64 {
+    ms as f64 / 1000.0
 }

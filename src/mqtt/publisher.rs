@@ -19,18 +19,22 @@
 //! queue behind it. A slot whose link is gone keeps sending what it holds. Every call names its
 //! slot with a [`SlotRef`]; calls from a graph that no longer owns the slot (one whose drain
 //! timed out) are ignored.
+//!
+//! Metrics, without allocating per message: each handed-over publish carries its packet size
+//! (counted in `aimdbd_mqtt_sent_bytes_total` when written), and each inflight link value the
+//! time it was written (observed in `aimdbd_mqtt_publish_ack_duration_seconds` at its ack).
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use aimdb_core::Acceptor;
 use parking_lot::Mutex;
 use rumqttc::{AsyncClient, QoS};
 use tokio::sync::Notify;
 
-use super::metrics::LinkMetrics;
+use super::metrics::{metrics, LinkMetrics};
 use super::outbox::{DiskOutbox, OutboxQueue, Pushed, Registered};
 use super::ratelimit::LogLimit;
 use crate::config::OutboxFull;
@@ -84,8 +88,10 @@ struct State {
     connected: bool,
     closing: bool,
     slots: Vec<Slot>,
-    awaiting: VecDeque<Tag>,
-    inflight: HashMap<u16, Tag>,
+    /// Handed to the client, not written yet: the tag and the PUBLISH packet's size.
+    awaiting: VecDeque<(Tag, u32)>,
+    /// Written, not acknowledged yet: the tag and when it was written.
+    inflight: HashMap<u16, (Tag, Instant)>,
     /// QoS 2 values handed over and not yet complete (PUBCOMP), at most [`QOS2_INFLIGHT`].
     qos2_out: usize,
     next: usize,
@@ -389,7 +395,10 @@ impl Publisher {
             .try_publish(birth.0, QoS::AtLeastOnce, true, birth.1.as_bytes())
             .is_ok()
         {
-            st.awaiting.push_back(None);
+            st.awaiting.push_back((
+                None,
+                publish_size(birth.0.len(), birth.1.len(), QoS::AtLeastOnce),
+            ));
         }
         st.connected = true;
         pump(st);
@@ -411,15 +420,18 @@ impl Publisher {
     pub fn written(&self, pkid: u16) {
         let mut st = self.state.lock();
         let st = &mut *st;
-        let Some(tag) = st.awaiting.pop_front() else {
+        let Some((tag, size)) = st.awaiting.pop_front() else {
             return;
         };
+        metrics()
+            .sent_bytes
+            .fetch_add(u64::from(size), Ordering::Relaxed);
         if pkid == 0 {
             delivered(st, tag);
             self.changed.notify_one();
             self.room.notify_waiters();
         } else {
-            st.inflight.insert(pkid, tag);
+            st.inflight.insert(pkid, (tag, Instant::now()));
         }
         pump(st);
     }
@@ -428,7 +440,10 @@ impl Publisher {
     pub fn acked(&self, pkid: u16) {
         let mut st = self.state.lock();
         let st = &mut *st;
-        if let Some(tag) = st.inflight.remove(&pkid) {
+        if let Some((tag, written)) = st.inflight.remove(&pkid) {
+            if tag.is_some() {
+                metrics().publish_ack.observe(written.elapsed());
+            }
             delivered(st, tag);
         }
         pump(st);
@@ -466,7 +481,10 @@ impl Publisher {
             .is_ok()
             && client.try_disconnect().is_ok();
         if sent {
-            st.awaiting.push_back(None);
+            st.awaiting.push_back((
+                None,
+                publish_size(offline.0.len(), offline.1.len(), QoS::AtLeastOnce),
+            ));
         }
         sent
     }
@@ -635,6 +653,7 @@ fn pump(st: &mut State) {
         };
         idle = 0;
         let seq = held.seq;
+        let size = publish_size(slot.link.topic.len(), held.payload.len(), slot.link.qos);
         let sent = client.try_publish(
             slot.link.topic.as_str(),
             slot.link.qos,
@@ -643,13 +662,50 @@ fn pump(st: &mut State) {
         );
         match sent {
             Ok(()) => {
-                st.awaiting.push_back(Some((i, seq)));
+                st.awaiting.push_back((Some((i, seq)), size));
                 st.qos2_out += usize::from(qos2);
             }
             Err(_) => {
                 slot.queue.unsend_last();
                 st.next = i;
                 return;
+            }
+        }
+    }
+}
+
+/// Bytes of a PUBLISH packet with a `topic`-byte topic and a `payload`-byte payload (MQTT
+/// 3.1.1 §3.3): fixed header (1 byte plus the 1–4 byte remaining length), the topic's length
+/// prefix and bytes, the packet id at QoS ≥ 1, the payload. Saturates at `u32::MAX`.
+fn publish_size(topic: usize, payload: usize, qos: QoS) -> u32 {
+    let id = if qos == QoS::AtMostOnce { 0 } else { 2 };
+    let remaining = 2 + topic + id + payload;
+    let len_len = match remaining {
+        0..=127 => 1,
+        128..=16_383 => 2,
+        16_384..=2_097_151 => 3,
+        _ => 4,
+    };
+    u32::try_from(1 + len_len + remaining).unwrap_or(u32::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn publish_size_matches_rumqttc_encoding() {
+        for (topic, payload) in [(1, 0), (10, 100), (20, 16_000), (30, 300_000)] {
+            for qos in [QoS::AtMostOnce, QoS::AtLeastOnce, QoS::ExactlyOnce] {
+                let mut p = rumqttc::Publish::new("t".repeat(topic), qos, vec![0u8; payload]);
+                if qos != QoS::AtMostOnce {
+                    p.pkid = 1;
+                }
+                assert_eq!(
+                    publish_size(topic, payload, qos) as usize,
+                    p.size(),
+                    "{topic}/{payload}/{qos:?}"
+                );
             }
         }
     }

@@ -231,7 +231,11 @@ impl Session {
                             .connected(&self.router.filters(), (status, topic::STATUS_ONLINE));
                     }
                 }
-                Ok(Event::Incoming(Packet::Publish(p))) => self.router.receive(p),
+                Ok(Event::Incoming(Packet::Publish(p))) => {
+                    m.received_bytes
+                        .fetch_add(p.size() as u64, Ordering::Relaxed);
+                    self.router.receive(p)
+                }
                 Ok(Event::Incoming(Packet::PubAck(a))) => self.publisher.acked(a.pkid),
                 Ok(Event::Incoming(Packet::PubComp(c))) => match &mut release {
                     Some(r) => {

@@ -12,6 +12,7 @@ use parking_lot::RwLock;
 use tokio::sync::Semaphore;
 
 use super::writer::HistoryRow;
+use crate::telemetry::histogram::Histogram;
 
 /// The store's condition.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -69,6 +70,8 @@ pub struct StoreStatus {
     sweeps: AtomicU64,
     sweep_errors: AtomicU64,
     restored: AtomicU64,
+    /// Every write attempt (one transaction), committed or not.
+    write_duration: Histogram,
 }
 
 impl std::fmt::Debug for StoreStatus {
@@ -210,6 +213,16 @@ impl StoreStatus {
         if !ok {
             self.sweep_errors.fetch_add(1, Ordering::Relaxed);
         }
+    }
+
+    /// A write attempt (one transaction, committed or not) took `d`.
+    pub(crate) fn observe_write(&self, d: std::time::Duration) {
+        self.write_duration.observe(d);
+    }
+
+    /// How long write attempts took.
+    pub fn write_duration(&self) -> &Histogram {
+        &self.write_duration
     }
 
     pub(crate) fn restored(&self, n: u64) {

@@ -12,11 +12,13 @@
 //! * **Health.** A failed attempt marks the store `degraded` (logged once, with the reason); the
 //!   next committed batch marks it `up` again.
 //! * **Close.** After the last batch the WAL is checkpointed into the database file.
+//! * **Timing.** Each attempt's duration (encoding, inserts, commit or rollback) goes to
+//!   `aimdbd_store_write_duration_seconds`.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use aimdb_tokio::concurrency::{
     BackgroundSink, Backoff, OverflowPolicy, RetryPolicy, SinkConfig, SinkDrain, SinkError,
@@ -171,7 +173,10 @@ impl SinkDrain<HistoryRow> for HistoryWriter {
         if !std::mem::replace(&mut self.niced, true) {
             lower_thread_priority();
         }
-        match self.write(batch) {
+        let started = Instant::now();
+        let written = self.write(batch);
+        self.status.observe_write(started.elapsed());
+        match written {
             Ok(unencodable) => {
                 if unencodable > 0 {
                     self.status.lost(LostReason::Encode, unencodable);

@@ -1,7 +1,8 @@
 //! A line-by-line check of the Prometheus text exposition format.
 
 /// Checks the Prometheus text format line by line: HELP/TYPE comments, then samples
-/// `name{label="value",...} number` whose family has a TYPE.
+/// `name{label="value",...} number` whose family has a TYPE (a histogram's `_bucket`, `_sum`
+/// and `_count` belong to it; a `_bucket` needs an `le` label).
 pub fn check_prometheus(text: &str) -> Result<usize, String> {
     fn name_ok(n: &str) -> bool {
         let mut cs = n.chars();
@@ -9,7 +10,7 @@ pub fn check_prometheus(text: &str) -> Result<usize, String> {
             .is_some_and(|c| c.is_ascii_alphabetic() || c == '_' || c == ':')
             && cs.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':')
     }
-    let mut typed = std::collections::BTreeSet::new();
+    let mut typed = std::collections::BTreeMap::new();
     let mut samples = 0;
     for line in text.lines() {
         if line.is_empty() {
@@ -23,9 +24,9 @@ pub fn check_prometheus(text: &str) -> Result<usize, String> {
                 (
                     Some("TYPE"),
                     Some(n),
-                    Some("counter" | "gauge" | "histogram" | "summary" | "untyped"),
+                    Some(kind @ ("counter" | "gauge" | "histogram" | "summary" | "untyped")),
                 ) if name_ok(n) => {
-                    typed.insert(n.to_string());
+                    typed.insert(n.to_string(), kind.to_string());
                 }
                 _ => return Err(format!("bad comment line: {line}")),
             }
@@ -50,7 +51,14 @@ pub fn check_prometheus(text: &str) -> Result<usize, String> {
                 name
             }
         };
-        if !name_ok(name) || !typed.contains(name) {
+        let histogram_part = ["_bucket", "_sum", "_count"].iter().find_map(|suffix| {
+            let family = name.strip_suffix(suffix)?;
+            (typed.get(family).map(String::as_str) == Some("histogram")).then_some(*suffix)
+        });
+        if histogram_part == Some("_bucket") && !series.contains("le=\"") {
+            return Err(format!("histogram bucket without le: {line}"));
+        }
+        if !name_ok(name) || !(typed.contains_key(name) || histogram_part.is_some()) {
             return Err(format!("sample without TYPE or bad name: {line}"));
         }
         samples += 1;
