@@ -78,17 +78,32 @@ fn sigterm_drains_a_busy_graph_and_exits_0() {
 #[test]
 fn sighup_with_a_broken_file_keeps_the_old_graph() {
     let (_dir, mut d) = start("hup-broken", BUSY, None);
-    std::fs::write(
-        d.dir.join("aimdbd.toml"),
-        config(
-            d.port,
-            &BUSY.replace("input = \"sensor.temp\"", "input = \"sensor.tmp\""),
-        ),
-    )
-    .expect("rewrite config");
+    let broken = config(
+        d.port,
+        &BUSY.replace("input = \"sensor.temp\"", "input = \"sensor.tmp\""),
+    );
+    std::fs::write(d.dir.join("aimdbd.toml"), &broken).expect("rewrite config");
     d.signal("-HUP");
     wait_until("the reload is rejected", || d.logged("reload rejected"));
-    assert!(d.logged("did you mean \\\"sensor.temp\\\"") || d.logged("sensor.tmp"));
+    // The mistake is logged as `check` reports it: at the typo's line and column, with the
+    // record, and the key it was probably meant to be.
+    let (line, col) = broken
+        .lines()
+        .enumerate()
+        .find_map(|(i, l)| l.find("\"sensor.tmp\"").map(|c| (i + 1, c + 1)))
+        .expect("the typo is in the file");
+    let logged = d.log_lines();
+    let mistake = logged
+        .iter()
+        .map(support::message)
+        .find(|m| m.contains("\"sensor.tmp\""))
+        .unwrap_or_else(|| panic!("the mistake is logged: {logged:?}"));
+    assert!(
+        mistake.ends_with(&format!(
+            "aimdbd.toml:{line}:{col}: record \"alert.temp\": transform input \"sensor.tmp\" is not a record; did you mean \"sensor.temp\"?"
+        )),
+        "{mistake}"
+    );
     let (status, _) = d.http("GET", "/readyz", "").expect("admin answers");
     assert_eq!(status, 200, "still ready with the old graph");
     let produced = |d: &Daemon| -> u64 {

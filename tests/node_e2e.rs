@@ -119,21 +119,31 @@ fn node_and_gateway_talk_through_a_real_broker() {
     // The node's postcard readings arrive, and the gateway's alert goes out as JSON.
     wait_until("aimdbd holds the node's temperature", || {
         d.get_json("/api/records/sensor.temp.indoor")
-            .is_some_and(|v| v.to_string().contains(NODE))
+            .is_some_and(|v| v["value"]["sensor_id"] == NODE)
     });
+    let reading = d
+        .get_json("/api/records/sensor.temp.indoor")
+        .expect("the reading");
+    assert_eq!(reading["type"], "Temperature", "{reading}");
+    assert!(reading["value"]["celsius"].is_f64(), "{reading}");
+    assert!(reading["value"]["timestamp_ms"].is_u64(), "{reading}");
     wait_until("aimdbd raises the alert", || {
         d.get_json("/api/records/alert.temp.indoor")
-            .is_some_and(|v| v.to_string().to_lowercase().contains("high"))
+            .is_some_and(|v| v["value"]["level"] == "high")
     });
+    let raised = d
+        .get_json("/api/records/alert.temp.indoor")
+        .expect("the alert");
+    assert_alert(&raised["value"]);
     let alert = mosquitto_sub_one(broker.port, "gw/alert/temp.indoor", 10)
         .expect("the retained alert on gw/alert/temp.indoor");
     let json = alert.splitn(4, ' ').nth(3).unwrap_or_default();
     let parsed: serde_json::Value =
         serde_json::from_str(json).unwrap_or_else(|e| panic!("the alert is JSON ({e}): {alert}"));
-    assert!(parsed.to_string().contains(NODE), "{parsed}");
+    assert_alert(&parsed);
     wait_until("aimdbd sees the node online", || {
         d.get_json("/api/records/node.status")
-            .is_some_and(|v| v.to_string().contains("online"))
+            .is_some_and(|v| v["value"] == "online")
     });
 
     // A command set through aimdbd reaches the node's mailbox and turns its LED on.
@@ -153,7 +163,20 @@ fn node_and_gateway_talk_through_a_real_broker() {
     assert!(result.is_ok(), "the node stopped cleanly: {result:?}");
     wait_until("aimdbd sees the node offline", || {
         d.get_json("/api/records/node.status")
-            .is_some_and(|v| v.to_string().contains("offline"))
+            .is_some_and(|v| v["value"] == "offline")
     });
     assert_eq!(d.stop(), Some(0));
+}
+
+/// A `TemperatureAlert` from the node's sensor against the 30 °C threshold (the retained one may
+/// be `normal` again by the time it is read: the node's reading swings).
+fn assert_alert(alert: &serde_json::Value) {
+    assert_eq!(alert["sensor_id"], NODE, "{alert}");
+    assert_eq!(alert["threshold"], 30.0, "{alert}");
+    let celsius = alert["celsius"].as_f64().expect("celsius is a number");
+    match alert["level"].as_str() {
+        Some("high") => assert!(celsius > 30.0, "{alert}"),
+        Some("normal") => {}
+        _ => panic!("level is high or normal: {alert}"),
+    }
 }

@@ -4,7 +4,7 @@ use aimdb_core::{AimDbBuilder, BufferCfg, BuildError, GraphProblem, WriterKind};
 use aimdb_tokio::TokioAdapter;
 
 #[tokio::test]
-async fn five_mistakes_are_all_reported_at_once() {
+async fn six_mistakes_are_all_reported_at_once() {
     let mut b = AimDbBuilder::new().runtime(TokioAdapter::new().unwrap());
     // 1. Duplicate key.
     b.configure::<f32>("sensor.temp", |r| {
