@@ -48,6 +48,18 @@ pub(crate) struct Links {
     pub(crate) inbound: Vec<(InboundLink, String)>,
 }
 
+/// The links of `links` whose filter matches `topic`, in order: a message goes to every one
+/// of them, as on the gateway.
+pub(crate) fn matching<'a, L>(
+    links: &'a [(L, String)],
+    topic: &'a str,
+) -> impl Iterator<Item = &'a L> + 'a {
+    links
+        .iter()
+        .filter(move |(_, filter)| aimdb_records::topic::filter_matches(filter, topic))
+        .map(|(link, _)| link)
+}
+
 /// Where the connector leaves the links for the session, and how the session tells the graph
 /// it has drained them.
 pub(crate) struct Bridge<R: Runtime> {
@@ -132,5 +144,20 @@ mod tests {
         assert_eq!(mqtt_url("aimdb/n/k"), "mqtt://aimdb/n/k");
         assert_eq!(url_topic("mqtt://aimdb/n/k"), Some("aimdb/n/k"));
         assert_eq!(url_topic("http://x"), None);
+    }
+
+    #[test]
+    fn a_message_goes_to_every_link_whose_filter_matches() {
+        let links: Vec<(u8, String)> = [
+            (1, "aimdb/n/cmd/#"),
+            (2, "aimdb/x/cmd/a"),
+            (3, "aimdb/+/cmd/a"),
+        ]
+        .into_iter()
+        .map(|(l, f)| (l, String::from(f)))
+        .collect();
+        let got: Vec<u8> = matching(&links, "aimdb/n/cmd/a").copied().collect();
+        assert_eq!(got, [1, 3]);
+        assert_eq!(matching(&links, "other").count(), 0);
     }
 }

@@ -367,24 +367,19 @@ impl<R: Runtime> Session<'_, R> {
         }
     }
 
-    /// Hands a received payload to the inbound link subscribed to `topic`; a payload that does
-    /// not decode is counted and dropped.
+    /// Hands a received payload to every inbound link whose filter matches `topic`; a payload
+    /// a link cannot decode is counted and dropped for that link (the others still get it).
     fn deliver(&self, links: &Links, topic: &str, payload: &[u8]) {
-        let Some((link, _)) = links
-            .inbound
-            .iter()
-            .find(|(_, filter)| aimdb_records::topic::filter_matches(filter, topic))
-        else {
-            return;
-        };
-        match link.push(payload) {
-            Ok(()) => NodeStats::bump(&self.stats.commands_received),
-            Err(e) => {
-                NodeStats::bump(&self.stats.commands_malformed);
-                self.log(
-                    LogLevel::Warn,
-                    format_args!("dropped malformed payload on {topic}: {e}"),
-                );
+        for link in super::matching(&links.inbound, topic) {
+            match link.push(payload) {
+                Ok(()) => NodeStats::bump(&self.stats.commands_received),
+                Err(e) => {
+                    NodeStats::bump(&self.stats.commands_malformed);
+                    self.log(
+                        LogLevel::Warn,
+                        format_args!("dropped malformed payload on {topic}: {e}"),
+                    );
+                }
             }
         }
     }
