@@ -138,6 +138,7 @@ fn beyond_max_connections_the_oldest_make_room() {
 }
 
 #[test]
+#[allow(unsafe_code)] // audited: see the SAFETY comment
 fn under_a_low_open_file_limit_the_mqtt_reconnect_still_finds_a_descriptor() {
     let dir = TestDir::new("admin-limits-fds");
     let mut broker = Mosquitto::start(dir.path());

@@ -146,8 +146,10 @@ fn a_store_directory_that_does_not_exist_is_a_warning() {
 /// A command that runs `aimdbd` as a user who may not write `dir` (owned by the test's user,
 /// mode 0755): `nobody` through `setpriv` when the test runs as root, else the test's user
 /// with `dir` made read-only.
+#[allow(unsafe_code)] // audited: see the SAFETY comment
 fn as_user_who_cannot_write(dir: &Path) -> Command {
     use std::os::unix::fs::PermissionsExt;
+    // SAFETY: geteuid takes no arguments and cannot fail.
     let root = unsafe { libc::geteuid() } == 0;
     if root {
         std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o755)).expect("chmod");

@@ -218,6 +218,7 @@ impl Sandbox {
 const SERVICE_UID: u32 = 65534;
 
 /// Whether this test runs as root.
+#[allow(unsafe_code)] // audited: see the SAFETY comment
 fn is_root() -> bool {
     // SAFETY: geteuid takes no arguments, cannot fail and touches no memory.
     unsafe { libc::geteuid() == 0 }
@@ -243,6 +244,7 @@ fn open_to_service_user(dir: &Path) -> PathBuf {
 
 /// Installs `program` in the child `cmd` forks, right before it execs (as systemd does), after
 /// switching to [`SERVICE_UID`] when running as root.
+#[allow(unsafe_code)] // audited: see the SAFETY comment
 fn sandboxed(cmd: &mut Command, program: BpfProgram) {
     if is_root() {
         cmd.uid(SERVICE_UID).gid(SERVICE_UID);

@@ -299,6 +299,7 @@ fn a_changed_admin_listen_on_reload_is_reported_and_the_endpoint_stays() {
 }
 
 /// CLOCK_MONOTONIC in microseconds, the clock systemd reads `MONOTONIC_USEC` against.
+#[allow(unsafe_code)] // audited: see the SAFETY comment
 fn monotonic_usec() -> u64 {
     let mut ts = libc::timespec {
         tv_sec: 0,

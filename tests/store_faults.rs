@@ -80,6 +80,7 @@ fn a_directory_that_is_a_file_or_missing_leaves_the_graph_running_without_histor
 }
 
 #[test]
+#[allow(unsafe_code)] // audited: see the SAFETY comment
 fn a_read_only_directory_leaves_the_graph_running_without_history() {
     use std::os::unix::fs::PermissionsExt;
     let dir = TestDir::new("store-readonly");

@@ -59,6 +59,7 @@ pub const FD_RESERVE: u64 = 64;
 
 /// `max_connections`, lowered (with a warning) so that [`FD_RESERVE`] descriptors stay free under
 /// the process's open-file limit.
+#[allow(unsafe_code)] // audited: see the SAFETY comment
 fn within_fd_limit(max_connections: usize) -> usize {
     let mut lim = libc::rlimit {
         rlim_cur: 0,

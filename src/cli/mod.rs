@@ -80,6 +80,7 @@ pub fn main() -> ExitCode {
 /// A command whose output is piped into `head` ends quietly when the pipe closes, as other Unix
 /// tools do (killed by SIGPIPE), instead of panicking on the write error. Not for the daemon,
 /// whose sockets must see EPIPE as an error.
+#[allow(unsafe_code)] // audited: see the SAFETY comment
 fn quiet_on_closed_pipe() {
     // SAFETY: restoring a signal's default disposition touches no memory of this process; it
     // runs before any thread is started.

@@ -197,6 +197,7 @@ mod tests {
     }
 
     #[test]
+    #[allow(unsafe_code)] // audited: see the SAFETY comment
     fn unreadable_files_say_why_and_where_they_are_looked_for() {
         let dir = std::env::temp_dir().join(format!("aimdbd-secret-{}", std::process::id()));
         std::fs::create_dir_all(&dir).expect("dir");
@@ -221,6 +222,7 @@ mod tests {
         // Root reads every file: the permission check only means something for other users.
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o000)).expect("chmod");
+        // SAFETY: geteuid takes no arguments and cannot fail.
         if unsafe { libc::geteuid() } != 0 {
             let denied = check_readable(&dir, "pw.txt", &file).expect_err("unreadable");
             assert!(denied.message.contains("ermission denied"), "{denied:?}");

@@ -59,6 +59,7 @@ impl StateLocks {
     }
 }
 
+#[allow(unsafe_code)] // audited: see the SAFETY comment
 fn lock(path: &Path, what: &'static str, key: &'static str) -> Result<Option<File>, InUse> {
     let Ok(file) = OpenOptions::new()
         .read(true)

@@ -38,6 +38,7 @@ pub fn reloading() {
     notify(&format!("RELOADING=1\nMONOTONIC_USEC={}", monotonic_usec()));
 }
 
+#[allow(unsafe_code)] // audited: see the SAFETY comment
 fn monotonic_usec() -> u64 {
     let mut ts = libc::timespec {
         tv_sec: 0,

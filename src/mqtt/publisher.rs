@@ -531,6 +531,7 @@ impl Publisher {
 const TRIM_AFTER: usize = 4 << 20;
 
 /// Hands freed heap back to the OS, off the async workers.
+#[allow(unsafe_code)] // audited: see the SAFETY comment
 fn give_back_memory() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     if let Ok(rt) = tokio::runtime::Handle::try_current() {

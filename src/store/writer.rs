@@ -218,6 +218,7 @@ pub const WRITER_NICE: i32 = 10;
 /// if the call fails (EPERM under the systemd unit's `SystemCallFilter=~@resources` with
 /// `SystemCallErrorNumber=EPERM`, or a sandbox that forbids it otherwise) the writer keeps the
 /// default priority and says so in one log line.
+#[allow(unsafe_code)] // audited: see the SAFETY comment
 fn lower_thread_priority() {
     #[cfg(target_os = "linux")]
     {

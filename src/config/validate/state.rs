@@ -116,6 +116,7 @@ fn problem(file: &Path, created: bool) -> Option<(String, &'static str)> {
 
 /// Whether this process may create and change files in `path` (a directory: write and
 /// search; a file: write), as the kernel decides for its real user (`access(2)`).
+#[allow(unsafe_code)] // audited: see the SAFETY comment
 fn writable(path: &Path) -> bool {
     use std::os::unix::ffi::OsStrExt;
     let Ok(c) = std::ffi::CString::new(path.as_os_str().as_bytes()) else {
