@@ -1,4 +1,7 @@
 //! A real Mosquitto broker for one test, on a free loopback port, and a small MQTT test client.
+//! Shared by the root tests and the firmware host tests (`firmware/host/tests/support`), which
+//! include this file by path; the including module provides `free_port`, `wait_until` and
+//! `BOUND`.
 //!
 //! [`Mosquitto`] writes `<dir>/mosquitto.conf`, runs `mosquitto -c` with `log_dest stderr`
 //! (into `<dir>/mosquitto.log`), can be stopped, killed and restarted on the same port, and is
@@ -66,6 +69,19 @@ impl Mosquitto {
     /// A plain, anonymous broker whose files live in `dir`.
     pub fn start(dir: &Path) -> Self {
         Self::start_with(dir, "allow_anonymous true\n")
+    }
+
+    /// A plain, anonymous broker on `port` (e.g. the port of a broker dropped before).
+    pub fn start_on(dir: &Path, port: u16) -> Self {
+        let mut m = Self {
+            child: None,
+            port,
+            dir: dir.to_path_buf(),
+            extra: "allow_anonymous true\n".into(),
+            persistent: false,
+        };
+        m.launch();
+        m
     }
 
     /// A broker whose listener gets `extra` config lines (e.g. `cafile ...`, `password_file ...`).

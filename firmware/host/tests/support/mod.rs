@@ -1,12 +1,13 @@
-//! Test harness for the node on the host: a real Mosquitto on a free loopback port, the real
-//! `aimdb-node-host` binary, and the Mosquitto command-line clients to watch and command it.
+//! Test harness for the node on the host: a real Mosquitto on a free loopback port (the root
+//! tests' harness, `tests/support/mosquitto.rs`), the real `aimdb-node-host` binary, an MQTT
+//! client that watches it (returning once subscribed) and `mosquitto_pub` to command it.
 #![allow(dead_code)]
 
-use std::io::{BufRead, BufReader, Write};
-use std::net::{TcpListener, TcpStream};
+use std::io::Write;
+use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 /// How long any wait may take before the test fails. Generous: machines are shared.
@@ -61,9 +62,13 @@ fn tool(name: &str) -> PathBuf {
     panic!("`{name}` is not installed; run ./scripts/setup.sh (installs mosquitto and mosquitto-clients)");
 }
 
-/// A Mosquitto broker on a free loopback port, killed on drop.
+/// The root tests' broker harness, shared.
+#[path = "../../../../tests/support/mosquitto.rs"]
+mod mosquitto;
+
+/// A Mosquitto broker on a free loopback port, killed on drop (the root tests' [`mosquitto::Mosquitto`]).
 pub struct Broker {
-    child: Child,
+    inner: mosquitto::Mosquitto,
     pub port: u16,
 }
 
@@ -74,32 +79,24 @@ impl Broker {
 
     /// A broker on `port` (e.g. the port of a broker stopped before).
     pub fn start_on(dir: &Path, port: u16) -> Self {
-        let conf = dir.join("mosquitto.conf");
-        std::fs::write(
-            &conf,
-            format!("listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\nlog_dest stderr\n"),
-        )
-        .expect("write mosquitto.conf");
-        let log = std::fs::File::create(dir.join("mosquitto.log")).expect("mosquitto log");
-        let child = Command::new(tool("mosquitto"))
-            .arg("-c")
-            .arg(&conf)
-            .stdout(Stdio::null())
-            .stderr(Stdio::from(log))
-            .spawn()
-            .expect("spawn mosquitto");
-        let broker = Self { child, port };
-        wait_until("mosquitto listens", || {
-            TcpStream::connect(("127.0.0.1", port)).is_ok()
-        });
-        broker
+        let inner = mosquitto::Mosquitto::start_on(dir, port);
+        Self {
+            port: inner.port,
+            inner,
+        }
     }
 
     pub fn addr(&self) -> String {
         format!("127.0.0.1:{}", self.port)
     }
 
-    /// Publishes `payload` on `topic` with QoS 1 (`mosquitto_pub`).
+    /// The broker's log so far.
+    pub fn log(&self) -> String {
+        self.inner.log()
+    }
+
+    /// Publishes `payload` on `topic` with QoS 1 (`mosquitto_pub`, which returns once the
+    /// broker has it).
     pub fn publish(&self, topic: &str, payload: &[u8]) {
         let mut child = Command::new(tool("mosquitto_pub"))
             .args([
@@ -128,16 +125,15 @@ impl Broker {
         );
     }
 
-    /// Starts watching `filter` (`mosquitto_sub`); returns once subscribed.
+    /// Starts watching `filter`; returns once the broker acknowledged the subscription (SUBACK).
     pub fn subscribe(&self, filter: &str) -> Subscriber {
-        Subscriber::start(self.port, filter)
-    }
-}
-
-impl Drop for Broker {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        let id = format!(
+            "watch-{}-{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        );
+        Subscriber(mosquitto::TestClient::connect(self.port, &id, &[filter]))
     }
 }
 
@@ -149,68 +145,20 @@ pub struct Message {
     pub payload: Vec<u8>,
 }
 
-/// A `mosquitto_sub` collecting every message on a filter, killed on drop.
-pub struct Subscriber {
-    child: Child,
-    messages: Arc<Mutex<Vec<Message>>>,
-}
+/// A subscriber collecting every message on a filter, disconnected on drop.
+pub struct Subscriber(mosquitto::TestClient);
 
 impl Subscriber {
-    fn start(port: u16, filter: &str) -> Self {
-        let mut child = Command::new(tool("mosquitto_sub"))
-            .args([
-                "-h",
-                "127.0.0.1",
-                "-p",
-                &port.to_string(),
-                "-q",
-                "1",
-                "-t",
-                filter,
-            ])
-            .args(["-F", "%t %r %x"])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("spawn mosquitto_sub");
-        let stdout = child.stdout.take().expect("stdout");
-        let messages = Arc::new(Mutex::new(Vec::new()));
-        let sink = messages.clone();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
-                let mut parts = line.splitn(3, ' ');
-                let (Some(topic), Some(retained), hex) = (parts.next(), parts.next(), parts.next())
-                else {
-                    continue;
-                };
-                let hex = hex.unwrap_or("");
-                let payload = (0..hex.len() / 2)
-                    .filter_map(|i| u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).ok())
-                    .collect();
-                sink.lock().unwrap().push(Message {
-                    topic: topic.to_string(),
-                    retained: retained == "1",
-                    payload,
-                });
-            }
-        });
-        // mosquitto_sub prints nothing when subscribed; give it a moment (a later check that
-        // expects a live message waits for it anyway).
-        std::thread::sleep(Duration::from_millis(300));
-        Self { child, messages }
-    }
-
-    /// Every message so far.
-    pub fn messages(&self) -> Vec<Message> {
-        self.messages.lock().unwrap().clone()
-    }
-
     /// Messages on `topic` so far.
     pub fn on(&self, topic: &str) -> Vec<Message> {
-        self.messages()
+        self.0
+            .on(topic)
             .into_iter()
-            .filter(|m| m.topic == topic)
+            .map(|r| Message {
+                topic: r.topic,
+                retained: r.retain,
+                payload: r.payload,
+            })
             .collect()
     }
 
@@ -222,13 +170,6 @@ impl Subscriber {
             found.is_some()
         });
         found.expect("found")
-    }
-}
-
-impl Drop for Subscriber {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
