@@ -99,10 +99,10 @@ fn autocommit_round(conn: &rusqlite_free::Conn, n: u64) {
 
 /// The baseline's connection, with only the inherent methods of the daemon's connection type.
 mod rusqlite_free {
-    pub struct Conn(pub aimdbd::store::schema::Connection);
+    pub(crate) struct Conn(pub aimdbd::store::schema::Connection);
 
     impl Conn {
-        pub fn insert(&self, ts_ms: i64, json: &str) {
+        pub(crate) fn insert(&self, ts_ms: i64, json: &str) {
             let done = self
                 .0
                 .prepare_cached(

@@ -185,7 +185,11 @@ fn is_json(headers: &HeaderMap) -> bool {
 }
 
 /// The middleware: refuses what [`AccessPolicy::check`] refuses, logs it at debug level.
-pub async fn guard(State(state): State<AdminState>, request: Request, next: Next) -> Response {
+pub(super) async fn guard(
+    State(state): State<AdminState>,
+    request: Request,
+    next: Next,
+) -> Response {
     let verdict = match state.access() {
         Some(policy) => policy.check(request.method(), request.headers()),
         None => Err(Refusal {

@@ -27,13 +27,13 @@ fn live(state: &AdminState) -> Result<Live, Box<Response>> {
     })
 }
 
-pub async fn healthz() -> &'static str {
+pub(super) async fn healthz() -> &'static str {
     "ok\n"
 }
 
 /// 200 `ready` while the graph runs — also when the history store is down or degraded (the graph
 /// runs without history): the body then says so on a second line (`store down: REASON`).
-pub async fn readyz(State(state): State<AdminState>) -> Response {
+pub(super) async fn readyz(State(state): State<AdminState>) -> Response {
     match state.phase() {
         Phase::Ready => {
             let store = state
@@ -55,7 +55,7 @@ pub async fn readyz(State(state): State<AdminState>) -> Response {
     }
 }
 
-pub async fn metrics(State(state): State<AdminState>) -> Response {
+pub(super) async fn metrics(State(state): State<AdminState>) -> Response {
     // Procfs and file sizes are read: off the async workers.
     match tokio::task::spawn_blocking(move || super::metrics::render(&state)).await {
         Ok(page) => (
@@ -74,7 +74,7 @@ pub async fn metrics(State(state): State<AdminState>) -> Response {
     }
 }
 
-pub async fn records(State(state): State<AdminState>) -> Response {
+pub(super) async fn records(State(state): State<AdminState>) -> Response {
     let live = match live(&state) {
         Ok(l) => l,
         Err(r) => return *r,
@@ -117,7 +117,10 @@ fn find<'a>(live: &'a Live, key: &str) -> Result<&'a crate::config::RecordConfig
         })
 }
 
-pub async fn get_record(State(state): State<AdminState>, Path(key): Path<String>) -> Response {
+pub(super) async fn get_record(
+    State(state): State<AdminState>,
+    Path(key): Path<String>,
+) -> Response {
     let live = match live(&state) {
         Ok(l) => l,
         Err(r) => return *r,
@@ -137,7 +140,7 @@ pub async fn get_record(State(state): State<AdminState>, Path(key): Path<String>
     }
 }
 
-pub async fn set_record(
+pub(super) async fn set_record(
     State(state): State<AdminState>,
     Path(key): Path<String>,
     body: Bytes,
@@ -187,7 +190,7 @@ pub async fn set_record(
     }
 }
 
-pub async fn graph(State(state): State<AdminState>) -> Response {
+pub(super) async fn graph(State(state): State<AdminState>) -> Response {
     match live(&state) {
         Ok(l) => Json(render::json(&l.config)).into_response(),
         Err(r) => *r,

@@ -17,11 +17,11 @@ use crate::store::query::{self, HistoryQuery};
 use crate::store::{schema, StoreError, StoreState};
 
 /// Default number of values per answer.
-pub const DEFAULT_LIMIT: usize = 100;
+pub(super) const DEFAULT_LIMIT: usize = 100;
 /// Largest `limit` accepted.
-pub const MAX_LIMIT: usize = 10_000;
+pub(super) const MAX_LIMIT: usize = 10_000;
 
-pub async fn history(
+pub(super) async fn history(
     State(state): State<AdminState>,
     Path(key): Path<String>,
     RawQuery(raw): RawQuery,

@@ -30,7 +30,7 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
 /// Longest a request (its body included) may take before it is answered 408.
-pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+pub(super) const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The endpoint's connection counters (process-wide: one endpoint per daemon).
 #[derive(Default)]
@@ -55,7 +55,7 @@ static COUNTERS: Counters = Counters {
 /// File descriptors kept for everything but the admin endpoint: the broker connection, the
 /// history store and the disk outbox (each a database, its `-wal` and `-shm`), the runtime's
 /// own (epoll, eventfds, signals), logs.
-pub const FD_RESERVE: u64 = 64;
+pub(super) const FD_RESERVE: u64 = 64;
 
 /// `max_connections`, lowered (with a warning) so that [`FD_RESERVE`] descriptors stay free under
 /// the process's open-file limit.
@@ -86,7 +86,7 @@ fn within_fd_limit(max_connections: usize) -> usize {
 
 /// Serves `app` on `listener` until the process ends, within `max_connections` (lowered to fit
 /// the open-file limit) and `idle_timeout` (see the module doc).
-pub async fn run(
+pub(super) async fn run(
     listener: TcpListener,
     app: Router,
     max_connections: usize,
@@ -162,7 +162,7 @@ pub async fn run(
 
 /// Middleware: answers 408 to a request that takes longer than [`REQUEST_TIMEOUT`] (a body
 /// trickling in, a stuck handler).
-pub async fn deadline(req: Request, next: Next) -> Response {
+pub(super) async fn deadline(req: Request, next: Next) -> Response {
     match tokio::time::timeout(REQUEST_TIMEOUT, next.run(req)).await {
         Ok(response) => response,
         Err(_) => {
@@ -184,7 +184,7 @@ pub async fn deadline(req: Request, next: Next) -> Response {
 }
 
 /// Appends the connection metrics to a `/metrics` page.
-pub fn render(out: &mut String) {
+pub(super) fn render(out: &mut String) {
     let c = &COUNTERS;
     let get = |a: &AtomicU64| a.load(Ordering::Relaxed);
     let _ = writeln!(

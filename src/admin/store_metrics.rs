@@ -11,7 +11,7 @@ fn family(out: &mut String, name: &str, kind: &str, help: &str) {
 }
 
 /// Appends the store's metrics to `out`; nothing when the daemon has no `[store]`.
-pub fn render(out: &mut String, status: &StoreStatus) {
+pub(super) fn render(out: &mut String, status: &StoreStatus) {
     let state = status.state();
     if state == StoreState::Disabled {
         return;

@@ -11,7 +11,7 @@ use crate::engine;
 use crate::exit;
 use crate::render;
 
-pub fn check(path: Option<PathBuf>) -> u8 {
+pub(super) fn check(path: Option<PathBuf>) -> u8 {
     let path = match super::require_config(path) {
         Ok(p) => p,
         Err(code) => return code,

@@ -20,7 +20,7 @@ use crate::exit;
 const DEFAULT_ADMIN: &str = "127.0.0.1:9464";
 
 #[derive(Debug, Args)]
-pub struct CtlArgs {
+pub(super) struct CtlArgs {
     /// Admin endpoint address (default: `[admin] listen` of `-c FILE`, else 127.0.0.1:9464).
     #[arg(long, value_name = "ADDR")]
     admin: Option<String>,
@@ -97,7 +97,7 @@ fn reachable(listen: SocketAddr) -> SocketAddr {
     }
 }
 
-pub fn ctl(args: &CtlArgs, config: Option<&Path>) -> u8 {
+pub(super) fn ctl(args: &CtlArgs, config: Option<&Path>) -> u8 {
     let target = match Target::resolve(args, config) {
         Ok(t) => t,
         Err((code, e)) => {

@@ -9,20 +9,20 @@ use crate::exit;
 use crate::render;
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
-pub enum Format {
+pub(super) enum Format {
     Text,
     Dot,
     Json,
 }
 
 #[derive(Debug, Args)]
-pub struct GraphArgs {
+pub(super) struct GraphArgs {
     /// Output format.
     #[arg(long, value_enum, default_value = "text")]
     format: Format,
 }
 
-pub fn graph(path: Option<PathBuf>, args: &GraphArgs) -> u8 {
+pub(super) fn graph(path: Option<PathBuf>, args: &GraphArgs) -> u8 {
     let path = match super::require_config(path) {
         Ok(p) => p,
         Err(code) => return code,

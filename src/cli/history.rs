@@ -12,7 +12,7 @@ use crate::store::query::{self, HistoryPage, HistoryQuery};
 use crate::store::{schema, StoreError};
 
 #[derive(Debug, Args)]
-pub struct HistoryArgs {
+pub(super) struct HistoryArgs {
     /// Record key.
     key: String,
     /// Oldest values to show: a duration back from now (`90s`, `1h`, `7d`) or an RFC 3339 time
@@ -43,7 +43,7 @@ enum Format {
     Csv,
 }
 
-pub fn history(config: Option<PathBuf>, args: &HistoryArgs) -> u8 {
+pub(super) fn history(config: Option<PathBuf>, args: &HistoryArgs) -> u8 {
     let now = now_ms();
     let bound = |name: &str, t: &Option<String>| {
         t.as_deref()

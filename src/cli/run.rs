@@ -7,7 +7,7 @@ use crate::daemon;
 use crate::exit;
 use crate::logging::{self, LogFormat};
 
-pub fn run(path: Option<PathBuf>, level: &str, format: LogFormat) -> u8 {
+pub(super) fn run(path: Option<PathBuf>, level: &str, format: LogFormat) -> u8 {
     if let Err(e) = logging::init(level, format) {
         eprintln!("aimdbd: {e}");
         return exit::CONFIG;

@@ -13,7 +13,7 @@ fn params(ps: &[ParamDoc]) {
     }
 }
 
-pub fn types() -> u8 {
+pub(super) fn types() -> u8 {
     println!("record types (type = \"...\"):");
     for t in TYPES {
         let codecs = if t.postcard {

@@ -16,7 +16,7 @@ mod probe {
     use serde::forward_to_deserialize_any;
 
     /// A deserializer that only records the fields a struct asks for.
-    pub struct FieldProbe<'a>(pub &'a mut &'static [&'static str]);
+    pub(super) struct FieldProbe<'a>(pub &'a mut &'static [&'static str]);
 
     impl<'de> de::Deserializer<'de> for FieldProbe<'_> {
         type Error = de::value::Error;

@@ -3,28 +3,28 @@
 //! this range, not as a bare overflow), and the fields that take a duration.
 
 /// `[mqtt] keep_alive_s`: 0 (off) or seconds.
-pub const KEEP_ALIVE_S: (i64, i64) = (0, 65_535);
+pub(super) const KEEP_ALIVE_S: (i64, i64) = (0, 65_535);
 /// `[mqtt] outbox_capacity`.
-pub const OUTBOX_CAPACITY: (i64, i64) = (1, 10_000_000);
+pub(super) const OUTBOX_CAPACITY: (i64, i64) = (1, 10_000_000);
 /// `[mqtt] outbox_max_bytes`.
-pub const OUTBOX_MAX_BYTES: (i64, i64) = (64 * 1024, 1 << 40);
+pub(super) const OUTBOX_MAX_BYTES: (i64, i64) = (64 * 1024, 1 << 40);
 /// `[mqtt] outbox_max_file_bytes`.
-pub const OUTBOX_MAX_FILE_BYTES: (i64, i64) = (1 << 20, 1 << 44);
+pub(super) const OUTBOX_MAX_FILE_BYTES: (i64, i64) = (1 << 20, 1 << 44);
 /// `[mqtt] max_packet_size`: up to the largest packet MQTT can carry (remaining length
 /// 268 435 455 bytes).
-pub const MAX_PACKET_SIZE: (i64, i64) = (1024, 268_435_455);
+pub(super) const MAX_PACKET_SIZE: (i64, i64) = (1024, 268_435_455);
 /// `[store] max_rows` and a record's `max_rows`.
-pub const MAX_ROWS: (i64, i64) = (1, i64::MAX);
+pub(super) const MAX_ROWS: (i64, i64) = (1, i64::MAX);
 /// `[store] queue_capacity` and `batch_size`.
-pub const QUEUE: (i64, i64) = (1, 1 << 24);
+pub(super) const QUEUE: (i64, i64) = (1, 1 << 24);
 /// `[store] queue_max_bytes` (one value's weight is counted in a `u32`).
-pub const QUEUE_MAX_BYTES: (i64, i64) = (1, u32::MAX as i64);
+pub(super) const QUEUE_MAX_BYTES: (i64, i64) = (1, u32::MAX as i64);
 /// `[admin] max_connections`.
-pub const MAX_CONNECTIONS: (i64, i64) = (1, 65_536);
+pub(super) const MAX_CONNECTIONS: (i64, i64) = (1, 65_536);
 /// A record's `buffer = { kind = "spmc_ring", capacity = N }`.
-pub const RING_CAPACITY: (i64, i64) = (1, 1 << 20);
+pub(super) const RING_CAPACITY: (i64, i64) = (1, 1 << 20);
 /// A link's `qos`.
-pub const QOS: (i64, i64) = (0, 2);
+pub(super) const QOS: (i64, i64) = (0, 2);
 
 /// Every whole-number field by its place (`table.field`; `record` for a `[[record]]`).
 const INTEGER_FIELDS: &[(&str, (i64, i64))] = &[
@@ -58,7 +58,7 @@ const DURATION_FIELDS: &[(&str, &str)] = &[
 ];
 
 /// The values the whole-number field at `place` accepts, if it is one.
-pub fn integer_range(place: &str) -> Option<(i64, i64)> {
+pub(super) fn integer_range(place: &str) -> Option<(i64, i64)> {
     INTEGER_FIELDS
         .iter()
         .find(|(p, _)| *p == place)
@@ -66,7 +66,7 @@ pub fn integer_range(place: &str) -> Option<(i64, i64)> {
 }
 
 /// If the field at `place` takes a duration: the unit a bare number there most likely means.
-pub fn duration_unit(place: &str) -> Option<&'static str> {
+pub(super) fn duration_unit(place: &str) -> Option<&'static str> {
     DURATION_FIELDS
         .iter()
         .find(|(p, _)| *p == place)

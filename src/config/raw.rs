@@ -7,7 +7,7 @@ use toml::{Spanned, Table};
 
 /// The whole file, put together table by table by [`super::shape`].
 #[derive(Debug, Default)]
-pub struct RawConfig {
+pub(super) struct RawConfig {
     pub node: Option<Spanned<RawNode>>,
     pub mqtt: Option<Spanned<RawMqtt>>,
     pub store: Option<Spanned<RawStore>>,
@@ -18,7 +18,7 @@ pub struct RawConfig {
 /// `[node]`
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct RawNode {
+pub(super) struct RawNode {
     pub id: Spanned<String>,
     pub shutdown_timeout: Option<Spanned<String>>,
 }
@@ -26,7 +26,7 @@ pub struct RawNode {
 /// `[mqtt]`
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct RawMqtt {
+pub(super) struct RawMqtt {
     pub url: Spanned<String>,
     pub client_id: Option<Spanned<String>>,
     pub keep_alive_s: Option<Spanned<i64>>,
@@ -50,7 +50,7 @@ pub struct RawMqtt {
 /// `[store]`
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct RawStore {
+pub(super) struct RawStore {
     pub path: Option<Spanned<String>>,
     pub retention: Option<Spanned<String>>,
     pub max_rows: Option<Spanned<i64>>,
@@ -64,7 +64,7 @@ pub struct RawStore {
 /// `[admin]`
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct RawAdmin {
+pub(super) struct RawAdmin {
     pub listen: Spanned<String>,
     pub allowed_hosts: Option<Spanned<Vec<Spanned<String>>>>,
     pub token_file: Option<Spanned<String>>,
@@ -75,7 +75,7 @@ pub struct RawAdmin {
 /// One `[[record]]`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct RawRecord {
+pub(super) struct RawRecord {
     pub key: Spanned<String>,
     #[serde(rename = "type")]
     pub type_name: Spanned<String>,
@@ -97,7 +97,7 @@ pub struct RawRecord {
 /// `buffer = { kind = "...", capacity = N }`
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct RawBuffer {
+pub(super) struct RawBuffer {
     pub kind: Spanned<String>,
     pub capacity: Option<Spanned<i64>>,
 }
@@ -105,7 +105,7 @@ pub struct RawBuffer {
 /// One entry of `link_to` / `link_from`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct RawLink {
+pub(super) struct RawLink {
     pub url: Spanned<String>,
     pub codec: Option<Spanned<String>>,
     pub qos: Option<Spanned<i64>>,

@@ -17,7 +17,7 @@ pub const CREDENTIAL_PREFIX: &str = "credential:";
 
 /// Why a secret's path could not be resolved: a message and a hint.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PathError {
+pub(super) struct PathError {
     /// What is wrong.
     pub message: String,
     /// How to fix it.
@@ -26,7 +26,7 @@ pub struct PathError {
 
 /// Resolves `value` of a secret field: `credential:NAME` → `$CREDENTIALS_DIRECTORY/NAME`;
 /// anything else → a path relative to `config_dir` unless absolute.
-pub fn resolve(config_dir: &Path, value: &str) -> Result<PathBuf, PathError> {
+pub(super) fn resolve(config_dir: &Path, value: &str) -> Result<PathBuf, PathError> {
     let Some(name) = value.strip_prefix(CREDENTIAL_PREFIX) else {
         let path = Path::new(value);
         return Ok(if path.is_absolute() {
@@ -55,7 +55,7 @@ pub fn resolve(config_dir: &Path, value: &str) -> Result<PathBuf, PathError> {
 /// Why a secret's file cannot be read, as a message (`cannot read PATH: ...`) and a hint that
 /// says where the file is looked for and how to fix it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Unreadable {
+pub(super) struct Unreadable {
     /// What is wrong.
     pub message: String,
     /// How to fix it.
@@ -65,7 +65,11 @@ pub struct Unreadable {
 /// Checks that `path` (resolved from `value` by [`resolve`]; relative paths against
 /// `config_dir`) exists and can be opened for reading by this process. Directories are
 /// refused; FIFOs, sockets and devices are not opened (a FIFO would block) and pass.
-pub fn check_readable(config_dir: &Path, value: &str, path: &Path) -> Result<(), Unreadable> {
+pub(super) fn check_readable(
+    config_dir: &Path,
+    value: &str,
+    path: &Path,
+) -> Result<(), Unreadable> {
     let shown = path.display();
     let credential = value.strip_prefix(CREDENTIAL_PREFIX);
     let meta = std::fs::metadata(path);
@@ -102,9 +106,9 @@ pub fn check_readable(config_dir: &Path, value: &str, path: &Path) -> Result<(),
 }
 
 /// The shortest bearer token accepted: guessing must not be an option.
-pub const MIN_TOKEN_LEN: usize = 16;
+pub(super) const MIN_TOKEN_LEN: usize = 16;
 /// The longest bearer token accepted (it travels in a header).
-pub const MAX_TOKEN_LEN: usize = 4096;
+pub(super) const MAX_TOKEN_LEN: usize = 4096;
 
 /// The admin endpoint's bearer token (`[admin] token_file`). Its `Debug` never shows it.
 #[derive(Clone, PartialEq, Eq)]

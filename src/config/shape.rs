@@ -27,7 +27,7 @@ const MAX_RETRIES: usize = 64;
 /// Shapes `text` into a [`RawConfig`]; every mistake found is pushed to `problems`. `None` when
 /// the text is not valid TOML (its syntax errors are all reported; shape is not checked then,
 /// because a recovered document would report mistakes that are not in the file).
-pub fn shape(text: &str, problems: &mut Vec<Problem>) -> Option<RawConfig> {
+pub(super) fn shape(text: &str, problems: &mut Vec<Problem>) -> Option<RawConfig> {
     let (doc, errors) = DeTable::parse_recoverable(text);
     if !errors.is_empty() {
         problems.extend(syntax_problems(text, doc.get_ref(), &errors));
@@ -436,7 +436,7 @@ fn long_dotted_keys(text: &str) -> Vec<usize> {
 }
 
 /// A TOML or serde error as a [`Problem`] at its span.
-pub fn toml_problem(e: &toml::de::Error) -> Problem {
+pub(super) fn toml_problem(e: &toml::de::Error) -> Problem {
     let message = e
         .message()
         .trim()

@@ -34,7 +34,7 @@ fn send(path: &std::ffi::OsStr, state: &str) -> std::io::Result<()> {
 }
 
 /// `RELOADING=1` with the `MONOTONIC_USEC` systemd ≥ 253 wants for `Type=notify-reload`.
-pub fn reloading() {
+pub(super) fn reloading() {
     notify(&format!("RELOADING=1\nMONOTONIC_USEC={}", monotonic_usec()));
 }
 
@@ -54,7 +54,7 @@ fn monotonic_usec() -> u64 {
 
 /// Half the watchdog interval systemd asked for (`$WATCHDOG_USEC`, for this process per
 /// `$WATCHDOG_PID`), if any.
-pub fn watchdog_interval() -> Option<Duration> {
+pub(super) fn watchdog_interval() -> Option<Duration> {
     if let Ok(pid) = std::env::var("WATCHDOG_PID") {
         if pid.trim() != std::process::id().to_string() {
             return None;
@@ -65,7 +65,7 @@ pub fn watchdog_interval() -> Option<Duration> {
 }
 
 /// Pings the watchdog every [`watchdog_interval`] while the runtime runs.
-pub fn spawn_watchdog() {
+pub(super) fn spawn_watchdog() {
     if let Some(every) = watchdog_interval() {
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(every);

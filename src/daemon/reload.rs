@@ -31,7 +31,7 @@ use crate::record_types;
 use crate::store::Store;
 
 /// What a reload replaces.
-pub struct Current<'a> {
+pub(super) struct Current<'a> {
     /// The running config.
     pub config: &'a mut Arc<Config>,
     /// The history store (kept, re-prepared for the new config).
@@ -41,7 +41,7 @@ pub struct Current<'a> {
 }
 
 /// Reloads `path`; returns the graph that runs afterwards (the old one on error).
-pub async fn reload(
+pub(super) async fn reload(
     path: &Path,
     graph: RunningGraph,
     cur: Current<'_>,

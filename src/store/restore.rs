@@ -17,7 +17,7 @@ use crate::record_types;
 use crate::Rt;
 
 /// Seeds `db` (built from `config`, not started). Never fails: problems are logged.
-pub async fn seed(
+pub(super) async fn seed(
     path: Option<PathBuf>,
     persist: &Persist,
     status: &StoreStatus,

@@ -11,29 +11,29 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-pub mod mosquitto;
-pub mod prometheus;
+pub(crate) mod mosquitto;
+pub(crate) mod prometheus;
 
 /// How long any wait in a test may take before it fails. Generous: machines are shared.
-pub const BOUND: Duration = Duration::from_secs(30);
+pub(crate) const BOUND: Duration = Duration::from_secs(30);
 
 /// A directory under the system temp dir, removed on drop.
-pub struct TestDir(PathBuf);
+pub(crate) struct TestDir(PathBuf);
 
 impl TestDir {
     /// A fresh, empty directory named for the test.
-    pub fn new(name: &str) -> Self {
+    pub(crate) fn new(name: &str) -> Self {
         let dir = std::env::temp_dir().join(format!("aimdbd-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).expect("temp dir");
         Self(dir)
     }
 
-    pub fn path(&self) -> &Path {
+    pub(crate) fn path(&self) -> &Path {
         &self.0
     }
 
-    pub fn join(&self, name: &str) -> PathBuf {
+    pub(crate) fn join(&self, name: &str) -> PathBuf {
         self.0.join(name)
     }
 }
@@ -45,7 +45,7 @@ impl Drop for TestDir {
 }
 
 /// A loopback port nothing listens on right now.
-pub fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
@@ -53,7 +53,7 @@ pub fn free_port() -> u16 {
 }
 
 /// Polls `f` every 50 ms until it holds; fails the test after [`BOUND`].
-pub fn wait_until(what: &str, mut f: impl FnMut() -> bool) {
+pub(crate) fn wait_until(what: &str, mut f: impl FnMut() -> bool) {
     let start = Instant::now();
     while !f() {
         assert!(start.elapsed() < BOUND, "timed out waiting until {what}");
@@ -62,7 +62,7 @@ pub fn wait_until(what: &str, mut f: impl FnMut() -> bool) {
 }
 
 /// The `[node]` and `[admin]` head of a test config; append `[mqtt]`, `[store]`, records.
-pub fn config_head(admin_port: u16) -> String {
+pub(crate) fn config_head(admin_port: u16) -> String {
     format!(
         "[node]\nid = \"test-gw\"\nshutdown_timeout = \"10s\"\n\n[admin]\nlisten = \"127.0.0.1:{admin_port}\"\n\n"
     )
@@ -70,7 +70,7 @@ pub fn config_head(admin_port: u16) -> String {
 
 /// A running `aimdbd`, killed on drop. Its config is `<dir>/aimdbd.toml`, its JSON log
 /// `<dir>/log.jsonl` (appended, so a restart in the same dir keeps the earlier lines).
-pub struct Daemon {
+pub(crate) struct Daemon {
     pub child: Child,
     pub dir: PathBuf,
     /// The admin endpoint's port.
@@ -87,19 +87,24 @@ impl Drop for Daemon {
 impl Daemon {
     /// Writes `config` to `<dir>/aimdbd.toml`, starts the daemon on it and waits until
     /// `/readyz` answers 200 on `admin_port` (which `config` must name).
-    pub fn start(dir: &Path, admin_port: u16, config: &str) -> Self {
+    pub(crate) fn start(dir: &Path, admin_port: u16, config: &str) -> Self {
         Self::start_with(dir, admin_port, config, None)
     }
 
     /// [`Daemon::start`] with `NOTIFY_SOCKET` set to `notify`.
-    pub fn start_with(dir: &Path, admin_port: u16, config: &str, notify: Option<&Path>) -> Self {
+    pub(crate) fn start_with(
+        dir: &Path,
+        admin_port: u16,
+        config: &str,
+        notify: Option<&Path>,
+    ) -> Self {
         let d = Self::spawn(dir, admin_port, config, notify, &[]);
         d.wait_ready();
         d
     }
 
     /// Waits until `/readyz` answers 200.
-    pub fn wait_ready(&self) {
+    pub(crate) fn wait_ready(&self) {
         wait_until("the admin endpoint is ready", || {
             self.http("GET", "/readyz", "")
                 .is_some_and(|(s, _)| s == 200)
@@ -107,7 +112,7 @@ impl Daemon {
     }
 
     /// Starts the daemon without waiting for it; `env` adds environment variables.
-    pub fn spawn(
+    pub(crate) fn spawn(
         dir: &Path,
         admin_port: u16,
         config: &str,
@@ -120,7 +125,7 @@ impl Daemon {
 
     /// [`Daemon::spawn`] of the binary `program` (a copy of `aimdbd`), with `adjust` applied to
     /// the command last (e.g. a `pre_exec` hook).
-    pub fn spawn_cmd(
+    pub(crate) fn spawn_cmd(
         dir: &Path,
         admin_port: u16,
         config: &str,
@@ -162,7 +167,7 @@ impl Daemon {
     }
 
     /// Sends `sig` (e.g. `"-TERM"`) with `kill`.
-    pub fn signal(&self, sig: &str) {
+    pub(crate) fn signal(&self, sig: &str) {
         let status = Command::new("kill")
             .args([sig, &self.child.id().to_string()])
             .status()
@@ -171,7 +176,7 @@ impl Daemon {
     }
 
     /// Waits (at most [`BOUND`]) for the process to exit; its exit code.
-    pub fn wait_exit(&mut self) -> Option<i32> {
+    pub(crate) fn wait_exit(&mut self) -> Option<i32> {
         let start = Instant::now();
         loop {
             if let Some(status) = self.child.try_wait().expect("wait") {
@@ -186,18 +191,18 @@ impl Daemon {
     }
 
     /// SIGTERM, then the exit code.
-    pub fn stop(&mut self) -> Option<i32> {
+    pub(crate) fn stop(&mut self) -> Option<i32> {
         self.signal("-TERM");
         self.wait_exit()
     }
 
     /// One request to the admin endpoint; `None` if nothing answers.
-    pub fn http(&self, method: &str, path: &str, body: &str) -> Option<(u16, String)> {
+    pub(crate) fn http(&self, method: &str, path: &str, body: &str) -> Option<(u16, String)> {
         http(self.port, method, path, body)
     }
 
     /// `GET path` parsed as JSON, if it answers 200 with JSON.
-    pub fn get_json(&self, path: &str) -> Option<Value> {
+    pub(crate) fn get_json(&self, path: &str) -> Option<Value> {
         let (status, body) = self.http("GET", path, "")?;
         (status == 200).then_some(())?;
         serde_json::from_str(&body).ok()
@@ -205,7 +210,7 @@ impl Daemon {
 
     /// The JSON log lines (`--log-format json`), without the journald priority prefix (`<6>`)
     /// they carry when `JOURNAL_STREAM` is set.
-    pub fn log_lines(&self) -> Vec<Value> {
+    pub(crate) fn log_lines(&self) -> Vec<Value> {
         std::fs::read_to_string(self.dir.join("log.jsonl"))
             .unwrap_or_default()
             .lines()
@@ -218,14 +223,14 @@ impl Daemon {
     }
 
     /// Whether any log message contains `msg`.
-    pub fn logged(&self, msg: &str) -> bool {
+    pub(crate) fn logged(&self, msg: &str) -> bool {
         self.log_lines().iter().any(|l| message(l).contains(msg))
     }
 }
 
 /// One HTTP/1.0 request to `127.0.0.1:port`, as a legitimate local client sends it (`Host` the
 /// endpoint's address, JSON bodies); `None` if nothing answers.
-pub fn http(port: u16, method: &str, path: &str, body: &str) -> Option<(u16, String)> {
+pub(crate) fn http(port: u16, method: &str, path: &str, body: &str) -> Option<(u16, String)> {
     let json = if method == "GET" {
         ""
     } else {
@@ -243,7 +248,7 @@ pub fn http(port: u16, method: &str, path: &str, body: &str) -> Option<(u16, Str
 
 /// Sends `request` (the whole HTTP/1.0 request, as written) to `127.0.0.1:port`; the status,
 /// the response head and the body. `None` if nothing answers.
-pub fn http_raw(port: u16, request: &str) -> Option<(u16, String, String)> {
+pub(crate) fn http_raw(port: u16, request: &str) -> Option<(u16, String, String)> {
     let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
     s.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
     s.write_all(request.as_bytes()).ok()?;
@@ -255,12 +260,12 @@ pub fn http_raw(port: u16, request: &str) -> Option<(u16, String, String)> {
 }
 
 /// The message of one JSON log line.
-pub fn message(v: &Value) -> &str {
+pub(crate) fn message(v: &Value) -> &str {
     v["fields"]["message"].as_str().unwrap_or("")
 }
 
 /// Field `name` of the last log line with message `msg` about `record`.
-pub fn field(lines: &[Value], msg: &str, record: &str, name: &str) -> Option<u64> {
+pub(crate) fn field(lines: &[Value], msg: &str, record: &str, name: &str) -> Option<u64> {
     lines
         .iter()
         .rev()
@@ -271,14 +276,14 @@ pub fn field(lines: &[Value], msg: &str, record: &str, name: &str) -> Option<u64
 impl Daemon {
     /// The value of one sample of `/metrics`, e.g. `aimdbd_store_up` or
     /// `aimdbd_store_values_lost_total{reason="lagged"}`; `None` if absent or no answer.
-    pub fn metric(&self, series: &str) -> Option<f64> {
+    pub(crate) fn metric(&self, series: &str) -> Option<f64> {
         let (_, text) = self.http("GET", "/metrics", "")?;
         prometheus::sample(&text, series)
     }
 }
 
 /// Runs `aimdbd ARGS` to completion (no daemon); its output.
-pub fn aimdbd(args: &[&str]) -> std::process::Output {
+pub(crate) fn aimdbd(args: &[&str]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_aimdbd"))
         .args(args)
         .env_remove("RUST_LOG")
@@ -289,14 +294,14 @@ pub fn aimdbd(args: &[&str]) -> std::process::Output {
 
 /// A stand-in for systemd's notify socket: a Unix datagram socket in a test dir that `aimdbd`
 /// (given its path as `NOTIFY_SOCKET`) sends `READY=1`, `WATCHDOG=1`, ... to.
-pub struct NotifySocket {
+pub(crate) struct NotifySocket {
     sock: std::os::unix::net::UnixDatagram,
     path: PathBuf,
 }
 
 impl NotifySocket {
     /// Binds `<dir>/notify.sock`; reads wait at most [`BOUND`].
-    pub fn bind(dir: &TestDir) -> Self {
+    pub(crate) fn bind(dir: &TestDir) -> Self {
         let path = dir.join("notify.sock");
         let sock = std::os::unix::net::UnixDatagram::bind(&path).expect("bind notify socket");
         sock.set_read_timeout(Some(BOUND)).expect("timeout");
@@ -304,12 +309,12 @@ impl NotifySocket {
     }
 
     /// The socket's path, for `NOTIFY_SOCKET`.
-    pub fn path(&self) -> &Path {
+    pub(crate) fn path(&self) -> &Path {
         &self.path
     }
 
     /// The next datagram (fails the test after [`BOUND`]).
-    pub fn recv(&self) -> String {
+    pub(crate) fn recv(&self) -> String {
         let mut buf = [0u8; 512];
         let n = self
             .sock
@@ -319,7 +324,7 @@ impl NotifySocket {
     }
 
     /// Datagrams until one contains `want`; all of them, in order.
-    pub fn recv_until(&self, want: &str) -> Vec<String> {
+    pub(crate) fn recv_until(&self, want: &str) -> Vec<String> {
         let mut seen = Vec::new();
         loop {
             let msg = self.recv();
@@ -332,7 +337,7 @@ impl NotifySocket {
     }
 
     /// Drops every datagram already queued.
-    pub fn clear(&self) {
+    pub(crate) fn clear(&self) {
         let mut buf = [0u8; 512];
         self.sock.set_nonblocking(true).expect("nonblocking");
         while self.sock.recv(&mut buf).is_ok() {}
@@ -340,7 +345,7 @@ impl NotifySocket {
     }
 
     /// Datagrams that arrive within `window`.
-    pub fn collect_for(&self, window: Duration) -> Vec<String> {
+    pub(crate) fn collect_for(&self, window: Duration) -> Vec<String> {
         let deadline = Instant::now() + window;
         let mut seen = Vec::new();
         let mut buf = [0u8; 512];

@@ -54,7 +54,7 @@ fn current_user() -> String {
 }
 
 /// One broker process (and its config), killed on drop.
-pub struct Mosquitto {
+pub(crate) struct Mosquitto {
     child: Option<Child>,
     /// The port it listens on (kept across restarts).
     pub port: u16,
@@ -67,12 +67,12 @@ pub struct Mosquitto {
 
 impl Mosquitto {
     /// A plain, anonymous broker whose files live in `dir`.
-    pub fn start(dir: &Path) -> Self {
+    pub(crate) fn start(dir: &Path) -> Self {
         Self::start_with(dir, "allow_anonymous true\n")
     }
 
     /// A plain, anonymous broker on `port` (e.g. the port of a broker dropped before).
-    pub fn start_on(dir: &Path, port: u16) -> Self {
+    pub(crate) fn start_on(dir: &Path, port: u16) -> Self {
         let mut m = Self {
             child: None,
             port,
@@ -85,7 +85,7 @@ impl Mosquitto {
     }
 
     /// A broker whose listener gets `extra` config lines (e.g. `cafile ...`, `password_file ...`).
-    pub fn start_with(dir: &Path, extra: &str) -> Self {
+    pub(crate) fn start_with(dir: &Path, extra: &str) -> Self {
         let mut m = Self {
             child: None,
             port: free_port(),
@@ -100,7 +100,7 @@ impl Mosquitto {
     /// An anonymous broker that saves its sessions, subscriptions and queued messages in `dir`
     /// when stopped with [`Mosquitto::stop`], and restores them on [`Mosquitto::start_again`]:
     /// a persistent test client then misses nothing published while it was away.
-    pub fn start_persistent(dir: &Path) -> Self {
+    pub(crate) fn start_persistent(dir: &Path) -> Self {
         let mut m = Self {
             child: None,
             port: free_port(),
@@ -113,7 +113,7 @@ impl Mosquitto {
     }
 
     /// `mqtt://127.0.0.1:<port>`.
-    pub fn url(&self) -> String {
+    pub(crate) fn url(&self) -> String {
         format!("mqtt://127.0.0.1:{}", self.port)
     }
 
@@ -170,12 +170,12 @@ impl Mosquitto {
     }
 
     /// The broker's log so far.
-    pub fn log(&self) -> String {
+    pub(crate) fn log(&self) -> String {
         std::fs::read_to_string(self.dir.join("mosquitto.log")).unwrap_or_default()
     }
 
     /// How many times the broker logged a connect of `client_id`.
-    pub fn connections_of(&self, client_id: &str) -> usize {
+    pub(crate) fn connections_of(&self, client_id: &str) -> usize {
         let as_id = format!(" as {client_id} ");
         self.log()
             .lines()
@@ -184,7 +184,7 @@ impl Mosquitto {
     }
 
     /// Kills the broker at once (SIGKILL), like a crash.
-    pub fn kill(&mut self) {
+    pub(crate) fn kill(&mut self) {
         if let Some(mut c) = self.child.take() {
             let _ = c.kill();
             let _ = c.wait();
@@ -192,7 +192,7 @@ impl Mosquitto {
     }
 
     /// Stops the broker cleanly (SIGTERM; a persistent broker saves its state) and waits.
-    pub fn stop(&mut self) {
+    pub(crate) fn stop(&mut self) {
         if let Some(mut c) = self.child.take() {
             let _ = Command::new("kill")
                 .args(["-TERM", &c.id().to_string()])
@@ -208,13 +208,13 @@ impl Mosquitto {
     }
 
     /// Starts it again on the same port.
-    pub fn restart(&mut self) {
+    pub(crate) fn restart(&mut self) {
         self.kill();
         self.launch();
     }
 
     /// Starts it again after `kill` (same port).
-    pub fn start_again(&mut self) {
+    pub(crate) fn start_again(&mut self) {
         assert!(self.child.is_none(), "still running");
         self.launch();
     }
@@ -228,7 +228,7 @@ impl Drop for Mosquitto {
 
 /// One received message.
 #[derive(Debug, Clone)]
-pub struct Received {
+pub(crate) struct Received {
     pub topic: String,
     pub payload: Vec<u8>,
     pub qos: QoS,
@@ -237,7 +237,7 @@ pub struct Received {
 
 /// A blocking MQTT client on its own thread that records what its subscriptions receive and
 /// re-subscribes after every reconnect.
-pub struct TestClient {
+pub(crate) struct TestClient {
     pub client: Client,
     pub got: Arc<Mutex<Vec<Received>>>,
     connected: Arc<Mutex<bool>>,
@@ -245,20 +245,20 @@ pub struct TestClient {
 
 impl TestClient {
     /// Connects to `127.0.0.1:port` as `id`, subscribed to `filters` (QoS 1).
-    pub fn connect(port: u16, id: &str, filters: &[&str]) -> Self {
+    pub(crate) fn connect(port: u16, id: &str, filters: &[&str]) -> Self {
         Self::connect_with(port, id, filters, |_| {})
     }
 
     /// [`TestClient::connect`] with a persistent session: with a persistent broker, messages
     /// published while the client (or the broker) was away are delivered when it is back.
-    pub fn connect_persistent(port: u16, id: &str, filters: &[&str]) -> Self {
+    pub(crate) fn connect_persistent(port: u16, id: &str, filters: &[&str]) -> Self {
         Self::connect_with(port, id, filters, |o| {
             o.set_clean_session(false);
         })
     }
 
     /// [`TestClient::connect`] with a hook to adjust the options (credentials, TLS).
-    pub fn connect_with(
+    pub(crate) fn connect_with(
         port: u16,
         id: &str,
         filters: &[&str],
@@ -313,19 +313,19 @@ impl TestClient {
     }
 
     /// Whether connected (and subscribed).
-    pub fn is_connected(&self) -> bool {
+    pub(crate) fn is_connected(&self) -> bool {
         *self.connected.lock()
     }
 
     /// Publishes one message (waits for room in the client's queue, not for the broker).
-    pub fn publish(&self, topic: &str, qos: QoS, retain: bool, payload: impl Into<Vec<u8>>) {
+    pub(crate) fn publish(&self, topic: &str, qos: QoS, retain: bool, payload: impl Into<Vec<u8>>) {
         self.client
             .publish(topic, qos, retain, payload)
             .expect("test client publish");
     }
 
     /// Messages received on `topic` so far.
-    pub fn on(&self, topic: &str) -> Vec<Received> {
+    pub(crate) fn on(&self, topic: &str) -> Vec<Received> {
         self.got
             .lock()
             .iter()
@@ -335,7 +335,7 @@ impl TestClient {
     }
 
     /// The payloads received on `topic` so far, as text.
-    pub fn texts(&self, topic: &str) -> Vec<String> {
+    pub(crate) fn texts(&self, topic: &str) -> Vec<String> {
         self.on(topic)
             .iter()
             .map(|r| String::from_utf8_lossy(&r.payload).into_owned())
@@ -343,7 +343,7 @@ impl TestClient {
     }
 
     /// Waits until `n` messages arrived on `topic`; returns them.
-    pub fn wait_for(&self, topic: &str, n: usize) -> Vec<Received> {
+    pub(crate) fn wait_for(&self, topic: &str, n: usize) -> Vec<Received> {
         super::wait_until(&format!("{n} messages on {topic}"), || {
             self.on(topic).len() >= n
         });
@@ -359,7 +359,7 @@ impl Drop for TestClient {
 
 /// Runs `mosquitto_sub` once: the first message on `topic` (e.g. a retained one) with `-v`
 /// formatting, or `None` if none arrives within `secs`.
-pub fn mosquitto_sub_one(port: u16, topic: &str, secs: u32) -> Option<String> {
+pub(crate) fn mosquitto_sub_one(port: u16, topic: &str, secs: u32) -> Option<String> {
     let out = Command::new("mosquitto_sub")
         .args([
             "-h",

@@ -3,7 +3,7 @@
 /// Checks the Prometheus text format line by line: HELP/TYPE comments, then samples
 /// `name{label="value",...} number` whose family has a TYPE (a histogram's `_bucket`, `_sum`
 /// and `_count` belong to it; a `_bucket` needs an `le` label).
-pub fn check_prometheus(text: &str) -> Result<usize, String> {
+pub(crate) fn check_prometheus(text: &str) -> Result<usize, String> {
     fn name_ok(n: &str) -> bool {
         let mut cs = n.chars();
         cs.next()
@@ -67,7 +67,7 @@ pub fn check_prometheus(text: &str) -> Result<usize, String> {
 }
 
 /// The value of the sample named exactly `series` (name plus labels as printed).
-pub fn sample(text: &str, series: &str) -> Option<f64> {
+pub(crate) fn sample(text: &str, series: &str) -> Option<f64> {
     text.lines()
         .filter(|l| !l.starts_with('#'))
         .find_map(|l| l.rsplit_once(' ').filter(|(s, _)| *s == series))

@@ -24,7 +24,7 @@ use super::super::raw::{RawMqtt, RawRecord};
 use super::super::{MqttConfig, OutboxFull, Problem, RecordConfig, Writer};
 
 /// Parses an `outbox_full` value.
-pub fn parse_outbox_full(
+pub(super) fn parse_outbox_full(
     v: &Spanned<String>,
     push: &mut impl FnMut(Problem),
 ) -> Option<OutboxFull> {
@@ -93,7 +93,7 @@ fn can_wait(records: &[Option<&RecordConfig>]) -> Vec<Option<bool>> {
 /// Resolves every `link_to`'s policy and the session's persistence; pushes what cannot hold.
 ///
 /// `records[i]` is the checked record `raw[i]` (`None` if it has mistakes of its own).
-pub fn resolve(
+pub(super) fn resolve(
     records: &mut [Option<RecordConfig>],
     raw: &[Spanned<RawRecord>],
     mqtt: Option<(&mut MqttConfig, &RawMqtt)>,

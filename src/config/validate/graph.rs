@@ -15,7 +15,7 @@ use super::record::Checked;
 const SUGGESTION_BUDGET: usize = 100_000;
 
 /// Checks the graph over `records`; pushes problems; returns a topological order.
-pub fn check(records: &[Checked], text: &str, problems: &mut Vec<Problem>) -> Vec<usize> {
+pub(super) fn check(records: &[Checked], text: &str, problems: &mut Vec<Problem>) -> Vec<usize> {
     let lines = Lines::new(text);
     let mut index: BTreeMap<&str, usize> = BTreeMap::new();
     for (i, r) in records.iter().enumerate() {

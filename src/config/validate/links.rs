@@ -8,7 +8,7 @@ use super::super::{LinkCodec, LinkConfig, OutboxFull, Problem};
 
 /// Which way a link goes.
 #[derive(Clone, Copy, PartialEq, Eq)]
-pub enum Direction {
+pub(super) enum Direction {
     /// `link_to`: publish.
     To,
     /// `link_from`: subscribe.
@@ -17,7 +17,7 @@ pub enum Direction {
 
 /// Checks one link; `None` (with problems pushed) if it is broken. `fields` are those of the
 /// record's type, for `node_into` (empty: any field, as for `json`).
-pub fn link(
+pub(super) fn link(
     raw: &Spanned<RawLink>,
     dir: Direction,
     postcard_ok: bool,
@@ -208,7 +208,7 @@ pub fn link(
 }
 
 /// The hint for a control character in a node id, key or topic.
-pub const CONTROL_HINT: &str = "MQTT brokers close the connection on control characters (newline, tab, U+001F, ...); remove it or write a visible character";
+pub(super) const CONTROL_HINT: &str = "MQTT brokers close the connection on control characters (newline, tab, U+001F, ...); remove it or write a visible character";
 
 /// Why a link may not use `t` without `allow_system_topics = true`, if it may not: publishing
 /// to a broker's `$...` topics or to a node's status topic (its birth and last will, which the
@@ -245,7 +245,7 @@ fn reserved(dir: Direction, t: &str) -> Option<String> {
 /// so a `link_to` drops every value it is given and a `link_from` never delivers one. One
 /// warning per link, at its `url`; the daemon runs such a config (a graph may be tried out
 /// before a broker exists), so it is not an error.
-pub fn unbridged(records: &[Spanned<RawRecord>], push: &mut impl FnMut(Problem)) {
+pub(super) fn unbridged(records: &[Spanned<RawRecord>], push: &mut impl FnMut(Problem)) {
     for r in records {
         let r = r.get_ref();
         let key = r.key.get_ref();
@@ -272,7 +272,7 @@ pub fn unbridged(records: &[Spanned<RawRecord>], push: &mut impl FnMut(Problem))
     }
 }
 /// The placeholders a link topic may use.
-pub const PLACEHOLDERS: &[&str] = &["{node}", "{key}"];
+pub(super) const PLACEHOLDERS: &[&str] = &["{node}", "{key}"];
 
 /// Checks that every `{...}` in a topic is a known placeholder.
 fn check_template(topic: &str) -> Result<(), String> {

@@ -14,7 +14,7 @@ use super::shape;
 use super::{cut_long_values, Config, Lines, Probes, Problem};
 
 /// Validates `text` (from `file`) into a [`Config`], or every problem found.
-pub fn validate(file: &str, text: &str, probes: Probes) -> Result<Config, Vec<Problem>> {
+pub(super) fn validate(file: &str, text: &str, probes: Probes) -> Result<Config, Vec<Problem>> {
     let mut problems = Vec::new();
     let mut warnings = Vec::new();
     let raw = shape::shape(text, &mut problems).ok_or_else(|| problems.clone())?;

@@ -18,7 +18,7 @@ use crate::record_types;
 const MAX_CAPACITY: i64 = super::super::ranges::RING_CAPACITY.1;
 
 /// A transform input as written.
-pub struct InputUse {
+pub(super) struct InputUse {
     /// The config field (`input`, `temperature`, ...).
     pub field: &'static str,
     /// The key it names.
@@ -32,7 +32,7 @@ pub struct InputUse {
 }
 
 /// What the graph pass needs of one record, even a broken one.
-pub struct Checked {
+pub(super) struct Checked {
     pub key: String,
     pub key_span: Range<usize>,
     pub type_name: String,
@@ -42,7 +42,7 @@ pub struct Checked {
 }
 
 /// Checks one record; problems are pushed, and what could be understood is returned.
-pub fn record(
+pub(super) fn record(
     raw: &Spanned<RawRecord>,
     text: &str,
     have_store: bool,

@@ -14,7 +14,7 @@ use super::super::{
 };
 
 /// `[node]`: the id (required) and the drain timeout.
-pub fn node(
+pub(super) fn node(
     raw: Option<&Spanned<RawNode>>,
     problems: &mut Vec<Problem>,
 ) -> (String, Option<Duration>) {
@@ -64,7 +64,7 @@ pub fn node(
 }
 
 /// `[mqtt]`.
-pub fn mqtt(
+pub(super) fn mqtt(
     raw: &Spanned<RawMqtt>,
     node_id: &str,
     file: &str,
@@ -267,7 +267,7 @@ pub fn mqtt(
 }
 
 /// `[mqtt] outbox_max_bytes` by default: 16 MiB of payloads per link, fit for a small gateway.
-pub const DEFAULT_OUTBOX_MAX_BYTES: i64 = 16 << 20;
+pub(super) const DEFAULT_OUTBOX_MAX_BYTES: i64 = 16 << 20;
 
 /// An optional integer field of `[mqtt]` within `min..=max`, or `default`.
 fn int_in(
@@ -365,7 +365,7 @@ fn config_dir(file: &str) -> PathBuf {
 
 /// A state file's path (`[store] path`, `[mqtt] outbox_path`): absolute as given, else relative
 /// to `$STATE_DIRECTORY` if set, else to the config file's directory.
-pub fn state_path(file: &str, path: &str) -> PathBuf {
+pub(super) fn state_path(file: &str, path: &str) -> PathBuf {
     let path = Path::new(path);
     if path.is_absolute() {
         return path.to_path_buf();
@@ -378,7 +378,7 @@ pub fn state_path(file: &str, path: &str) -> PathBuf {
 
 /// `url` with the userinfo of its authority (`user:password@`) replaced by `***@`, so no
 /// message (from `check`, a rejected reload, a log line) shows a password written into it.
-pub fn redact_userinfo(url: &str) -> String {
+pub(super) fn redact_userinfo(url: &str) -> String {
     let (prefix, rest) = match url.find("://") {
         Some(i) => url.split_at(i + 3),
         None => ("", url),
@@ -429,7 +429,7 @@ fn broker_url(url: &str) -> Result<(bool, String, u16), String> {
 /// `[admin]`: the address, the allowed host names and the bearer token (read here, so a
 /// missing or weak token file is a config error with its place). Listening beyond loopback
 /// without a token is a warning.
-pub fn admin(
+pub(super) fn admin(
     raw: &Spanned<RawAdmin>,
     file: &str,
     problems: &mut Vec<Problem>,
@@ -557,7 +557,7 @@ pub fn admin(
 /// Tries to listen on `[admin] listen` (the socket is closed at once); a warning at the field if
 /// that fails now (a port taken, an address not on this machine, a port this user may not
 /// bind). For `aimdbd check` only: see [`super::super::Probes`].
-pub fn probe_listen(raw: &RawAdmin, admin: &AdminConfig, warnings: &mut Vec<Problem>) {
+pub(super) fn probe_listen(raw: &RawAdmin, admin: &AdminConfig, warnings: &mut Vec<Problem>) {
     let listen = admin.listen;
     let Err(e) = std::net::TcpListener::bind(listen) else {
         return;

@@ -20,7 +20,7 @@ const HINT_MISSING: &str = "relative paths are resolved against $STATE_DIRECTORY
 const HINT_UNWRITABLE: &str = "make it writable by the user aimdbd runs as (chown or chmod), or leave the path relative and let the unit's StateDirectory= provide the directory";
 
 /// Pushes a warning for each state file whose directory is missing or not writable.
-pub fn directories(
+pub(super) fn directories(
     raw_store: Option<&Spanned<RawStore>>,
     store: Option<&StoreConfig>,
     raw_mqtt: Option<&Spanned<RawMqtt>>,

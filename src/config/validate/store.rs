@@ -17,7 +17,7 @@ const DEFAULT_QUEUE_BYTES: u64 = 32 << 20;
 const MAX_QUEUE_BYTES: i64 = ranges::QUEUE_MAX_BYTES.1;
 
 /// `[store]`.
-pub fn section(
+pub(super) fn section(
     raw: &Spanned<RawStore>,
     file: &str,
     problems: &mut Vec<Problem>,
@@ -114,7 +114,7 @@ fn count(n: &Spanned<i64>, what: &str, max: i64, problems: &mut Vec<Problem>) ->
 
 /// The history fields of one record, checked against `[store]` and the record's buffer.
 #[derive(Debug, Default)]
-pub struct RecordHistory {
+pub(super) struct RecordHistory {
     pub persist: bool,
     pub retention: Option<Duration>,
     pub max_rows: Option<u64>,
@@ -122,7 +122,7 @@ pub struct RecordHistory {
 }
 
 /// Checks `persist`, `retention`, `max_rows` and `restore` of record `r`; problems are pushed.
-pub fn record_fields(
+pub(super) fn record_fields(
     r: &RawRecord,
     buffer: Option<BufferCfg>,
     have_store: bool,

@@ -62,7 +62,7 @@ pub struct DiskOutbox {
 }
 
 /// Values a link kept on disk: `(seq, payload)`, oldest first.
-pub type Kept = Vec<(u64, Vec<u8>)>;
+pub(super) type Kept = Vec<(u64, Vec<u8>)>;
 
 /// What [`DiskOutbox::register`] found.
 #[derive(Debug, Default)]

@@ -11,7 +11,7 @@
 use serde::{de, ser, Deserialize, Deserializer, Serializer};
 
 /// Serializes a finite `f32`; refuses NaN and infinities.
-pub fn serialize<S: Serializer>(v: &f32, s: S) -> Result<S::Ok, S::Error> {
+pub(super) fn serialize<S: Serializer>(v: &f32, s: S) -> Result<S::Ok, S::Error> {
     if v.is_finite() {
         s.serialize_f32(*v)
     } else {
@@ -21,7 +21,7 @@ pub fn serialize<S: Serializer>(v: &f32, s: S) -> Result<S::Ok, S::Error> {
 
 /// Deserializes an `f32`; refuses NaN and infinities (also a JSON number too large for an
 /// `f32`, such as `1e39`).
-pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<f32, D::Error> {
+pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<f32, D::Error> {
     let v = f32::deserialize(d)?;
     if v.is_finite() {
         Ok(v)

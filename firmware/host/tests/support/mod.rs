@@ -11,10 +11,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 /// How long any wait may take before the test fails. Generous: machines are shared.
-pub const BOUND: Duration = Duration::from_secs(30);
+pub(crate) const BOUND: Duration = Duration::from_secs(30);
 
 /// Polls `f` every 50 ms until it holds; fails the test after [`BOUND`].
-pub fn wait_until(what: &str, mut f: impl FnMut() -> bool) {
+pub(crate) fn wait_until(what: &str, mut f: impl FnMut() -> bool) {
     let start = Instant::now();
     while !f() {
         assert!(start.elapsed() < BOUND, "timed out waiting until {what}");
@@ -23,7 +23,7 @@ pub fn wait_until(what: &str, mut f: impl FnMut() -> bool) {
 }
 
 /// A loopback port nothing listens on right now.
-pub fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
@@ -31,17 +31,17 @@ pub fn free_port() -> u16 {
 }
 
 /// A fresh directory under the system temp dir, removed on drop.
-pub struct TestDir(PathBuf);
+pub(crate) struct TestDir(PathBuf);
 
 impl TestDir {
-    pub fn new(name: &str) -> Self {
+    pub(crate) fn new(name: &str) -> Self {
         let dir = std::env::temp_dir().join(format!("aimdb-node-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).expect("temp dir");
         Self(dir)
     }
 
-    pub fn path(&self) -> &Path {
+    pub(crate) fn path(&self) -> &Path {
         &self.0
     }
 }
@@ -67,18 +67,18 @@ fn tool(name: &str) -> PathBuf {
 mod mosquitto;
 
 /// A Mosquitto broker on a free loopback port, killed on drop (the root tests' [`mosquitto::Mosquitto`]).
-pub struct Broker {
+pub(crate) struct Broker {
     inner: mosquitto::Mosquitto,
     pub port: u16,
 }
 
 impl Broker {
-    pub fn start(dir: &Path) -> Self {
+    pub(crate) fn start(dir: &Path) -> Self {
         Self::start_on(dir, free_port())
     }
 
     /// A broker on `port` (e.g. the port of a broker stopped before).
-    pub fn start_on(dir: &Path, port: u16) -> Self {
+    pub(crate) fn start_on(dir: &Path, port: u16) -> Self {
         let inner = mosquitto::Mosquitto::start_on(dir, port);
         Self {
             port: inner.port,
@@ -86,18 +86,18 @@ impl Broker {
         }
     }
 
-    pub fn addr(&self) -> String {
+    pub(crate) fn addr(&self) -> String {
         format!("127.0.0.1:{}", self.port)
     }
 
     /// The broker's log so far.
-    pub fn log(&self) -> String {
+    pub(crate) fn log(&self) -> String {
         self.inner.log()
     }
 
     /// Publishes `payload` on `topic` with QoS 1 (`mosquitto_pub`, which returns once the
     /// broker has it).
-    pub fn publish(&self, topic: &str, payload: &[u8]) {
+    pub(crate) fn publish(&self, topic: &str, payload: &[u8]) {
         let mut child = Command::new(tool("mosquitto_pub"))
             .args([
                 "-h",
@@ -126,7 +126,7 @@ impl Broker {
     }
 
     /// Starts watching `filter`; returns once the broker acknowledged the subscription (SUBACK).
-    pub fn subscribe(&self, filter: &str) -> Subscriber {
+    pub(crate) fn subscribe(&self, filter: &str) -> Subscriber {
         static NEXT: AtomicUsize = AtomicUsize::new(0);
         let id = format!(
             "watch-{}-{}",
@@ -139,18 +139,18 @@ impl Broker {
 
 /// One received message.
 #[derive(Debug, Clone)]
-pub struct Message {
+pub(crate) struct Message {
     pub topic: String,
     pub retained: bool,
     pub payload: Vec<u8>,
 }
 
 /// A subscriber collecting every message on a filter, disconnected on drop.
-pub struct Subscriber(mosquitto::TestClient);
+pub(crate) struct Subscriber(mosquitto::TestClient);
 
 impl Subscriber {
     /// Messages on `topic` so far.
-    pub fn on(&self, topic: &str) -> Vec<Message> {
+    pub(crate) fn on(&self, topic: &str) -> Vec<Message> {
         self.0
             .on(topic)
             .into_iter()
@@ -163,7 +163,12 @@ impl Subscriber {
     }
 
     /// Waits until a message on `topic` satisfies `f`; returns it.
-    pub fn wait_for(&self, topic: &str, what: &str, f: impl Fn(&Message) -> bool) -> Message {
+    pub(crate) fn wait_for(
+        &self,
+        topic: &str,
+        what: &str,
+        f: impl Fn(&Message) -> bool,
+    ) -> Message {
         let mut found = None;
         wait_until(what, || {
             found = self.on(topic).into_iter().find(|m| f(m));
@@ -174,13 +179,13 @@ impl Subscriber {
 }
 
 /// A running `aimdb-node-host`, killed on drop; its stderr goes to `<dir>/node.log`.
-pub struct NodeProcess {
+pub(crate) struct NodeProcess {
     pub child: Child,
     log: PathBuf,
 }
 
 impl NodeProcess {
-    pub fn start(dir: &Path, broker: &Broker, node: &str, extra: &[&str]) -> Self {
+    pub(crate) fn start(dir: &Path, broker: &Broker, node: &str, extra: &[&str]) -> Self {
         let log = dir.join(format!("{node}.log"));
         let file = std::fs::File::create(&log).expect("node log");
         let child = Command::new(env!("CARGO_BIN_EXE_aimdb-node-host"))
@@ -193,12 +198,12 @@ impl NodeProcess {
         Self { child, log }
     }
 
-    pub fn log(&self) -> String {
+    pub(crate) fn log(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
     /// Sends `sig` (e.g. `"-TERM"`) with `kill`.
-    pub fn signal(&self, sig: &str) {
+    pub(crate) fn signal(&self, sig: &str) {
         let status = Command::new("kill")
             .args([sig, &self.child.id().to_string()])
             .status()
@@ -207,7 +212,7 @@ impl NodeProcess {
     }
 
     /// Waits (at most [`BOUND`]) for the process to exit; its exit code.
-    pub fn wait_exit(&mut self) -> Option<i32> {
+    pub(crate) fn wait_exit(&mut self) -> Option<i32> {
         let start = Instant::now();
         loop {
             if let Some(status) = self.child.try_wait().expect("wait") {
