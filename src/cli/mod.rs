@@ -40,6 +40,9 @@ pub struct Cli {
     /// Log format; without timestamps when JOURNAL_STREAM is set (systemd adds its own).
     #[arg(long, global = true, value_enum, default_value = "text")]
     log_format: LogFormat,
+    /// Run: reload when the config file changes, as on SIGHUP (off by default).
+    #[arg(long, global = true)]
+    watch_config: bool,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -67,7 +70,9 @@ pub fn main() -> ExitCode {
         quiet_on_closed_pipe();
     }
     let code = match cli.command {
-        None | Some(Command::Run) => run::run(cli.config, &cli.log_level, cli.log_format),
+        None | Some(Command::Run) => {
+            run::run(cli.config, &cli.log_level, cli.log_format, cli.watch_config)
+        }
         Some(Command::Check) => check::check(cli.config),
         Some(Command::Graph(args)) => graph::graph(cli.config, &args),
         Some(Command::Types) => types::types(),

@@ -1,4 +1,4 @@
-//! `aimdbd [run] --config FILE`: validate, then run until SIGINT/SIGTERM.
+//! `aimdbd [run] --config FILE [--watch-config]`: validate, then run until SIGINT/SIGTERM.
 
 use std::path::PathBuf;
 
@@ -7,7 +7,7 @@ use crate::daemon;
 use crate::exit;
 use crate::logging::{self, LogFormat};
 
-pub(super) fn run(path: Option<PathBuf>, level: &str, format: LogFormat) -> u8 {
+pub(super) fn run(path: Option<PathBuf>, level: &str, format: LogFormat, watch: bool) -> u8 {
     if let Err(e) = logging::init(level, format) {
         eprintln!("aimdbd: {e}");
         return exit::CONFIG;
@@ -43,7 +43,7 @@ pub(super) fn run(path: Option<PathBuf>, level: &str, format: LogFormat) -> u8 {
             return exit::RUNTIME;
         }
     };
-    let code = rt.block_on(daemon::run(path, cfg));
+    let code = rt.block_on(daemon::run(path, cfg, watch));
     // Abandoned tasks (a drain that timed out, the admin server) must not hold the exit.
     rt.shutdown_timeout(std::time::Duration::from_millis(200));
     code

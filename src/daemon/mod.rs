@@ -4,12 +4,14 @@
 //!   drain (bounded by `[node] shutdown_timeout`), per-record counters are logged, the history
 //!   store writes what is queued (same bound), exit 0. A
 //!   second SIGINT/SIGTERM while draining exits at once with 130.
-//! - SIGHUP: see [`reload`].
+//! - SIGHUP: see [`reload`]. With `--watch-config`, a changed config file does the same (see
+//!   [`watch`]).
 
 mod lock;
 mod notify;
 mod reload;
 mod signals;
+mod watch;
 
 pub use lock::{InUse, StateLocks};
 pub use notify::notify;
@@ -25,8 +27,9 @@ use crate::exit;
 use crate::mqtt;
 use crate::store::Store;
 
-/// Runs the daemon for the validated `config` read from `path`; returns the exit code.
-pub async fn run(path: PathBuf, config: Config) -> u8 {
+/// Runs the daemon for the validated `config` read from `path` (reloading it when it changes
+/// if `watch_config`); returns the exit code.
+pub async fn run(path: PathBuf, config: Config, watch_config: bool) -> u8 {
     let mut signals = match Signals::install() {
         Ok(s) => s,
         Err(e) => {
@@ -34,6 +37,20 @@ pub async fn run(path: PathBuf, config: Config) -> u8 {
             return exit::RUNTIME;
         }
     };
+    if watch_config {
+        match watch::ConfigWatch::start(&path) {
+            Ok(w) => {
+                signals.watch(w);
+                tracing::info!(
+                    "--watch-config: a change of {} reloads it, as SIGHUP does",
+                    path.display()
+                );
+            }
+            Err(e) => tracing::error!(
+                "--watch-config: {e}; the daemon runs without it (reload with SIGHUP: systemctl reload aimdbd)"
+            ),
+        }
+    }
     let state = AdminState::new();
     log_warnings(&config);
     if let Some(a) = &config.admin {
@@ -72,15 +89,20 @@ pub async fn run(path: PathBuf, config: Config) -> u8 {
     tracing::info!(records = config.records.len(), node = %config.node_id, "graph running");
 
     let name = loop {
-        match signals.next().await {
+        let signal = signals.next().await;
+        match signal {
             Signal::Terminate(name) => break name,
-            Signal::Reload => {
+            Signal::Reload | Signal::ConfigChanged => {
                 let current = reload::Current {
                     config: &mut config,
                     store: &mut store,
                     bridge: &mut bridge,
                 };
-                graph = reload::reload(&path, graph, current, &state).await;
+                let cause = match signal {
+                    Signal::ConfigChanged => "config file changed",
+                    _ => "SIGHUP",
+                };
+                graph = reload::reload(&path, cause, graph, current, &state).await;
             }
         }
     };

@@ -1,4 +1,5 @@
-//! SIGHUP: re-read and validate the config; on any error keep the running graph and log why.
+//! SIGHUP (or a changed file with `--watch-config`): re-read and validate the config; on any
+//! error keep the running graph and log why.
 //!
 //! On success the new graph is built first (so a graph the engine rejects never replaces a
 //! running one), then the old graph is drained (bounded by the old `shutdown_timeout`: sources
@@ -40,9 +41,11 @@ pub(super) struct Current<'a> {
     pub bridge: &'a mut Option<Arc<Bridge>>,
 }
 
-/// Reloads `path`; returns the graph that runs afterwards (the old one on error).
+/// Reloads `path` (because of `cause`, for the log); returns the graph that runs afterwards
+/// (the old one on error).
 pub(super) async fn reload(
     path: &Path,
+    cause: &str,
     graph: RunningGraph,
     cur: Current<'_>,
     state: &AdminState,
@@ -53,7 +56,7 @@ pub(super) async fn reload(
         bridge,
     } = cur;
     notify::reloading();
-    tracing::info!("SIGHUP: reloading {}", path.display());
+    tracing::info!("{cause}: reloading {}", path.display());
     let next = match config::load(path).await {
         Ok(c) => c,
         Err(e) => {
