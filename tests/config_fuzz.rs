@@ -1,5 +1,11 @@
 //! The config loader never panics: arbitrary text and mutated valid configs, fed in-process.
 //! A bounded, seeded randomized loop (no extra dependency); a failure prints the input.
+// Test and bench arithmetic on counts and sizes far below every type's limit.
+#![allow(
+    clippy::cast_possible_truncation,
+    clippy::cast_possible_wrap,
+    clippy::cast_sign_loss
+)]
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 

@@ -5,6 +5,12 @@
 //!   subscribed), and an outbox of a link with the same record and topic carries over.
 //! - `[mqtt]` changed: the old session closes before the new one starts (one connection at a
 //!   time, same client id), the new links are bridged, the disk outbox is reopened.
+// Test and bench arithmetic on counts and sizes far below every type's limit.
+#![allow(
+    clippy::cast_possible_truncation,
+    clippy::cast_possible_wrap,
+    clippy::cast_sign_loss
+)]
 
 mod support;
 

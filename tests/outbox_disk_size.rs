@@ -5,6 +5,12 @@
 //! only, counted in `aimdbd_mqtt_outbox_disk_failures_total`), every value still arrives once
 //! the broker is back, and after the drain the file shrinks again (incremental vacuum; the WAL
 //! is truncated after checkpoints). Real `aimdbd`, real Mosquitto, real SQLite.
+// Test and bench arithmetic on counts and sizes far below every type's limit.
+#![allow(
+    clippy::cast_possible_truncation,
+    clippy::cast_possible_wrap,
+    clippy::cast_sign_loss
+)]
 
 mod support;
 

@@ -308,5 +308,7 @@ fn monotonic_usec() -> u64 {
     // SAFETY: `ts` is a valid, writable timespec; CLOCK_MONOTONIC always exists on Linux.
     let rc = unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
     assert_eq!(rc, 0, "clock_gettime(CLOCK_MONOTONIC)");
-    ts.tv_sec as u64 * 1_000_000 + ts.tv_nsec as u64 / 1_000
+    let secs = u64::try_from(ts.tv_sec).expect("after the epoch of the clock");
+    let nanos = u64::try_from(ts.tv_nsec).expect("0..1e9");
+    secs * 1_000_000 + nanos / 1_000
 }

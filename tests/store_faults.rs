@@ -5,6 +5,12 @@
 //! file, a missing directory, a read-only directory (mode 555; when the tests run as root, which
 //! ignores modes, `/sys` stands in: it refuses new files even to root), a corrupt file (left
 //! untouched; a reload after removing it opens a new one), a database locked by another process.
+// Test and bench arithmetic on counts and sizes far below every type's limit.
+#![allow(
+    clippy::cast_possible_truncation,
+    clippy::cast_possible_wrap,
+    clippy::cast_sign_loss
+)]
 
 mod support;
 

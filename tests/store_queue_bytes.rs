@@ -5,6 +5,12 @@
 //! unacknowledged — and once the lock is released every value is in SQLite. Real `aimdbd`, real
 //! Mosquitto, real SQLite. (With a small ring, the inbound link pausing bounds the queue first:
 //! see `tests/mqtt_flow.rs`.)
+// Test and bench arithmetic on counts and sizes far below every type's limit.
+#![allow(
+    clippy::cast_possible_truncation,
+    clippy::cast_possible_wrap,
+    clippy::cast_sign_loss
+)]
 
 mod support;
 

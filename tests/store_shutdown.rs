@@ -2,6 +2,12 @@
 //! as counted by the graph, equals rows stored); SIGKILL during heavy writes leaves a database
 //! that passes `PRAGMA integrity_check`, holds at least every batch reported committed, has no
 //! partial batch (row ids without holes), and that the daemon opens again.
+// Test and bench arithmetic on counts and sizes far below every type's limit.
+#![allow(
+    clippy::cast_possible_truncation,
+    clippy::cast_possible_wrap,
+    clippy::cast_sign_loss
+)]
 
 mod support;
 

@@ -13,6 +13,12 @@
 //!
 //! Run: `cargo bench -p aimdb-bench --bench store`. Under `cargo test --benches` it runs tiny
 //! sizes only. Databases go to a temp dir that is removed at the end.
+// Test and bench arithmetic on counts and sizes far below every type's limit.
+#![allow(
+    clippy::cast_possible_truncation,
+    clippy::cast_possible_wrap,
+    clippy::cast_sign_loss
+)]
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

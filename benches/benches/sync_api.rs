@@ -8,6 +8,12 @@
 //!   values, which the reader is told as lag).
 //!
 //! Run: `cargo bench -p aimdb-bench --bench sync_api`
+// Test and bench arithmetic on counts and sizes far below every type's limit.
+#![allow(
+    clippy::cast_possible_truncation,
+    clippy::cast_possible_wrap,
+    clippy::cast_sign_loss
+)]
 
 use std::time::Instant;
 

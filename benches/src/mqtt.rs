@@ -4,6 +4,12 @@
 //! Every message carries a postcard `Temperature` whose `timestamp_ms` is its sequence number;
 //! subscribers decode it (postcard or JSON) and report `(seq, arrival)`, so every path is
 //! counted the same way: distinct sequence numbers delivered, duplicates, and the rest lost.
+// Test and bench arithmetic on counts and sizes far below every type's limit.
+#![allow(
+    clippy::cast_possible_truncation,
+    clippy::cast_possible_wrap,
+    clippy::cast_sign_loss
+)]
 
 use std::ops::Range;
 use std::path::{Path, PathBuf};

@@ -81,7 +81,7 @@ fn within_fd_limit(max_connections: usize) -> usize {
         open_file_limit = soft,
         "[admin] max_connections lowered to {budget}, so {FD_RESERVE} file descriptors stay for the broker and the store; raise the limit (LimitNOFILE=) or lower max_connections"
     );
-    budget as usize
+    usize::try_from(budget).unwrap_or(max_connections)
 }
 
 /// Serves `app` on `listener` until the process ends, within `max_connections` (lowered to fit

@@ -250,6 +250,8 @@ fn innermost<'t, 'i>(
 const MAX_REPARSES: usize = 8;
 /// The TOML parser's nesting limit (`toml`'s own, not configurable).
 const NESTING_LIMIT: usize = 80;
+/// [`NESTING_LIMIT`] as the parser's guard takes it.
+const NESTING_LIMIT_U32: u32 = 80;
 
 /// The syntax errors of `text` as problems; `doc` is what the parser recovered. Made specific
 /// where the parser's message is bare: a duplicate key names the key and the line where it was
@@ -410,7 +412,7 @@ fn long_dotted_keys(text: &str) -> Vec<usize> {
     // The same depth guard as `toml`'s: nesting past it is skipped, not followed.
     parse_document(
         &tokens,
-        &mut RecursionGuard::new(&mut events, NESTING_LIMIT as u32),
+        &mut RecursionGuard::new(&mut events, NESTING_LIMIT_U32),
         &mut (),
     );
     let mut found = Vec::new();

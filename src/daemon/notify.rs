@@ -49,7 +49,9 @@ fn monotonic_usec() -> u64 {
     if rc != 0 {
         return 0;
     }
-    (ts.tv_sec as u64) * 1_000_000 + (ts.tv_nsec as u64) / 1_000
+    let secs = u64::try_from(ts.tv_sec).unwrap_or(0);
+    let nanos = u64::try_from(ts.tv_nsec).unwrap_or(0);
+    secs * 1_000_000 + nanos / 1_000
 }
 
 /// Half the watchdog interval systemd asked for (`$WATCHDOG_USEC`, for this process per

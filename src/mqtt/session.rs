@@ -122,7 +122,7 @@ impl Session {
                 Err(e) => {
                     let delay = backoff.next_delay();
                     tracing::error!(
-                        retry_in_ms = delay.as_millis() as u64,
+                        retry_in_ms = millis(delay),
                         "MQTT session cannot start: {e}"
                     );
                     if !self.sleep_or_abandon(delay).await {
@@ -301,8 +301,7 @@ impl Session {
                         None => {}
                     }
                     let delay = backoff.next_delay();
-                    m.reconnect_delay_ms
-                        .store(delay.as_millis() as u64, Ordering::Relaxed);
+                    m.reconnect_delay_ms.store(millis(delay), Ordering::Relaxed);
                     self.log_failure(&e, backoff.attempts(), delay);
                     if !self.sleep_or_abandon(delay).await {
                         return;
@@ -313,7 +312,7 @@ impl Session {
     }
 
     fn log_failure(&self, e: &ConnectionError, attempt: u32, delay: Duration) {
-        let retry_in_ms = delay.as_millis() as u64;
+        let retry_in_ms = millis(delay);
         let broker = &self.cfg.url;
         match e {
             ConnectionError::ConnectionRefused(
@@ -407,6 +406,11 @@ async fn sleep_until_some(deadline: Option<tokio::time::Instant>) {
 fn jitter_seed() -> u64 {
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos() as u64);
+        .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX));
     nanos ^ u64::from(std::process::id()).rotate_left(32)
+}
+
+/// `d` in whole milliseconds (a delay: saturates, never truncates).
+fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }

@@ -157,7 +157,7 @@ impl RetentionSweep {
                 stmt.execute(params![key, bound, CHUNK])?
             };
             total += n as u64;
-            if (n as i64) < CHUNK {
+            if i64::try_from(n).unwrap_or(i64::MAX) < CHUNK {
                 return Ok(total);
             }
         }

@@ -226,7 +226,11 @@ fn lower_thread_priority() {
         // only changes this thread's nice value and reports failure through its return value.
         let rc = unsafe {
             let tid = libc::gettid();
-            libc::setpriority(libc::PRIO_PROCESS, tid as libc::id_t, WRITER_NICE)
+            libc::setpriority(
+                libc::PRIO_PROCESS,
+                libc::id_t::try_from(tid).unwrap_or(0),
+                WRITER_NICE,
+            )
         };
         if rc != 0 {
             tracing::info!(
@@ -279,7 +283,7 @@ mod tests {
             bytes: None,
             key: Arc::from("k"),
             type_name: "json",
-            ts_ms: i as i64,
+            ts_ms: i64::try_from(i).expect("a small test index"),
             node: Arc::from("n"),
             source: Arc::from("external"),
             value: Box::new(value),

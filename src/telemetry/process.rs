@@ -59,7 +59,7 @@ fn read() -> Vec<Sample> {
             "process_resident_memory_bytes",
             "gauge",
             "Resident memory size in bytes.",
-            (st.rss_pages * page as u64) as f64,
+            (st.rss_pages * u64::try_from(page).unwrap_or(0)) as f64,
         ));
     }
     if let Some(st) = &stat {

@@ -418,7 +418,7 @@ pub async fn pipeline_runs_to_completion<R: Runtime>(rt: R) {
             .tap(move |_ctx, mut c| async move {
                 while let Ok(v) = c.recv().await {
                     seen2.fetch_add(1, Ordering::SeqCst);
-                    sum2.fetch_add(v as usize, Ordering::SeqCst);
+                    sum2.fetch_add(usize::try_from(v).unwrap_or(usize::MAX), Ordering::SeqCst);
                 }
             });
     });
@@ -491,7 +491,7 @@ pub async fn join_combines_inputs<R: Runtime>(rt: R) {
             })
             .tap(move |_c, mut c| async move {
                 while let Ok(v) = c.recv().await {
-                    l2.store(v as usize, Ordering::SeqCst);
+                    l2.store(usize::try_from(v).unwrap_or(usize::MAX), Ordering::SeqCst);
                 }
             });
     });

@@ -1,6 +1,12 @@
 //! Decoding whatever arrives on a topic never panics: garbage, truncations, bit flips and huge
 //! buffers all come back as `Err(CodecError)` (or, by chance, a valid value), for every record
 //! type and every codec.
+// Test and bench arithmetic on counts and sizes far below every type's limit.
+#![allow(
+    clippy::cast_possible_truncation,
+    clippy::cast_possible_wrap,
+    clippy::cast_sign_loss
+)]
 
 use aimdb_records::types::*;
 use aimdb_records::{for_each_record_type, id, Codec, RecordType};

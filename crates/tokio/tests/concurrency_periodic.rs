@@ -1,5 +1,11 @@
 //! `PeriodicWorker`: the schedule and its missed-tick behaviours (under paused time, so exact),
 //! errors that are counted but not fatal, stop after the current tick, blocking ticks, panics.
+// Test and bench arithmetic on counts and sizes far below every type's limit.
+#![allow(
+    clippy::cast_possible_truncation,
+    clippy::cast_possible_wrap,
+    clippy::cast_sign_loss
+)]
 
 use std::sync::Arc;
 use std::thread::ThreadId;

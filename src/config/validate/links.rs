@@ -134,7 +134,9 @@ pub(super) fn link(
     let qos = match &l.qos {
         None => 0,
         Some(q) => match *q.get_ref() {
-            n @ 0..=2 => n as u8,
+            0 => 0,
+            1 => 1,
+            2 => 2,
             n => {
                 ok = false;
                 push(Problem::at(

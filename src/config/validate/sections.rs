@@ -84,13 +84,13 @@ pub(super) fn mqtt(
             Problem::at(raw.url.span(), format!("[mqtt] url {shown:?}: {e}")).with_hint(hint),
         )
     });
-    let keep_alive_s = int_in(
+    let keep_alive_s: u16 = int_in(
         &raw.keep_alive_s,
         "keep_alive_s",
         ranges::KEEP_ALIVE_S,
         30,
         problems,
-    ) as u16;
+    );
     let outbox = match raw
         .outbox
         .as_ref()
@@ -130,34 +130,34 @@ pub(super) fn mqtt(
             OutboxFull::DropOldest
         }
     };
-    let outbox_capacity = int_in(
+    let outbox_capacity: usize = int_in(
         &raw.outbox_capacity,
         "outbox_capacity",
         ranges::OUTBOX_CAPACITY,
         10_000,
         problems,
-    ) as usize;
-    let outbox_max_bytes = int_in(
+    );
+    let outbox_max_bytes: usize = int_in(
         &raw.outbox_max_bytes,
         "outbox_max_bytes",
         ranges::OUTBOX_MAX_BYTES,
         DEFAULT_OUTBOX_MAX_BYTES,
         problems,
-    ) as usize;
-    let outbox_max_file_bytes = int_in(
+    );
+    let outbox_max_file_bytes: u64 = int_in(
         &raw.outbox_max_file_bytes,
         "outbox_max_file_bytes",
         ranges::OUTBOX_MAX_FILE_BYTES,
         1 << 30,
         problems,
-    ) as u64;
-    let max_packet_size = int_in(
+    );
+    let max_packet_size: usize = int_in(
         &raw.max_packet_size,
         "max_packet_size",
         ranges::MAX_PACKET_SIZE,
         256 * 1024,
         problems,
-    ) as usize;
+    );
     let reconnect_min = duration_of(&raw.reconnect_min, "reconnect_min", 100, problems);
     let reconnect_max = duration_of(&raw.reconnect_max, "reconnect_max", 30_000, problems);
     if reconnect_min > reconnect_max {
@@ -270,14 +270,14 @@ pub(super) fn mqtt(
 pub(super) const DEFAULT_OUTBOX_MAX_BYTES: i64 = 16 << 20;
 
 /// An optional integer field of `[mqtt]` within `min..=max`, or `default`.
-fn int_in(
+fn int_in<T: TryFrom<i64> + Default>(
     v: &Option<Spanned<i64>>,
     field: &str,
     (min, max): (i64, i64),
     default: i64,
     problems: &mut Vec<Problem>,
-) -> i64 {
-    match v {
+) -> T {
+    let n = match v {
         None => default,
         Some(v) if (min..=max).contains(v.get_ref()) => *v.get_ref(),
         Some(v) => {
@@ -287,7 +287,9 @@ fn int_in(
             ));
             default
         }
-    }
+    };
+    // Every range in `ranges` fits the type its field is read as.
+    T::try_from(n).unwrap_or_default()
 }
 
 /// An optional, positive duration field of `[mqtt]`, or `default_ms`.
@@ -499,7 +501,9 @@ pub(super) fn admin(
     }
     let max_connections = match &raw.max_connections {
         None => AdminConfig::DEFAULT_MAX_CONNECTIONS,
-        Some(m) if (1..=MAX_ADMIN_CONNECTIONS).contains(m.get_ref()) => *m.get_ref() as usize,
+        Some(m) if (1..=MAX_ADMIN_CONNECTIONS).contains(m.get_ref()) => {
+            usize::try_from(*m.get_ref()).unwrap_or(1)
+        }
         Some(m) => {
             problems.push(
                 Problem::at(

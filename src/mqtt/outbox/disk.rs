@@ -222,7 +222,10 @@ fn register(
             conn.prepare("SELECT seq, payload FROM message WHERE link = ?1 ORDER BY seq")?;
         for id in ids {
             let rows = stmt.query_map(params![id], |r| {
-                Ok((r.get::<_, i64>(0)? as u64, r.get::<_, Vec<u8>>(1)?))
+                Ok((
+                    u64::try_from(r.get::<_, i64>(0)?).unwrap_or(0),
+                    r.get::<_, Vec<u8>>(1)?,
+                ))
             })?;
             links.push((id, rows.collect::<rusqlite::Result<Vec<_>>>()?));
             known.insert(id);
@@ -234,7 +237,7 @@ fn register(
     for c in counts {
         let (link, n) = c?;
         if !known.contains(&link) {
-            orphans += n as u64;
+            orphans += u64::try_from(n).unwrap_or(0);
         }
     }
     Ok(Registered { links, orphans })
@@ -435,12 +438,16 @@ fn apply(conn: &mut Connection, batch: &[Op], inserts: bool) -> rusqlite::Result
                     if deleted.contains(&(link, seq)) {
                         skipped.insert((link, seq));
                     } else if inserts {
-                        insert.execute(params![link, seq as i64, payload])?;
+                        insert.execute(params![
+                            link,
+                            i64::try_from(seq).unwrap_or(i64::MAX),
+                            payload
+                        ])?;
                     }
                 }
                 Op::Delete { link, seq } => {
                     if !skipped.contains(&(link, seq)) {
-                        delete.execute(params![link, seq as i64])?;
+                        delete.execute(params![link, i64::try_from(seq).unwrap_or(i64::MAX)])?;
                     }
                 }
                 Op::Close(_) | Op::Register(..) => {}

@@ -24,8 +24,9 @@ impl<T> SpmcRing<T> {
         }
     }
 
+    // The remainder is below `slots.len()`, which is a usize: nothing is truncated.
+    #[allow(clippy::cast_possible_truncation)]
     fn index(&self, seq: u64) -> usize {
-        // The remainder is below `slots.len()`, which is a usize.
         (seq % self.slots.len() as u64) as usize
     }
 

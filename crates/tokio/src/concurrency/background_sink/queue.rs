@@ -88,10 +88,9 @@ impl<T> State<T> {
     pub(super) fn snapshot(&self) -> SinkStats {
         let mut s = self.stats;
         s.queue_depth = self.queue.len();
-        s.in_flight = self
-            .in_flight
-            .as_ref()
-            .map_or(0, |r| (r.end - r.start) as usize);
+        s.in_flight = self.in_flight.as_ref().map_or(0, |r| {
+            usize::try_from(r.end - r.start).unwrap_or(usize::MAX)
+        });
         s
     }
 }
