@@ -10,21 +10,18 @@ use std::time::Duration;
 
 use support::{config_head, free_port, message, wait_until, Daemon, TestDir};
 
-const TEMP: &str = r#"
+/// A simulated temperature record called `key`.
+fn record(key: &str) -> String {
+    format!(
+        r#"
 [[record]]
-key = "sensor.temp"
+key = "{key}"
 type = "Temperature"
-buffer = { kind = "single_latest" }
-source = { kind = "simulate", period_ms = 50 }
-"#;
-
-const TEMP2: &str = r#"
-[[record]]
-key = "sensor.temp2"
-type = "Temperature"
-buffer = { kind = "single_latest" }
-source = { kind = "simulate", period_ms = 50 }
-"#;
+buffer = {{ kind = "single_latest" }}
+source = {{ kind = "simulate", period_ms = 50 }}
+"#
+    )
+}
 
 fn reloads(d: &Daemon) -> usize {
     d.log_lines()
@@ -49,7 +46,7 @@ fn save_by_rename(path: &Path, text: &str) {
 /// does: in between, the file is cut in the middle of a record.
 fn save_slowly(path: &Path, text: &str) {
     use std::io::Write;
-    let (first, rest) = text.split_at(text.len() - TEMP2.len() / 2);
+    let (first, rest) = text.split_at(text.len() - record("sensor.temp2").len() / 2);
     let mut f = std::fs::File::create(path).expect("open the config");
     f.write_all(first.as_bytes()).expect("write");
     f.flush().expect("flush");
@@ -66,7 +63,7 @@ fn a_saved_edit_is_applied_once_and_a_broken_one_keeps_the_graph() {
     let d = Daemon::spawn_cmd(
         dir.path(),
         port,
-        &(head.clone() + TEMP),
+        &(head.clone() + &record("sensor.temp")),
         None,
         &[],
         program,
@@ -81,7 +78,10 @@ fn a_saved_edit_is_applied_once_and_a_broken_one_keeps_the_graph() {
     let path = d.dir.join("aimdbd.toml");
 
     // Written in place, slowly (half, a pause, the rest): one reload, of the whole file.
-    save_slowly(&path, &(head.clone() + TEMP + TEMP2));
+    save_slowly(
+        &path,
+        &(head.clone() + &record("sensor.temp") + &record("sensor.temp2")),
+    );
     wait_until("the edit is applied", || has(&d, "sensor.temp2"));
     assert!(d.logged("config file changed: reloading"));
     std::thread::sleep(Duration::from_secs(1));
@@ -92,13 +92,17 @@ fn a_saved_edit_is_applied_once_and_a_broken_one_keeps_the_graph() {
     assert_eq!(reloads(&d), 1, "one save, one reload");
 
     // Renamed over it: the watch survives the new inode; the record goes again.
-    save_by_rename(&path, &(head.clone() + TEMP));
+    save_by_rename(&path, &(head.clone() + &record("sensor.temp")));
     wait_until("the second edit is applied", || !has(&d, "sensor.temp2"));
     std::thread::sleep(Duration::from_secs(1));
     assert_eq!(reloads(&d), 2, "one save, one reload");
 
     // A broken save is rejected; the running graph stays.
-    std::fs::write(&path, head + TEMP + "\n[[record]]\nkey = 3\n").expect("break the config");
+    std::fs::write(
+        &path,
+        head + &record("sensor.temp") + "\n[[record]]\nkey = 3\n",
+    )
+    .expect("break the config");
     wait_until("the broken edit is rejected", || {
         d.logged("reload rejected (the new config is invalid)")
     });
@@ -116,8 +120,12 @@ fn without_the_flag_an_edit_waits_for_sighup() {
     let dir = TestDir::new("no-watch-config");
     let port = free_port();
     let head = config_head(port);
-    let mut d = Daemon::start(dir.path(), port, &(head.clone() + TEMP));
-    std::fs::write(d.dir.join("aimdbd.toml"), head + TEMP + TEMP2).expect("edit the config");
+    let mut d = Daemon::start(dir.path(), port, &(head.clone() + &record("sensor.temp")));
+    std::fs::write(
+        d.dir.join("aimdbd.toml"),
+        head + &record("sensor.temp") + &record("sensor.temp2"),
+    )
+    .expect("edit the config");
     std::thread::sleep(Duration::from_millis(1500));
     assert!(!d.logged("reloading"), "nothing watches the file");
     assert!(!has(&d, "sensor.temp2"));
