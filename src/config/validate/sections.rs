@@ -277,19 +277,33 @@ fn int_in<T: TryFrom<i64> + Default>(
     default: i64,
     problems: &mut Vec<Problem>,
 ) -> T {
-    let n = match v {
-        None => default,
-        Some(v) if (min..=max).contains(v.get_ref()) => *v.get_ref(),
-        Some(v) => {
+    let fallback = || T::try_from(default).unwrap_or_default();
+    let Some(v) = v else {
+        return fallback();
+    };
+    if !(min..=max).contains(v.get_ref()) {
+        problems.push(Problem::at(
+            v.span(),
+            format!("[mqtt] {field} must be between {min} and {max}"),
+        ));
+        return fallback();
+    }
+    match T::try_from(*v.get_ref()) {
+        Ok(n) => n,
+        // In range, but past what this machine's type holds (a byte count past 4 GiB on a
+        // 32-bit gateway): an error, never a truncated bound.
+        Err(_) => {
             problems.push(Problem::at(
                 v.span(),
-                format!("[mqtt] {field} must be between {min} and {max}"),
+                format!(
+                    "[mqtt] {field} {} is more than this machine can hold (a {}-bit target)",
+                    v.get_ref(),
+                    usize::BITS
+                ),
             ));
-            default
+            fallback()
         }
-    };
-    // Every range in `ranges` fits the type its field is read as.
-    T::try_from(n).unwrap_or_default()
+    }
 }
 
 /// An optional, positive duration field of `[mqtt]`, or `default_ms`.
