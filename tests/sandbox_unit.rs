@@ -356,13 +356,21 @@ fn the_shipped_unit_runs_the_shipped_config_with_a_store() {
         None,
         &[("STATE_DIRECTORY", state)],
         &aimdbd,
-        |cmd| sandboxed(cmd, program),
+        |cmd| {
+            // An operator may add it to ExecStart=: inotify is in the unit's @system-service.
+            cmd.arg("--watch-config");
+            sandboxed(cmd, program);
+        },
     );
     wait_ready_alive(&mut d);
     assert_eq!(
         seccomp_mode(d.child.id()),
         "2",
         "a seccomp filter is in force"
+    );
+    assert!(
+        d.logged("--watch-config: a change of"),
+        "the config watch works under the unit's filter"
     );
     wait_alive(&mut d, "the history writer gave up on nice 10", |d| {
         d.logged("history writer keeps the default CPU priority")
