@@ -133,3 +133,58 @@ fn without_the_flag_an_edit_waits_for_sighup() {
     wait_until("SIGHUP applies the edit", || has(&d, "sensor.temp2"));
     assert_eq!(d.stop(), Some(0));
 }
+
+#[test]
+fn a_linked_config_is_followed_and_a_save_of_the_same_text_reloads_nothing() {
+    use std::os::unix::fs::symlink;
+    let dir = TestDir::new("watch-config-link");
+    let port = free_port();
+    let head = config_head(port);
+    let one = head.clone() + &record("sensor.temp");
+    let two = one.clone() + &record("sensor.temp2");
+    // The config is a link into another directory, as config management lays it out; the
+    // harness writes the config through it.
+    let released = dir.path().join("released");
+    std::fs::create_dir_all(&released).expect("mkdir");
+    std::fs::write(released.join("v1.toml"), "").expect("v1");
+    symlink(released.join("v1.toml"), dir.path().join("aimdbd.toml")).expect("link");
+    let program = Path::new(env!("CARGO_BIN_EXE_aimdbd"));
+    let mut d = Daemon::spawn_cmd(dir.path(), port, &one, None, &[], program, |c| {
+        c.arg("--watch-config");
+    });
+    d.wait_ready();
+    wait_until("the watch is set up", || {
+        d.logged("--watch-config: a change of")
+    });
+
+    // The same text saved again: nothing to reload.
+    std::fs::write(released.join("v1.toml"), &one).expect("save the same text");
+    std::thread::sleep(Duration::from_secs(1));
+    assert_eq!(reloads(&d), 0, "the same text reloads nothing");
+
+    // The target edited where it is (not through the link): seen in its own directory.
+    std::fs::write(released.join("v1.toml"), &two).expect("edit the target");
+    wait_until("the target's edit is applied", || has(&d, "sensor.temp2"));
+    assert_eq!(reloads(&d), 1);
+
+    // The link swapped to a file in a third directory (ln -sfn: a new link renamed over it).
+    let next = dir.path().join("next");
+    std::fs::create_dir_all(&next).expect("mkdir");
+    std::fs::write(next.join("v2.toml"), &one).expect("v2");
+    symlink(next.join("v2.toml"), dir.path().join("aimdbd.toml.new")).expect("new link");
+    std::fs::rename(
+        dir.path().join("aimdbd.toml.new"),
+        dir.path().join("aimdbd.toml"),
+    )
+    .expect("swap the link");
+    wait_until("the swapped link is applied", || !has(&d, "sensor.temp2"));
+    assert_eq!(reloads(&d), 2);
+
+    // ... and the new target's directory is watched from then on.
+    std::fs::write(next.join("v2.toml"), &two).expect("edit the new target");
+    wait_until("the new target's edit is applied", || {
+        has(&d, "sensor.temp2")
+    });
+    assert_eq!(reloads(&d), 3);
+    assert_eq!(d.stop(), Some(0));
+}

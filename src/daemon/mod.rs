@@ -38,7 +38,7 @@ pub async fn run(path: PathBuf, config: Config, watch_config: bool) -> u8 {
         }
     };
     if watch_config {
-        match watch::ConfigWatch::start(&path) {
+        match watch::ConfigWatch::start(&path).await {
             Ok(w) => {
                 signals.watch(w);
                 tracing::info!(
