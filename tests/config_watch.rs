@@ -35,6 +35,19 @@ fn has(d: &Daemon, key: &str) -> bool {
         .is_some_and(|(s, _)| s == 200)
 }
 
+/// Starts `aimdbd --watch-config` on `config` and waits until the watch is set up.
+fn start_watching(dir: &Path, port: u16, config: &str) -> Daemon {
+    let program = Path::new(env!("CARGO_BIN_EXE_aimdbd"));
+    let d = Daemon::spawn_cmd(dir, port, config, None, &[], program, |c| {
+        c.arg("--watch-config");
+    });
+    d.wait_ready();
+    wait_until("the watch is set up", || {
+        d.logged("--watch-config: a change of")
+    });
+    d
+}
+
 /// Saves `text` as an editor that writes a new file and renames it over the old one does.
 fn save_by_rename(path: &Path, text: &str) {
     let tmp = path.with_extension("toml.swp");
@@ -59,22 +72,7 @@ fn a_saved_edit_is_applied_once_and_a_broken_one_keeps_the_graph() {
     let dir = TestDir::new("watch-config");
     let port = free_port();
     let head = config_head(port);
-    let program = Path::new(env!("CARGO_BIN_EXE_aimdbd"));
-    let d = Daemon::spawn_cmd(
-        dir.path(),
-        port,
-        &(head.clone() + &record("sensor.temp")),
-        None,
-        &[],
-        program,
-        |c| {
-            c.arg("--watch-config");
-        },
-    );
-    d.wait_ready();
-    wait_until("the watch is set up", || {
-        d.logged("--watch-config: a change of")
-    });
+    let d = start_watching(dir.path(), port, &(head.clone() + &record("sensor.temp")));
     let path = d.dir.join("aimdbd.toml");
 
     // Written in place, slowly (half, a pause, the rest): one reload, of the whole file.
@@ -148,14 +146,7 @@ fn a_linked_config_is_followed_and_a_save_of_the_same_text_reloads_nothing() {
     std::fs::create_dir_all(&released).expect("mkdir");
     std::fs::write(released.join("v1.toml"), "").expect("v1");
     symlink(released.join("v1.toml"), dir.path().join("aimdbd.toml")).expect("link");
-    let program = Path::new(env!("CARGO_BIN_EXE_aimdbd"));
-    let mut d = Daemon::spawn_cmd(dir.path(), port, &one, None, &[], program, |c| {
-        c.arg("--watch-config");
-    });
-    d.wait_ready();
-    wait_until("the watch is set up", || {
-        d.logged("--watch-config: a change of")
-    });
+    let mut d = start_watching(dir.path(), port, &one);
 
     // The same text saved again: nothing to reload.
     std::fs::write(released.join("v1.toml"), &one).expect("save the same text");
