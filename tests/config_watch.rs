@@ -72,7 +72,7 @@ fn a_saved_edit_is_applied_once_and_a_broken_one_keeps_the_graph() {
     let dir = TestDir::new("watch-config");
     let port = free_port();
     let head = config_head(port);
-    let d = start_watching(dir.path(), port, &(head.clone() + &record("sensor.temp")));
+    let mut d = start_watching(dir.path(), port, &(head.clone() + &record("sensor.temp")));
     let path = d.dir.join("aimdbd.toml");
 
     // Written in place, slowly (half, a pause, the rest): one reload, of the whole file.
@@ -109,7 +109,6 @@ fn a_saved_edit_is_applied_once_and_a_broken_one_keeps_the_graph() {
     assert_eq!(status, 200);
     assert_eq!(reloads(&d), 2);
 
-    let mut d = d;
     assert_eq!(d.stop(), Some(0));
 }
 
