@@ -249,7 +249,7 @@ fn innermost<'t, 'i>(
 /// quadratic time.
 const MAX_REPARSES: usize = 8;
 /// The TOML parser's nesting limit (`toml`'s own, not configurable).
-const NESTING_LIMIT: usize = 80;
+const NESTING_LIMIT: usize = NESTING_LIMIT_U32 as usize;
 /// [`NESTING_LIMIT`] as the parser's guard takes it.
 const NESTING_LIMIT_U32: u32 = 80;
 
