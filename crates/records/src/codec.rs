@@ -102,7 +102,7 @@ fn encode_json<T: Serialize + ?Sized>(value: &T, out: &mut Vec<u8>) -> Result<()
 }
 
 /// A postcard output flavor that appends to a borrowed `Vec`.
-struct AppendVec<'a>(&'a mut Vec<u8>);
+pub(crate) struct AppendVec<'a>(pub(crate) &'a mut Vec<u8>);
 
 impl postcard::ser_flavors::Flavor for AppendVec<'_> {
     type Output = ();
@@ -171,14 +171,24 @@ pub enum CodecError {
         /// How many bytes were left over.
         count: usize,
     },
+    /// A postcard payload starts with the frame marker but is shorter than a frame header
+    /// ([`frame`](crate::frame)).
+    TruncatedFrame {
+        /// The payload's length.
+        len: usize,
+    },
+    /// A JSON object's `"v"` field is not a version number (an integer `0..=65535`).
+    BadVersionField,
 }
 
 impl CodecError {
     /// The codec that failed.
     pub fn codec(&self) -> Codec {
         match self {
-            CodecError::Postcard(_) | CodecError::TrailingBytes { .. } => Codec::Postcard,
-            CodecError::Json(_) => Codec::Json,
+            CodecError::Postcard(_)
+            | CodecError::TrailingBytes { .. }
+            | CodecError::TruncatedFrame { .. } => Codec::Postcard,
+            CodecError::Json(_) | CodecError::BadVersionField => Codec::Json,
         }
     }
 }
@@ -191,6 +201,15 @@ impl fmt::Display for CodecError {
             CodecError::TrailingBytes { count } => {
                 write!(f, "postcard: {count} trailing bytes after the value")
             }
+            CodecError::TruncatedFrame { len } => {
+                write!(
+                    f,
+                    "postcard: a {len}-byte payload is too short for its frame header"
+                )
+            }
+            CodecError::BadVersionField => {
+                f.write_str("json: the \"v\" field is not a version number")
+            }
         }
     }
 }
@@ -200,7 +219,9 @@ impl core::error::Error for CodecError {
         match self {
             CodecError::Postcard(e) => Some(e),
             CodecError::Json(e) => Some(e),
-            CodecError::TrailingBytes { .. } => None,
+            CodecError::TrailingBytes { .. }
+            | CodecError::TruncatedFrame { .. }
+            | CodecError::BadVersionField => None,
         }
     }
 }

@@ -9,6 +9,9 @@
 //!   trait with [`for_each_record_type!`] and [`RECORD_TYPE_NAMES`];
 //! - [`keys`]: the well-known record keys as `#[derive(RecordKey)]` enums;
 //! - [`codec`]: the wire codecs (postcard for MCU links, JSON for services);
+//! - [`version`]: each type's version chain, schema id and migrations; [`frame`]: the versioned
+//!   wire frames (postcard header, JSON `"v"`); [`announce`]: the
+//!   retained `aimdb/<node>/schema` announcement of what a peer speaks;
 //! - [`topic`]: the MQTT topic scheme `aimdb/<node>/<key>`, `aimdb/<node>/cmd/<key>`,
 //!   `aimdb/<node>/status` and MQTT filter matching;
 //! - [`transforms`]: the built-in transforms as pure state machines (threshold alerts, moving
@@ -27,12 +30,16 @@ extern crate alloc;
 #[cfg(feature = "std")]
 extern crate std;
 
+pub mod announce;
 pub mod codec;
+pub mod frame;
 pub mod keys;
 mod record_type;
+pub mod shape;
 pub mod topic;
 pub mod transforms;
 pub mod types;
+pub mod version;
 
 pub use codec::{Codec, CodecError};
 pub use record_type::{RecordType, RECORD_TYPE_NAMES};
@@ -40,3 +47,4 @@ pub use types::{
     id, AlertLevel, DewPoint, Heartbeat, Humidity, Id, IdTooLong, NodeCommand, NodeStatus,
     Temperature, TemperatureAlert,
 };
+pub use version::{SchemaId, Versioned};

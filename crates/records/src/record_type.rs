@@ -2,16 +2,15 @@
 
 use core::fmt::Debug;
 
-use serde::de::DeserializeOwned;
-use serde::Serialize;
-
 use crate::types::{
     DewPoint, Heartbeat, Humidity, NodeCommand, NodeStatus, Temperature, TemperatureAlert,
 };
+use crate::version::Versioned;
 
 /// A type that can be the value of a record: encodable with every [`Codec`](crate::Codec),
-/// shareable between tasks, and named.
-pub trait RecordType: Serialize + DeserializeOwned + Clone + Send + Sync + Debug + 'static {
+/// versioned ([`Versioned`]: its version chain and schema id), shareable between tasks, and
+/// named.
+pub trait RecordType: Versioned + Send + Sync + Debug {
     /// The type's name as written in the daemon's config (`type = "Temperature"`) and shown by
     /// `aimdbd types`. Equal to the Rust type name.
     const NAME: &'static str;
@@ -56,10 +55,24 @@ macro_rules! impl_record_type {
             impl RecordType for $t {
                 const NAME: &'static str = stringify!($t);
             }
+            // Every chain is checked when this crate builds, not only where it is walked.
+            const _: () = <$t as Versioned>::CHAIN_OK;
         )*
     };
 }
 for_each_record_type!(impl_record_type);
+
+// Every record type is at its first version. When one changes shape, move its old definition to
+// `types::v1` and implement `Versioned` for the new one by hand (docs/TOPICS.md).
+crate::first_version!(
+    Temperature,
+    Humidity,
+    Heartbeat,
+    TemperatureAlert,
+    DewPoint,
+    NodeCommand,
+    NodeStatus
+);
 
 macro_rules! record_type_names {
     ($($t:ident),*) => {

@@ -5,10 +5,11 @@
 //! | `aimdb/<node>/<record-key>` | a record value (postcard) | the node owning the record |
 //! | `aimdb/<node>/cmd/<record-key>` | a command for a mailbox record (postcard) | the gateway |
 //! | `aimdb/<node>/status` | `online` / `offline` as plain text, retained | the node (birth, last will, clean shutdown) |
+//! | `aimdb/<node>/schema` | the record types and versions it speaks ([`announce`](crate::announce)), retained | every node and gateway, at birth |
 //!
 //! `<node>` and `<record-key>` are single topic levels: non-empty, without `/`, `+`, `#` or NUL
-//! ([`validate_segment`]). A record key must also not be `cmd` or `status`, which the scheme
-//! reserves ([`validate_key`]).
+//! ([`validate_segment`]). A record key must also not be `cmd`, `status` or `schema`, which
+//! the scheme reserves ([`validate_key`]).
 //!
 //! The builders ([`record_topic`], …) do not validate their arguments: validate node ids and
 //! keys once, where they enter the system (config loading, firmware constants), with
@@ -29,6 +30,10 @@ pub const PREFIX: &str = "aimdb";
 pub const CMD_LEVEL: &str = "cmd";
 /// The last level of a status topic: `aimdb/<node>/status`.
 pub const STATUS_LEVEL: &str = "status";
+/// The last level of a schema topic: `aimdb/<node>/schema`.
+pub const SCHEMA_LEVEL: &str = "schema";
+/// The filter matching every node's schema announcement.
+pub const SCHEMA_FILTER: &str = "aimdb/+/schema";
 /// Status-topic payload published as the birth message (retained).
 pub const STATUS_ONLINE: &str = "online";
 /// Status-topic payload of the last will and of a clean shutdown (retained).
@@ -63,15 +68,21 @@ pub enum Topic<'a> {
         /// The node whose status this is.
         node: &'a str,
     },
+    /// `aimdb/<node>/schema`: what `node` speaks ([`announce`](crate::announce)).
+    Schema {
+        /// The announcing node.
+        node: &'a str,
+    },
 }
 
 impl<'a> Topic<'a> {
     /// The node named in the topic.
     pub fn node(&self) -> &'a str {
         match *self {
-            Topic::Record { node, .. } | Topic::Command { node, .. } | Topic::Status { node } => {
-                node
-            }
+            Topic::Record { node, .. }
+            | Topic::Command { node, .. }
+            | Topic::Status { node }
+            | Topic::Schema { node } => node,
         }
     }
 }
@@ -82,6 +93,7 @@ impl fmt::Display for Topic<'_> {
             Topic::Record { node, key } => write!(f, "{PREFIX}/{node}/{key}"),
             Topic::Command { node, key } => write!(f, "{PREFIX}/{node}/{CMD_LEVEL}/{key}"),
             Topic::Status { node } => write!(f, "{PREFIX}/{node}/{STATUS_LEVEL}"),
+            Topic::Schema { node } => write!(f, "{PREFIX}/{node}/{SCHEMA_LEVEL}"),
         }
     }
 }
@@ -98,6 +110,10 @@ fn status_parts(node: &str) -> [&str; 5] {
     [PREFIX, "/", node, "/", STATUS_LEVEL]
 }
 
+fn schema_parts(node: &str) -> [&str; 5] {
+    [PREFIX, "/", node, "/", SCHEMA_LEVEL]
+}
+
 /// `aimdb/<node>/<key>`: where `node` publishes record `key`.
 pub fn record_topic<K: RecordKey + ?Sized>(node: &str, key: &K) -> String {
     record_parts(node, key.as_key()).concat()
@@ -111,6 +127,12 @@ pub fn command_topic<K: RecordKey + ?Sized>(node: &str, key: &K) -> String {
 /// `aimdb/<node>/status`: where `node` announces `online` / `offline` (retained).
 pub fn status_topic(node: &str) -> String {
     status_parts(node).concat()
+}
+
+/// `aimdb/<node>/schema`: where `node` announces the record types and versions it speaks
+/// (retained).
+pub fn schema_topic(node: &str) -> String {
+    schema_parts(node).concat()
 }
 
 /// `aimdb/+/<key>`: the filter matching record `key` from every node.
@@ -165,6 +187,14 @@ pub fn status_topic_into<const N: usize>(
     fill(out, &status_parts(node))
 }
 
+/// [`schema_topic`] into a fixed-capacity string; same contract as [`record_topic_into`].
+pub fn schema_topic_into<const N: usize>(
+    out: &mut heapless::String<N>,
+    node: &str,
+) -> Result<(), heapless::CapacityError> {
+    fill(out, &schema_parts(node))
+}
+
 /// Splits an aimdb topic into its parts, or `None` if `topic` is not one (other prefix, wrong
 /// number of levels, an invalid node or key, a reserved key as record key).
 pub fn parse(topic: &str) -> Option<Topic<'_>> {
@@ -173,6 +203,9 @@ pub fn parse(topic: &str) -> Option<Topic<'_>> {
     validate_segment(node).ok()?;
     if rest == STATUS_LEVEL {
         return Some(Topic::Status { node });
+    }
+    if rest == SCHEMA_LEVEL {
+        return Some(Topic::Schema { node });
     }
     if let Some(key) = rest
         .strip_prefix(CMD_LEVEL)
@@ -249,10 +282,10 @@ pub fn validate_segment(segment: &str) -> Result<(), TopicError> {
 }
 
 /// Checks a record key for use in topics: [`validate_segment`], and not one of the levels the
-/// scheme reserves (`cmd`, `status`).
+/// scheme reserves (`cmd`, `status`, `schema`).
 pub fn validate_key(key: &str) -> Result<(), TopicError> {
     validate_segment(key)?;
-    if key == CMD_LEVEL || key == STATUS_LEVEL {
+    if key == CMD_LEVEL || key == STATUS_LEVEL || key == SCHEMA_LEVEL {
         return Err(TopicError::ReservedKey);
     }
     Ok(())
@@ -305,7 +338,7 @@ pub enum TopicError {
     MultiLevelWildcardNotLast,
     /// A filter has `+` or `#` next to other characters in one level (`a+`, `#b`).
     WildcardNotWholeLevel,
-    /// A record key is `cmd` or `status`, levels the topic scheme reserves.
+    /// A record key is `cmd`, `status` or `schema`, levels the topic scheme reserves.
     ReservedKey,
 }
 
@@ -335,7 +368,7 @@ impl fmt::Display for TopicError {
                 f.write_str("'+' and '#' must stand alone in their level (like a/+/b or a/#)")
             }
             TopicError::ReservedKey => {
-                f.write_str("\"cmd\" and \"status\" are reserved by the topic scheme")
+                f.write_str("\"cmd\", \"status\" and \"schema\" are reserved by the topic scheme")
             }
         }
     }

@@ -1,5 +1,6 @@
 //! Alerts derived from measurements.
 
+use postcard_schema::Schema;
 use serde::{Deserialize, Serialize};
 
 use super::Id;
@@ -8,7 +9,7 @@ use super::Id;
 ///
 /// JSON: `"normal"`, `"high"`, `"low"`. Postcard: the variant index (`0`, `1`, `2`), so new
 /// levels may only be appended.
-#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Serialize, Deserialize, Schema, Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[serde(rename_all = "snake_case")]
 pub enum AlertLevel {
     /// Within the thresholds (or back within them, past the hysteresis band).
@@ -25,7 +26,7 @@ pub enum AlertLevel {
 ///
 /// JSON: `{"sensor_id":"indoor-1","celsius":36.5,"threshold":35.0,"level":"high",
 /// "timestamp_ms":1700000000000}`.
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[derive(Serialize, Deserialize, Schema, Clone, Debug, PartialEq)]
 pub struct TemperatureAlert {
     /// The sensor whose reading caused the alert.
     pub sensor_id: Id,

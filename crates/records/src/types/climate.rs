@@ -1,5 +1,6 @@
 //! Climate measurements: temperature, relative humidity and the derived dew point.
 
+use postcard_schema::Schema;
 use serde::{Deserialize, Serialize};
 
 use super::Id;
@@ -7,7 +8,7 @@ use super::Id;
 /// One air-temperature reading.
 ///
 /// JSON: `{"sensor_id":"indoor-1","celsius":21.5,"timestamp_ms":1700000000000}`.
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[derive(Serialize, Deserialize, Schema, Clone, Debug, PartialEq)]
 pub struct Temperature {
     /// The sensor that measured it, unique within its node.
     pub sensor_id: Id,
@@ -22,7 +23,7 @@ pub struct Temperature {
 /// One relative-humidity reading.
 ///
 /// JSON: `{"sensor_id":"indoor-1","percent":45.0,"timestamp_ms":1700000000000}`.
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[derive(Serialize, Deserialize, Schema, Clone, Debug, PartialEq)]
 pub struct Humidity {
     /// The sensor that measured it, unique within its node.
     pub sensor_id: Id,
@@ -37,7 +38,7 @@ pub struct Humidity {
 /// [`DewPointJoin`](crate::transforms::DewPointJoin)).
 ///
 /// JSON: `{"sensor_id":"indoor-1","celsius":9.3,"timestamp_ms":1700000000000}`.
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[derive(Serialize, Deserialize, Schema, Clone, Debug, PartialEq)]
 pub struct DewPoint {
     /// The temperature sensor the dew point was computed for.
     pub sensor_id: Id,

@@ -1,5 +1,6 @@
 //! Node liveness and control: heartbeats, commands and the online/offline status.
 
+use postcard_schema::Schema;
 use serde::{Deserialize, Serialize};
 
 use super::Id;
@@ -7,7 +8,7 @@ use super::Id;
 /// A periodic sign of life from a node.
 ///
 /// JSON: `{"node_id":"node-7","uptime_s":3600,"seq":42}`.
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[derive(Serialize, Deserialize, Schema, Clone, Debug, PartialEq)]
 pub struct Heartbeat {
     /// The node sending it.
     pub node_id: Id,
@@ -23,7 +24,7 @@ pub struct Heartbeat {
 ///
 /// JSON: `{"set_sample_period":{"ms":5000}}`, `{"set_led":{"on":true}}`, `"reboot"`,
 /// `"identify"`. Postcard: variant index then fields, so new commands may only be appended.
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[derive(Serialize, Deserialize, Schema, Clone, Debug, PartialEq)]
 #[serde(rename_all = "snake_case")]
 pub enum NodeCommand {
     /// Sample the node's sensors every `ms` milliseconds.
@@ -48,7 +49,7 @@ pub enum NodeCommand {
 /// will and clean shutdown), not a codec encoding: see [`NodeStatus::as_payload`] and
 /// [`NodeStatus::from_payload`]. Inside the record graph the type encodes like any other record
 /// (JSON `"online"`, postcard variant index).
-#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Serialize, Deserialize, Schema, Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[serde(rename_all = "snake_case")]
 pub enum NodeStatus {
     /// The node is connected.
