@@ -9,14 +9,18 @@ use std::sync::Arc;
 use aimdb_core::{
     AccessError, AimDb, AimDbBuilder, Consumer, DbHandle, Decoder, Encoder, RecvError, TopicDecoder,
 };
+use aimdb_records::frame::{self, FrameError};
 use aimdb_records::types::*;
-use aimdb_records::{for_each_record_type, RecordType};
+use aimdb_records::version::{negotiate, VersionError};
+use aimdb_records::{announce, for_each_record_type, Codec, RecordType};
+use parking_lot::Mutex;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::Value;
 
 use crate::components::{Env, TapEvent, TapFeed};
 use crate::config::{LinkCodec, RecordConfig, Writer};
+use crate::mqtt::schemas::schemas;
 use crate::store::Weigh;
 use crate::Rt;
 
@@ -26,6 +30,13 @@ pub struct TypeEntry {
     pub name: &'static str,
     /// Whether links of this type may use the postcard codec.
     pub postcard: bool,
+    /// Its current version (`0` for `json`, which is not versioned).
+    pub version: u16,
+    /// The version to speak with a peer that announced these `(version, short schema id)`
+    /// pairs (`None`: announced nothing); `None` if they share none.
+    pub negotiate: fn(Option<&[(u16, u32)]>) -> Option<u16>,
+    /// Appends its line of a schema announcement (nothing for `json`).
+    pub announce: fn(&mut String),
     /// The Rust type's name.
     pub rust_name: fn() -> &'static str,
     /// The fields of its values (empty for `json`, whose objects may have any).
@@ -58,26 +69,111 @@ pub enum SetJsonError {
 
 /// What a record value must be.
 pub trait Storable:
-    Serialize + DeserializeOwned + Weigh + Clone + Send + Sync + Debug + 'static
+    Serialize + DeserializeOwned + Weigh + Wire + Clone + Send + Sync + Debug + 'static
 {
 }
-impl<T: Serialize + DeserializeOwned + Weigh + Clone + Send + Sync + Debug + 'static> Storable
-    for T
+impl<T: Serialize + DeserializeOwned + Weigh + Wire + Clone + Send + Sync + Debug + 'static>
+    Storable for T
 {
 }
 
-macro_rules! fixed_size {
+/// Why a payload was not decoded.
+pub enum WireError {
+    /// Its version is unknown here (or its schema id differs): counted per record and version.
+    Version {
+        /// The payload's version.
+        version: u16,
+        /// What was wrong.
+        detail: String,
+    },
+    /// It is not a valid encoding.
+    Codec(String),
+}
+
+/// How values of a type travel over a wire codec: versioned frames for the record types
+/// (`aimdb_records::frame`), the plain codec for `json`.
+pub trait Wire: Sized {
+    /// The type's current version, `0` when not versioned.
+    const VERSION: u16;
+    /// See [`TypeEntry::negotiate`].
+    fn negotiate(peer: Option<&[(u16, u32)]>) -> Option<u16>;
+    /// See [`TypeEntry::announce`].
+    fn announce(out: &mut String);
+    /// Appends `self` at `version` with `codec`; on error `out` is unchanged.
+    fn encode_at(&self, codec: Codec, version: u16, out: &mut Vec<u8>) -> Result<(), String>;
+    /// Decodes a payload of any version this build knows.
+    fn decode_any(codec: Codec, bytes: &[u8]) -> Result<Self, WireError>;
+}
+
+fn wire_error(e: FrameError) -> WireError {
+    match e {
+        VersionError::Unknown { version, .. } | VersionError::SchemaMismatch { version, .. } => {
+            WireError::Version {
+                version,
+                detail: e.to_string(),
+            }
+        }
+        VersionError::Codec(c) => WireError::Codec(c.to_string()),
+        VersionError::Unrepresentable(u) => WireError::Codec(u.to_string()),
+    }
+}
+
+macro_rules! versioned_wire {
     ($($t:ident),*) => {
-        $(impl Weigh for $t {})*
+        $(
+            impl Weigh for $t {}
+            impl Wire for $t {
+                const VERSION: u16 = <$t as aimdb_records::Versioned>::VERSION;
+                fn negotiate(peer: Option<&[(u16, u32)]>) -> Option<u16> {
+                    negotiate::<$t>(peer)
+                }
+                fn announce(out: &mut String) {
+                    let _ = announce::write_type::<$t, _>(out);
+                }
+                fn encode_at(&self, codec: Codec, version: u16, out: &mut Vec<u8>) -> Result<(), String> {
+                    match codec {
+                        Codec::Postcard => frame::encode_postcard(self, version, out),
+                        Codec::Json => frame::encode_json(self, version, out),
+                    }
+                    .map_err(|e| e.to_string())
+                }
+                fn decode_any(codec: Codec, bytes: &[u8]) -> Result<Self, WireError> {
+                    match codec {
+                        Codec::Postcard => frame::decode_postcard(bytes),
+                        Codec::Json => frame::decode_json(bytes),
+                    }
+                    .map_err(wire_error)
+                }
+            }
+        )*
     };
 }
-for_each_record_type!(fixed_size);
+for_each_record_type!(versioned_wire);
+
+impl Wire for Value {
+    const VERSION: u16 = 0;
+    fn negotiate(_: Option<&[(u16, u32)]>) -> Option<u16> {
+        Some(0)
+    }
+    fn announce(_: &mut String) {}
+    fn encode_at(&self, codec: Codec, _: u16, out: &mut Vec<u8>) -> Result<(), String> {
+        codec.encode(self, out).map_err(|e| e.to_string())
+    }
+    fn decode_any(codec: Codec, bytes: &[u8]) -> Result<Self, WireError> {
+        codec
+            .decode(bytes)
+            .map_err(|e| WireError::Codec(e.to_string()))
+    }
+}
 
 impl TypeEntry {
     const fn of<T: Storable>(name: &'static str, postcard: bool) -> Self {
         Self {
             name,
             postcard,
+            version: T::VERSION,
+            negotiate: T::negotiate,
+            announce: T::announce,
             rust_name: std::any::type_name::<T>,
             fields: crate::config::field_names::<T>,
             configure: configure::<T>,
@@ -133,12 +229,16 @@ fn configure<T: Storable>(
             reg.tap_named("store", store.tap::<T>(rec));
         }
         for l in &rec.links_to {
-            reg.link_to_with(&l.url, encoder::<T>(l.codec));
+            let peer = peer_node(&l.topic, &env.node_id);
+            reg.link_to_with(&l.url, encoder::<T>(l.codec, peer));
         }
         for l in &rec.links_from {
+            let from = Source::new::<T>(&rec.key);
             match &l.node_into {
-                None => reg.link_from_with(&l.url, decoder::<T>(l.codec)),
-                Some(field) => reg.link_from_topic(&l.url, node_decoder::<T>(l.codec, field)),
+                None => reg.link_from_with(&l.url, decoder::<T>(l.codec, from)),
+                Some(field) => {
+                    reg.link_from_topic(&l.url, node_decoder::<T>(l.codec, field, from))
+                }
             };
         }
     });
@@ -156,11 +256,60 @@ fn feed<T: Storable>(mut consumer: Consumer<T, Rt>) -> TapFeed {
     }))
 }
 
-fn encoder<T: Storable>(codec: LinkCodec) -> Encoder<T> {
+/// The node a link's topic addresses (`aimdb/<node>/...`), unless it is this gateway's own
+/// or a template: values to it are sent in the version that node speaks.
+fn peer_node(topic: &str, own: &str) -> Option<String> {
+    if topic.contains('{') {
+        return None;
+    }
+    let node = aimdb_records::topic::parse(topic)?.node();
+    (node != own).then(|| node.to_string())
+}
+
+/// The version to send to a peer node, cached until the announcement table changes.
+struct PeerVersion {
+    node: String,
+    entry: &'static TypeEntry,
+    cached: Mutex<(u64, Option<u16>)>,
+}
+
+impl PeerVersion {
+    fn new<T: Storable>(node: String) -> Option<Self> {
+        let rust_name = std::any::type_name::<T>();
+        let entry = TYPES.iter().copied().find(|e| (e.rust_name)() == rust_name)?;
+        Some(Self {
+            node,
+            entry,
+            cached: Mutex::new((u64::MAX, None)),
+        })
+    }
+
+    fn get(&self) -> Option<u16> {
+        let table = schemas();
+        let generation = table.generation();
+        let mut cached = self.cached.lock();
+        if cached.0 != generation {
+            *cached = (generation, table.version_for(&self.node, self.entry));
+        }
+        cached.1
+    }
+}
+
+fn encoder<T: Storable>(codec: LinkCodec, peer: Option<String>) -> Encoder<T> {
+    let peer = peer.and_then(PeerVersion::new::<T>);
     Arc::new(move |v: &T, out: &mut Vec<u8>| match codec {
-        LinkCodec::Wire(c) => c
-            .encode(v, out)
-            .map_err(|e| aimdb_core::CodecError(e.to_string())),
+        LinkCodec::Wire(c) => {
+            let version = match &peer {
+                None => T::VERSION,
+                Some(p) => p.get().ok_or_else(|| {
+                    aimdb_core::CodecError(format!(
+                        "node {:?} announced no version of {} that this gateway speaks",
+                        p.node, p.entry.name
+                    ))
+                })?,
+            };
+            v.encode_at(c, version, out).map_err(aimdb_core::CodecError)
+        }
         LinkCodec::Text => match serde_json::to_value(v) {
             Ok(Value::String(s)) => {
                 out.extend_from_slice(s.as_bytes());
@@ -173,11 +322,41 @@ fn encoder<T: Storable>(codec: LinkCodec) -> Encoder<T> {
     })
 }
 
-fn decode<T: Storable>(codec: LinkCodec, bytes: &[u8]) -> Result<T, aimdb_core::CodecError> {
+/// The record a decoder feeds, for counting payloads refused for their version.
+#[derive(Clone)]
+struct Source {
+    record: Arc<str>,
+    type_name: &'static str,
+}
+
+impl Source {
+    fn new<T: Storable>(record: &str) -> Self {
+        let type_name = std::any::type_name::<T>();
+        Self {
+            record: record.into(),
+            type_name: type_name.rsplit("::").next().unwrap_or(type_name),
+        }
+    }
+}
+
+/// The start of a decode error that a payload's version caused: the inbound router counts it
+/// as `reason="version"` and does not log it again (the first of each record and version is
+/// logged by [`NodeSchemas::refused`](crate::mqtt::schemas::NodeSchemas::refused)).
+pub const VERSION_ERROR: &str = "version: ";
+
+fn decode<T: Storable>(
+    codec: LinkCodec,
+    bytes: &[u8],
+    from: &Source,
+) -> Result<T, aimdb_core::CodecError> {
     match codec {
-        LinkCodec::Wire(c) => c
-            .decode::<T>(bytes)
-            .map_err(|e| aimdb_core::CodecError(e.to_string())),
+        LinkCodec::Wire(c) => T::decode_any(c, bytes).map_err(|e| match e {
+            WireError::Version { version, detail } => {
+                schemas().refused(&from.record, from.type_name, version, &detail);
+                aimdb_core::CodecError(format!("{VERSION_ERROR}{detail}"))
+            }
+            WireError::Codec(e) => aimdb_core::CodecError(e),
+        }),
         LinkCodec::Text => {
             let text = std::str::from_utf8(bytes)
                 .map_err(|e| aimdb_core::CodecError(format!("text payload is not UTF-8: {e}")))?;
@@ -187,17 +366,17 @@ fn decode<T: Storable>(codec: LinkCodec, bytes: &[u8]) -> Result<T, aimdb_core::
     }
 }
 
-fn decoder<T: Storable>(codec: LinkCodec) -> Decoder<T> {
-    Arc::new(move |bytes: &[u8]| decode::<T>(codec, bytes))
+fn decoder<T: Storable>(codec: LinkCodec, from: Source) -> Decoder<T> {
+    Arc::new(move |bytes: &[u8]| decode::<T>(codec, bytes, &from))
 }
 
 /// Decodes with `codec`, then sets string field `field` to the node of an `aimdb/<node>/...`
 /// topic (other topics leave the value as decoded). Goes through JSON, so it costs more than a
 /// plain decode; only links with `node_into` use it.
-fn node_decoder<T: Storable>(codec: LinkCodec, field: &str) -> TopicDecoder<T> {
+fn node_decoder<T: Storable>(codec: LinkCodec, field: &str, from: Source) -> TopicDecoder<T> {
     let field = field.to_string();
     Arc::new(move |topic: &str, bytes: &[u8]| {
-        let value = decode::<T>(codec, bytes)?;
+        let value = decode::<T>(codec, bytes, &from)?;
         let Some(node) = aimdb_records::topic::parse(topic).map(|t| t.node()) else {
             return Ok(value);
         };

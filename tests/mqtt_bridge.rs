@@ -140,9 +140,10 @@ fn values_cross_the_bridge_transformed_and_routed_by_node() {
     let seqs: Vec<_> = all.iter().map(|r| json(r)["seq"].as_u64()).collect();
     assert_eq!(seqs, vec![Some(1), Some(2)]);
     let one = watcher.wait_for("out/hb.node1", 1);
-    let hb: Heartbeat = Codec::Postcard
-        .decode(&one[0].payload)
-        .expect("postcard out");
+    // What the gateway sends is framed with its version (docs/TOPICS.md, "Versioned frames").
+    assert_eq!(one[0].payload[0], aimdb_records::frame::MARKER);
+    let hb: Heartbeat =
+        aimdb_records::frame::decode_postcard(&one[0].payload).expect("postcard out");
     assert_eq!((hb.node_id.as_str(), hb.seq), ("node-1", 1));
     std::thread::sleep(std::time::Duration::from_millis(300));
     assert_eq!(

@@ -190,6 +190,12 @@ pub(super) async fn set_record(
     }
 }
 
+/// `GET /api/nodes`: every node that announced its record types on `aimdb/<node>/schema`, with
+/// the version this gateway speaks with it for each (see `crate::mqtt::schemas`).
+pub(super) async fn nodes() -> Response {
+    Json(crate::mqtt::schemas::schemas().view()).into_response()
+}
+
 pub(super) async fn graph(State(state): State<AdminState>) -> Response {
     match live(&state) {
         Ok(l) => Json(render::json(&l.config)).into_response(),

@@ -44,6 +44,7 @@ pub fn render(state: &AdminState) -> String {
     crate::telemetry::process::render(&mut out);
     super::server::render(&mut out);
     crate::mqtt::metrics::metrics().render(&mut out, label);
+    crate::mqtt::schemas::schemas().render(&mut out, label);
     if let Some(store) = state.store() {
         super::store_metrics::render(&mut out, &store);
     }

@@ -1,6 +1,7 @@
 //! The admin HTTP endpoint (loopback): `/healthz`, `/readyz`, `/metrics`, `/api/records`,
 //! `/api/records/{key}` (GET latest value, POST a new one), `/api/records/{key}/history`
-//! (stored values), `/api/graph`.
+//! (stored values), `/api/graph`, `/api/nodes` (what each
+//! node announced it speaks).
 //!
 //! Built on axum (hyper 1 underneath, HTTP/1 only); see docs/OPERATIONS.md for why. Every
 //! request passes the [`access`] guard first (Host, Origin, bearer token, JSON for writes).
@@ -36,6 +37,7 @@ pub fn router(state: AdminState) -> Router {
         )
         .route("/api/records/{key}/history", get(history::history))
         .route("/api/graph", get(api::graph))
+        .route("/api/nodes", get(api::nodes))
         .layer(middleware::from_fn_with_state(state.clone(), access::guard))
         .layer(middleware::from_fn(server::deadline))
         .with_state(state)

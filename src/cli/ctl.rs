@@ -43,6 +43,8 @@ enum CtlCommand {
     Set { key: String, json: String },
     /// The running graph.
     Graph,
+    /// Every node that announced its record types, and the version spoken with each.
+    Nodes,
     /// Health and readiness.
     Health,
 }
@@ -124,11 +126,54 @@ pub(super) fn ctl(args: &CtlArgs, config: Option<&Path>) -> u8 {
     }
 }
 
+/// `/api/nodes` as a table: one line per node and record type.
+fn nodes_table(body: &str) -> Result<String, String> {
+    let nodes: serde_json::Value =
+        serde_json::from_str(body).map_err(|e| format!("/api/nodes is not JSON: {e}"))?;
+    let mut out = format!(
+        "{:<24} {:<18} {:<12} {:<8} {:<8} {}\n",
+        "NODE", "TYPE", "ANNOUNCED", "OURS", "SPEAK", "STATUS"
+    );
+    for node in nodes.as_array().into_iter().flatten() {
+        let name = node["node"].as_str().unwrap_or("?");
+        for t in node["types"].as_array().into_iter().flatten() {
+            let versions: Vec<String> = t["versions"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|v| v[0].as_u64().map(|n| format!("v{n}")))
+                .collect();
+            let v = |f: &str| t[f].as_u64().map_or("-".to_string(), |n| format!("v{n}"));
+            let status = match (t["ours"].is_null(), t["mismatch"].as_bool()) {
+                (true, _) => "unknown type",
+                (false, Some(true)) => "MISMATCH",
+                _ => "ok",
+            };
+            out.push_str(&format!(
+                "{name:<24} {:<18} {:<12} {:<8} {:<8} {status}\n",
+                t["type"].as_str().unwrap_or("?"),
+                versions.join(","),
+                v("ours"),
+                v("speak"),
+            ));
+        }
+    }
+    Ok(out)
+}
+
 async fn run(args: &CtlArgs, target: &Target) -> Result<(), String> {
     let t = target;
     match &args.command {
         CtlCommand::Records => print_ok(request(t, "GET", "/api/records", None).await?),
         CtlCommand::Graph => print_ok(request(t, "GET", "/api/graph", None).await?),
+        CtlCommand::Nodes => {
+            let (status, body) = request(t, "GET", "/api/nodes", None).await?;
+            if status != 200 {
+                return print_ok((status, body));
+            }
+            print!("{}", nodes_table(&body)?);
+            Ok(())
+        }
         CtlCommand::Get { key } => print_ok(request(t, "GET", &record_path(key), None).await?),
         CtlCommand::Set { key, json } => {
             serde_json::from_str::<serde_json::Value>(json)

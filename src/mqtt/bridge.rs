@@ -73,7 +73,11 @@ impl Bridge {
                 mqtt.outbox_max_bytes,
                 mqtt.max_packet_size,
             )),
-            router: Arc::new(Router::new(mqtt.max_packet_size, !mqtt.clean_session)),
+            router: Arc::new(Router::new(
+                mqtt.max_packet_size,
+                !mqtt.clean_session,
+                &config.node_id,
+            )),
             cfg: Arc::new(mqtt.clone()),
             node_id: config.node_id.clone(),
             abandon: Arc::new(Notify::new()),

@@ -47,6 +47,15 @@ use super::metrics::{metrics, BadInput, LinkMetrics};
 use super::ratelimit::LogLimit;
 use crate::telemetry::unix_ms;
 
+/// `filters` and, unless it is there already, every node's schema announcement
+/// (`aimdb/+/schema`, QoS 1), which the gateway always follows (see [`super::schemas`]).
+fn with_schema_filter(mut filters: Vec<(String, QoS)>) -> Vec<(String, QoS)> {
+    if !filters.iter().any(|(f, _)| f == topic::SCHEMA_FILTER) {
+        filters.push((topic::SCHEMA_FILTER.to_string(), QoS::AtLeastOnce));
+    }
+    filters
+}
+
 /// QoS 0 messages kept while no graph is bound (a reload); later ones are dropped and counted.
 pub const SWAP_QOS0: usize = 10_000;
 
@@ -97,6 +106,8 @@ struct Flow {
 pub struct Router {
     bound: RwLock<Links>,
     flow: Mutex<Flow>,
+    /// This gateway's node id: its own schema announcement comes back and is not a node's.
+    own_node: String,
     /// The filters subscribed to, with their QoS (the bound graph's, or the last one's).
     filters: Mutex<Vec<(String, QoS)>>,
     /// Bumped at every attach and at close.
@@ -106,15 +117,16 @@ pub struct Router {
     /// Whether the broker keeps the session (and so redelivers what was not acknowledged).
     persistent: bool,
     max_packet: usize,
-    logs: [LogLimit; 4],
+    logs: [LogLimit; BadInput::ALL.len()],
 }
 
 const LOG_EVERY: Duration = Duration::from_secs(10);
 
 impl Router {
     /// A router with no graph bound yet.
-    pub fn new(max_packet: usize, persistent: bool) -> Self {
+    pub fn new(max_packet: usize, persistent: bool, own_node: &str) -> Self {
         Self {
+            own_node: own_node.to_string(),
             bound: RwLock::new(Links::Detached),
             flow: Mutex::new(Flow {
                 acks: AckQueue::default(),
@@ -142,7 +154,7 @@ impl Router {
 
     /// The filters to subscribe to after a (re)connect.
     pub fn filters(&self) -> Vec<(String, QoS)> {
-        self.filters.lock().clone()
+        with_schema_filter(self.filters.lock().clone())
     }
 
     /// Binds a starting graph's inbound `links` (`routes[i]` is the route of `links[i]`), to be
@@ -185,6 +197,7 @@ impl Router {
 
     /// Unsubscribes what `filters` no longer has and subscribes what is new or changed.
     fn resubscribe(&self, flow: &Flow, filters: Vec<(String, QoS)>) {
+        let filters = with_schema_filter(filters);
         let mut current = self.filters.lock();
         if let Some(client) = &flow.client {
             for (f, _) in current
@@ -277,8 +290,16 @@ impl Router {
                 flow.acks.routed(id);
             }
         } else {
-            if let Some(t) = topic::parse(&p.topic) {
-                metrics().node_message(t.node(), unix_ms());
+            match topic::parse(&p.topic) {
+                // Our own announcement, retained: neither a node's message nor a node's schema.
+                Some(topic::Topic::Schema { node }) if node == self.own_node => {}
+                Some(t) => {
+                    metrics().node_message(t.node(), unix_ms());
+                    if let topic::Topic::Schema { node } = t {
+                        self.announced(node, &p);
+                    }
+                }
+                None => {}
             }
             match (binding, id) {
                 (Some(b), None) => {
@@ -409,6 +430,11 @@ impl Router {
                         flow.acks.owe(id, b.base + i, pos);
                     }
                 }
+                Err(e) if e.0.starts_with(crate::record_types::VERSION_ERROR) => {
+                    // Logged once per record and version where it was refused.
+                    route.metrics.errors.fetch_add(1, Ordering::Relaxed);
+                    metrics().bad_input(BadInput::Version);
+                }
                 Err(e) => {
                     route.metrics.errors.fetch_add(1, Ordering::Relaxed);
                     self.bad(BadInput::Decode, &p.topic, Some(&link.record), || {
@@ -417,7 +443,7 @@ impl Router {
                 }
             }
         }
-        if !matched {
+        if !matched && !matches!(topic::parse(&p.topic), Some(topic::Topic::Schema { .. })) {
             self.bad(BadInput::UnknownTopic, &p.topic, None, || {
                 "no link_from filter matches the topic".to_string()
             });
@@ -441,6 +467,13 @@ impl Router {
         drop(flow);
         self.rebound.notify_waiters();
         metrics().unacked.store(0, Ordering::Relaxed);
+    }
+
+    /// Takes a node's schema announcement into the table; a refused one is counted and logged.
+    fn announced(&self, node: &str, p: &Publish) {
+        if let Err(e) = super::schemas::schemas().announce(node, &p.payload, unix_ms()) {
+            self.bad(BadInput::Announcement, &p.topic, None, || e.to_string());
+        }
     }
 
     fn bad(

@@ -23,14 +23,22 @@ pub enum BadInput {
     /// A QoS 0 message arrived while the graph was being swapped (reload) and the router already
     /// held as many as it keeps for the swap.
     Reloading,
+    /// The payload is of a version this gateway does not know, or its schema id differs
+    /// (counted per record and version in `aimdbd_mqtt_unknown_version_total`).
+    Version,
+    /// A schema announcement (`aimdb/<node>/schema`) that was refused.
+    Announcement,
 }
 
 impl BadInput {
-    const ALL: [BadInput; 4] = [
+    /// Every reason.
+    pub const ALL: [BadInput; 6] = [
         BadInput::Decode,
         BadInput::Oversized,
         BadInput::UnknownTopic,
         BadInput::Reloading,
+        BadInput::Version,
+        BadInput::Announcement,
     ];
 
     /// The `reason` label.
@@ -40,6 +48,8 @@ impl BadInput {
             BadInput::Oversized => "oversized",
             BadInput::UnknownTopic => "unknown_topic",
             BadInput::Reloading => "reloading",
+            BadInput::Version => "version",
+            BadInput::Announcement => "announcement",
         }
     }
 }
@@ -130,7 +140,7 @@ pub struct MqttMetrics {
     pub publish_ack: Histogram,
     /// The disk outbox's file and its `outbox_max_file_bytes`, once it is open.
     outbox_file: Mutex<Option<(PathBuf, u64)>>,
-    bad: [AtomicU64; 4],
+    bad: [AtomicU64; BadInput::ALL.len()],
     links: Mutex<BTreeMap<LinkKey, Arc<LinkMetrics>>>,
     active: Mutex<Vec<(LinkKey, Arc<LinkMetrics>)>>,
     nodes: Mutex<BTreeMap<String, NodeSeen>>,

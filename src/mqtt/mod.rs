@@ -12,6 +12,8 @@
 //!   the broker's acknowledgements.
 //! - [`outbox`]: the bounded per-link queues and their SQLite copy (`outbox = "disk"`).
 //! - [`tls`]: rustls client config for `mqtts://`.
+//! - [`schemas`]: what each node speaks (its `aimdb/<node>/schema` announcement), the version
+//!   to talk to it in, and payloads of unknown versions.
 //! - [`metrics`]: the counters behind `/metrics`.
 //!
 //! User-facing reference: docs/MQTT.md.
@@ -25,6 +27,7 @@ pub mod outbound;
 pub mod outbox;
 pub mod publisher;
 pub mod ratelimit;
+pub mod schemas;
 pub mod session;
 pub mod tls;
 pub mod unbridged;

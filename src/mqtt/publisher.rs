@@ -368,9 +368,10 @@ impl Publisher {
         self.changed.notify_one();
     }
 
-    /// The broker accepted the connection: subscribe to `filters`, publish `birth` (topic,
-    /// payload; retained, QoS 1), then send everything unacknowledged, oldest first.
-    pub fn connected(&self, filters: &[(String, QoS)], birth: (&str, &str)) {
+    /// The broker accepted the connection: subscribe to `filters`, publish `births` (topic,
+    /// payload; retained, QoS 1: the status `online` and the schema announcement), then send
+    /// everything unacknowledged, oldest first.
+    pub fn connected(&self, filters: &[(String, QoS)], births: &[(&str, &[u8])]) {
         let mut st = self.state.lock();
         let st = &mut *st;
         st.awaiting.clear();
@@ -391,14 +392,16 @@ impl Publisher {
                 tracing::error!("cannot subscribe: {e}");
             }
         }
-        if client
-            .try_publish(birth.0, QoS::AtLeastOnce, true, birth.1.as_bytes())
-            .is_ok()
-        {
-            st.awaiting.push_back((
-                None,
-                publish_size(birth.0.len(), birth.1.len(), QoS::AtLeastOnce),
-            ));
+        for (topic, payload) in births {
+            if client
+                .try_publish(*topic, QoS::AtLeastOnce, true, payload.to_vec())
+                .is_ok()
+            {
+                st.awaiting.push_back((
+                    None,
+                    publish_size(topic.len(), payload.len(), QoS::AtLeastOnce),
+                ));
+            }
         }
         st.connected = true;
         pump(st);

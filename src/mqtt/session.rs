@@ -3,7 +3,8 @@
 //!
 //! - One rumqttc client with the configured, stable client id; keep-alive; last will
 //!   `aimdb/<node>/status` = `offline` (retained, QoS 1); after every CONNACK: subscribe to every
-//!   inbound filter, publish `online` (retained, QoS 1), send what the outboxes hold.
+//!   inbound filter (and `aimdb/+/schema`), publish `online` and this gateway's schema
+//!   announcement on `aimdb/<node>/schema` (both retained, QoS 1), send what the outboxes hold.
 //! - The event loop runs on this task alone and is polled continuously; nothing else ever waits
 //!   on rumqttc (publishing is `try_publish` from [`Publisher`]), so publishing cannot deadlock it.
 //! - A failed or lost connection is retried after a [`Backoff`] delay (exponential, jittered;
@@ -29,6 +30,7 @@ use tokio::sync::Notify;
 use super::inbound::Router;
 use super::metrics::{metrics, BadInput};
 use super::publisher::Publisher;
+use super::schemas::own_announcement;
 use super::tls;
 use crate::config::MqttConfig;
 use aimdb_core::backoff::Backoff;
@@ -140,7 +142,12 @@ impl Session {
             eventloop.set_network_options(net);
             self.router.set_client(client.clone());
             self.publisher.set_client(client);
-            self.event_loop(eventloop, &status, backoff).await;
+            let schema = (topic::schema_topic(&self.node_id), own_announcement());
+            let births: [(&str, &[u8]); 2] = [
+                (&status, topic::STATUS_ONLINE.as_bytes()),
+                (&schema.0, schema.1.as_bytes()),
+            ];
+            self.event_loop(eventloop, &births, backoff).await;
         }
         metrics().connected.store(0, Ordering::Relaxed);
         if let Some(disk) = self.publisher.take_disk() {
@@ -183,7 +190,7 @@ impl Session {
         Ok(o)
     }
 
-    async fn event_loop(&self, mut el: EventLoop, status: &str, mut backoff: Backoff) {
+    async fn event_loop(&self, mut el: EventLoop, births: &[(&str, &[u8])], mut backoff: Backoff) {
         let m = metrics();
         // When the current connection was accepted, and how many in a row were lost soon after.
         let mut connected_at: Option<Instant> = None;
@@ -205,7 +212,7 @@ impl Session {
                             "the broker did not complete the QoS 2 releases of the resumed session in time; sending anyway"
                         );
                         self.publisher
-                            .connected(&self.router.filters(), (status, topic::STATUS_ONLINE));
+                            .connected(&self.router.filters(), births);
                     }
                     continue;
                 }
@@ -228,7 +235,7 @@ impl Session {
                         release = Some(Release::start(&mut el));
                     } else {
                         self.publisher
-                            .connected(&self.router.filters(), (status, topic::STATUS_ONLINE));
+                            .connected(&self.router.filters(), births);
                     }
                 }
                 Ok(Event::Incoming(Packet::Publish(p))) => {
@@ -242,7 +249,7 @@ impl Session {
                         if r.completed(c.pkid) {
                             release = None;
                             self.publisher
-                                .connected(&self.router.filters(), (status, topic::STATUS_ONLINE));
+                                .connected(&self.router.filters(), births);
                         }
                     }
                     None => self.publisher.acked(c.pkid),
