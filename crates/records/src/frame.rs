@@ -170,7 +170,15 @@ fn json_version(value: &mut Value) -> Result<u16, CodecError> {
 }
 
 /// Decodes a JSON payload of any version this build knows into the current `T`.
+///
+/// A payload without the text `"v"` anywhere is version 1 and decodes straight into `T` (no
+/// intermediate value); others are parsed once to read their version.
 pub fn decode_json<T: Versioned>(bytes: &[u8]) -> Result<T, FrameError> {
+    if T::VERSION == 1 && !bytes.windows(3).any(|w| w == b"\"v\"") {
+        return crate::Codec::Json
+            .decode(bytes)
+            .map_err(VersionError::Codec);
+    }
     let mut value: Value =
         serde_json::from_slice(bytes).map_err(|e| VersionError::Codec(CodecError::Json(e)))?;
     decode_json_value(&mut value)
