@@ -1,18 +1,19 @@
 //! The node's record graph: sources, the local threshold transform, the command mailbox and its
-//! tap, and the MQTT links of every record.
+//! tap, the MQTT links of every record, and the schema announcement of what those links speak.
 
-use alloc::string::ToString;
+use alloc::string::String;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
+use core::fmt::Write;
 use core::time::Duration;
 
 use aimdb_core::{AimDb, AimDbBuilder, BufferCfg, BuildError, CodecError, Runtime, RuntimeContext};
+use aimdb_records::announce;
 use aimdb_records::keys::{AlertKey, NodeKey, SensorKey};
 use aimdb_records::topic::{command_topic, record_topic};
 use aimdb_records::transforms::Threshold;
-use aimdb_records::{Heartbeat, Humidity, NodeCommand, Temperature, TemperatureAlert};
-use serde::de::DeserializeOwned;
-use serde::Serialize;
+use aimdb_records::version::{VersionError, Versioned};
+use aimdb_records::{Heartbeat, Humidity, NodeCommand, RecordType, Temperature, TemperatureAlert};
 
 use crate::config::{ConfigError, NodeConfig};
 use crate::control::{command_tap, Control, PeriodWatcher};
@@ -22,8 +23,12 @@ use crate::stats::NodeStats;
 use crate::wire;
 
 /// Largest postcard frame a record of this node encodes to (a `TemperatureAlert` with a 32-byte
-/// id is 53 bytes).
+/// id is 53 bytes, 60 with the frame header).
 const MAX_FRAME: usize = 96;
+
+/// How a decoder's error message starts when a well-formed frame was refused for its version or
+/// schema id (rather than for being garbage): the session logs and counts these apart.
+pub(crate) const REFUSED: &str = "refused: ";
 
 /// The drivers the graph's tasks own.
 pub(crate) struct Drivers<T, H, L> {
@@ -45,6 +50,13 @@ pub(crate) enum GraphBuildError {
     Build(BuildError),
 }
 
+/// The built graph, and the node's schema announcement (`aimdb_records::announce`): one line for
+/// every record type the graph links over MQTT.
+pub(crate) struct Graph<R: Runtime> {
+    pub(crate) db: AimDb<R>,
+    pub(crate) announcement: String,
+}
+
 /// Builds the node's graph on `rt`, with `connector` carrying its MQTT links.
 pub(crate) fn build<R, T, H, L>(
     rt: R,
@@ -52,7 +64,7 @@ pub(crate) fn build<R, T, H, L>(
     drivers: Drivers<T, H, L>,
     shared: &Shared,
     connector: MqttConnector<R>,
-) -> Result<AimDb<R>, GraphBuildError>
+) -> Result<Graph<R>, GraphBuildError>
 where
     R: Runtime,
     T: TemperatureSensor,
@@ -67,6 +79,7 @@ where
     };
     let mut b = AimDbBuilder::new().runtime(rt);
     b.connector(connector);
+    let mut announcement = String::new();
 
     let (sensor_id, control, stats) = (
         cfg.sensor_id.clone(),
@@ -74,6 +87,7 @@ where
         shared.stats.clone(),
     );
     let mut sensor = drivers.temperature;
+    announce_type::<Temperature>(&mut announcement);
     b.configure::<Temperature>(SensorKey::TempIndoor, |r| {
         r.buffer(ring)
             .codec(postcard_encoder(), postcard_decoder())
@@ -100,6 +114,7 @@ where
         shared.stats.clone(),
     );
     let mut sensor = drivers.humidity;
+    announce_type::<Humidity>(&mut announcement);
     b.configure::<Humidity>(SensorKey::HumidityIndoor, |r| {
         r.buffer(ring)
             .codec(postcard_encoder(), postcard_decoder())
@@ -120,6 +135,7 @@ where
             .link_to(&mqtt_url(&record_topic(node, &SensorKey::HumidityIndoor)));
     });
 
+    announce_type::<TemperatureAlert>(&mut announcement);
     b.configure::<TemperatureAlert>(AlertKey::TempIndoor, |r| {
         r.buffer(BufferCfg::SingleLatest)
             .codec(postcard_encoder(), postcard_decoder())
@@ -133,6 +149,7 @@ where
         cfg.node_id.clone(),
         Duration::from_millis(u64::from(cfg.heartbeat_period_ms)),
     );
+    announce_type::<Heartbeat>(&mut announcement);
     b.configure::<Heartbeat>(NodeKey::Heartbeat, |r| {
         r.buffer(BufferCfg::SingleLatest)
             .codec(postcard_encoder(), postcard_decoder())
@@ -154,6 +171,7 @@ where
     });
 
     let (control, stats, led) = (shared.control.clone(), shared.stats.clone(), drivers.led);
+    announce_type::<NodeCommand>(&mut announcement);
     b.configure::<NodeCommand>(NodeKey::Command, |r| {
         r.buffer(BufferCfg::Mailbox)
             .codec(postcard_encoder(), postcard_decoder())
@@ -163,7 +181,15 @@ where
             });
     });
 
-    b.build().map_err(GraphBuildError::Build)
+    let db = b.build().map_err(GraphBuildError::Build)?;
+    Ok(Graph { db, announcement })
+}
+
+/// Adds `T`'s line to the announcement; call it for each type the graph links over MQTT.
+#[inline(never)] // once per type, at start: not worth inlining into the graph's build
+fn announce_type<T: RecordType>(text: &mut String) {
+    // Writing into a `String` cannot fail.
+    let _ = announce::write_type::<T, _>(text);
 }
 
 fn sensor_failed<R: Runtime>(ctx: &RuntimeContext<R>, stats: &NodeStats, e: SensorError) {
@@ -171,17 +197,106 @@ fn sensor_failed<R: Runtime>(ctx: &RuntimeContext<R>, stats: &NodeStats, e: Sens
     ctx.log().warn(format_args!("sensor read failed: {e:?}"));
 }
 
-fn postcard_encoder<T: Serialize + Send + Sync + 'static>() -> aimdb_core::Encoder<T> {
+/// Encodes each value as a frame at `T`'s current version (`wire::to_postcard_frame`).
+fn postcard_encoder<T: Versioned + Send + Sync>() -> aimdb_core::Encoder<T> {
     Arc::new(|value: &T, buf: &mut Vec<u8>| {
         buf.resize(MAX_FRAME, 0);
-        let len = wire::to_postcard(value, buf)
+        let len = wire::to_postcard_frame(value, buf)
             .map(|b| b.len())
-            .map_err(|e| CodecError(e.to_string()))?;
+            .map_err(codec_error)?;
         buf.truncate(len);
         Ok(())
     })
 }
 
-fn postcard_decoder<T: DeserializeOwned + Send + Sync + 'static>() -> aimdb_core::Decoder<T> {
-    Arc::new(|bytes: &[u8]| wire::from_postcard(bytes).map_err(|e| CodecError(e.to_string())))
+/// Decodes a frame of any version of `T`'s chain, or an unframed version 1 payload
+/// (`wire::from_postcard_frame`); see [`codec_error`] for what a refusal says.
+fn postcard_decoder<T: Versioned + Send + Sync>() -> aimdb_core::Decoder<T> {
+    Arc::new(|bytes: &[u8]| wire::from_postcard_frame(bytes).map_err(codec_error))
+}
+
+/// The message of a codec error: the postcard codec's for garbage; [`REFUSED`] and the reason
+/// for a version or schema this node does not know. Spelled out here rather than with
+/// `VersionError`'s `Display`, which costs more flash.
+fn codec_error(e: wire::FrameError) -> CodecError {
+    let mut text = String::new();
+    // Writing into a `String` cannot fail.
+    let _ = match e {
+        VersionError::Codec(e) => write!(text, "{e}"),
+        VersionError::Unknown { version, newest } => write!(
+            text,
+            "{REFUSED}version {version} unknown (this node knows up to {newest}){}",
+            if version > newest {
+                ": upgrade the node"
+            } else {
+                ""
+            }
+        ),
+        VersionError::SchemaMismatch {
+            version,
+            ours,
+            theirs,
+        } => write!(
+            text,
+            "{REFUSED}schema {theirs:08x} of version {version} is not this node's {ours:08x}"
+        ),
+        VersionError::Unrepresentable(u) => {
+            write!(text, "{REFUSED}no form in version {}", u.version)
+        }
+    };
+    CodecError(text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aimdb_records::frame::Header;
+
+    fn frame(version: u16, schema: u32, value: &[u8]) -> Vec<u8> {
+        let mut f = Header { version, schema }.to_bytes().to_vec();
+        f.extend_from_slice(value);
+        f
+    }
+
+    #[test]
+    fn decoder_refuses_unknown_versions_and_schemas_apart_from_garbage() {
+        let decode = postcard_decoder::<NodeCommand>();
+        let ours = NodeCommand::SCHEMA_ID.short();
+        let identify = [0x03];
+        assert_eq!(decode(&identify), Ok(NodeCommand::Identify));
+        assert_eq!(
+            decode(&frame(1, ours, &identify)),
+            Ok(NodeCommand::Identify)
+        );
+        let Err(CodecError(v2)) = decode(&frame(2, ours, &identify)) else {
+            panic!("a v2 frame must be refused")
+        };
+        assert_eq!(
+            v2,
+            "refused: version 2 unknown (this node knows up to 1): upgrade the node"
+        );
+        let Err(CodecError(foreign)) = decode(&frame(1, ours ^ 1, &identify)) else {
+            panic!("a foreign schema must be refused")
+        };
+        assert!(foreign.starts_with(REFUSED), "{foreign}");
+        assert!(foreign.contains(&alloc::format!("{ours:08x}")), "{foreign}");
+        let Err(CodecError(v0)) = decode(&frame(0, ours, &identify)) else {
+            panic!("version 0 must be refused")
+        };
+        assert!(v0.starts_with(REFUSED), "{v0}");
+        for garbage in [&[0x09][..], &[0xA1, 1, 0], &frame(1, ours, &[0x09])] {
+            let Err(CodecError(e)) = decode(garbage) else {
+                panic!("{garbage:?} must fail")
+            };
+            assert!(!e.starts_with(REFUSED), "{garbage:?}: {e}");
+        }
+    }
+
+    #[test]
+    fn encoder_writes_frames_at_the_current_version() {
+        let encode = postcard_encoder::<NodeCommand>();
+        let mut buf = Vec::new();
+        encode(&NodeCommand::Identify, &mut buf).unwrap();
+        assert_eq!(buf, frame(1, NodeCommand::SCHEMA_ID.short(), &[0x03]));
+    }
 }

@@ -12,9 +12,11 @@
 //! | `node.cmd` | `NodeCommand` | `mailbox` | MQTT `aimdb/<node>/cmd/node.cmd` | command tap (period, LED, identify, reboot) |
 //!
 //! and speaks MQTT 5 (rust-mqtt) to the gateway's broker: every outbound record is published
-//! with postcard on `aimdb/<node>/<key>`, the node announces `online` (retained birth) and
-//! `offline` (retained last will, and on clean shutdown) on `aimdb/<node>/status`, and it
-//! reconnects with exponential backoff and jitter.
+//! on `aimdb/<node>/<key>` as a versioned postcard frame ([`wire`]) at its type's current
+//! version, the node announces `online` (retained birth) and `offline` (retained last will, and
+//! on clean shutdown) on `aimdb/<node>/status` and, after `online`, the record types and versions
+//! it speaks on `aimdb/<node>/schema` (retained), and it reconnects with exponential backoff and
+//! jitter. Commands are accepted framed at any version the node knows, or unframed (version 1).
 //!
 //! Everything hardware-specific is a parameter: the runtime (`aimdb_core::Runtime`, e.g.
 //! `aimdb_embassy::EmbassyAdapter`), the network ([`Network`]: embassy-net TCP on the board, std

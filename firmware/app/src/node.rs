@@ -116,7 +116,7 @@ where
         humidity,
         led,
     };
-    let db = graph::build(
+    let graph::Graph { db, announcement } = graph::build(
         rt.clone(),
         &cfg,
         drivers,
@@ -135,6 +135,7 @@ where
         bridge: &bridge,
         shutdown: &shutdown,
         stats: &stats,
+        announcement: &announcement,
     };
     let graph = async {
         let result = db.run_until(stop_or_shutdown(stop, &shutdown)).await;

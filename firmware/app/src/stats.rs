@@ -18,8 +18,12 @@ pub struct NodeStats {
     pub encode_errors: AtomicU32,
     /// Commands decoded into the `node.cmd` mailbox.
     pub commands_received: AtomicU32,
-    /// Command payloads that failed to decode (counted and dropped).
+    /// Command payloads that failed to decode: garbage, truncated (counted and dropped).
     pub commands_malformed: AtomicU32,
+    /// Well-formed command frames refused for their version (newer than this node knows) or
+    /// schema id (not this node's for that version); counted and dropped, apart from
+    /// `commands_malformed`.
+    pub commands_refused: AtomicU32,
     /// Commands the command tap carried out.
     pub commands_applied: AtomicU32,
     /// Sensor reads that failed.

@@ -13,7 +13,7 @@ use std::net::{SocketAddr, ToSocketAddrs};
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
-use aimdb_node::{Exit, NodeConfig};
+use aimdb_node::{Exit, NodeConfig, NodeStats};
 use aimdb_node_host::{logger, run, HostLed, HostOptions};
 use anyhow::{anyhow, Context, Result};
 use clap::Parser;
@@ -86,9 +86,31 @@ fn main() -> Result<()> {
     for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
         signal_hook::flag::register(signal, stop.clone()).context("installing signal handlers")?;
     }
-    match run(opts, HostLed::default(), Arc::default(), stop)? {
+    let stats = Arc::new(NodeStats::default());
+    let exit = run(opts, HostLed::default(), stats.clone(), stop)?;
+    log_stats(&stats);
+    match exit {
         Exit::Stopped => log::info!(target: "aimdb", "stopped"),
         Exit::Reboot => log::info!(target: "aimdb", "reboot requested: exiting"),
     }
     Ok(())
+}
+
+/// One line of the node's counters, at exit.
+fn log_stats(s: &NodeStats) {
+    let get = NodeStats::get;
+    log::info!(
+        target: "aimdb",
+        "stats: {} published, {} lagged, {} encode errors; commands {} received, {} malformed, \
+         {} refused (version/schema), {} applied; {} connects, {} failed",
+        get(&s.published),
+        get(&s.lagged),
+        get(&s.encode_errors),
+        get(&s.commands_received),
+        get(&s.commands_malformed),
+        get(&s.commands_refused),
+        get(&s.commands_applied),
+        get(&s.connects),
+        get(&s.connect_failures),
+    );
 }

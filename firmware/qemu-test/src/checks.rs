@@ -8,7 +8,10 @@ use core::time::Duration;
 use aimdb_core::{AimDbBuilder, BufferCfg, RecvError, TimeOps};
 use aimdb_embassy::EmbassyAdapter;
 use aimdb_node::drivers::{NoLed, SimulatedHumidity, SimulatedTemperature};
+use aimdb_node::wire::{self, WireError};
 use aimdb_node::{run_node, Exit, Network, Node, NodeConfig, NodeStats};
+use aimdb_records::version::VersionError;
+use aimdb_records::{announce, id, NodeCommand, Temperature};
 use cortex_m_semihosting::hprintln;
 
 /// A graph with all three buffers, a transform, a join-free tap chain and timers:
@@ -183,5 +186,84 @@ pub async fn node_app_without_broker(rt: EmbassyAdapter, heap_used: fn() -> usiz
         failures,
         peak,
         BOARD_HEAP
+    );
+}
+
+/// The header of a `Temperature` v1 frame: marker, version 1 (LE), the short schema id
+/// `fd9743c0` (LE) pinned in `crates/records/tests/golden-schema/Temperature.v1.txt`. The id is
+/// hashed at compile time; this checks that the target's build hashes as the host's does.
+const TEMPERATURE_V1_HEADER: [u8; 7] = [0xA1, 0x01, 0x00, 0xC0, 0x43, 0x97, 0xFD];
+
+/// A `NodeCommand::SetSamplePeriod { ms: 5000 }` frame as a v1 gateway sends it (schema id
+/// `0a2ac3c8`, `NodeCommand.v1.txt`).
+const SET_PERIOD_FRAME: [u8; 10] = [0xA1, 0x01, 0x00, 0xC8, 0xC3, 0x2A, 0x0A, 0x00, 0x88, 0x27];
+
+/// Versioned frames in Cortex-M4 code: the node's encoder writes the pinned header, its decoder
+/// takes framed and unframed payloads and refuses an unknown version, a foreign schema and a
+/// truncated header; the announcement line is the pinned one.
+pub fn versioned_frames() {
+    let reading = Temperature {
+        sensor_id: id("t1").unwrap_or_default(),
+        celsius: 21.5,
+        timestamp_ms: 1_000,
+    };
+    let mut buf = [0u8; 64];
+    let len = match wire::to_postcard_frame(&reading, &mut buf) {
+        Ok(f) => f.len(),
+        Err(e) => panic!("encode a frame: {e}"),
+    };
+    let frame = &buf[..len];
+    assert_eq!(frame[..7], TEMPERATURE_V1_HEADER, "frame header");
+    let mut bare = [0u8; 64];
+    let bare = match wire::to_postcard(&reading, &mut bare) {
+        Ok(b) => &*b,
+        Err(e) => panic!("encode bare: {e}"),
+    };
+    assert_eq!(
+        frame[7..],
+        *bare,
+        "a frame is the header, then the postcard value"
+    );
+    assert!(matches!(wire::from_postcard_frame::<Temperature>(frame), Ok(t) if t == reading));
+    assert!(matches!(wire::from_postcard_frame::<Temperature>(bare), Ok(t) if t == reading));
+    assert!(matches!(
+        wire::from_postcard_frame::<NodeCommand>(&SET_PERIOD_FRAME),
+        Ok(NodeCommand::SetSamplePeriod { ms: 5000 })
+    ));
+    assert!(matches!(
+        wire::from_postcard_frame::<NodeCommand>(&SET_PERIOD_FRAME[7..]),
+        Ok(NodeCommand::SetSamplePeriod { ms: 5000 })
+    ));
+
+    let mut v2 = SET_PERIOD_FRAME;
+    v2[1] = 2;
+    assert!(matches!(
+        wire::from_postcard_frame::<NodeCommand>(&v2),
+        Err(VersionError::Unknown {
+            version: 2,
+            newest: 1
+        })
+    ));
+    let mut foreign = SET_PERIOD_FRAME;
+    foreign[3] ^= 0xFF;
+    assert!(matches!(
+        wire::from_postcard_frame::<NodeCommand>(&foreign),
+        Err(VersionError::SchemaMismatch { version: 1, .. })
+    ));
+    assert!(matches!(
+        wire::from_postcard_frame::<NodeCommand>(&SET_PERIOD_FRAME[..5]),
+        Err(VersionError::Codec(WireError::Invalid))
+    ));
+
+    let mut line: heapless::String<64> = heapless::String::new();
+    assert!(announce::write_type::<Temperature, _>(&mut line).is_ok());
+    assert_eq!(
+        line.as_str(),
+        "Temperature 1:fd9743c0\n",
+        "announcement line"
+    );
+    hprintln!(
+        "  versioned frames: ok (header {:02x?}, framed + unframed decoded, v2 / foreign schema / truncated refused)",
+        TEMPERATURE_V1_HEADER
     );
 }

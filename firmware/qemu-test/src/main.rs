@@ -3,7 +3,8 @@
 //! 1. the core's conformance suite (all 16 cases, the same the host runs) on the Embassy adapter;
 //! 2. a graph with all three buffers, a transform and timers;
 //! 3. the node app (aimdb-node) without a broker;
-//! 4. no heap memory left in use once every graph and node has ended.
+//! 4. versioned frames: the node's encoder and decoder, and an announcement line;
+//! 5. no heap memory left in use once every graph and node has ended.
 //!
 //! Output goes to the host through semihosting; the exit code is the verdict: 0 when every
 //! check passed, 1 on a failed check, a panic or a HardFault.
@@ -57,6 +58,7 @@ async fn main(spawner: Spawner) {
     ));
     checks::graph_with_all_buffers(rt).await;
     checks::node_app_without_broker(rt, || HEAP.used()).await;
+    checks::versioned_frames();
     let leaked = HEAP.used();
     hprintln!(
         "heap: {} of {} bytes in use after the run",

@@ -1,6 +1,6 @@
-//! One MQTT session at a time: connect with a will, subscribe, announce `online`, carry the
-//! graph's links, keep alive; on failure back off and reconnect; on shutdown drain, announce
-//! `offline` and disconnect.
+//! One MQTT session at a time: connect with a will, subscribe, announce `online` and the schema
+//! (what the node speaks), carry the graph's links, keep alive; on failure back off and
+//! reconnect; on shutdown drain, announce `offline` and disconnect.
 //!
 //! Cancel-safety: the session is not meant to be cancelled; it ends by itself after the graph's
 //! shutdown signal (it drains first), and marks the [`Bridge`] drained when it returns.
@@ -13,7 +13,7 @@ use core::time::Duration;
 use aimdb_core::lifecycle::ShutdownSignal;
 use aimdb_core::link::FrameError;
 use aimdb_core::{LogLevel, Runtime};
-use aimdb_records::topic::status_topic;
+use aimdb_records::topic::{schema_topic, status_topic};
 use aimdb_records::NodeStatus;
 use embassy_futures::select::{select, select4, Either, Either4};
 use rust_mqtt::buffer::AllocBuffer;
@@ -49,6 +49,8 @@ pub(crate) struct Session<'a, R: Runtime> {
     pub(crate) bridge: &'a Bridge<R>,
     pub(crate) shutdown: &'a ShutdownSignal<R::Mutex>,
     pub(crate) stats: &'a NodeStats,
+    /// The retained payload of `aimdb/<node>/schema` (`aimdb_records::announce`).
+    pub(crate) announcement: &'a str,
 }
 
 /// How one connection ended.
@@ -191,6 +193,14 @@ impl<R: Runtime> Session<'_, R> {
         {
             return Ended::Failed;
         }
+        let schema = schema_topic(node);
+        let announcement = self.announcement.as_bytes();
+        if !self
+            .publish_retained(client, &schema, announcement, "schema")
+            .await
+        {
+            return Ended::Failed;
+        }
         match self.serve(client, links).await {
             Ended::Failed => Ended::Failed,
             Ended::Shutdown => {
@@ -222,22 +232,32 @@ impl<R: Runtime> Session<'_, R> {
     where
         C: embedded_io_async::Read + embedded_io_async::Write,
     {
+        self.publish_retained(client, topic, status.as_payload(), status.as_str())
+            .await
+    }
+
+    /// Publishes `payload` retained with QoS 1 on `topic`; `false` (logged as `what`) if the
+    /// connection failed.
+    async fn publish_retained<C>(
+        &self,
+        client: &mut NodeClient<'_, C>,
+        topic: &str,
+        payload: &[u8],
+        what: &str,
+    ) -> bool
+    where
+        C: embedded_io_async::Read + embedded_io_async::Write,
+    {
         let Some(name) = MqttString::try_from(topic).ok().and_then(TopicName::new) else {
             return false;
         };
         let options = PublicationOptions::new(TopicReference::Name(name))
             .qos(QoS::AtLeastOnce)
             .retain();
-        match client
-            .publish(&options, Bytes::from(status.as_payload()))
-            .await
-        {
+        match client.publish(&options, Bytes::from(payload)).await {
             Ok(_) => true,
             Err(e) => {
-                self.log(
-                    LogLevel::Warn,
-                    format_args!("publish {}: {e:?}", status.as_str()),
-                );
+                self.log(LogLevel::Warn, format_args!("publish {what}: {e:?}"));
                 false
             }
         }
@@ -368,18 +388,29 @@ impl<R: Runtime> Session<'_, R> {
     }
 
     /// Hands a received payload to every inbound link whose filter matches `topic`; a payload
-    /// a link cannot decode is counted and dropped for that link (the others still get it).
+    /// a link cannot decode is counted and dropped for that link (the others still get it): as
+    /// refused when its version or schema is not this node's, else as malformed.
     fn deliver(&self, links: &Links, topic: &str, payload: &[u8]) {
         for link in super::matching(&links.inbound, topic) {
-            match link.push(payload) {
-                Ok(()) => NodeStats::bump(&self.stats.commands_received),
-                Err(e) => {
-                    NodeStats::bump(&self.stats.commands_malformed);
-                    self.log(
-                        LogLevel::Warn,
-                        format_args!("dropped malformed payload on {topic}: {e}"),
-                    );
+            let e = match link.push(payload) {
+                Ok(()) => {
+                    NodeStats::bump(&self.stats.commands_received);
+                    continue;
                 }
+                Err(e) => e,
+            };
+            if let Some(why) = e.0.strip_prefix(crate::graph::REFUSED) {
+                NodeStats::bump(&self.stats.commands_refused);
+                self.log(
+                    LogLevel::Warn,
+                    format_args!("dropped command on {topic}: {why}"),
+                );
+            } else {
+                NodeStats::bump(&self.stats.commands_malformed);
+                self.log(
+                    LogLevel::Warn,
+                    format_args!("dropped malformed payload on {topic}: {e}"),
+                );
             }
         }
     }
