@@ -236,9 +236,7 @@ fn configure<T: Storable>(
             let from = Source::new::<T>(&rec.key);
             match &l.node_into {
                 None => reg.link_from_with(&l.url, decoder::<T>(l.codec, from)),
-                Some(field) => {
-                    reg.link_from_topic(&l.url, node_decoder::<T>(l.codec, field, from))
-                }
+                Some(field) => reg.link_from_topic(&l.url, node_decoder::<T>(l.codec, field, from)),
             };
         }
     });
@@ -276,7 +274,10 @@ struct PeerVersion {
 impl PeerVersion {
     fn new<T: Storable>(node: String) -> Option<Self> {
         let rust_name = std::any::type_name::<T>();
-        let entry = TYPES.iter().copied().find(|e| (e.rust_name)() == rust_name)?;
+        let entry = TYPES
+            .iter()
+            .copied()
+            .find(|e| (e.rust_name)() == rust_name)?;
         Some(Self {
             node,
             entry,

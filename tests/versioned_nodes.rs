@@ -102,7 +102,12 @@ fn a_v2_node_and_a_v1_gateway_keep_talking() {
     let mut ours = String::new();
     announce::write_type::<v2::Temperature, _>(&mut ours).expect("write");
     announce::write_type::<v2::NodeCommand, _>(&mut ours).expect("write");
-    node.publish(&format!("aimdb/{NODE}/schema"), QoS::AtLeastOnce, true, ours);
+    node.publish(
+        &format!("aimdb/{NODE}/schema"),
+        QoS::AtLeastOnce,
+        true,
+        ours,
+    );
 
     // Readings: spoken in the newest version both know, v1; they arrive whole.
     let speak = negotiate::<v2::Temperature>(Some(&gw_temp)).expect("a shared version");
@@ -137,12 +142,13 @@ fn a_v2_node_and_a_v1_gateway_keep_talking() {
                 .any(|n| n["node"] == NODE && n["types"].as_array().is_some_and(|t| t.len() == 2))
         })
     });
-    let (status, body) = d.http(
-        "POST",
-        "/api/records/cmd.node-v2",
-        r#"{"set_led":{"on":true}}"#,
-    )
-    .expect("POST");
+    let (status, body) = d
+        .http(
+            "POST",
+            "/api/records/cmd.node-v2",
+            r#"{"set_led":{"on":true}}"#,
+        )
+        .expect("POST");
     assert_eq!(status, 200, "{body}");
     let cmd = node.wait_for(&format!("aimdb/{NODE}/cmd/node.cmd"), 1);
     let header = frame::Header::split(&cmd[0].payload)
@@ -239,5 +245,89 @@ fn a_v2_node_and_a_v1_gateway_keep_talking() {
     assert!(
         log.contains("node node-v3 speaks Temperature v3 and this gateway Temperature v1"),
         "{log}"
+    );
+}
+
+#[test]
+fn check_nodes_warns_about_links_no_announced_node_can_read() {
+    let dir = TestDir::new("versioned-check");
+    let broker = Mosquitto::start(dir.path());
+    let admin = support::free_port();
+    let file = dir.join("aimdbd.toml");
+    std::fs::write(&file, config(admin, &broker)).expect("write config");
+    let check = || {
+        Command::new(env!("CARGO_BIN_EXE_aimdbd"))
+            .args(["check", "--nodes", "--nodes-wait", "10", "--config"])
+            .arg(&file)
+            .output()
+            .expect("run aimdbd check")
+    };
+    // Nothing announced yet: nothing to warn about.
+    let quiet = check();
+    let stderr = String::from_utf8_lossy(&quiet.stderr);
+    assert!(quiet.status.success(), "{stderr}");
+    assert!(!stderr.contains("no version in common"), "{stderr}");
+
+    let node = TestClient::connect(broker.port, "announcer", &[]);
+    let t1 = Temperature::SCHEMA_ID.short();
+    node.publish(
+        "aimdb/node-ok/schema",
+        QoS::AtLeastOnce,
+        true,
+        format!("Temperature 1:{t1:08x}\n"),
+    );
+    node.publish(
+        "aimdb/node-v3/schema",
+        QoS::AtLeastOnce,
+        true,
+        "Temperature 3:deadbeef\n",
+    );
+    let mut v2_types = String::new();
+    announce::write_type::<v2::Temperature, _>(&mut v2_types).expect("write");
+    node.publish(
+        &format!("aimdb/{NODE}/schema"),
+        QoS::AtLeastOnce,
+        true,
+        v2_types,
+    );
+    wait_until("the announcements are retained", || {
+        support::mosquitto::mosquitto_sub_one(broker.port, &format!("aimdb/{NODE}/schema"), 2)
+            .is_some()
+    });
+
+    let out = check();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "warnings only: {stderr}");
+    let warnings: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.contains(": warning: "))
+        .collect();
+    assert_eq!(
+        warnings,
+        [
+            format!(
+                "{}: warning: record \"sensor.temp\": link_from mqtt://aimdb/+/sensor.temp carries Temperature v1, but node node-v3 speaks Temperature v3: no version in common, so these values are dropped",
+                file.display()
+            )
+            .as_str(),
+            format!(
+                "{}: warning: record \"cmd.node-v2\": link_to mqtt://aimdb/{NODE}/cmd/node.cmd carries NodeCommand, but node {NODE} does not announce NodeCommand",
+                file.display()
+            )
+            .as_str(),
+        ],
+        "{stderr}"
+    );
+    assert!(stderr.contains("  hint: upgrade aimdbd"), "{stderr}");
+
+    // A broker that is not there: said, and skipped.
+    let mut broker = broker;
+    broker.stop();
+    let out = check();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("warning: --nodes: cannot read the node announcements"),
+        "{stderr}"
     );
 }

@@ -2,16 +2,30 @@
 //! valid but cannot work or is risky: an admin endpoint beyond loopback without a token, links
 //! with no `[mqtt]`, a state directory missing or not writable, an admin port taken now) go to
 //! stderr and do not change the exit code. Only `check` tries the admin port (see
-//! [`config::Probes`]).
+//! [`config::Probes`]). With `--nodes`, also the postcard links against the record types and
+//! versions the nodes on the broker announce (see [`super::check_nodes`]).
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use crate::config;
 use crate::engine;
 use crate::exit;
 use crate::render;
 
-pub(super) fn check(path: Option<PathBuf>) -> u8 {
+/// `aimdbd check` options.
+#[derive(Debug, clap::Args)]
+pub(super) struct CheckArgs {
+    /// Also read the nodes' retained schema announcements from the broker and warn about postcard
+    /// links whose record type no addressed node speaks in a version this build knows.
+    #[arg(long)]
+    nodes: bool,
+    /// With --nodes: how long to wait for the broker, in seconds.
+    #[arg(long, default_value_t = 5, value_name = "SECONDS")]
+    nodes_wait: u64,
+}
+
+pub(super) fn check(path: Option<PathBuf>, args: &CheckArgs) -> u8 {
     let path = match super::require_config(path) {
         Ok(p) => p,
         Err(code) => return code,
@@ -38,6 +52,11 @@ pub(super) fn check(path: Option<PathBuf>) -> u8 {
     }
     for w in &cfg.warnings {
         eprintln!("{w}");
+    }
+    if args.nodes {
+        for w in super::check_nodes::warnings(&cfg, Duration::from_secs(args.nodes_wait)) {
+            eprintln!("{w}");
+        }
     }
     print!("{}", render::text(&cfg));
     println!("{}: OK", cfg.file);

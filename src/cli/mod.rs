@@ -1,6 +1,7 @@
 //! The command line (clap derive); each subcommand is a file.
 
 mod check;
+mod check_nodes;
 mod ctl;
 mod graph;
 mod history;
@@ -52,7 +53,7 @@ enum Command {
     /// Run the daemon (the default when no command is given).
     Run,
     /// Validate the config and graph; print the graph. Exit 78 on errors.
-    Check,
+    Check(check::CheckArgs),
     /// Print the record graph.
     Graph(graph::GraphArgs),
     /// List the record types, sources, transforms and taps this build knows.
@@ -73,7 +74,7 @@ pub fn main() -> ExitCode {
         None | Some(Command::Run) => {
             run::run(cli.config, &cli.log_level, cli.log_format, cli.watch_config)
         }
-        Some(Command::Check) => check::check(cli.config),
+        Some(Command::Check(args)) => check::check(cli.config, &args),
         Some(Command::Graph(args)) => graph::graph(cli.config, &args),
         Some(Command::Types) => types::types(),
         Some(Command::Ctl(args)) => ctl::ctl(&args, cli.config.as_deref()),

@@ -12,6 +12,7 @@
 //!   the broker's acknowledgements.
 //! - [`outbox`]: the bounded per-link queues and their SQLite copy (`outbox = "disk"`).
 //! - [`tls`]: rustls client config for `mqtts://`.
+//! - [`announcements`]: the retained announcements on a broker, for `check --nodes`.
 //! - [`schemas`]: what each node speaks (its `aimdb/<node>/schema` announcement), the version
 //!   to talk to it in, and payloads of unknown versions.
 //! - [`metrics`]: the counters behind `/metrics`.
@@ -19,6 +20,7 @@
 //! User-facing reference: docs/MQTT.md.
 
 pub mod acks;
+pub mod announcements;
 pub mod bridge;
 pub mod connector;
 pub mod inbound;

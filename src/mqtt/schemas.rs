@@ -285,7 +285,10 @@ fn type_view(name: &str, spoken: &Spoken) -> TypeView {
     let speak = entry.and_then(|e| speak(e, Some(spoken)));
     TypeView {
         type_name: name.to_string(),
-        versions: spoken.iter().map(|(v, s)| (*v, format!("{s:08x}"))).collect(),
+        versions: spoken
+            .iter()
+            .map(|(v, s)| (*v, format!("{s:08x}")))
+            .collect(),
         speak,
         ours: entry.map(|e| e.version),
         mismatch: entry.is_some() && speak.is_none(),
@@ -297,7 +300,20 @@ fn family(out: &mut String, name: &str, kind: &str, help: &str) {
     let _ = writeln!(out, "# TYPE {name} {kind}");
 }
 
-fn versions_text(spoken: &Spoken) -> String {
+/// What to do when a peer speaking `spoken` and this gateway (current version `ours`) share no
+/// version of a type.
+pub fn mismatch_hint(spoken: &Spoken, ours: u16) -> &'static str {
+    if spoken.iter().all(|(v, _)| *v > ours) {
+        "upgrade aimdbd"
+    } else if spoken.iter().all(|(v, _)| *v < ours) {
+        "upgrade the node's firmware"
+    } else {
+        "the schema ids differ: one side changed the type without a version bump"
+    }
+}
+
+/// `v2,v1`: the versions of `spoken`, as logs and `check` write them.
+pub fn versions_text(spoken: &Spoken) -> String {
     let v: Vec<String> = spoken.iter().map(|(v, _)| format!("v{v}")).collect();
     v.join(",")
 }
@@ -314,13 +330,7 @@ fn log_change(node: &str, types: &BTreeMap<String, Spoken>) {
         if view.mismatch {
             mismatched.insert(name.clone());
             let ours = view.ours.unwrap_or(0);
-            let hint = if spoken.iter().all(|(v, _)| *v > ours) {
-                "upgrade aimdbd"
-            } else if spoken.iter().all(|(v, _)| *v < ours) {
-                "upgrade the node's firmware"
-            } else {
-                "the schema ids differ: one side changed the type without a version bump"
-            };
+            let hint = mismatch_hint(spoken, ours);
             tracing::warn!(
                 node,
                 r#type = %name,
@@ -353,7 +363,11 @@ mod tests {
         assert_eq!(table.version_for("n1", temp), Some(1), "unannounced: ours");
         let g0 = table.generation();
         table
-            .announce("n1", format!("Temperature 2:0000abcd 1:{t1:08x}\n").as_bytes(), 5)
+            .announce(
+                "n1",
+                format!("Temperature 2:0000abcd 1:{t1:08x}\n").as_bytes(),
+                5,
+            )
             .unwrap();
         assert_ne!(table.generation(), g0);
         assert_eq!(table.version_for("n1", temp), Some(1));
@@ -362,8 +376,14 @@ mod tests {
             .unwrap();
         assert_eq!(table.version_for("n1", temp), None);
         let view = table.view();
-        assert!(view[0].types.iter().any(|t| t.type_name == "Temperature" && t.mismatch));
-        assert!(view[0].types.iter().any(|t| t.type_name == "Fancy" && !t.mismatch));
+        assert!(view[0]
+            .types
+            .iter()
+            .any(|t| t.type_name == "Temperature" && t.mismatch));
+        assert!(view[0]
+            .types
+            .iter()
+            .any(|t| t.type_name == "Fancy" && !t.mismatch));
         let mut text = String::new();
         table.render(&mut text, str::to_string);
         assert!(
@@ -376,7 +396,9 @@ mod tests {
         assert_eq!(table.version_for("n1", temp), None, "previous entry kept");
         table.announce("n1", b"", 8).unwrap();
         assert_eq!(table.version_for("n1", temp), Some(1), "forgotten");
-        assert!(table.announce("n1", &vec![b'a'; MAX_ANNOUNCEMENT + 1], 9).is_err());
+        assert!(table
+            .announce("n1", &vec![b'a'; MAX_ANNOUNCEMENT + 1], 9)
+            .is_err());
     }
 
     #[test]
@@ -388,18 +410,15 @@ mod tests {
         assert_eq!(table.refused_count("sensor.t", 2), 2);
         let mut text = String::new();
         table.render(&mut text, str::to_string);
-        assert!(text.contains(
-            "aimdbd_mqtt_unknown_version_total{record=\"sensor.t\",version=\"2\"} 2"
-        ));
+        assert!(
+            text.contains("aimdbd_mqtt_unknown_version_total{record=\"sensor.t\",version=\"2\"} 2")
+        );
     }
 
     #[test]
     fn own_announcement_lists_every_record_type() {
         let text = own_announcement();
-        assert_eq!(
-            text.lines().count(),
-            aimdb_records::RECORD_TYPE_NAMES.len()
-        );
+        assert_eq!(text.lines().count(), aimdb_records::RECORD_TYPE_NAMES.len());
         assert!(text.starts_with(&format!(
             "Temperature 1:{:08x}\n",
             Temperature::SCHEMA_ID.short()

@@ -159,9 +159,8 @@ impl Session {
 
     async fn options(&self, status: &str) -> Result<MqttOptions, String> {
         let cfg = &self.cfg;
-        let mut o = MqttOptions::new(cfg.client_id.clone(), cfg.host.clone(), cfg.port);
-        o.set_keep_alive(Duration::from_secs(u64::from(cfg.keep_alive_s)))
-            .set_clean_session(cfg.clean_session)
+        let mut o = client_options(cfg, &cfg.client_id).await?;
+        o.set_clean_session(cfg.clean_session)
             .set_max_packet_size(MQTT_MAX_PACKET, cfg.max_packet_size)
             .set_inflight(INFLIGHT)
             // Inbound QoS ≥ 1 messages are acknowledged by the router once accepted downstream.
@@ -172,21 +171,6 @@ impl Session {
                 QoS::AtLeastOnce,
                 true,
             ));
-        if let Some(user) = &cfg.username {
-            let password = match &cfg.password_file {
-                Some(p) => tokio::fs::read_to_string(p)
-                    .await
-                    .map_err(|e| format!("cannot read password_file {}: {e}", p.display()))?
-                    .trim_end_matches(['\r', '\n'])
-                    .to_string(),
-                None => String::new(),
-            };
-            o.set_credentials(user.clone(), password);
-        }
-        if cfg.tls {
-            let tls = tls::client_config(cfg).await.map_err(|e| e.to_string())?;
-            o.set_transport(Transport::tls_with_config(TlsConfiguration::Rustls(tls)));
-        }
         Ok(o)
     }
 
@@ -234,8 +218,7 @@ impl Session {
                     if ack.session_present {
                         release = Some(Release::start(&mut el));
                     } else {
-                        self.publisher
-                            .connected(&self.router.filters(), births);
+                        self.publisher.connected(&self.router.filters(), births);
                     }
                 }
                 Ok(Event::Incoming(Packet::Publish(p))) => {
@@ -248,8 +231,7 @@ impl Session {
                     Some(r) => {
                         if r.completed(c.pkid) {
                             release = None;
-                            self.publisher
-                                .connected(&self.router.filters(), births);
+                            self.publisher.connected(&self.router.filters(), births);
                         }
                     }
                     None => self.publisher.acked(c.pkid),
@@ -402,6 +384,29 @@ pub async fn close_when_drained(
 }
 
 /// Sleeps until `deadline`, or forever without one.
+/// The options every connection to `cfg`'s broker shares: `client_id`, keep-alive, credentials
+/// (the password file is read now), TLS.
+pub async fn client_options(cfg: &MqttConfig, client_id: &str) -> Result<MqttOptions, String> {
+    let mut o = MqttOptions::new(client_id.to_string(), cfg.host.clone(), cfg.port);
+    o.set_keep_alive(Duration::from_secs(u64::from(cfg.keep_alive_s)));
+    if let Some(user) = &cfg.username {
+        let password = match &cfg.password_file {
+            Some(p) => tokio::fs::read_to_string(p)
+                .await
+                .map_err(|e| format!("cannot read password_file {}: {e}", p.display()))?
+                .trim_end_matches(['\r', '\n'])
+                .to_string(),
+            None => String::new(),
+        };
+        o.set_credentials(user.clone(), password);
+    }
+    if cfg.tls {
+        let tls = tls::client_config(cfg).await.map_err(|e| e.to_string())?;
+        o.set_transport(Transport::tls_with_config(TlsConfiguration::Rustls(tls)));
+    }
+    Ok(o)
+}
+
 async fn sleep_until_some(deadline: Option<tokio::time::Instant>) {
     match deadline {
         Some(d) => tokio::time::sleep_until(d).await,
