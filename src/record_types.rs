@@ -24,6 +24,10 @@ use crate::mqtt::schemas::schemas;
 use crate::store::Weigh;
 use crate::Rt;
 
+/// [`TypeEntry::negotiate`]: a peer's `(version, short schema id)` pairs (`None`: it announced
+/// nothing) → the version to speak with it (`None`: none in common).
+pub type Negotiate = fn(Option<&[(u16, u32)]>) -> Option<u16>;
+
 /// One record type the daemon knows.
 pub struct TypeEntry {
     /// Its config name (`type = "..."`).
@@ -34,7 +38,7 @@ pub struct TypeEntry {
     pub version: u16,
     /// The version to speak with a peer that announced these `(version, short schema id)`
     /// pairs (`None`: announced nothing); `None` if they share none.
-    pub negotiate: fn(Option<&[(u16, u32)]>) -> Option<u16>,
+    pub negotiate: Negotiate,
     /// Appends its line of a schema announcement (nothing for `json`).
     pub announce: fn(&mut String),
     /// The Rust type's name.

@@ -100,23 +100,26 @@ impl Drop for Broker {
     }
 }
 
-/// The message with sequence number `seq`: a postcard `Temperature` (32-byte sensor id) whose
-/// `timestamp_ms` is `seq`.
+/// The message with sequence number `seq`: a framed postcard `Temperature` (32-byte sensor id)
+/// whose `timestamp_ms` is `seq`, as a node sends it.
 pub fn payload(seq: u64) -> Vec<u8> {
     let t = Temperature {
         sensor_id: id("bench-sensor-0123456789abcdefghi").unwrap_or_default(),
         celsius: 21.5,
         timestamp_ms: seq,
     };
-    Codec::Postcard.encode_to_vec(&t).unwrap_or_default()
+    let mut out = Vec::new();
+    let _ = aimdb_records::frame::encode_postcard(&t, 1, &mut out);
+    out
 }
 
 /// The sequence number of a message in `codec`.
 pub fn seq_of(codec: Codec, bytes: &[u8]) -> Option<u64> {
-    codec
-        .decode::<Temperature>(bytes)
-        .ok()
-        .map(|t| t.timestamp_ms)
+    match codec {
+        Codec::Postcard => aimdb_records::frame::decode_postcard::<Temperature>(bytes).ok(),
+        Codec::Json => aimdb_records::frame::decode_json::<Temperature>(bytes).ok(),
+    }
+    .map(|t| t.timestamp_ms)
 }
 
 /// Client options for the benchmarks' own clients.

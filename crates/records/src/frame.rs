@@ -169,12 +169,20 @@ fn json_version(value: &mut Value) -> Result<u16, CodecError> {
     }
 }
 
+/// Whether `bytes` contain the text `"v"` (a `"v"` key, or a string `"v"`).
+fn has_version_key(bytes: &[u8]) -> bool {
+    memchr::memchr_iter(b'v', bytes).any(|i| {
+        i.checked_sub(1).and_then(|j| bytes.get(j)) == Some(&b'"')
+            && bytes.get(i + 1) == Some(&b'"')
+    })
+}
+
 /// Decodes a JSON payload of any version this build knows into the current `T`.
 ///
 /// A payload without the text `"v"` anywhere is version 1 and decodes straight into `T` (no
 /// intermediate value); others are parsed once to read their version.
 pub fn decode_json<T: Versioned>(bytes: &[u8]) -> Result<T, FrameError> {
-    if T::VERSION == 1 && !bytes.windows(3).any(|w| w == b"\"v\"") {
+    if T::VERSION == 1 && !has_version_key(bytes) {
         return crate::Codec::Json
             .decode(bytes)
             .map_err(VersionError::Codec);
