@@ -96,7 +96,7 @@ pub enum WireError {
 
 /// How values of a type travel over a wire codec: versioned frames for the record types
 /// (`aimdb_records::frame`), the plain codec for `json`.
-pub trait Wire: Sized {
+pub trait Wire: JsonForm {
     /// The type's current version, `0` when not versioned.
     const VERSION: u16;
     /// See [`TypeEntry::negotiate`].
@@ -107,6 +107,28 @@ pub trait Wire: Sized {
     fn encode_at(&self, codec: Codec, version: u16, out: &mut Vec<u8>) -> Result<(), String>;
     /// Decodes a payload of any version this build knows.
     fn decode_any(codec: Codec, bytes: &[u8]) -> Result<Self, WireError>;
+}
+
+/// How a value is written to and read from JSON outside a wire link: history rows, the admin
+/// API. The defaults are plain serde; the record types read any version they know (`"v"`,
+/// absent = 1) and write `"v"` above version 1, so values stored or scripted against an older
+/// build still read after an upgrade.
+pub trait JsonForm: Serialize + DeserializeOwned {
+    /// A JSON value of any version this build knows.
+    fn from_json(value: Value) -> Result<Self, serde_json::Error> {
+        serde_json::from_value(value)
+    }
+    /// Appends the JSON of the current version.
+    fn to_json(&self, out: &mut Vec<u8>) -> Result<(), serde_json::Error> {
+        serde_json::to_writer(out, self)
+    }
+}
+
+fn json_error(e: FrameError) -> serde_json::Error {
+    match e {
+        VersionError::Codec(aimdb_records::CodecError::Json(e)) => e,
+        other => <serde_json::Error as serde::de::Error>::custom(other),
+    }
 }
 
 fn wire_error(e: FrameError) -> WireError {
@@ -149,6 +171,14 @@ macro_rules! versioned_wire {
                     .map_err(wire_error)
                 }
             }
+            impl JsonForm for $t {
+                fn from_json(mut value: Value) -> Result<Self, serde_json::Error> {
+                    frame::decode_json_value(&mut value).map_err(json_error)
+                }
+                fn to_json(&self, out: &mut Vec<u8>) -> Result<(), serde_json::Error> {
+                    frame::encode_json(self, <Self as Wire>::VERSION, out).map_err(json_error)
+                }
+            }
         )*
     };
 }
@@ -169,6 +199,8 @@ impl Wire for Value {
             .map_err(|e| WireError::Codec(e.to_string()))
     }
 }
+
+impl JsonForm for Value {}
 
 impl TypeEntry {
     const fn of<T: Storable>(name: &'static str, postcard: bool) -> Self {
@@ -412,13 +444,13 @@ fn latest_json<T: Storable>(h: &DbHandle<Rt>, key: &str) -> Result<Option<Value>
 fn set_json<T: Storable>(h: &DbHandle<Rt>, key: &str, value: Value) -> Result<(), SetJsonError> {
     // The writer rule first: a record that cannot be set says so whatever the value.
     let producer = h.producer::<T>(key)?;
-    let v: T = serde_json::from_value(value).map_err(SetJsonError::Invalid)?;
+    let v = T::from_json(value).map_err(SetJsonError::Invalid)?;
     producer.produce(v);
     Ok(())
 }
 
 fn seed_json<T: Storable>(db: &AimDb<Rt>, key: &str, value: Value) -> Result<(), SetJsonError> {
-    let v: T = serde_json::from_value(value).map_err(SetJsonError::Invalid)?;
+    let v = T::from_json(value).map_err(SetJsonError::Invalid)?;
     db.seed(key, v)?;
     Ok(())
 }

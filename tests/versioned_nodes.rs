@@ -150,6 +150,16 @@ fn a_v2_node_and_a_v1_gateway_keep_talking() {
         )
         .expect("POST");
     assert_eq!(status, 200, "{body}");
+    // The admin API reads JSON of the versions this build knows ("v" absent or 1), not others.
+    let (status, body) = d
+        .http(
+            "POST",
+            "/api/records/cmd.node-v2",
+            r#"{"v":2,"set_alert_above":{"celsius":30.0}}"#,
+        )
+        .expect("POST");
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("version 2 is unknown here"), "{body}");
     let cmd = node.wait_for(&format!("aimdb/{NODE}/cmd/node.cmd"), 1);
     let header = frame::Header::split(&cmd[0].payload)
         .expect("a header")

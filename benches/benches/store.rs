@@ -133,6 +133,7 @@ struct Sample {
 
 /// Fixed-size: its own size counts against `queue_max_bytes`.
 impl Weigh for Sample {}
+impl aimdbd::record_types::JsonForm for Sample {}
 
 /// Produce→receive latencies (ns) of one reader of a ring record, with or without a persist
 /// tap on the same record. Values come in bursts of `burst` every millisecond.

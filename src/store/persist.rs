@@ -32,6 +32,8 @@ use aimdb_core::{BoxFuture, Consumer, RecvError, RuntimeContext};
 use aimdb_tokio::concurrency::{BackgroundSink, PushError, SinkError};
 use parking_lot::Mutex;
 use serde::Serialize;
+
+use crate::record_types::JsonForm;
 use serde_json::Value;
 use tokio::sync::Semaphore;
 
@@ -133,7 +135,7 @@ impl Persist {
         rec: &RecordConfig,
     ) -> impl FnOnce(RuntimeContext<Rt>, Consumer<T, Rt>) -> BoxFuture + Send + 'static
     where
-        T: Serialize + Weigh + Clone + Send + Sync + 'static,
+        T: Serialize + Weigh + JsonForm + Clone + Send + Sync + 'static,
     {
         let record = self.record(&rec.key, rec.type_name, &source_of(rec));
         move |_ctx, consumer| Box::pin(record.run(consumer))
@@ -171,7 +173,7 @@ impl PersistRecord {
     /// Reads `consumer` until its record closes, handing every value to the writer.
     pub async fn run<T>(self, mut consumer: Consumer<T, Rt>)
     where
-        T: Serialize + Weigh + Clone + Send + Sync + 'static,
+        T: Serialize + Weigh + JsonForm + Clone + Send + Sync + 'static,
     {
         let mut first = true;
         // A durable reader: QoS ≥ 1 messages upstream are acknowledged once committed.
@@ -203,12 +205,12 @@ impl PersistRecord {
 
     /// Hands one value to the writer (which turns it into JSON), waiting while its queue is
     /// full. Cancel-safe.
-    pub async fn push<T: Serialize + Weigh + Send + 'static>(&self, value: T) {
+    pub async fn push<T: Serialize + Weigh + JsonForm + Send + 'static>(&self, value: T) {
         self.push_settled(value, None).await;
     }
 
     /// [`PersistRecord::push`], accepting the value upstream once the store is done with it.
-    async fn push_settled<T: Serialize + Weigh + Send + 'static>(
+    async fn push_settled<T: Serialize + Weigh + JsonForm + Send + 'static>(
         &self,
         value: T,
         settle: Option<AcceptOnDrop>,

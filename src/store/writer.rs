@@ -32,13 +32,15 @@ use crate::config::StoreConfig;
 /// A record value that is turned into JSON on the writer thread, so that encoding costs the
 /// graph's Tokio workers nothing.
 pub trait ToJson: Send {
-    /// Appends the value's JSON form to `out`.
+    /// Appends the value's JSON form to `out`: its current version, with `"v"` above version 1,
+    /// so that a later build reads it back whatever its own version
+    /// (docs/TOPICS.md, "Versioned frames").
     fn encode(&self, out: &mut Vec<u8>) -> serde_json::Result<()>;
 }
 
-impl<T: serde::Serialize + Send> ToJson for T {
+impl<T: crate::record_types::JsonForm + Send> ToJson for T {
     fn encode(&self, out: &mut Vec<u8>) -> serde_json::Result<()> {
-        serde_json::to_writer(out, self)
+        self.to_json(out)
     }
 }
 
