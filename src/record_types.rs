@@ -47,6 +47,9 @@ pub struct TypeEntry {
     pub fields: fn() -> &'static [&'static str],
     /// Adds a record of this type to a builder; problems starting components are pushed.
     pub configure: fn(&mut AimDbBuilder<Rt>, &RecordConfig, &Env, &mut Vec<String>),
+    /// A new reader of the running record, as JSON values (a ring reader for `spmc_ring`: it
+    /// never slows the writer; a slow reader is told how many values it missed).
+    pub subscribe_json: fn(&DbHandle<Rt>, &str) -> Result<TapFeed, AccessError>,
     /// The record's newest value as JSON.
     pub latest_json: fn(&DbHandle<Rt>, &str) -> Result<Option<Value>, String>,
     /// Writes a value given as JSON into the running record, under the writer rule (only a
@@ -214,6 +217,7 @@ impl TypeEntry {
             fields: crate::config::field_names::<T>,
             configure: configure::<T>,
             latest_json: latest_json::<T>,
+            subscribe_json: subscribe_json::<T>,
             set_json: set_json::<T>,
             seed_json: seed_json::<T>,
             carry_latest: carry_latest::<T>,
@@ -433,6 +437,10 @@ fn node_decoder<T: Storable>(codec: LinkCodec, field: &str, from: Source) -> Top
             ))
         })
     })
+}
+
+fn subscribe_json<T: Storable>(h: &DbHandle<Rt>, key: &str) -> Result<TapFeed, AccessError> {
+    h.consumer::<T>(key).map(feed::<T>)
 }
 
 fn latest_json<T: Storable>(h: &DbHandle<Rt>, key: &str) -> Result<Option<Value>, String> {

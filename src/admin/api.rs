@@ -18,7 +18,7 @@ pub(super) fn error(status: StatusCode, message: impl Into<String>) -> Response 
     (status, Json(json!({ "error": message.into() }))).into_response()
 }
 
-fn live(state: &AdminState) -> Result<Live, Box<Response>> {
+pub(super) fn live(state: &AdminState) -> Result<Live, Box<Response>> {
     state.live().ok_or_else(|| {
         Box::new(error(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -100,7 +100,10 @@ pub(super) async fn records(State(state): State<AdminState>) -> Response {
     Json(list).into_response()
 }
 
-fn find<'a>(live: &'a Live, key: &str) -> Result<&'a crate::config::RecordConfig, Box<Response>> {
+pub(super) fn find<'a>(
+    live: &'a Live,
+    key: &str,
+) -> Result<&'a crate::config::RecordConfig, Box<Response>> {
     live.config
         .records
         .iter()

@@ -43,6 +43,7 @@ pub fn render(state: &AdminState) -> String {
     let _ = writeln!(out, "aimdbd_reloads_total{{result=\"rejected\"}} {failed}");
     crate::telemetry::process::render(&mut out);
     super::server::render(&mut out);
+    super::stream::render(&mut out);
     crate::mqtt::metrics::metrics().render(&mut out, label);
     crate::mqtt::schemas::schemas().render(&mut out, label);
     if let Some(store) = state.store() {

@@ -1,7 +1,7 @@
 //! The admin HTTP endpoint (loopback): `/healthz`, `/readyz`, `/metrics`, `/api/records`,
 //! `/api/records/{key}` (GET latest value, POST a new one), `/api/records/{key}/history`
-//! (stored values), `/api/graph`, `/api/nodes` (what each
-//! node announced it speaks).
+//! (stored values), `/api/records/{key}/stream` (every new value, as server-sent events),
+//! `/api/graph`, `/api/nodes` (what each node announced it speaks).
 //!
 //! Built on axum (hyper 1 underneath, HTTP/1 only); see docs/OPERATIONS.md for why. Every
 //! request passes the [`access`] guard first (Host, Origin, bearer token, JSON for writes).
@@ -13,6 +13,7 @@ mod metrics;
 mod server;
 mod state;
 mod store_metrics;
+mod stream;
 
 pub use access::{AccessPolicy, Refusal};
 pub use metrics::render as render_metrics;
@@ -36,6 +37,7 @@ pub fn router(state: AdminState) -> Router {
             get(api::get_record).post(api::set_record),
         )
         .route("/api/records/{key}/history", get(history::history))
+        .route("/api/records/{key}/stream", get(stream::stream))
         .route("/api/graph", get(api::graph))
         .route("/api/nodes", get(api::nodes))
         .layer(middleware::from_fn_with_state(state.clone(), access::guard))

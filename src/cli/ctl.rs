@@ -1,5 +1,6 @@
 //! `aimdbd ctl [--admin ADDR] [--token-file FILE] records | get KEY | watch KEY | set KEY JSON |
-//! graph | health`: a small HTTP/1.0 client of the admin endpoint over a Tokio TCP stream.
+//! graph | nodes | health`: a small HTTP/1.0 client of the admin endpoint over a Tokio TCP
+//! stream (`watch` reads the record's server-sent events, see [`super::sse`]).
 //!
 //! With `-c FILE` the address and the bearer token come from the config's `[admin]` (`listen`,
 //! `token_file`); `--admin` and `--token-file` win over it. Writes are sent as
@@ -37,7 +38,8 @@ enum CtlCommand {
     Records,
     /// The latest value of a record.
     Get { key: String },
-    /// Print a record's value whenever it changes (polls every second; Ctrl-C stops).
+    /// Print each value of a record as it is produced, one JSON line each, starting with the
+    /// newest (streamed; Ctrl-C stops; reconnects across reloads).
     Watch { key: String },
     /// Write a value (JSON) into a record.
     Set { key: String, json: String },
@@ -50,9 +52,9 @@ enum CtlCommand {
 }
 
 /// Where and how to reach the endpoint.
-struct Target {
-    addr: String,
-    token: Option<AdminToken>,
+pub(super) struct Target {
+    pub(super) addr: String,
+    pub(super) token: Option<AdminToken>,
 }
 
 impl Target {
@@ -190,20 +192,48 @@ async fn run(args: &CtlArgs, target: &Target) -> Result<(), String> {
                 Err("not ready".into())
             }
         }
-        CtlCommand::Watch { key } => {
-            let mut last = None;
-            loop {
-                let (status, body) = request(t, "GET", &record_path(key), None).await?;
-                if status != 200 {
-                    return Err(body);
+        CtlCommand::Watch { key } => watch(t, key).await,
+    }
+}
+
+/// How many times in a row `watch` tries to (re)open the stream before it gives up.
+const WATCH_ATTEMPTS: u32 = 40;
+
+/// `ctl watch`: prints each value as the stream delivers it; after the record closes (a
+/// reload) or the connection drops, reopens the stream, not printing the newest value again if
+/// it was the last one printed.
+async fn watch(t: &Target, key: &str) -> Result<(), String> {
+    let path = format!("{}/stream", record_path(key));
+    let mut last: Option<String> = None;
+    let mut failures = 0u32;
+    loop {
+        match super::sse::open(t, &path).await {
+            Ok(mut events) => {
+                failures = 0;
+                while let Some(ev) = events.next().await? {
+                    match ev.event.as_str() {
+                        "latest" if last.as_deref() == Some(ev.data.as_str()) => {}
+                        "latest" | "value" => {
+                            println!("{}", ev.data);
+                            last = Some(ev.data);
+                        }
+                        "lag" => eprintln!("aimdbd ctl watch: fell behind: {}", ev.data),
+                        "end" => break,
+                        _ => {}
+                    }
                 }
-                if last.as_ref() != Some(&body) {
-                    println!("{}", body.trim());
-                    last = Some(body);
+            }
+            Err(super::sse::OpenError::Refused(status, message)) => {
+                return Err(format!("{status}: {message}"))
+            }
+            Err(super::sse::OpenError::Unreachable(e)) => {
+                failures += 1;
+                if failures >= WATCH_ATTEMPTS {
+                    return Err(e);
                 }
-                tokio::time::sleep(Duration::from_secs(1)).await;
             }
         }
+        tokio::time::sleep(Duration::from_millis(250)).await;
     }
 }
 

@@ -6,6 +6,7 @@ mod ctl;
 mod graph;
 mod history;
 mod run;
+mod sse;
 mod types;
 
 use std::path::PathBuf;

@@ -150,7 +150,13 @@ impl TapFeed {
 
     /// The next event; `None` once the record has closed and everything was read.
     pub async fn next(&mut self) -> Option<TapEvent> {
-        poll_fn(|cx| (self.poll)(cx)).await
+        poll_fn(|cx| self.poll_next(cx)).await
+    }
+
+    /// Polls for the next event (for a hand-written `Stream`); `Ready(None)` once the record has
+    /// closed and everything was read.
+    pub fn poll_next(&mut self, cx: &mut Context<'_>) -> Poll<Option<TapEvent>> {
+        (self.poll)(cx)
     }
 }
 

@@ -1,0 +1,137 @@
+//! `GET /api/records/KEY/stream`: a record's values as server-sent events, one event per value.
+//!
+//! Contract:
+//! - The response is `text/event-stream`. It starts with one `latest` event carrying the
+//!   record's newest value, if it has one, then one `value` event per value produced from then
+//!   on, in order (`id:` counts them from 1 per stream), until the record closes (a reload or
+//!   the shutdown), which ends the stream with an `end` event; clients reconnect.
+//! - Each client has its own reader of the record: for an `spmc_ring` a ring reader, so a slow
+//!   client never slows the graph or other clients. A client that falls more than the ring's
+//!   capacity behind gets a `lag` event `{"missed":N}` and resumes at the oldest value still
+//!   held. `single_latest` and `mailbox` keep their meaning: a slow client sees the newest value.
+//! - Memory per client is bounded: nothing is queued for it besides the event being written; a
+//!   client that does not read is held up by TCP, not by a buffer here.
+//! - A comment line (`: ping`) every 15 s keeps idle connections (and proxies) open.
+//! - The same access rules as every other route (token, `Host`, `Origin`; see `access`).
+
+use std::convert::Infallible;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use futures_core::Stream;
+use serde_json::{json, Value};
+
+use super::api::{error, find, live};
+use super::state::AdminState;
+use crate::components::{TapEvent, TapFeed};
+use crate::record_types;
+
+/// How often an idle stream sends a keep-alive comment.
+pub(super) const KEEP_ALIVE: Duration = Duration::from_secs(15);
+
+/// Streams open now.
+static OPEN: AtomicU64 = AtomicU64::new(0);
+
+/// One client's events.
+struct Events {
+    latest: Option<Value>,
+    feed: TapFeed,
+    sent: u64,
+    ended: bool,
+}
+
+impl Events {
+    fn new(latest: Option<Value>, feed: TapFeed) -> Self {
+        OPEN.fetch_add(1, Ordering::Relaxed);
+        Self {
+            latest,
+            feed,
+            sent: 0,
+            ended: false,
+        }
+    }
+}
+
+impl Drop for Events {
+    fn drop(&mut self) {
+        OPEN.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+impl Stream for Events {
+    type Item = Result<Event, Infallible>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = &mut *self;
+        if let Some(v) = this.latest.take() {
+            return Poll::Ready(Some(Ok(Event::default()
+                .event("latest")
+                .data(v.to_string()))));
+        }
+        if this.ended {
+            return Poll::Ready(None);
+        }
+        let event = match this.feed.poll_next(cx) {
+            Poll::Pending => return Poll::Pending,
+            Poll::Ready(Some(TapEvent::Value(v))) => {
+                this.sent += 1;
+                Event::default()
+                    .event("value")
+                    .id(this.sent.to_string())
+                    .data(v.to_string())
+            }
+            Poll::Ready(Some(TapEvent::Lagged(n))) => Event::default()
+                .event("lag")
+                .data(json!({ "missed": n }).to_string()),
+            Poll::Ready(None) => {
+                this.ended = true;
+                Event::default().event("end").data(
+                    json!({ "reason": "the record closed (reload or shutdown); reconnect" })
+                        .to_string(),
+                )
+            }
+        };
+        Poll::Ready(Some(Ok(event)))
+    }
+}
+
+/// The handler; see the module doc.
+pub(super) async fn stream(State(state): State<AdminState>, Path(key): Path<String>) -> Response {
+    let live = match live(&state) {
+        Ok(l) => l,
+        Err(r) => return *r,
+    };
+    let rec = match find(&live, &key) {
+        Ok(r) => r,
+        Err(r) => return *r,
+    };
+    let Some(entry) = record_types::lookup(rec.type_name) else {
+        return error(StatusCode::INTERNAL_SERVER_ERROR, "unknown type");
+    };
+    // Subscribe first: a value produced between the two calls is then streamed, not lost.
+    let feed = match (entry.subscribe_json)(&live.handle, &key) {
+        Ok(f) => f,
+        Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+    };
+    let latest = (entry.latest_json)(&live.handle, &key).ok().flatten();
+    Sse::new(Events::new(latest, feed))
+        .keep_alive(KeepAlive::new().interval(KEEP_ALIVE).text("ping"))
+        .into_response()
+}
+
+/// Appends the stream gauge to a `/metrics` page.
+pub(super) fn render(out: &mut String) {
+    use std::fmt::Write as _;
+    let _ = writeln!(
+        out,
+        "# HELP aimdbd_admin_streams Record streams (GET /api/records/KEY/stream) open now."
+    );
+    let _ = writeln!(out, "# TYPE aimdbd_admin_streams gauge");
+    let _ = writeln!(out, "aimdbd_admin_streams {}", OPEN.load(Ordering::Relaxed));
+}

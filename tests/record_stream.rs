@@ -1,0 +1,297 @@
+//! `GET /api/records/KEY/stream` (server-sent events) and `aimdbd ctl watch` on top of it, with
+//! the real `aimdbd`: every value of a ring record reaches two clients in order; a client that
+//! does not read while the record runs far past its ring is told how many values it missed, and
+//! what it saw plus what it missed is exactly what was produced; `ctl watch` prints every value
+//! as it is produced (a poll of the newest value would skip the ones in between); the stream
+//! obeys the admin token like every other route.
+
+mod support;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::process::{Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use serde_json::Value;
+use support::{config_head, wait_until, Daemon, TestDir};
+
+fn config(admin: u16, capacity: usize) -> String {
+    format!(
+        r#"{head}
+[[record]]
+key = "feed"
+type = "json"
+buffer = {{ kind = "spmc_ring", capacity = {capacity} }}
+"#,
+        head = config_head(admin)
+    )
+}
+
+/// One parsed event.
+#[derive(Debug, Clone)]
+struct Ev {
+    event: String,
+    data: Value,
+}
+
+/// An SSE client over a plain socket (HTTP/1.0: the body is the raw stream).
+struct Client {
+    reader: BufReader<TcpStream>,
+}
+
+impl Client {
+    fn open(port: u16, path: &str, token: Option<&str>) -> (u16, Self) {
+        let mut s = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+        let auth = token.map_or(String::new(), |t| format!("Authorization: Bearer {t}\r\n"));
+        write!(
+            s,
+            "GET {path} HTTP/1.0\r\nHost: 127.0.0.1:{port}\r\nAccept: text/event-stream\r\n{auth}\r\n"
+        )
+        .expect("request");
+        s.set_read_timeout(Some(Duration::from_secs(20)))
+            .expect("timeout");
+        let mut reader = BufReader::new(s);
+        let mut status = String::new();
+        reader.read_line(&mut status).expect("status line");
+        let code = status
+            .split_whitespace()
+            .nth(1)
+            .and_then(|c| c.parse().ok())
+            .expect("status code");
+        loop {
+            let mut line = String::new();
+            if reader.read_line(&mut line).expect("head") == 0 || line.trim().is_empty() {
+                break;
+            }
+        }
+        (code, Self { reader })
+    }
+
+    fn next(&mut self) -> Option<Ev> {
+        let (mut event, mut data) = (String::new(), String::new());
+        loop {
+            let mut line = String::new();
+            if self.reader.read_line(&mut line).ok()? == 0 {
+                return None;
+            }
+            let line = line.trim_end();
+            if line.is_empty() {
+                if !event.is_empty() || !data.is_empty() {
+                    return Some(Ev {
+                        event,
+                        data: serde_json::from_str(&data).unwrap_or(Value::Null),
+                    });
+                }
+                continue;
+            }
+            if let Some(v) = line.strip_prefix("event:") {
+                event = v.trim().to_string();
+            } else if let Some(v) = line.strip_prefix("data:") {
+                data.push_str(v.trim_start());
+            }
+        }
+    }
+
+    /// The `n` next `value` events' `n` fields (other events must not come).
+    fn values(&mut self, n: usize) -> Vec<u64> {
+        (0..n)
+            .map(|_| {
+                let ev = self.next().expect("an event");
+                assert_eq!(ev.event, "value", "{ev:?}");
+                ev.data["n"].as_u64().expect("n")
+            })
+            .collect()
+    }
+}
+
+fn produce(d: &Daemon, n: u64, pad: &str) {
+    let (status, body) = d
+        .http(
+            "POST",
+            "/api/records/feed",
+            &format!(r#"{{"n":{n},"pad":"{pad}"}}"#),
+        )
+        .expect("POST");
+    assert_eq!(status, 200, "{body}");
+}
+
+#[test]
+fn two_clients_get_every_value_in_order() {
+    let dir = TestDir::new("stream-two");
+    let admin = support::free_port();
+    let d = Daemon::start(dir.path(), admin, &config(admin, 64));
+    let (code, mut a) = Client::open(admin, "/api/records/feed/stream", None);
+    assert_eq!(code, 200);
+    let (_, mut b) = Client::open(admin, "/api/records/feed/stream", None);
+    wait_until("both streams are open", || {
+        d.http("GET", "/metrics", "")
+            .is_some_and(|(_, m)| m.contains("aimdbd_admin_streams 2"))
+    });
+    for n in 1..=300 {
+        produce(&d, n, "");
+    }
+    let want: Vec<u64> = (1..=300).collect();
+    assert_eq!(a.values(300), want);
+    assert_eq!(b.values(300), want);
+
+    // A late client starts with the newest value, then streams on.
+    let (_, mut c) = Client::open(admin, "/api/records/feed/stream", None);
+    let first = c.next().expect("latest");
+    assert_eq!(
+        (first.event.as_str(), first.data["n"].as_u64()),
+        ("latest", Some(300))
+    );
+    produce(&d, 301, "");
+    assert_eq!(c.values(1), [301]);
+
+    // An unknown record: 404 with a hint, not a stream.
+    let (code, _) = Client::open(admin, "/api/records/fed/stream", None);
+    assert_eq!(code, 404);
+}
+
+#[test]
+fn a_slow_client_is_told_what_it_missed_and_nothing_else_is_lost() {
+    let dir = TestDir::new("stream-slow");
+    let admin = support::free_port();
+    let d = Daemon::start(dir.path(), admin, &config(admin, 16));
+    let (_, mut slow) = Client::open(admin, "/api/records/feed/stream", None);
+    let (_, mut fast) = Client::open(admin, "/api/records/feed/stream", None);
+    wait_until("both streams are open", || {
+        d.http("GET", "/metrics", "")
+            .is_some_and(|(_, m)| m.contains("aimdbd_admin_streams 2"))
+    });
+    // The fast client reads on its own thread, each value before the next is produced; the
+    // slow one reads nothing meanwhile. 64 KiB per value: far more than the socket buffers
+    // hold, so the slow client's reader falls behind in the ring (16 values) while the writer
+    // and the fast client go on.
+    let total = 400u64;
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for _ in 0..total {
+            if tx.send(fast.values(1)[0]).is_err() {
+                break;
+            }
+        }
+    });
+    let pad = "x".repeat(64 * 1024);
+    for n in 1..=total {
+        produce(&d, n, &pad);
+        assert_eq!(
+            rx.recv_timeout(Duration::from_secs(20)),
+            Ok(n),
+            "the fast client gets every value"
+        );
+    }
+
+    let (mut seen, mut missed) = (Vec::new(), 0u64);
+    while (seen.len() as u64) + missed < total {
+        let ev = slow.next().expect("an event");
+        match ev.event.as_str() {
+            "value" => seen.push(ev.data["n"].as_u64().expect("n")),
+            "lag" => missed += ev.data["missed"].as_u64().expect("missed"),
+            other => panic!("unexpected {other}: {ev:?}"),
+        }
+    }
+    assert!(
+        missed > 0,
+        "the slow client fell behind: saw {}",
+        seen.len()
+    );
+    assert_eq!(
+        seen.len() as u64 + missed,
+        total,
+        "every value seen or counted"
+    );
+    assert!(seen.windows(2).all(|w| w[0] < w[1]), "in order");
+    assert_eq!(seen.last(), Some(&total), "it catches up");
+}
+
+#[test]
+fn ctl_watch_prints_every_value_as_it_is_produced() {
+    let dir = TestDir::new("stream-watch");
+    let admin = support::free_port();
+    let d = Daemon::start(dir.path(), admin, &config(admin, 64));
+    produce(&d, 0, "");
+    let mut watch = Command::new(env!("CARGO_BIN_EXE_aimdbd"))
+        .args([
+            "ctl",
+            "--admin",
+            &format!("127.0.0.1:{admin}"),
+            "watch",
+            "feed",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("ctl watch");
+    let (tx, rx) = mpsc::channel();
+    let stdout = watch.stdout.take().expect("stdout");
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let line = |rx: &mpsc::Receiver<String>| -> u64 {
+        let l = rx.recv_timeout(Duration::from_secs(10)).expect("a line");
+        let v: Value = serde_json::from_str(&l).expect("JSON line");
+        v["n"].as_u64().expect("n")
+    };
+    assert_eq!(line(&rx), 0, "the newest value first");
+    // Five values within half a second: a poll of the newest value each second would print
+    // one or two of them.
+    for n in 1..=5 {
+        produce(&d, n, "");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let got: Vec<u64> = (0..5).map(|_| line(&rx)).collect();
+    assert_eq!(got, [1, 2, 3, 4, 5]);
+    let _ = watch.kill();
+    let _ = watch.wait();
+}
+
+#[test]
+fn the_stream_obeys_the_admin_access_rules() {
+    let dir = TestDir::new("stream-token");
+    let admin = support::free_port();
+    std::fs::write(dir.join("token"), "s3cret-token-0123456789abcdef\n").expect("token");
+    // Beyond loopback every request needs the token.
+    let cfg = config(admin, 64).replace(
+        &format!("[admin]\nlisten = \"127.0.0.1:{admin}\"\n"),
+        &format!(
+            "[admin]\nlisten = \"0.0.0.0:{admin}\"\ntoken_file = \"{}\"\n",
+            dir.join("token").display()
+        ),
+    );
+    assert!(cfg.contains("token_file"), "{cfg}");
+    let _d = Daemon::spawn(dir.path(), admin, &cfg, None, &[]);
+    wait_until("the endpoint answers", || {
+        support::http(admin, "GET", "/healthz", "").is_some()
+    });
+    let path = "/api/records/feed/stream";
+    assert_eq!(Client::open(admin, path, None).0, 401);
+    assert_eq!(
+        Client::open(admin, path, Some("wrong-token-0123456789abcdefgh")).0,
+        401
+    );
+    let (code, mut ok) = Client::open(admin, path, Some("s3cret-token-0123456789abcdef"));
+    assert_eq!(code, 200);
+    drop(ok.reader.get_mut().shutdown(std::net::Shutdown::Both));
+
+    // A page on another origin cannot read it, token or not (the browser sends `Origin`).
+    let mut s = TcpStream::connect(("127.0.0.1", admin)).expect("connect");
+    write!(
+        s,
+        "GET {path} HTTP/1.0\r\nHost: 127.0.0.1:{admin}\r\nOrigin: http://evil.example\r\nAuthorization: Bearer s3cret-token-0123456789abcdef\r\n\r\n"
+    )
+    .expect("request");
+    let mut answer = String::new();
+    let _ = s.read_to_string(&mut answer);
+    assert!(
+        answer.starts_with("HTTP/1.0 403") || answer.starts_with("HTTP/1.1 403"),
+        "{answer}"
+    );
+}
