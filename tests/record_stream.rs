@@ -295,3 +295,111 @@ fn the_stream_obeys_the_admin_access_rules() {
         "{answer}"
     );
 }
+
+#[test]
+fn ctl_top_once_shows_every_record_with_its_rate() {
+    let dir = TestDir::new("stream-top");
+    let admin = support::free_port();
+    let cfg = format!(
+        r#"{}
+[[record]]
+key = "sim.temp"
+type = "Temperature"
+buffer = {{ kind = "spmc_ring", capacity = 64 }}
+source = {{ kind = "simulate", period_ms = 20, min = 18.0, max = 30.0, seed = 1 }}
+"#,
+        config(admin, 64)
+    );
+    let _d = Daemon::start(dir.path(), admin, &cfg);
+    let out = Command::new(env!("CARGO_BIN_EXE_aimdbd"))
+        .args([
+            "ctl",
+            "--admin",
+            &format!("127.0.0.1:{admin}"),
+            "top",
+            "--once",
+            "--interval",
+            "1",
+        ])
+        .output()
+        .expect("ctl top");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        text.lines()
+            .next()
+            .is_some_and(|l| l.starts_with("2 records | ready")),
+        "{text}"
+    );
+    let row = |key: &str| -> Vec<String> {
+        text.lines()
+            .find(|l| l.starts_with(key))
+            .unwrap_or_else(|| panic!("no row {key}:\n{text}"))
+            .split_whitespace()
+            .map(str::to_string)
+            .collect()
+    };
+    let sim = row("sim.temp");
+    let rate: f64 = sim[3].parse().expect("VALUES/s");
+    assert!(rate > 10.0, "a 50/s source: {text}");
+    let feed = row("feed");
+    assert_eq!(feed[3], "0.0", "{text}");
+}
+
+#[test]
+fn ctl_top_draws_in_a_terminal_and_quits_on_q() {
+    // `script` (util-linux) gives `ctl top` a pseudo-terminal, as an SSH session does.
+    assert!(
+        Command::new("script").arg("--version").output().is_ok(),
+        "`script` (util-linux) is missing: run ./scripts/setup.sh"
+    );
+    let dir = TestDir::new("stream-top-tty");
+    let admin = support::free_port();
+    let _d = Daemon::start(dir.path(), admin, &config(admin, 64));
+    let cmd = format!(
+        "stty cols 160 rows 20; {} ctl --admin 127.0.0.1:{admin} top --interval 0.2",
+        env!("CARGO_BIN_EXE_aimdbd")
+    );
+    let mut child = Command::new("script")
+        .args(["-qfec", &cmd, "/dev/null"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("script");
+    let mut stdout = child.stdout.take().expect("stdout");
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let mut all = Vec::new();
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = stdout.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            all.extend_from_slice(&buf[..n]);
+            let _ = tx.send(String::from_utf8_lossy(&all).into_owned());
+        }
+    });
+    let mut screen = String::new();
+    while !screen.contains("feed") {
+        screen = rx
+            .recv_timeout(Duration::from_secs(20))
+            .unwrap_or_else(|_| panic!("no frame with the record:\n{screen}"));
+    }
+    assert!(
+        screen.contains("RECORD") && screen.contains("VALUES/s"),
+        "{screen}"
+    );
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(b"q")
+        .expect("q");
+    let status = child.wait().expect("wait");
+    assert!(status.success(), "q quits cleanly: {status}");
+}

@@ -49,6 +49,15 @@ enum CtlCommand {
     Nodes,
     /// Health and readiness.
     Health,
+    /// Every record's rate, lag, drops and links, refreshed live (q quits).
+    Top {
+        /// Seconds between readings.
+        #[arg(long, default_value_t = 1.0, value_name = "SECONDS")]
+        interval: f64,
+        /// Print one plain-text table (two readings one interval apart) and exit.
+        #[arg(long)]
+        once: bool,
+    },
 }
 
 /// Where and how to reach the endpoint.
@@ -119,7 +128,14 @@ pub(super) fn ctl(args: &CtlArgs, config: Option<&Path>) -> u8 {
             return exit::RUNTIME;
         }
     };
-    match rt.block_on(run(args, &target)) {
+    let result = match &args.command {
+        CtlCommand::Top { interval, once } => match Duration::try_from_secs_f64(*interval) {
+            Ok(d) if d >= Duration::from_millis(100) => super::top::top(&rt, &target, d, *once),
+            _ => Err(format!("--interval {interval}: give at least 0.1 seconds")),
+        },
+        _ => rt.block_on(run(args, &target)),
+    };
+    match result {
         Ok(()) => exit::OK,
         Err(e) => {
             eprintln!("aimdbd ctl: {e}");
@@ -193,6 +209,7 @@ async fn run(args: &CtlArgs, target: &Target) -> Result<(), String> {
             }
         }
         CtlCommand::Watch { key } => watch(t, key).await,
+        CtlCommand::Top { .. } => Err("top runs outside the async client".into()),
     }
 }
 
@@ -273,7 +290,7 @@ fn print_ok((status, body): (u16, String)) -> Result<(), String> {
 /// One HTTP/1.0 request (the server closes the connection after the response, and never uses
 /// chunked encoding for HTTP/1.0), with the bearer token when there is one and
 /// `Content-Type: application/json` when there is a body.
-async fn request(
+pub(super) async fn request(
     target: &Target,
     method: &str,
     path: &str,

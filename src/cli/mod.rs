@@ -7,6 +7,7 @@ mod graph;
 mod history;
 mod run;
 mod sse;
+mod top;
 mod types;
 
 use std::path::PathBuf;
