@@ -18,6 +18,34 @@ fn sample(i: u64) -> Temperature {
     }
 }
 
+/// Times `n` encodings of fresh values into one reused buffer.
+fn encodes(
+    out: &std::cell::RefCell<Vec<u8>>,
+    n: u64,
+    mut encode: impl FnMut(&Temperature, &mut Vec<u8>),
+) -> std::time::Duration {
+    time(|| {
+        for i in 0..n {
+            let mut out = out.borrow_mut();
+            out.clear();
+            encode(&sample(i), black_box(&mut *out));
+        }
+    })
+}
+
+/// Times `n` decodings of `bytes`.
+fn decodes<T>(
+    n: u64,
+    bytes: &[u8],
+    mut decode: impl FnMut(&[u8]) -> Option<T>,
+) -> std::time::Duration {
+    time(|| {
+        for _ in 0..n {
+            black_box(decode(black_box(bytes)));
+        }
+    })
+}
+
 fn main() {
     let n: u64 = if quick_mode() { 1_000 } else { 1_000_000 };
     let value = sample(7);
@@ -37,89 +65,30 @@ fn main() {
     let out = std::cell::RefCell::new(Vec::with_capacity(128));
     let (s, b, r) = measure_interleaved(
         n,
-        || {
-            time(|| {
-                for i in 0..n {
-                    let mut out = out.borrow_mut();
-                    out.clear();
-                    let _ = frame::encode_postcard(&sample(i), 1, black_box(&mut *out));
-                }
-            })
-        },
-        || {
-            time(|| {
-                for i in 0..n {
-                    let mut out = out.borrow_mut();
-                    out.clear();
-                    let _ = Codec::Postcard.encode(&sample(i), black_box(&mut *out));
-                }
-            })
-        },
+        || encodes(&out, n, |v, o| drop(frame::encode_postcard(v, 1, o))),
+        || encodes(&out, n, |v, o| drop(Codec::Postcard.encode(v, o))),
     );
     report_ratio("postcard encode, framed", s, "postcard encode, plain", b, r);
-
     let (s, b, r) = measure_interleaved(
         n,
         || {
-            time(|| {
-                for _ in 0..n {
-                    black_box(frame::decode_postcard::<Temperature>(black_box(&framed)).ok());
-                }
+            decodes(n, &framed, |x| {
+                frame::decode_postcard::<Temperature>(x).ok()
             })
         },
-        || {
-            time(|| {
-                for _ in 0..n {
-                    black_box(
-                        Codec::Postcard
-                            .decode::<Temperature>(black_box(&plain))
-                            .ok(),
-                    );
-                }
-            })
-        },
+        || decodes(n, &plain, |x| Codec::Postcard.decode::<Temperature>(x).ok()),
     );
     report_ratio("postcard decode, framed", s, "postcard decode, plain", b, r);
-
     let (s, b, r) = measure_interleaved(
         n,
-        || {
-            time(|| {
-                for _ in 0..n {
-                    black_box(frame::decode_json::<Temperature>(black_box(&json)).ok());
-                }
-            })
-        },
-        || {
-            time(|| {
-                for _ in 0..n {
-                    black_box(Codec::Json.decode::<Temperature>(black_box(&json)).ok());
-                }
-            })
-        },
+        || decodes(n, &json, |x| frame::decode_json::<Temperature>(x).ok()),
+        || decodes(n, &json, |x| Codec::Json.decode::<Temperature>(x).ok()),
     );
     report_ratio("JSON decode, versioned", s, "JSON decode, plain", b, r);
-
     let (s, b, r) = measure_interleaved(
         n,
-        || {
-            time(|| {
-                for i in 0..n {
-                    let mut out = out.borrow_mut();
-                    out.clear();
-                    let _ = frame::encode_json(&sample(i), 1, black_box(&mut *out));
-                }
-            })
-        },
-        || {
-            time(|| {
-                for i in 0..n {
-                    let mut out = out.borrow_mut();
-                    out.clear();
-                    let _ = Codec::Json.encode(&sample(i), black_box(&mut *out));
-                }
-            })
-        },
+        || encodes(&out, n, |v, o| drop(frame::encode_json(v, 1, o))),
+        || encodes(&out, n, |v, o| drop(Codec::Json.encode(v, o))),
     );
     report_ratio("JSON encode, versioned", s, "JSON encode, plain", b, r);
 }

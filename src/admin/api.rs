@@ -120,24 +120,30 @@ pub(super) fn find<'a>(
         })
 }
 
+/// The running graph and the type of its record `key`: a 503 before a graph runs, a 404 with a
+/// did-you-mean for an unknown key.
+pub(super) fn typed_record(
+    state: &AdminState,
+    key: &str,
+) -> Result<(Live, &'static record_types::TypeEntry), Box<Response>> {
+    let live = live(state)?;
+    let type_name = find(&live, key)?.type_name;
+    let entry = record_types::lookup(type_name)
+        .ok_or_else(|| Box::new(error(StatusCode::INTERNAL_SERVER_ERROR, "unknown type")))?;
+    Ok((live, entry))
+}
+
 pub(super) async fn get_record(
     State(state): State<AdminState>,
     Path(key): Path<String>,
 ) -> Response {
-    let live = match live(&state) {
-        Ok(l) => l,
+    let (live, entry) = match typed_record(&state, &key) {
+        Ok(t) => t,
         Err(r) => return *r,
-    };
-    let rec = match find(&live, &key) {
-        Ok(r) => r,
-        Err(r) => return *r,
-    };
-    let Some(entry) = record_types::lookup(rec.type_name) else {
-        return error(StatusCode::INTERNAL_SERVER_ERROR, "unknown type");
     };
     match (entry.latest_json)(&live.handle, &key) {
         Ok(value) => {
-            Json(json!({ "key": key, "type": rec.type_name, "value": value })).into_response()
+            Json(json!({ "key": key, "type": entry.name, "value": value })).into_response()
         }
         Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e),
     }
@@ -165,20 +171,13 @@ pub(super) async fn set_record(
             .insert(header::RETRY_AFTER, header::HeaderValue::from_static("1"));
         return r;
     }
-    let live = match live(&state) {
-        Ok(l) => l,
-        Err(r) => return *r,
-    };
-    let rec = match find(&live, &key) {
-        Ok(r) => r,
+    let (live, entry) = match typed_record(&state, &key) {
+        Ok(t) => t,
         Err(r) => return *r,
     };
     let value: Value = match serde_json::from_slice(&body) {
         Ok(v) => v,
         Err(e) => return error(StatusCode::BAD_REQUEST, format!("body is not JSON: {e}")),
-    };
-    let Some(entry) = record_types::lookup(rec.type_name) else {
-        return error(StatusCode::INTERNAL_SERVER_ERROR, "unknown type");
     };
     match (entry.set_json)(&live.handle, &key, value) {
         Ok(()) => Json(json!({ "key": key, "ok": true })).into_response(),
@@ -188,7 +187,7 @@ pub(super) async fn set_record(
         }
         Err(e) => error(
             StatusCode::BAD_REQUEST,
-            format!("record {key:?} carries {}: {e}", rec.type_name),
+            format!("record {key:?} carries {}: {e}", entry.name),
         ),
     }
 }

@@ -27,10 +27,9 @@ use axum::response::{IntoResponse, Response};
 use futures_core::Stream;
 use serde_json::{json, Value};
 
-use super::api::{error, find, live};
+use super::api::{error, typed_record};
 use super::state::AdminState;
 use crate::components::{TapEvent, TapFeed};
-use crate::record_types;
 
 /// How often an idle stream sends a keep-alive comment.
 pub(super) const KEEP_ALIVE: Duration = Duration::from_secs(15);
@@ -103,16 +102,9 @@ impl Stream for Events {
 
 /// The handler; see the module doc.
 pub(super) async fn stream(State(state): State<AdminState>, Path(key): Path<String>) -> Response {
-    let live = match live(&state) {
-        Ok(l) => l,
+    let (live, entry) = match typed_record(&state, &key) {
+        Ok(t) => t,
         Err(r) => return *r,
-    };
-    let rec = match find(&live, &key) {
-        Ok(r) => r,
-        Err(r) => return *r,
-    };
-    let Some(entry) = record_types::lookup(rec.type_name) else {
-        return error(StatusCode::INTERNAL_SERVER_ERROR, "unknown type");
     };
     // Subscribe first: a value produced between the two calls is then streamed, not lost.
     let feed = match (entry.subscribe_json)(&live.handle, &key) {
