@@ -100,6 +100,8 @@ pub enum WireError {
 /// How values of a type travel over a wire codec: versioned frames for the record types
 /// (`aimdb_records::frame`), the plain codec for `json`.
 pub trait Wire: JsonForm {
+    /// The type's config name (`type = "..."`).
+    const TYPE_NAME: &'static str;
     /// The type's current version, `0` when not versioned.
     const VERSION: u16;
     /// See [`TypeEntry::negotiate`].
@@ -152,6 +154,7 @@ macro_rules! versioned_wire {
         $(
             impl Weigh for $t {}
             impl Wire for $t {
+                const TYPE_NAME: &'static str = <$t as RecordType>::NAME;
                 const VERSION: u16 = <$t as aimdb_records::Versioned>::VERSION;
                 fn negotiate(peer: Option<&[(u16, u32)]>) -> Option<u16> {
                     negotiate::<$t>(peer)
@@ -188,6 +191,7 @@ macro_rules! versioned_wire {
 for_each_record_type!(versioned_wire);
 
 impl Wire for Value {
+    const TYPE_NAME: &'static str = "json";
     const VERSION: u16 = 0;
     fn negotiate(_: Option<&[(u16, u32)]>) -> Option<u16> {
         Some(0)
@@ -349,7 +353,13 @@ fn encoder<T: Storable>(codec: LinkCodec, peer: Option<String>) -> Encoder<T> {
                     ))
                 })?,
             };
-            v.encode_at(c, version, out).map_err(aimdb_core::CodecError)
+            v.encode_at(c, version, out).map_err(|e| match &peer {
+                Some(p) if version < T::VERSION => aimdb_core::CodecError(format!(
+                    "node {:?} speaks {} v{version}: {e}",
+                    p.node, p.entry.name
+                )),
+                _ => aimdb_core::CodecError(e),
+            })
         }
         LinkCodec::Text => match serde_json::to_value(v) {
             Ok(Value::String(s)) => {
@@ -372,10 +382,9 @@ struct Source {
 
 impl Source {
     fn new<T: Storable>(record: &str) -> Self {
-        let type_name = std::any::type_name::<T>();
         Self {
             record: record.into(),
-            type_name: type_name.rsplit("::").next().unwrap_or(type_name),
+            type_name: T::TYPE_NAME,
         }
     }
 }
