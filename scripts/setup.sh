@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the tests need, idempotently: Mosquitto (broker + clients), qemu-system-arm,
 # arm-none-eabi binutils, sqlite3, openssl, graphviz, promtool (Debian's `prometheus` package,
-# its server kept from starting), and the thumbv7em-none-eabihf Rust target.
+# its server kept from starting), headless Chromium and chromedriver, and the
+# thumbv7em-none-eabihf Rust target.
 # Safe to run again: it only installs what is missing.
 set -euo pipefail
 
@@ -20,6 +21,9 @@ command -v dot >/dev/null 2>&1 || need_apt+=(graphviz)
 # wanted from the package: its server must not start (see below).
 need_promtool=0
 command -v promtool >/dev/null 2>&1 || { need_apt+=(prometheus); need_promtool=1; }
+# tests/dashboard.rs drives headless Chromium through chromedriver (WebDriver).
+[ -x /usr/bin/chromium ] || need_apt+=(chromium)
+[ -x /usr/bin/chromedriver ] || need_apt+=(chromium-driver)
 
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "setup: installing ${need_apt[*]}"
@@ -60,4 +64,4 @@ for component in rustfmt clippy; do
     rustup component add "$component"
   fi
 done
-echo "setup: ok (mosquitto, qemu-system-arm, arm-none-eabi binutils, sqlite3, openssl, graphviz, promtool, thumbv7em-none-eabihf)"
+echo "setup: ok (mosquitto, qemu-system-arm, arm-none-eabi binutils, sqlite3, openssl, graphviz, promtool, chromium, chromedriver, thumbv7em-none-eabihf)"
