@@ -234,6 +234,13 @@ fn the_dashboard_shows_the_graph_and_live_values_in_a_browser() {
          return document.getElementById('detail-key').textContent === 'sensor.temp.indoor'\n\
            && p && p.split(' ').length >= 10",
     );
+    // Nothing broke so far: no script error, nothing the CSP blocked, no failed request.
+    let console = browser.console();
+    let bad: Vec<&Value> = console
+        .iter()
+        .filter(|m| m["level"] == "SEVERE" || m["level"] == "WARNING")
+        .collect();
+    assert!(bad.is_empty(), "console: {bad:?}");
     if let Ok(path) = std::env::var("AIMDB_SCREENSHOT") {
         let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(path);
         std::fs::write(&path, browser.screenshot()).expect("write the screenshot");

@@ -100,6 +100,7 @@ impl Driver {
                 "alwaysMatch": {
                     "browserName": "chrome",
                     "goog:chromeOptions": { "binary": CHROMIUM, "args": args },
+                    "goog:loggingPrefs": { "browser": "ALL" },
                 }
             }
         });
@@ -208,6 +209,15 @@ impl Session {
     pub(crate) fn click(&self, el: &str) {
         self.cmd("POST", &format!("/element/{el}/click"), Some(&json!({})))
             .unwrap_or_else(|e| panic!("click {el}: {e}"));
+    }
+
+    /// The browser console's messages since the last call (chromedriver's log endpoint):
+    /// `[{level, message}]`.
+    pub(crate) fn console(&self) -> Vec<Value> {
+        self.cmd("POST", "/se/log", Some(&json!({ "type": "browser" })))
+            .ok()
+            .and_then(|v| v.as_array().cloned())
+            .unwrap_or_default()
     }
 
     /// A PNG of the viewport.
