@@ -469,3 +469,39 @@ fn one_stream_carries_every_record_until_a_reload_ends_it() {
     assert_eq!(end.event, "end", "{end:?}");
     assert!(all.next().is_none(), "nothing after end");
 }
+
+#[test]
+fn single_latest_and_mailbox_streams_open_with_the_current_value_once() {
+    let dir = TestDir::new("stream-latest");
+    let admin = support::free_port();
+    let cfg = format!(
+        r#"{}
+[[record]]
+key = "latest"
+type = "json"
+buffer = {{ kind = "single_latest" }}
+
+[[record]]
+key = "box"
+type = "json"
+buffer = {{ kind = "mailbox" }}
+"#,
+        config_head(admin)
+    );
+    let d = Daemon::start(dir.path(), admin, &cfg);
+    for key in ["latest", "box"] {
+        let (status, body) = d
+            .http("POST", &format!("/api/records/{key}"), r#"{"n":7}"#)
+            .expect("POST");
+        assert_eq!(status, 200, "{body}");
+        let (_, mut c) = Client::open(admin, &format!("/api/records/{key}/stream"), None);
+        assert_eq!(
+            c.values(1),
+            [7],
+            "{key}: the current value, as a value event"
+        );
+        d.http("POST", &format!("/api/records/{key}"), r#"{"n":8}"#)
+            .expect("POST");
+        assert_eq!(c.values(1), [8], "{key}: then the next, nothing twice");
+    }
+}

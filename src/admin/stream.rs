@@ -1,10 +1,12 @@
 //! `GET /api/records/KEY/stream`: a record's values as server-sent events, one event per value.
 //!
 //! Contract:
-//! - The response is `text/event-stream`. It starts with one `latest` event carrying the
-//!   record's newest value, if it has one, then one `value` event per value produced from then
-//!   on, in order (`id:` counts them from 1 per stream), until the record closes (a reload or
-//!   the shutdown), which ends the stream with an `end` event; clients reconnect.
+//! - The response is `text/event-stream`. For an `spmc_ring` record it starts with one `latest`
+//!   event carrying the record's newest value, if it has one (a new ring reader starts at the
+//!   next value); a new reader of a `single_latest` or `mailbox` record gets the current value
+//!   as its first `value` already, so no `latest` comes first. Then one `value` event per value,
+//!   in order (`id:` counts them from 1 per stream), until the record closes (a reload or the
+//!   shutdown), which ends the stream with an `end` event; clients reconnect.
 //! - Each client has its own reader of the record: for an `spmc_ring` a ring reader, so a slow
 //!   client never slows the graph or other clients. A client that falls more than the ring's
 //!   capacity behind gets a `lag` event `{"missed":N}` and resumes at the oldest value still
@@ -37,9 +39,10 @@ use futures_core::Stream;
 use serde_json::{json, Value};
 
 use super::api::{error, live, typed_record};
-use super::state::AdminState;
+use super::state::{AdminState, Live};
 use crate::components::{TapEvent, TapFeed};
-use crate::record_types;
+use crate::record_types::{self, TypeEntry};
+use aimdb_core::BufferCfg;
 
 /// How often an idle stream sends a keep-alive comment.
 pub(super) const KEEP_ALIVE: Duration = Duration::from_secs(15);
@@ -110,6 +113,21 @@ impl Stream for Events {
     }
 }
 
+/// The value a stream of `key` opens with (`latest`): a ring's newest; nothing for the other
+/// buffers, whose new reader delivers the current value as its first `value` (see the module
+/// doc).
+fn opening(live: &Live, entry: &TypeEntry, key: &str) -> Option<Value> {
+    let ring = live
+        .config
+        .records
+        .iter()
+        .any(|r| r.key == key && matches!(r.buffer, BufferCfg::SpmcRing { .. }));
+    if !ring {
+        return None;
+    }
+    (entry.latest_json)(&live.handle, key).ok().flatten()
+}
+
 /// The handler; see the module doc.
 pub(super) async fn stream(State(state): State<AdminState>, Path(key): Path<String>) -> Response {
     let (live, entry) = match typed_record(&state, &key) {
@@ -121,7 +139,7 @@ pub(super) async fn stream(State(state): State<AdminState>, Path(key): Path<Stri
         Ok(f) => f,
         Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
     };
-    let latest = (entry.latest_json)(&live.handle, &key).ok().flatten();
+    let latest = opening(&live, entry, &key);
     Sse::new(Events::new(latest, feed))
         .keep_alive(KeepAlive::new().interval(KEEP_ALIVE).text("ping"))
         .into_response()
@@ -223,7 +241,7 @@ pub(super) async fn stream_all(State(state): State<AdminState>) -> Response {
             Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
         };
         let key: Arc<str> = Arc::from(rec.key.as_str());
-        if let Some(v) = (entry.latest_json)(&live.handle, &rec.key).ok().flatten() {
+        if let Some(v) = opening(&live, entry, &rec.key) {
             latest.push_back((key.clone(), v));
         }
         feeds.push((key, feed));
