@@ -16,6 +16,8 @@ command -v sqlite3 >/dev/null 2>&1 || need_apt+=(sqlite3)
 command -v openssl >/dev/null 2>&1 || need_apt+=(openssl)
 # `aimdbd graph --format dot` is rendered with Graphviz in tests/cli_pipes.rs.
 command -v dot >/dev/null 2>&1 || need_apt+=(graphviz)
+# tests/package.rs builds the .deb with cargo-deb (below) and checks it with lintian.
+command -v lintian >/dev/null 2>&1 || need_apt+=(lintian)
 # tests/alert_metrics.rs checks /metrics with `promtool check metrics` and the example alert
 # rules (deploy/prometheus/) with `promtool check rules` / `promtool test rules`. Only promtool is
 # wanted from the package: its server must not start (see below).
@@ -58,6 +60,13 @@ fi
 if ! rustup target list --installed 2>/dev/null | grep -qx thumbv7em-none-eabihf; then
   echo "setup: adding Rust target thumbv7em-none-eabihf"
   rustup target add thumbv7em-none-eabihf
+fi
+# tests/package.rs: cargo-deb, pinned (the `--no-build --profile` and asset behaviour it relies on).
+cargo_deb_version=3.8.0
+if [ "$(cargo deb --version 2>/dev/null)" != "cargo-deb $cargo_deb_version" ]; then
+  echo "setup: installing cargo-deb $cargo_deb_version"
+  # Its own temporary target dir, not the project's (CARGO_TARGET_DIR would be honoured).
+  env -u CARGO_TARGET_DIR cargo install cargo-deb --version "$cargo_deb_version" --locked --quiet
 fi
 for component in rustfmt clippy; do
   if ! rustup component list --installed 2>/dev/null | grep -q "^$component"; then
