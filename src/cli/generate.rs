@@ -38,7 +38,7 @@ pub(super) fn generate(args: &GenerateArgs) -> u8 {
 
 /// The command as users see it: without hidden commands (`generate` itself), which the
 /// completion generators would otherwise offer. clap cannot remove a subcommand, so this
-/// rebuilds the top level from `Cli`'s parts.
+/// rebuilds the top level from `Cli`'s parts (its examples go to the man page's EXAMPLES).
 fn visible_command() -> Command {
     let cli = Cli::command();
     let mut cmd = Command::new("aimdbd")
@@ -47,9 +47,6 @@ fn visible_command() -> Command {
         .subcommands(cli.get_subcommands().filter(|s| !s.is_hide_set()).cloned());
     if let Some(about) = cli.get_about() {
         cmd = cmd.about(about.clone());
-    }
-    if let Some(after) = cli.get_after_help() {
-        cmd = cmd.after_help(after.clone());
     }
     cmd
 }
@@ -81,43 +78,37 @@ fn write_all(out: &Path) -> anyhow::Result<Vec<PathBuf>> {
     Ok(files)
 }
 
-/// `aimdbd.1`: clap_mangen's sections, but the examples unfilled (clap_mangen's EXTRA would
-/// reflow them), and FILES and SEE ALSO for the packaged layout.
-fn main_page_roff() -> std::io::Result<Vec<u8>> {
-    let cmd = visible_command().disable_help_subcommand(true);
-    let man = clap_mangen::Man::new(cmd.clone());
-    let mut out = Vec::new();
-    man.render_title(&mut out)?;
-    man.render_name_section(&mut out)?;
-    man.render_synopsis_section(&mut out)?;
-    man.render_description_section(&mut out)?;
-    man.render_options_section(&mut out)?;
-    man.render_subcommands_section(&mut out)?;
-    if let Some(after) = cmd.get_after_help() {
+/// `aimdbd.1`: clap_mangen's page, with `Cli`'s examples unfilled (clap_mangen would reflow
+/// them), and FILES and SEE ALSO for the packaged layout, before its VERSION section.
+fn main_page_roff() -> anyhow::Result<String> {
+    let mut page = Vec::new();
+    clap_mangen::Man::new(visible_command().disable_help_subcommand(true)).render(&mut page)?;
+    let page = String::from_utf8(page).context("clap_mangen wrote UTF-8")?;
+    let mut extra = String::new();
+    if let Some(after) = Cli::command().get_after_help() {
         let text = after.to_string();
         let text = text.strip_prefix("Examples:\n").unwrap_or(&text);
-        out.extend_from_slice(b".SH EXAMPLES\n.nf\n");
+        extra.push_str(".SH EXAMPLES\n.nf\n");
         for line in text.lines() {
-            out.extend_from_slice(roff_line(line).as_bytes());
+            extra.push_str(&roff_line(line));
         }
-        out.extend_from_slice(b".fi\n");
+        extra.push_str(".fi\n");
     }
-    out.extend_from_slice(
-        concat!(
-            ".SH FILES\n",
-            ".TP\n/etc/aimdbd/aimdbd.toml\n",
-            "The config aimdbd.service runs (a conffile; its keys: CONFIG.md).\n",
-            ".TP\n/var/lib/aimdbd\n",
-            "State: the history store and the disk outbox ($STATE_DIRECTORY of aimdbd.service).\n",
-            ".TP\n/usr/share/doc/aimdbd/\n",
-            "README.md, OPERATIONS.md (install, upgrade, signals, logs, metrics), CONFIG.md, ...\n",
-            ".SH SEE ALSO\n",
-            "systemctl(1), journalctl(1)\n",
-        )
-        .as_bytes(),
-    );
-    man.render_version_section(&mut out)?;
-    Ok(out)
+    extra.push_str(concat!(
+        ".SH FILES\n",
+        ".TP\n/etc/aimdbd/aimdbd.toml\n",
+        "The config aimdbd.service runs (a conffile; its keys: CONFIG.md).\n",
+        ".TP\n/var/lib/aimdbd\n",
+        "State: the history store and the disk outbox ($STATE_DIRECTORY of aimdbd.service).\n",
+        ".TP\n/usr/share/doc/aimdbd/\n",
+        "README.md, OPERATIONS.md (install, upgrade, signals, logs, metrics), CONFIG.md, ...\n",
+        ".SH SEE ALSO\n",
+        "systemctl(1), journalctl(1)\n",
+    ));
+    Ok(match page.find(".SH VERSION") {
+        Some(at) => format!("{}{extra}{}", &page[..at], &page[at..]),
+        None => page + &extra,
+    })
 }
 
 /// One line of unfilled roff text, taken literally: `\&` keeps a leading `.` or `'` from being
