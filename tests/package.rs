@@ -14,8 +14,9 @@
 //!   synopsis of one line, and `conffiles` = /etc/aimdbd/aimdbd.toml.
 //! * `the_packaged_files_are_the_sources_and_run`: `dpkg-deb -x`: the conffile is
 //!   config/aimdbd.toml, the unit is deploy/aimdbd.service, whose `ExecStartPre`/`ExecStart`
-//!   binary, config and `Documentation=` are in the package; the packaged binary prints its
-//!   version and `check`s the packaged conffile; the man page and bash completion parse.
+//!   binary, config and `Documentation=` are in the package; the packaged binary is stripped,
+//!   prints its version and `check`s the packaged conffile; the man page and bash completion
+//!   parse.
 //! * `install_enables_nothing_upgrade_keeps_the_conffile_and_state_purge_removes_them`: real
 //!   `dpkg --root` install, reinstall (the upgrade path of every maintainer script), remove and
 //!   purge in a scratch root, `systemctl` and `deb-systemd-invoke` stubbed.
@@ -213,8 +214,18 @@ fn the_package_holds_the_binary_unit_conffile_docs_man_pages_and_completions() {
         mode_of("/usr/share/man/man1/aimdbd-generate.1.gz").is_none(),
         "the hidden `generate` has no man page"
     );
+    // The binary's line tables (`[profile.release] debug`), split out by cargo-deb.
+    assert!(
+        entries.iter().any(|(mode, p)| {
+            mode == "-rw-r--r--"
+                && p.starts_with("/usr/lib/debug/.build-id/")
+                && p.ends_with(".debug")
+        }),
+        "the debug symbols in /usr/lib/debug/.build-id/: {entries:#?}"
+    );
     let allowed = [
         "/usr/bin",
+        "/usr/lib/debug/.build-id",
         "/usr/lib/systemd/system",
         "/usr/share",
         "/etc/aimdbd",
@@ -226,8 +237,8 @@ fn the_package_holds_the_binary_unit_conffile_docs_man_pages_and_completions() {
         let parent = allowed.iter().any(|a| a.starts_with(&format!("{path}/")));
         assert!(
             inside || parent,
-            "{path}: only the binary, the unit, /usr/share and /etc/aimdbd (nothing in \
-             /usr/local, /var or /etc/systemd: installing enables nothing)"
+            "{path}: only the binary, its debug symbols, the unit, /usr/share and /etc/aimdbd \
+             (nothing in /usr/local, /var or /etc/systemd: installing enables nothing)"
         );
     }
 }
@@ -252,6 +263,31 @@ fn the_control_fields_and_conffiles() {
     assert!(
         description.contains("neither enabled") && description.contains("started"),
         "the description says installing starts nothing: {description}"
+    );
+
+    // This package comes from the dev profile, which cargo-deb strips. The release one it
+    // strips only if told to when `[profile.release]` has debug info: else lintian's
+    // unstripped-binary-or-object.
+    let manifest: toml::Table = read(&root().join("Cargo.toml"))
+        .parse()
+        .expect("Cargo.toml");
+    let release_debug = manifest
+        .get("profile")
+        .and_then(|p| p.get("release"))
+        .and_then(|r| r.get("debug"));
+    let deb_meta = &manifest["package"]["metadata"]["deb"];
+    let splits = ["separate-debug-symbols", "dbgsym"]
+        .iter()
+        .any(|k| deb_meta.get(k).and_then(toml::Value::as_bool) == Some(true));
+    let no_debug = |v: &toml::Value| {
+        matches!(v.as_bool(), Some(false))
+            || matches!(v.as_integer(), Some(0))
+            || matches!(v.as_str(), Some("none"))
+    };
+    assert!(
+        release_debug.is_none_or(no_debug) || splits,
+        "[profile.release] debug = {release_debug:?}: set separate-debug-symbols (or dbgsym) in \
+         [package.metadata.deb]"
     );
 
     let dir = TestDir::new("package-control");
@@ -358,6 +394,11 @@ fn the_packaged_files_are_the_sources_and_run() {
     // The packaged binary (stripped by cargo-deb) runs, and `check`s the packaged conffile as
     // the unit's ExecStartPre does, with the unit's $STATE_DIRECTORY.
     let bin = inside(&tree, "/usr/bin/aimdbd");
+    let sections = stdout(Command::new("readelf").arg("-S").arg("--wide").arg(&bin));
+    assert!(
+        !sections.contains(".debug_info") && !sections.contains(".debug_line"),
+        "the packaged binary is stripped (lintian: unstripped-binary-or-object):\n{sections}"
+    );
     let version = stdout(Command::new(&bin).arg("--version"));
     assert_eq!(version.trim(), format!("aimdbd {VERSION}"));
     let state = inside(&tree, "/var/lib/aimdbd");
