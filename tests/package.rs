@@ -265,9 +265,9 @@ fn the_control_fields_and_conffiles() {
         "the description says installing starts nothing: {description}"
     );
 
-    // This package comes from the dev profile, which cargo-deb strips. The release one it
-    // strips only if told to when `[profile.release]` has debug info: else lintian's
-    // unstripped-binary-or-object.
+    // The binary checked here is the dev profile's, which cargo-deb would strip even without
+    // `separate-debug-symbols`; a release one with `[profile.release] debug` it ships unstripped
+    // (lintian: unstripped-binary-or-object) unless told to split the symbols out.
     let manifest: toml::Table = read(&root().join("Cargo.toml"))
         .parse()
         .expect("Cargo.toml");
