@@ -38,6 +38,9 @@ struct Ev {
 /// An SSE client over a plain socket (HTTP/1.0: the body is the raw stream).
 struct Client {
     reader: BufReader<TcpStream>,
+    /// Past it, `next` gives up: the keep-alive comments every 15 s would otherwise keep a
+    /// read waiting forever for an event that never comes.
+    deadline: std::time::Instant,
 }
 
 impl Client {
@@ -65,12 +68,16 @@ impl Client {
                 break;
             }
         }
-        (code, Self { reader })
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        (code, Self { reader, deadline })
     }
 
     fn next(&mut self) -> Option<Ev> {
         let (mut event, mut data) = (String::new(), String::new());
         loop {
+            if std::time::Instant::now() > self.deadline {
+                return None;
+            }
             let mut line = String::new();
             if self.reader.read_line(&mut line).ok()? == 0 {
                 return None;
@@ -186,7 +193,13 @@ fn a_slow_client_is_told_what_it_missed_and_nothing_else_is_lost() {
 
     let (mut seen, mut missed) = (Vec::new(), 0u64);
     while (seen.len() as u64) + missed < total {
-        let ev = slow.next().expect("an event");
+        let ev = slow.next().unwrap_or_else(|| {
+            panic!(
+                "the slow client accounted for {} values ({} seen, {missed} missed) of {total}",
+                seen.len() as u64 + missed,
+                seen.len()
+            )
+        });
         match ev.event.as_str() {
             "value" => seen.push(ev.data["n"].as_u64().expect("n")),
             "lag" => missed += ev.data["missed"].as_u64().expect("missed"),
