@@ -58,16 +58,16 @@ mod tests {
     #[tokio::test]
     async fn counts_on_across_loads_and_wraps() {
         let dir = std::env::temp_dir().join(format!("spb-bdseq-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
+        tokio::fs::create_dir_all(&dir).await.unwrap();
         let path = dir.join("sparkplug-bdseq");
-        let _ = std::fs::remove_file(&path);
+        let _ = tokio::fs::remove_file(&path).await;
         let mut b = BdSeq::load(path.clone()).await;
         assert_eq!(b.next().await, 0);
         assert_eq!(b.next().await, 1);
         let mut again = BdSeq::load(path.clone()).await;
         assert_eq!(again.next().await, 2);
-        std::fs::write(&path, "255").unwrap();
+        tokio::fs::write(&path, "255").await.unwrap();
         assert_eq!(BdSeq::load(path.clone()).await.next().await, 0);
-        std::fs::remove_dir_all(&dir).unwrap();
+        tokio::fs::remove_dir_all(&dir).await.unwrap();
     }
 }

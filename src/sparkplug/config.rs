@@ -15,6 +15,8 @@ pub struct SparkplugConfig {
     /// The primary host whose `STATE` births would wait for. Accepted and validated, not yet
     /// acted on (docs/SPARKPLUG.md).
     pub primary_host_id: Option<String>,
+    /// `[node] id`: this gateway, never one of its own devices.
+    pub node_id: String,
     /// The file `bdSeq` is kept in across restarts (`sparkplug-bdseq` in the state directory).
     pub bdseq_path: PathBuf,
     /// The records with `sparkplug = true` (or a table), in file order.

@@ -299,6 +299,9 @@ impl EdgeNode {
     }
 
     fn device_entry(&mut self, node: &str) -> Option<&mut Device> {
+        if node == self.cfg.node_id {
+            return None;
+        }
         if !self.devices.contains_key(node) {
             let slots = self.device_slots(node);
             if slots.is_empty() {

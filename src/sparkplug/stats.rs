@@ -75,13 +75,16 @@ impl SparkplugStats {
     }
 }
 
+/// A metric family: name, type, help, `(kind label or "", counter)` series.
+type Family<'a> = (&'a str, &'a str, &'a str, &'a [(&'a str, &'a AtomicU64)]);
+
 /// Appends the `aimdbd_sparkplug_*` families (nothing while no session has started).
 pub fn render(out: &mut String) {
     let s = stats();
     if !s.enabled.load(Relaxed) {
         return;
     }
-    let families: [(&str, &str, &str, &[(&str, &AtomicU64)]); 6] = [
+    let families: [Family<'_>; 6] = [
         (
             "aimdbd_sparkplug_births_total",
             "counter",

@@ -156,6 +156,7 @@ pub(super) fn section(
     (problems.len() == before).then(|| SparkplugConfig {
         group_id: s.group_id.get_ref().clone(),
         edge_node_id,
+        node_id: inp.node_id.to_string(),
         primary_host_id: s.primary_host_id.as_ref().map(|p| p.get_ref().clone()),
         bdseq_path: super::sections::state_path(inp.file, BDSEQ_FILE),
         records,
