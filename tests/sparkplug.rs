@@ -366,3 +366,102 @@ fn devices() {
     });
     assert!(host.of("DDEATH", Some("node-9")).is_empty());
 }
+
+/// `aimdbd check` on `config`: exit code and stderr + stdout.
+fn check(dir: &TestDir, name: &str, config: &str) -> (Option<i32>, String) {
+    let path = dir.join(name);
+    std::fs::write(&path, config).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_aimdbd"))
+        .args(["check", "--config"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    let text =
+        String::from_utf8_lossy(&out.stderr).to_string() + &String::from_utf8_lossy(&out.stdout);
+    (
+        out.status.code(),
+        text.replace(&format!("{}/", dir.path().display()), ""),
+    )
+}
+
+#[test]
+fn config_mistakes_are_reported_at_their_place() {
+    let dir = TestDir::new("sparkplug-check");
+    let (code, out) = check(
+        &dir,
+        "bad.toml",
+        r#"[node]
+id = "gw-1"
+
+[sparkplug]
+group_id = "pla/nt"
+edge_node_id = "e+1"
+
+[[record]]
+key = "sim.a"
+type = "Temperature"
+source = { kind = "simulate", period_ms = 100 }
+sparkplug = { metric = "t", unit = "C" }
+
+[[record]]
+key = "sim.b"
+type = "Temperature"
+source = { kind = "simulate", period_ms = 100 }
+sparkplug = "yes"
+
+[[record]]
+key = "sim.c"
+type = "Temperature"
+source = { kind = "simulate", period_ms = 100 }
+sparkplug = { metric = "sim.d" }
+
+[[record]]
+key = "sim.d"
+type = "Temperature"
+source = { kind = "simulate", period_ms = 100 }
+sparkplug = true
+
+[[record]]
+key = "node.cmd"
+type = "NodeCommand"
+buffer = { kind = "mailbox" }
+sparkplug = true
+"#,
+    );
+    assert_eq!(code, Some(78), "{out}");
+    for line in [
+        "bad.toml:4:1: [sparkplug] needs [mqtt]: the broker it publishes to",
+        "bad.toml:5:12: [sparkplug] group_id \"pla/nt\" must not contain '/', '+' or '#'",
+        "bad.toml:6:16: [sparkplug] edge_node_id \"e+1\" must not contain '/', '+' or '#'",
+        "bad.toml:12:13: record \"sim.a\": unknown field `unit` in sparkplug",
+        "bad.toml:18:13: record \"sim.b\": sparkplug must be true, false or a table",
+        "bad.toml:30:13: record \"sim.d\": Sparkplug metric \"sim.d/sensor_id\" is also a metric of record \"sim.c\"",
+        "bad.toml:36:13: record \"node.cmd\": a mailbox record cannot be a Sparkplug metric",
+    ] {
+        assert!(out.contains(line), "missing {line:?} in:\n{out}");
+    }
+
+    let (code, out) = check(
+        &dir,
+        "no-table.toml",
+        "[node]\nid = \"gw-1\"\n\n[[record]]\nkey = \"sim.a\"\ntype = \"Temperature\"\nsource = { kind = \"simulate\", period_ms = 100 }\nsparkplug = true\n",
+    );
+    assert_eq!(code, Some(78), "{out}");
+    assert!(
+        out.contains("no-table.toml:8:13: record \"sim.a\": `sparkplug` needs a [sparkplug] table"),
+        "{out}"
+    );
+
+    let (code, out) = check(
+        &dir,
+        "host.toml",
+        "[node]\nid = \"gw-1\"\n\n[mqtt]\nurl = \"mqtt://127.0.0.1:1\"\n\n[sparkplug]\ngroup_id = \"plant\"\nprimary_host_id = \"scada\"\n",
+    );
+    assert_eq!(code, Some(0), "{out}");
+    assert!(
+        out.contains(
+            "host.toml:9:19: warning: [sparkplug] primary_host_id is accepted but not acted on yet"
+        ),
+        "{out}"
+    );
+}
