@@ -7,7 +7,9 @@
 //!   wrap, a rebirth NCMD answered with a new NBIRTH, a malformed NCMD counted (no crash),
 //!   `kill -9` → the broker's NDEATH with the NBIRTH's bdSeq, a restart → bdSeq + 1.
 //! - `devices`: a node's retained `online` and its postcard readings → DBIRTH + DDATA of device
-//!   `<node>`; its `offline` → DDEATH.
+//!   `<node>`; a DCMD reaches the node's mailbox record (and its node), bad ones are counted;
+//!   its `offline` → DDEATH.
+//! - `config_mistakes_are_reported_at_their_place`: `aimdbd check` on broken `[sparkplug]` configs.
 
 mod support;
 
@@ -17,7 +19,7 @@ use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use aimdb_records::{id, Temperature};
+use aimdb_records::{id, NodeCommand, Temperature};
 use rumqttc::QoS;
 use serde_json::{json, Value};
 use support::mosquitto::{Mosquitto, TestClient};
@@ -157,6 +159,13 @@ key = "sensor.temp"
 type = "Temperature"
 buffer = {{ kind = "spmc_ring", capacity = 64 }}
 link_from = [{{ url = "mqtt://aimdb/+/sensor.temp", codec = "postcard" }}]
+sparkplug = true
+
+[[record]]
+key = "node.cmd"
+type = "NodeCommand"
+buffer = {{ kind = "mailbox" }}
+link_to = [{{ url = "mqtt://aimdb/node-7/cmd/node.cmd", codec = "postcard", qos = 1 }}]
 sparkplug = true
 "#,
         head = config_head(admin),
@@ -311,12 +320,12 @@ fn reading(node: &str, celsius: f32, ts: u64) -> Vec<u8> {
 fn devices() {
     let dir = TestDir::new("sparkplug-devices");
     let broker = Mosquitto::start(dir.path());
-    let host = Host::start(broker.port);
+    let mut host = Host::start(broker.port);
     let admin = free_port();
-    let node = TestClient::connect(broker.port, "node-7", &[]);
+    let node = TestClient::connect(broker.port, "node-7", &["aimdb/node-7/cmd/#"]);
     // Online before the gateway starts (retained): its DBIRTH follows the NBIRTH.
     node.publish("aimdb/node-7/status", QoS::AtLeastOnce, true, "online");
-    let _daemon = Daemon::start(dir.path(), admin, &config(admin, &broker, 60_000));
+    let daemon = Daemon::start(dir.path(), admin, &config(admin, &broker, 60_000));
     let (birth_at, _) = host.wait_from(0, "NBIRTH", |m| m["type"] == "NBIRTH");
     let (_, dbirth) = host.wait_from(birth_at, "DBIRTH of node-7", |m| {
         m["type"] == "DBIRTH" && m["device"] == "node-7"
@@ -325,6 +334,9 @@ fn devices() {
     assert_eq!(celsius["datatype"], "FLOAT");
     assert_eq!(celsius["is_null"], true, "no reading yet: {dbirth}");
     let alias = celsius["alias"].as_u64().unwrap();
+    // Its command record is a writable String metric of the device.
+    let cmd = metric(&dbirth, "node.cmd");
+    assert_eq!(cmd["datatype"], "STRING");
 
     node.publish(
         "aimdb/node-7/sensor.temp",
@@ -359,6 +371,33 @@ fn devices() {
         alias,
         "aliases are unique across devices"
     );
+    assert!(
+        !b9["metrics"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|m| m["name"] == "node.cmd"),
+        "node.cmd commands node-7 only: {b9}"
+    );
+
+    // DCMD: typed and validated into the mailbox, which sends it to the node (postcard).
+    host.send(json!({"dcmd": {"device": "node-7", "name": "node.cmd", "value": r#"{"set_led":{"on":true}}"#}}));
+    support::wait_until("the command reaches node-7", || {
+        !node.on("aimdb/node-7/cmd/node.cmd").is_empty()
+    });
+    let frame = &node.on("aimdb/node-7/cmd/node.cmd")[0].payload;
+    let got: NodeCommand = aimdb_records::frame::decode_postcard(frame).unwrap();
+    assert_eq!(got, NodeCommand::SetLed { on: true });
+    // Not a NodeCommand, and a metric the device does not have: refused, counted, logged.
+    host.send(json!({"dcmd": {"device": "node-7", "name": "node.cmd", "value": "explode"}}));
+    host.send(json!({"dcmd": {"device": "node-7", "name": "sensor.temp/celsius", "value": "1"}}));
+    support::wait_until("both refused DCMDs are counted", || {
+        daemon
+            .http("GET", "/metrics", "")
+            .is_some_and(|(_, body)| body.contains("aimdbd_sparkplug_commands_rejected_total 2"))
+    });
+    assert!(daemon.logged("sparkplug: DCMD refused"));
+    assert_eq!(node.on("aimdb/node-7/cmd/node.cmd").len(), 1);
 
     node.publish("aimdb/node-7/status", QoS::AtLeastOnce, true, "offline");
     host.wait("DDEATH of node-7", |m| {

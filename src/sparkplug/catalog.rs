@@ -44,6 +44,12 @@ pub fn metrics_of(entry: &TypeEntry, metric: &str) -> Vec<MetricDef> {
     }
 }
 
+/// The one metric of a command record: a String holding the command's JSON (`"identify"`,
+/// `{"set_led":{"on":true}}`), whatever the type's shape, so a DCMD writes a whole value.
+pub fn command_metric(metric: &str) -> MetricDef {
+    whole(metric, DataType::String)
+}
+
 fn whole(metric: &str, datatype: DataType) -> MetricDef {
     MetricDef {
         name: metric.to_string(),

@@ -46,6 +46,12 @@ pub enum Origin {
     /// device `<node>`, read from the Sparkplug session's own subscription so that each value
     /// is known by the node that sent it.
     Devices(Vec<DeviceLink>),
+    /// A mailbox record whose `link_to` is `aimdb/<node>/cmd/<key>`: a writable metric of
+    /// device `<node>`; a DCMD writes into it (typed and validated like `ctl set`).
+    Command {
+        /// The node (device) it commands.
+        device: String,
+    },
 }
 
 /// One `link_from` of a device record.
@@ -67,11 +73,20 @@ impl DeviceLink {
 }
 
 impl SparkplugRecord {
-    /// The device links, empty for a node record.
+    /// The device links, empty for a node or command record.
     pub fn device_links(&self) -> &[DeviceLink] {
         match &self.origin {
-            Origin::Node => &[],
             Origin::Devices(d) => d,
+            _ => &[],
+        }
+    }
+
+    /// Whether this record is a metric of device `node`.
+    pub fn of_device(&self, node: &str) -> bool {
+        match &self.origin {
+            Origin::Node => false,
+            Origin::Devices(d) => d.iter().any(|l| l.serves(node)),
+            Origin::Command { device } => device == node,
         }
     }
 }

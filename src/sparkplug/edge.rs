@@ -16,7 +16,7 @@ use std::sync::Arc;
 use aimdb_records::types::NodeStatus;
 use serde_json::Value;
 
-use super::catalog::{metrics_of, MetricDef};
+use super::catalog::{command_metric, metrics_of, MetricDef};
 use super::config::{Origin, SparkplugConfig};
 use super::payload::{self, birth_metric, data_metric, now_ms};
 use super::proto::payload::metric::Value as MetricValue;
@@ -48,7 +48,10 @@ struct Slot {
 
 impl Slot {
     fn new(entry: &TypeEntry, metric: &str, next_alias: &mut u64) -> Self {
-        let defs = metrics_of(entry, metric);
+        Self::of(metrics_of(entry, metric), next_alias)
+    }
+
+    fn of(defs: Vec<MetricDef>, next_alias: &mut u64) -> Self {
         let aliases = defs
             .iter()
             .map(|_| {
@@ -191,10 +194,13 @@ impl EdgeNode {
     fn device_slots(&mut self, node: &str) -> Vec<(usize, Slot)> {
         let mut slots = Vec::new();
         for (i, r) in self.cfg.records.iter().enumerate() {
-            if !r.device_links().iter().any(|l| l.serves(node)) {
+            if !r.of_device(node) {
                 continue;
             }
-            if let Some(entry) = record_types::lookup(r.type_name) {
+            if let Origin::Command { .. } = r.origin {
+                let def = command_metric(&r.metric);
+                slots.push((i, Slot::of(vec![def], &mut self.next_alias)));
+            } else if let Some(entry) = record_types::lookup(r.type_name) {
                 slots.push((i, Slot::new(entry, &r.metric, &mut self.next_alias)));
             }
         }
@@ -396,6 +402,48 @@ impl EdgeNode {
             topic: self.topics.device(MessageType::DData, node),
             payload: payload::encode(changed, Some(seq), ts),
         }))
+    }
+
+    /// A DCMD to device `node`: the `(record key, value)` writes it asks for, each metric
+    /// resolved by name or alias among the device's command records, its String value read as
+    /// JSON (or, if it is not JSON, as a JSON string: `identify` = `"identify"`). Refused whole
+    /// if any metric is not a command of the device or not a String.
+    pub fn device_command(
+        &self,
+        node: &str,
+        bytes: &[u8],
+    ) -> Result<Vec<(String, Value)>, payload::CommandError> {
+        use payload::CommandError;
+        use prost::Message as _;
+        let p = super::proto::Payload::decode(bytes)
+            .map_err(|e| CommandError::Decode(e.to_string()))?;
+        let d = self
+            .devices
+            .get(node)
+            .ok_or_else(|| CommandError::Unknown(format!("device {node:?}")))?;
+        let mut writes = Vec::new();
+        for m in &p.metrics {
+            let shown = || {
+                m.name
+                    .clone()
+                    .or_else(|| m.alias.map(|a| format!("alias {a}")))
+                    .unwrap_or_default()
+            };
+            let found = d.slots.iter().find(|(i, s)| {
+                matches!(self.cfg.records[*i].origin, Origin::Command { .. })
+                    && (m.name.as_deref() == Some(s.defs[0].name.as_str())
+                        || (m.name.is_none() && m.alias == Some(s.aliases[0])))
+            });
+            let Some((i, _)) = found else {
+                return Err(CommandError::Unknown(shown()));
+            };
+            let Some(MetricValue::StringValue(text)) = &m.value else {
+                return Err(CommandError::NotText(shown()));
+            };
+            let value = serde_json::from_str(text).unwrap_or_else(|_| Value::String(text.clone()));
+            writes.push((self.cfg.records[*i].key.clone(), value));
+        }
+        Ok(writes)
     }
 
     /// The alias table: `(device, metric name, alias, datatype)`, node metrics first (device

@@ -103,6 +103,12 @@ pub enum CommandError {
     /// A metric this edge node does not take as a command.
     #[error("metric {0:?} is not a command of this edge node")]
     Unknown(String),
+    /// A command metric whose value is not a String (the command's JSON).
+    #[error("metric {0:?} wants a String value (the command as JSON)")]
+    NotText(String),
+    /// The value is not a valid command for its record.
+    #[error("record {0:?}: {1}")]
+    Invalid(String, String),
     /// `Node Control/Rebirth` with a value other than Boolean `true`.
     #[error("Node Control/Rebirth wants a Boolean true")]
     BadRebirth,

@@ -192,6 +192,7 @@ async fn run(
     let mut bdseq = BdSeq::load(cfg.bdseq_path.clone()).await;
     let (values_tx, mut values) = mpsc::channel::<(u64, usize, Value)>(1024);
     let mut generation = 0u64;
+    let mut graph = graph;
     let mut readers = attach_graph(&mut edge, &graph, generation, &values_tx);
     let mut backoff = Backoff::new(mqtt.reconnect_min, mqtt.reconnect_max, jitter_seed());
     let client_id = format!("{}-sparkplug", mqtt.client_id);
@@ -229,7 +230,7 @@ async fn run(
                         tracing::info!(bdseq = bd, topic = %topics.node(MessageType::NBirth), "sparkplug: connected, NBIRTH sent");
                     }
                     Some(Net::Message(topic, bytes)) => {
-                        if let Some(out) = on_message(&mut edge, &topic, &bytes) {
+                        if let Some(out) = on_message(&mut edge, &graph, &topic, &bytes) {
                             publish(&client, out);
                         }
                     }
@@ -244,7 +245,8 @@ async fn run(
                     }
                 }
                 ctl = control.recv() => match ctl {
-                    Some(Control::Graph(graph, cfg)) => {
+                    Some(Control::Graph(next, cfg)) => {
+                        graph = next;
                         for r in readers.drain(..) { r.abort(); }
                         generation += 1;
                         edge.reconfigure(cfg);
@@ -337,7 +339,12 @@ fn publish(client: &AsyncClient, out: Vec<Outgoing>) {
 }
 
 /// A message from the broker: a command to this edge node, or a node's status or reading.
-fn on_message(edge: &mut EdgeNode, topic: &str, bytes: &[u8]) -> Option<Vec<Outgoing>> {
+fn on_message(
+    edge: &mut EdgeNode,
+    graph: &DbHandle<Rt>,
+    topic: &str,
+    bytes: &[u8],
+) -> Option<Vec<Outgoing>> {
     match edge.topics().command(topic) {
         Some(Command::Node) => {
             return match payload::node_command(bytes, REBIRTH_ALIAS) {
@@ -356,8 +363,10 @@ fn on_message(edge: &mut EdgeNode, topic: &str, bytes: &[u8]) -> Option<Vec<Outg
             };
         }
         Some(Command::Device(d)) => {
-            stats().command_rejected();
-            tracing::warn!(%topic, device = d, "sparkplug: DCMD refused: device commands are not implemented yet");
+            if let Err(e) = device_command(edge, graph, d, bytes) {
+                stats().command_rejected();
+                tracing::warn!(%topic, device = d, "sparkplug: DCMD refused: {e}");
+            }
             return None;
         }
         None => {}
@@ -377,6 +386,30 @@ fn on_message(edge: &mut EdgeNode, topic: &str, bytes: &[u8]) -> Option<Vec<Outg
         },
         _ => None,
     }
+}
+
+/// Writes a DCMD into the device's command records (typed and validated, under the writer
+/// rule, as `ctl set` does), in order; stops at the first write refused.
+fn device_command(
+    edge: &EdgeNode,
+    graph: &DbHandle<Rt>,
+    device: &str,
+    bytes: &[u8],
+) -> Result<(), payload::CommandError> {
+    let writes = edge.device_command(device, bytes)?;
+    for (key, value) in writes {
+        let entry = edge
+            .config()
+            .records
+            .iter()
+            .find(|r| r.key == key)
+            .and_then(|r| record_types::lookup(r.type_name))
+            .ok_or_else(|| payload::CommandError::Unknown(key.clone()))?;
+        (entry.set_json)(graph, &key, value)
+            .map_err(|e| payload::CommandError::Invalid(key.clone(), e.to_string()))?;
+        tracing::info!(record = %key, device, "sparkplug: DCMD written");
+    }
+    Ok(())
 }
 
 /// A clean close: NDEATH (the will is not sent after a DISCONNECT), then DISCONNECT, and the

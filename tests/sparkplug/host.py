@@ -2,7 +2,8 @@
 implementation): subscribes to spBv1.0/#, decodes every message with pysparkplug (DATA by the
 aliases and datatypes of the birth before it) and prints one JSON line per message on stdout.
 Reads commands as JSON lines on stdin: {"rebirth": true} publishes an NCMD
-Node Control/Rebirth; {"raw_ncmd": "<hex>"} publishes raw bytes as an NCMD.
+Node Control/Rebirth; {"raw_ncmd": "<hex>"} publishes raw bytes as an NCMD;
+{"dcmd": {"device": D, "name": M, "value": S}} publishes a DCMD with String metric M = S.
 
 Usage: host.py PORT GROUP EDGE_NODE
 """
@@ -77,6 +78,17 @@ def main():
             )
             payload = spb.NCmd(timestamp=spb.get_current_timestamp(), metrics=(metric,))
             client.publish(spb.Message(topic=ncmd_topic, payload=payload, qos=spb.QoS.AT_MOST_ONCE, retain=False), include_dtypes=True)
+        if "dcmd" in cmd:
+            d = cmd["dcmd"]
+            topic = spb.Topic(message_type=spb.MessageType.DCMD, group_id=group, edge_node_id=edge, device_id=d["device"])
+            metric = spb.Metric(
+                timestamp=spb.get_current_timestamp(),
+                name=d["name"],
+                datatype=spb.DataType.STRING,
+                value=d["value"],
+            )
+            payload = spb.DCmd(timestamp=spb.get_current_timestamp(), metrics=(metric,))
+            client.publish(spb.Message(topic=topic, payload=payload, qos=spb.QoS.AT_MOST_ONCE, retain=False), include_dtypes=True)
         if "raw_ncmd" in cmd:
             client._client.publish(str(ncmd_topic), bytes.fromhex(cmd["raw_ncmd"]), qos=0)
     client.disconnect()

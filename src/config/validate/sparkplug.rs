@@ -13,7 +13,7 @@ use toml::Spanned;
 use super::super::raw::{RawRecord, RawSparkplug};
 use super::super::{Problem, RecordConfig};
 use crate::record_types;
-use crate::sparkplug::catalog::metrics_of;
+use crate::sparkplug::catalog::{command_metric, metrics_of};
 use crate::sparkplug::payload::{BDSEQ, REBIRTH};
 use crate::sparkplug::topic::valid_id;
 use crate::sparkplug::{DeviceLink, Origin, SparkplugConfig, SparkplugRecord};
@@ -103,10 +103,14 @@ pub(super) fn section(
         let Some(rec) = inp.records.get(i).and_then(Option::as_ref) else {
             continue;
         };
-        if rec.buffer == BufferCfg::Mailbox {
+        let commanded = rec
+            .links_to
+            .iter()
+            .find_map(|l| command_device(&l.topic, inp.node_id));
+        if rec.buffer == BufferCfg::Mailbox && commanded.is_none() {
             push(
                 Problem::at(flag.span(), "a mailbox record cannot be a Sparkplug metric: its values are consumed once, by its reader")
-                    .with_hint("publish the record the command produces, or a single_latest copy of it"),
+                    .with_hint("a mailbox with link_to = \"mqtt://aimdb/<node>/cmd/<key>\" is a device command (DCMD); otherwise publish a single_latest copy"),
             );
             continue;
         }
@@ -119,19 +123,20 @@ pub(super) fn section(
                 codec: l.codec,
             })
             .collect();
-        let origin = if devices.is_empty() {
-            Origin::Node
-        } else {
-            Origin::Devices(devices)
+        let origin = match (rec.buffer == BufferCfg::Mailbox, commanded) {
+            (true, Some(device)) => Origin::Command { device },
+            _ if devices.is_empty() => Origin::Node,
+            _ => Origin::Devices(devices),
         };
         let Some(entry) = record_types::lookup(rec.type_name) else {
             continue;
         };
-        let names = match origin {
-            Origin::Node => &mut node_names,
-            Origin::Devices(_) => &mut device_names,
+        let (names, metrics) = match origin {
+            Origin::Node => (&mut node_names, metrics_of(entry, &metric)),
+            Origin::Devices(_) => (&mut device_names, metrics_of(entry, &metric)),
+            Origin::Command { .. } => (&mut device_names, vec![command_metric(&metric)]),
         };
-        for m in metrics_of(entry, &metric) {
+        for m in metrics {
             if let Some(other) = names.insert(m.name.clone(), key.clone()) {
                 let by = if other.is_empty() {
                     "is reserved by Sparkplug".to_string()
@@ -228,6 +233,18 @@ fn metric_name(
             );
             None
         }
+    }
+}
+
+/// The node a `link_to` topic `aimdb/<node>/cmd/<key>` commands, unless it is this gateway or a
+/// template.
+fn command_device(topic: &str, own: &str) -> Option<String> {
+    if topic.contains('{') {
+        return None;
+    }
+    match aimdb_records::topic::parse(topic)? {
+        aimdb_records::topic::Topic::Command { node, .. } if node != own => Some(node.to_string()),
+        _ => None,
     }
 }
 
