@@ -380,6 +380,39 @@ fn devices() {
         "node.cmd commands node-7 only: {b9}"
     );
 
+    // The alias table, as operators see it.
+    let out = Command::new(env!("CARGO_BIN_EXE_aimdbd"))
+        .args(["ctl", "--admin", &format!("127.0.0.1:{admin}"), "sparkplug"])
+        .output()
+        .unwrap();
+    let table = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{table}");
+    // DEVICE METRIC ALIAS DATATYPE; a metric name may hold spaces.
+    let row = |device: &str, name: &str, alias: &Value| {
+        table.lines().any(|l| {
+            l.starts_with(device)
+                && l.contains(&format!(" {name} "))
+                && l.split_whitespace().rev().nth(1) == Some(alias.to_string().as_str())
+        })
+    };
+    assert!(
+        table.starts_with("group plant  edge node test-gw  bdSeq 0  born"),
+        "{table}"
+    );
+    assert!(
+        row("node-7", "sensor.temp/celsius", &json!(alias)),
+        "{table}"
+    );
+    assert!(
+        row(
+            "node-9",
+            "sensor.temp/celsius",
+            &metric(&b9, "sensor.temp/celsius")["alias"]
+        ),
+        "{table}"
+    );
+    assert!(row("(node)", "Node Control/Rebirth", &json!(1)), "{table}");
+
     // DCMD: typed and validated into the mailbox, which sends it to the node (postcard).
     host.send(json!({"dcmd": {"device": "node-7", "name": "node.cmd", "value": r#"{"set_led":{"on":true}}"#}}));
     support::wait_until("the command reaches node-7", || {

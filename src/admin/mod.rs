@@ -40,6 +40,7 @@ pub fn router(state: AdminState) -> Router {
         .route("/api/records/{key}/stream", get(stream::stream))
         .route("/api/graph", get(api::graph))
         .route("/api/nodes", get(api::nodes))
+        .route("/api/sparkplug", get(crate::sparkplug::table::handler))
         .layer(middleware::from_fn_with_state(state.clone(), access::guard))
         .layer(middleware::from_fn(server::deadline))
         .with_state(state)

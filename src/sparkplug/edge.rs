@@ -22,6 +22,7 @@ use super::payload::{self, birth_metric, data_metric, now_ms};
 use super::proto::payload::metric::Value as MetricValue;
 use super::proto::payload::Metric;
 use super::stats::stats;
+use super::table::{AliasRow, AliasTable};
 use super::topic::{EdgeTopics, MessageType};
 use crate::config::LinkCodec;
 use crate::record_types::{self, TypeEntry};
@@ -111,6 +112,7 @@ pub struct EdgeNode {
     seq: u8,
     bdseq: u8,
     born: bool,
+    table_version: u64,
 }
 
 impl EdgeNode {
@@ -126,6 +128,7 @@ impl EdgeNode {
             seq: 0,
             bdseq: 0,
             born: false,
+            table_version: 0,
         };
         e.assign_aliases();
         e
@@ -245,6 +248,7 @@ impl EdgeNode {
         }];
         stats().node_birth();
         self.born = true;
+        self.table_version += 1;
         let online: Vec<String> = self
             .devices
             .iter()
@@ -283,6 +287,7 @@ impl EdgeNode {
     /// The connection is gone: nothing is born until the next [`births`](Self::births).
     pub fn disconnected(&mut self) {
         self.born = false;
+        self.table_version += 1;
         for d in self.devices.values_mut() {
             d.born = false;
         }
@@ -313,6 +318,7 @@ impl EdgeNode {
             if slots.is_empty() {
                 return None;
             }
+            self.table_version += 1;
             self.devices.insert(
                 node.to_string(),
                 Device {
@@ -446,22 +452,42 @@ impl EdgeNode {
         Ok(writes)
     }
 
-    /// The alias table: `(device, metric name, alias, datatype)`, node metrics first (device
-    /// `None`), for operators.
-    pub fn aliases(&self) -> Vec<(Option<String>, String, u64, &'static str)> {
-        let mut out = vec![(None, payload::REBIRTH.to_string(), REBIRTH_ALIAS, "Boolean")];
-        let rows = |dev: Option<&String>, slots: &[(usize, Slot)], out: &mut Vec<_>| {
+    /// Changes whenever the alias table does (a birth, a new device).
+    pub fn table_version(&self) -> u64 {
+        self.table_version
+    }
+
+    /// The alias table, node metrics first.
+    pub fn aliases(&self) -> AliasTable {
+        let mut metrics = vec![AliasRow {
+            device: None,
+            metric: payload::REBIRTH.to_string(),
+            alias: REBIRTH_ALIAS,
+            datatype: "Boolean",
+        }];
+        let rows = |dev: Option<&String>, slots: &[(usize, Slot)], out: &mut Vec<AliasRow>| {
             for (_, s) in slots {
                 for (d, a) in s.defs.iter().zip(&s.aliases) {
-                    out.push((dev.cloned(), d.name.clone(), *a, d.datatype.as_str_name()));
+                    out.push(AliasRow {
+                        device: dev.cloned(),
+                        metric: d.name.clone(),
+                        alias: *a,
+                        datatype: d.datatype.as_str_name(),
+                    });
                 }
             }
         };
-        rows(None, &self.node, &mut out);
+        rows(None, &self.node, &mut metrics);
         for (n, d) in &self.devices {
-            rows(Some(n), &d.slots, &mut out);
+            rows(Some(n), &d.slots, &mut metrics);
         }
-        out
+        AliasTable {
+            group_id: self.cfg.group_id.clone(),
+            edge_node_id: self.cfg.edge_node_id.clone(),
+            bdseq: self.bdseq,
+            born: self.born,
+            metrics,
+        }
     }
 }
 

@@ -10,7 +10,7 @@
 //! - [`edge`]: the edge node and device state machine (aliases, `seq`, what changed).
 //! - [`bdseq`]: the persisted birth/death sequence number.
 //! - [`session`]: the edge node's own MQTT connection.
-//! - [`stats`]: the counters behind `/metrics`.
+//! - [`stats`]: the counters behind `/metrics`; [`table`]: the alias table for operators.
 
 pub mod bdseq;
 pub mod catalog;
@@ -20,6 +20,7 @@ pub mod payload;
 pub mod proto;
 pub mod session;
 pub mod stats;
+pub mod table;
 pub mod topic;
 pub mod value;
 

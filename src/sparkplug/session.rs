@@ -32,6 +32,7 @@ use super::config::SparkplugConfig;
 use super::edge::{EdgeNode, Outgoing, REBIRTH_ALIAS};
 use super::payload;
 use super::stats::stats;
+use super::table;
 use super::topic::{Command, MessageType};
 use crate::components::TapEvent;
 use crate::config::{Config, MqttConfig};
@@ -50,12 +51,8 @@ pub struct Sparkplug {
 
 enum Control {
     Graph(DbHandle<Rt>, Arc<SparkplugConfig>),
-    Aliases(oneshot::Sender<Vec<AliasRow>>),
     Close(oneshot::Sender<()>),
 }
-
-/// One row of the alias table: device (`None`: the edge node), metric, alias, datatype.
-pub type AliasRow = (Option<String>, String, u64, &'static str);
 
 enum Net {
     Connected,
@@ -126,15 +123,6 @@ impl Sparkplug {
         }
     }
 
-    /// The current alias table.
-    pub async fn aliases(&self) -> Vec<AliasRow> {
-        let (tx, rx) = oneshot::channel();
-        if self.control.send(Control::Aliases(tx)).await.is_err() {
-            return Vec::new();
-        }
-        rx.await.unwrap_or_default()
-    }
-
     /// Publishes NDEATH and disconnects, waiting at most `timeout`.
     pub async fn close(self, timeout: Duration) {
         let (tx, rx) = oneshot::channel();
@@ -196,6 +184,7 @@ async fn run(
     let mut readers = attach_graph(&mut edge, &graph, generation, &values_tx);
     let mut backoff = Backoff::new(mqtt.reconnect_min, mqtt.reconnect_max, jitter_seed());
     let client_id = format!("{}-sparkplug", mqtt.client_id);
+    let mut shown = u64::MAX;
     'connections: loop {
         let bd = bdseq.next().await;
         stats().set_bdseq(bd);
@@ -220,6 +209,10 @@ async fn run(
         let (net_tx, mut net) = mpsc::channel::<Net>(256);
         let poller = tokio::spawn(poll(eventloop, net_tx));
         let down = loop {
+            if edge.table_version() != shown {
+                shown = edge.table_version();
+                table::publish(Some(edge.aliases()));
+            }
             tokio::select! {
                 ev = net.recv() => match ev {
                     Some(Net::Connected) => {
@@ -256,7 +249,6 @@ async fn run(
                             publish(&client, edge.births(bd));
                         }
                     }
-                    Some(Control::Aliases(tx)) => { let _ = tx.send(edge.aliases()); }
                     Some(Control::Close(done)) => {
                         close(&client, &edge, bd, poller).await;
                         for r in readers.drain(..) { r.abort(); }
@@ -271,6 +263,7 @@ async fn run(
         };
         poller.abort();
         edge.disconnected();
+        table::publish(Some(edge.aliases()));
         stats().set_connected(false);
         let delay = backoff.next_delay();
         tracing::warn!(
@@ -280,6 +273,7 @@ async fn run(
         tokio::time::sleep(delay).await;
     }
     stats().set_connected(false);
+    table::publish(None);
 }
 
 /// Drives rumqttc's event loop, forwarding what the session needs; ends at the first error
