@@ -5,7 +5,8 @@
 //! - `edge_node_lifecycle`: NBIRTH (seq 0, every node metric with alias, datatype and value,
 //!   bdSeq), NDATA with only the changed metrics by alias, seq continuity across the 255 → 0
 //!   wrap, a rebirth NCMD answered with a new NBIRTH, a malformed NCMD counted (no crash),
-//!   `kill -9` → the broker's NDEATH with the NBIRTH's bdSeq, a restart → bdSeq + 1.
+//!   `kill -9` → the broker's NDEATH with the NBIRTH's bdSeq, a restart → bdSeq + 1, SIGTERM →
+//!   the daemon's own NDEATH (one per connection) and exit 0.
 //! - `devices`: a node's retained `online` and its postcard readings → DBIRTH + DDATA of device
 //!   `<node>`; a DCMD reaches the node's mailbox record (and its node), bad ones are counted;
 //!   its `offline` → DDEATH.
@@ -295,13 +296,29 @@ fn edge_node_lifecycle() {
 
     // A restart continues bdSeq from the state directory.
     let before = host.all().len();
-    let _daemon = Daemon::start(dir.path(), admin, &cfg);
+    let daemon2 = Daemon::start(dir.path(), admin, &cfg);
     let (_, again) = host.wait_from(before, "NBIRTH after the restart", |m| {
         m["type"] == "NBIRTH"
     });
     assert_eq!(again["bdseq"], 1);
     assert_eq!(again["seq"], 0);
     assert_eq!(host.of("NDEATH", None).len(), 1);
+
+    // A clean stop publishes NDEATH itself (the will is not sent after DISCONNECT), with the
+    // bdSeq of its NBIRTH, and the daemon exits 0.
+    let mut daemon = daemon2;
+    assert_eq!(daemon.stop(), Some(0));
+    let deaths = host
+        .wait_from(before, "NDEATH after SIGTERM", |m| m["type"] == "NDEATH")
+        .1;
+    assert_eq!(deaths["bdseq"], 1);
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(
+        host.of("NDEATH", None).len(),
+        2,
+        "one NDEATH per connection"
+    );
+    assert!(daemon.logged("sparkplug: NDEATH published"));
     drop(broker);
 }
 

@@ -416,6 +416,7 @@ async fn close(client: &AsyncClient, edge: &EdgeNode, bd: u8, poller: JoinHandle
             .is_ok()
         {
             stats().node_death();
+            tracing::info!(bdseq = bd, "sparkplug: NDEATH published, disconnecting");
         }
     }
     let _ = client.try_disconnect();
