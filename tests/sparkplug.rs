@@ -10,6 +10,8 @@
 //! - `devices`: a node's retained `online` and its postcard readings → DBIRTH + DDATA of device
 //!   `<node>`; a DCMD reaches the node's mailbox record (and its node), bad ones are counted;
 //!   its `offline` → DDEATH.
+//! - `a_reload_sends_new_births_on_the_same_connection`: SIGHUP with one more record → a new
+//!   NBIRTH with its metrics, same bdSeq, no NDEATH.
 //! - `config_mistakes_are_reported_at_their_place`: `aimdbd check` on broken `[sparkplug]` configs.
 
 mod support;
@@ -553,4 +555,33 @@ sparkplug = true
         ),
         "{out}"
     );
+}
+
+#[test]
+fn a_reload_sends_new_births_on_the_same_connection() {
+    let dir = TestDir::new("sparkplug-reload");
+    let broker = Mosquitto::start(dir.path());
+    let host = Host::start(broker.port);
+    let admin = free_port();
+    let cfg = config(admin, &broker, 60_000);
+    let daemon = Daemon::start(dir.path(), admin, &cfg);
+    let first = host.wait("NBIRTH", |m| m["type"] == "NBIRTH");
+    assert!(!first["metrics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|m| m["name"] == "sim.hum/percent"));
+
+    // One more node record: the new graph's metrics are born, same connection, same bdSeq.
+    let before = host.all().len();
+    let added = format!(
+        "{cfg}\n[[record]]\nkey = \"sim.hum\"\ntype = \"Humidity\"\nsource = {{ kind = \"simulate\", period_ms = 60000 }}\nsparkplug = true\n"
+    );
+    std::fs::write(dir.join("aimdbd.toml"), added).unwrap();
+    daemon.signal("-HUP");
+    let (_, again) = host.wait_from(before, "NBIRTH after the reload", |m| m["type"] == "NBIRTH");
+    assert_eq!(again["bdseq"], first["bdseq"], "the connection was kept");
+    assert_eq!(again["seq"], 0);
+    assert_eq!(metric(&again, "sim.hum/percent")["datatype"], "FLOAT");
+    assert!(host.of("NDEATH", None).is_empty());
 }
