@@ -451,6 +451,21 @@ fn devices() {
     assert!(daemon.logged("sparkplug: DCMD refused"));
     assert_eq!(node.on("aimdb/node-7/cmd/node.cmd").len(), 1);
 
+    // A payload that does not decode is counted, never published.
+    let before = host.all().len();
+    node.publish(
+        "aimdb/node-7/sensor.temp",
+        QoS::AtMostOnce,
+        false,
+        vec![0xff; 3],
+    );
+    support::wait_until("the bad node payload is counted", || {
+        daemon.http("GET", "/metrics", "").is_some_and(|(_, body)| {
+            body.contains("aimdbd_sparkplug_device_payloads_rejected_total 1")
+        })
+    });
+    assert!(host.all()[before..].iter().all(|m| m["type"] != "DDATA"));
+
     node.publish("aimdb/node-7/status", QoS::AtLeastOnce, true, "offline");
     host.wait("DDEATH of node-7", |m| {
         m["type"] == "DDEATH" && m["device"] == "node-7"
