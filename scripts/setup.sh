@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the tests need, idempotently: Mosquitto (broker + clients), qemu-system-arm,
 # arm-none-eabi binutils, sqlite3, openssl, graphviz, promtool (Debian's `prometheus` package,
-# its server kept from starting), and the thumbv7em-none-eabihf Rust target.
+# its server kept from starting), headless Chromium and chromedriver, and the
+# thumbv7em-none-eabihf Rust target.
 # Safe to run again: it only installs what is missing.
 set -euo pipefail
 
@@ -15,6 +16,8 @@ command -v sqlite3 >/dev/null 2>&1 || need_apt+=(sqlite3)
 command -v openssl >/dev/null 2>&1 || need_apt+=(openssl)
 # `aimdbd graph --format dot` is rendered with Graphviz in tests/cli_pipes.rs.
 command -v dot >/dev/null 2>&1 || need_apt+=(graphviz)
+# tests/package.rs builds the .deb with cargo-deb (below) and checks it with lintian.
+command -v lintian >/dev/null 2>&1 || need_apt+=(lintian)
 # tests/sparkplug.rs runs a Sparkplug B host on pysparkplug, in a venv (below).
 command -v python3 >/dev/null 2>&1 || need_apt+=(python3 python3-venv)
 # tests/alert_metrics.rs checks /metrics with `promtool check metrics` and the example alert
@@ -22,6 +25,9 @@ command -v python3 >/dev/null 2>&1 || need_apt+=(python3 python3-venv)
 # wanted from the package: its server must not start (see below).
 need_promtool=0
 command -v promtool >/dev/null 2>&1 || { need_apt+=(prometheus); need_promtool=1; }
+# tests/dashboard.rs drives headless Chromium through chromedriver (WebDriver).
+[ -x /usr/bin/chromium ] || need_apt+=(chromium)
+[ -x /usr/bin/chromedriver ] || need_apt+=(chromium-driver)
 
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "setup: installing ${need_apt[*]}"
@@ -57,6 +63,13 @@ if ! rustup target list --installed 2>/dev/null | grep -qx thumbv7em-none-eabihf
   echo "setup: adding Rust target thumbv7em-none-eabihf"
   rustup target add thumbv7em-none-eabihf
 fi
+# tests/package.rs: cargo-deb, pinned (the `--no-build --profile` and asset behaviour it relies on).
+cargo_deb_version=3.8.0
+if [ "$(cargo deb --version 2>/dev/null)" != "cargo-deb $cargo_deb_version" ]; then
+  echo "setup: installing cargo-deb $cargo_deb_version"
+  # Its own temporary target dir, not the project's (CARGO_TARGET_DIR would be honoured).
+  env -u CARGO_TARGET_DIR cargo install cargo-deb --version "$cargo_deb_version" --locked --quiet
+fi
 for component in rustfmt clippy; do
   if ! rustup component list --installed 2>/dev/null | grep -q "^$component"; then
     rustup component add "$component"
@@ -71,4 +84,4 @@ if ! "$spb_venv/bin/python" -c 'import pysparkplug' >/dev/null 2>&1; then
   python3 -m venv "$spb_venv"
   "$spb_venv/bin/pip" install -q 'pysparkplug==0.6.1'
 fi
-echo "setup: ok (mosquitto, qemu-system-arm, arm-none-eabi binutils, sqlite3, openssl, graphviz, promtool, thumbv7em-none-eabihf, pysparkplug venv)"
+echo "setup: ok (mosquitto, qemu-system-arm, arm-none-eabi binutils, sqlite3, openssl, graphviz, promtool, chromium, chromedriver, thumbv7em-none-eabihf, pysparkplug venv)"

@@ -403,3 +403,105 @@ fn ctl_top_draws_in_a_terminal_and_quits_on_q() {
     let status = child.wait().expect("wait");
     assert!(status.success(), "q quits cleanly: {status}");
 }
+
+#[test]
+fn one_stream_carries_every_record_until_a_reload_ends_it() {
+    let dir = TestDir::new("stream-all");
+    let admin = support::free_port();
+    let cfg = format!(
+        "{}\n[[record]]\nkey = \"other\"\ntype = \"json\"\nbuffer = {{ kind = \"spmc_ring\", capacity = 64 }}\n",
+        config(admin, 64)
+    );
+    let d = Daemon::start(dir.path(), admin, &cfg);
+    produce(&d, 0, "");
+    let (code, mut all) = Client::open(admin, "/api/stream", None);
+    assert_eq!(code, 200);
+    // The newest value of each record that has one, then every value of every record.
+    let first = all.next().expect("latest");
+    assert_eq!(first.event, "latest", "{first:?}");
+    assert_eq!(
+        (
+            first.data["key"].as_str(),
+            first.data["value"]["n"].as_u64()
+        ),
+        (Some("feed"), Some(0))
+    );
+    for n in 1..=20u64 {
+        let key = if n % 2 == 0 { "feed" } else { "other" };
+        let (status, body) = d
+            .http(
+                "POST",
+                &format!("/api/records/{key}"),
+                &format!(r#"{{"n":{n}}}"#),
+            )
+            .expect("POST");
+        assert_eq!(status, 200, "{body}");
+    }
+    let mut got: Vec<(String, u64)> = (0..20)
+        .map(|_| {
+            let ev = all.next().expect("an event");
+            assert_eq!(ev.event, "value", "{ev:?}");
+            (
+                ev.data["key"].as_str().expect("key").to_string(),
+                ev.data["value"]["n"].as_u64().expect("n"),
+            )
+        })
+        .collect();
+    // In order per record (records are read in turn, not in one global order).
+    for key in ["feed", "other"] {
+        let ns: Vec<u64> = got.iter().filter(|(k, _)| k == key).map(|e| e.1).collect();
+        let want: Vec<u64> = (1..=20)
+            .filter(|n| (n % 2 == 0) == (key == "feed"))
+            .collect();
+        assert_eq!(ns, want, "{key}");
+    }
+    got.sort_by_key(|e| e.1);
+    assert_eq!(got.len(), 20);
+
+    // A reload replaces the graph: the stream ends with `end`, for the client to reconnect.
+    d.signal("-HUP");
+    let end = loop {
+        let ev = all.next().expect("the end event");
+        if ev.event != "value" {
+            break ev;
+        }
+    };
+    assert_eq!(end.event, "end", "{end:?}");
+    assert!(all.next().is_none(), "nothing after end");
+}
+
+#[test]
+fn single_latest_and_mailbox_streams_open_with_the_current_value_once() {
+    let dir = TestDir::new("stream-latest");
+    let admin = support::free_port();
+    let cfg = format!(
+        r#"{}
+[[record]]
+key = "latest"
+type = "json"
+buffer = {{ kind = "single_latest" }}
+
+[[record]]
+key = "box"
+type = "json"
+buffer = {{ kind = "mailbox" }}
+"#,
+        config_head(admin)
+    );
+    let d = Daemon::start(dir.path(), admin, &cfg);
+    for key in ["latest", "box"] {
+        let (status, body) = d
+            .http("POST", &format!("/api/records/{key}"), r#"{"n":7}"#)
+            .expect("POST");
+        assert_eq!(status, 200, "{body}");
+        let (_, mut c) = Client::open(admin, &format!("/api/records/{key}/stream"), None);
+        assert_eq!(
+            c.values(1),
+            [7],
+            "{key}: the current value, as a value event"
+        );
+        d.http("POST", &format!("/api/records/{key}"), r#"{"n":8}"#)
+            .expect("POST");
+        assert_eq!(c.values(1), [8], "{key}: then the next, nothing twice");
+    }
+}

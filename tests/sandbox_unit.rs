@@ -21,8 +21,10 @@
 //!   but allowing `setpriority`, the same run succeeds — nothing else is silently refused.
 //! * `credentials_come_through_the_credentials_directory`: `password_file` and `token_file` as
 //!   `credential:NAME` under the same filter, as `LoadCredential=` hands them over.
-//! * `the_unit_names_what_the_install_steps_install`: `ExecStart`'s binary, the config and
-//!   `Documentation=` are where docs/OPERATIONS.md installs them.
+//! * `the_source_install_unit_names_what_the_install_steps_install`: the unit names the Debian
+//!   package's paths (tests/package.rs checks the package); rewritten by the source install's
+//!   `sudo sed -i` line in docs/OPERATIONS.md, its binaries (`ExecStartPre`, `ExecStart`), config
+//!   and `Documentation=` files are where that section's `sudo install` lines put them.
 //!
 //! Not modelled: the other seccomp-based settings (`RestrictAddressFamilies=`,
 //! `MemoryDenyWriteExecute=`, `RestrictNamespaces=`, `LockPersonality=`, `RestrictRealtime=`,
@@ -581,43 +583,83 @@ fn installed_paths() -> Vec<String> {
         .collect()
 }
 
+/// The `s|FROM|TO|` substitutions of the source install's `sudo sed -i ... aimdbd.service` line
+/// in docs/OPERATIONS.md, in order.
+fn source_install_rewrites() -> Vec<(String, String)> {
+    let ops = read("docs/OPERATIONS.md");
+    let line = ops
+        .lines()
+        .find(|l| l.trim_start().starts_with("sudo sed -i ") && l.contains("aimdbd.service"))
+        .expect("docs/OPERATIONS.md: a `sudo sed -i ... aimdbd.service` line");
+    let rewrites: Vec<(String, String)> = line
+        .split("'s|")
+        .skip(1)
+        .map(|expr| {
+            let mut parts = expr.split('|');
+            match (parts.next(), parts.next()) {
+                (Some(from), Some(to)) => (from.to_string(), to.to_string()),
+                _ => panic!("not s|FROM|TO|: {expr}"),
+            }
+        })
+        .collect();
+    assert!(!rewrites.is_empty(), "s|FROM|TO| expressions: {line}");
+    rewrites
+}
+
 #[test]
-fn the_unit_names_what_the_install_steps_install() {
+fn the_source_install_unit_names_what_the_install_steps_install() {
     let unit = read("deploy/aimdbd.service");
+    let rewrites = source_install_rewrites();
+    let rewrite = |path: &str| {
+        rewrites
+            .iter()
+            .fold(path.to_string(), |p, (from, to)| p.replace(from, to))
+    };
     let directives = service_directives(&unit);
     let installed = installed_paths();
-    let exec_start = directives
-        .iter()
-        .find(|(k, _)| k == "ExecStart")
-        .map(|(_, v)| v.clone())
-        .expect("ExecStart=");
-    let mut words = exec_start.split_whitespace();
-    let binary = words.next().expect("a binary");
-    assert!(
-        installed.iter().any(|p| p == binary),
-        "ExecStart={binary} is installed by docs/OPERATIONS.md: {installed:?}"
-    );
-    let config = words
-        .skip_while(|w| *w != "--config")
-        .nth(1)
-        .expect("--config FILE");
-    assert!(
-        installed.iter().any(|p| p == config),
-        "the unit's config {config} is installed: {installed:?}"
-    );
+    for key in ["ExecStartPre", "ExecStart"] {
+        let line = directives
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.clone())
+            .unwrap_or_else(|| panic!("{key}="));
+        let mut words = line.split_whitespace();
+        let binary = words.next().expect("a binary");
+        assert_eq!(binary, "/usr/bin/aimdbd", "{key}=: the package's binary");
+        let local = rewrite(binary);
+        assert!(
+            installed.contains(&local),
+            "{key}={binary}, rewritten {local}, is installed by docs/OPERATIONS.md: {installed:?}"
+        );
+        let config = words
+            .skip_while(|w| *w != "--config")
+            .nth(1)
+            .unwrap_or_else(|| panic!("{key}=: --config FILE"));
+        assert!(
+            installed.iter().any(|p| *p == rewrite(config)),
+            "the unit's config {config} is installed: {installed:?}"
+        );
+    }
     let docs: Vec<&str> = unit
         .lines()
         .filter_map(|l| l.strip_prefix("Documentation="))
         .flat_map(str::split_whitespace)
         .collect();
-    assert!(!docs.is_empty(), "Documentation=");
+    assert!(
+        docs.iter().any(|d| d.starts_with("file://")),
+        "Documentation=file://..."
+    );
     for doc in docs {
+        if doc.starts_with("man:") {
+            continue; // the man pages: tests/package.rs
+        }
         let path = doc
             .strip_prefix("file://")
-            .unwrap_or_else(|| panic!("Documentation={doc}: only file:// is checked here"));
+            .unwrap_or_else(|| panic!("Documentation={doc}: file:// or man: only"));
+        let local = rewrite(path);
         assert!(
-            installed.iter().any(|p| p == path),
-            "Documentation={doc} is installed by docs/OPERATIONS.md: {installed:?}"
+            installed.contains(&local),
+            "Documentation={doc}, rewritten {local}, is installed by docs/OPERATIONS.md: {installed:?}"
         );
         let name = Path::new(path).file_name().expect("a file name");
         assert!(

@@ -1,13 +1,15 @@
 //! The admin HTTP endpoint (loopback): `/healthz`, `/readyz`, `/metrics`, `/api/records`,
 //! `/api/records/{key}` (GET latest value, POST a new one), `/api/records/{key}/history`
 //! (stored values), `/api/records/{key}/stream` (every new value, as server-sent events),
-//! `/api/graph`, `/api/nodes` (what each node announced it speaks).
+//! `/api/graph`, `/api/nodes` (what each node announced it speaks), `/api/stream` (every
+//! record's values on one stream), and the dashboard at `/` ([`dashboard`]).
 //!
 //! Built on axum (hyper 1 underneath, HTTP/1 only); see docs/OPERATIONS.md for why. Every
 //! request passes the [`access`] guard first (Host, Origin, bearer token, JSON for writes).
 
 mod access;
 mod api;
+mod dashboard;
 mod history;
 mod metrics;
 mod server;
@@ -41,6 +43,9 @@ pub fn router(state: AdminState) -> Router {
         .route("/api/graph", get(api::graph))
         .route("/api/nodes", get(api::nodes))
         .route("/api/sparkplug", get(crate::sparkplug::table::handler))
+        .route("/api/stream", get(stream::stream_all))
+        .route("/", get(dashboard::index))
+        .route("/ui/{name}", get(dashboard::asset))
         .layer(middleware::from_fn_with_state(state.clone(), access::guard))
         .layer(middleware::from_fn(server::deadline))
         .with_state(state)

@@ -1,10 +1,12 @@
 //! `GET /api/records/KEY/stream`: a record's values as server-sent events, one event per value.
 //!
 //! Contract:
-//! - The response is `text/event-stream`. It starts with one `latest` event carrying the
-//!   record's newest value, if it has one, then one `value` event per value produced from then
-//!   on, in order (`id:` counts them from 1 per stream), until the record closes (a reload or
-//!   the shutdown), which ends the stream with an `end` event; clients reconnect.
+//! - The response is `text/event-stream`. For an `spmc_ring` record it starts with one `latest`
+//!   event carrying the record's newest value, if it has one (a new ring reader starts at the
+//!   next value); a new reader of a `single_latest` or `mailbox` record gets the current value
+//!   as its first `value` already, so no `latest` comes first. Then one `value` event per value,
+//!   in order (`id:` counts them from 1 per stream), until the record closes (a reload or the
+//!   shutdown), which ends the stream with an `end` event; clients reconnect.
 //! - Each client has its own reader of the record: for an `spmc_ring` a ring reader, so a slow
 //!   client never slows the graph or other clients. A client that falls more than the ring's
 //!   capacity behind gets a `lag` event `{"missed":N}` and resumes at the oldest value still
@@ -13,10 +15,19 @@
 //!   client that does not read is held up by TCP, not by a buffer here.
 //! - A comment line (`: ping`) every 15 s keeps idle connections (and proxies) open.
 //! - The same access rules as every other route (token, `Host`, `Origin`; see `access`).
+//!
+//! `GET /api/stream` is the same for every record of the graph on one connection (a browser
+//! holds at most six HTTP/1 connections per origin, so one stream per record would starve the
+//! dashboard): `latest` then `value` events carry `{"key","value"}`, `lag` events
+//! `{"key","missed"}`; the first record to close ends the stream with `end` (a reload replaces
+//! them all: reconnect, and read `/api/graph` again). Records are polled in turn, so a busy one
+//! cannot starve the others; each wake-up polls every record's reader.
 
+use std::collections::VecDeque;
 use std::convert::Infallible;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -27,9 +38,11 @@ use axum::response::{IntoResponse, Response};
 use futures_core::Stream;
 use serde_json::{json, Value};
 
-use super::api::{error, typed_record};
-use super::state::AdminState;
+use super::api::{error, live, typed_record};
+use super::state::{AdminState, Live};
 use crate::components::{TapEvent, TapFeed};
+use crate::record_types::{self, TypeEntry};
+use aimdb_core::BufferCfg;
 
 /// How often an idle stream sends a keep-alive comment.
 pub(super) const KEEP_ALIVE: Duration = Duration::from_secs(15);
@@ -100,6 +113,21 @@ impl Stream for Events {
     }
 }
 
+/// The value a stream of `key` opens with (`latest`): a ring's newest; nothing for the other
+/// buffers, whose new reader delivers the current value as its first `value` (see the module
+/// doc).
+fn opening(live: &Live, entry: &TypeEntry, key: &str) -> Option<Value> {
+    let ring = live
+        .config
+        .records
+        .iter()
+        .any(|r| r.key == key && matches!(r.buffer, BufferCfg::SpmcRing { .. }));
+    if !ring {
+        return None;
+    }
+    (entry.latest_json)(&live.handle, key).ok().flatten()
+}
+
 /// The handler; see the module doc.
 pub(super) async fn stream(State(state): State<AdminState>, Path(key): Path<String>) -> Response {
     let (live, entry) = match typed_record(&state, &key) {
@@ -111,8 +139,114 @@ pub(super) async fn stream(State(state): State<AdminState>, Path(key): Path<Stri
         Ok(f) => f,
         Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
     };
-    let latest = (entry.latest_json)(&live.handle, &key).ok().flatten();
+    let latest = opening(&live, entry, &key);
     Sse::new(Events::new(latest, feed))
+        .keep_alive(KeepAlive::new().interval(KEEP_ALIVE).text("ping"))
+        .into_response()
+}
+
+/// Every record's events, for one client of `/api/stream`.
+struct AllEvents {
+    latest: VecDeque<(Arc<str>, Value)>,
+    feeds: Vec<(Arc<str>, TapFeed)>,
+    /// The feed polled first next time (round robin).
+    next: usize,
+    sent: u64,
+    ended: bool,
+}
+
+impl AllEvents {
+    fn new(latest: VecDeque<(Arc<str>, Value)>, feeds: Vec<(Arc<str>, TapFeed)>) -> Self {
+        OPEN.fetch_add(1, Ordering::Relaxed);
+        Self {
+            latest,
+            feeds,
+            next: 0,
+            sent: 0,
+            ended: false,
+        }
+    }
+}
+
+impl Drop for AllEvents {
+    fn drop(&mut self) {
+        OPEN.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+impl Stream for AllEvents {
+    type Item = Result<Event, Infallible>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = &mut *self;
+        if let Some((key, value)) = this.latest.pop_front() {
+            return Poll::Ready(Some(Ok(Event::default()
+                .event("latest")
+                .data(json!({ "key": &*key, "value": value }).to_string()))));
+        }
+        if this.ended {
+            return Poll::Ready(None);
+        }
+        let n = this.feeds.len();
+        for i in 0..n {
+            let at = (this.next + i) % n;
+            let Some((key, feed)) = this.feeds.get_mut(at) else {
+                continue;
+            };
+            let event = match feed.poll_next(cx) {
+                Poll::Pending => continue,
+                Poll::Ready(Some(TapEvent::Value(v))) => {
+                    this.sent += 1;
+                    Event::default()
+                        .event("value")
+                        .id(this.sent.to_string())
+                        .data(json!({ "key": &**key, "value": v }).to_string())
+                }
+                Poll::Ready(Some(TapEvent::Lagged(missed))) => Event::default()
+                    .event("lag")
+                    .data(json!({ "key": &**key, "missed": missed }).to_string()),
+                Poll::Ready(None) => {
+                    this.ended = true;
+                    Event::default().event("end").data(
+                        json!({
+                            "key": &**key,
+                            "reason": "the graph closed (reload or shutdown); reconnect",
+                        })
+                        .to_string(),
+                    )
+                }
+            };
+            this.next = at + 1;
+            return Poll::Ready(Some(Ok(event)));
+        }
+        Poll::Pending
+    }
+}
+
+/// The handler of `/api/stream`; see the module doc.
+pub(super) async fn stream_all(State(state): State<AdminState>) -> Response {
+    let live = match live(&state) {
+        Ok(l) => l,
+        Err(r) => return *r,
+    };
+    let mut feeds = Vec::with_capacity(live.config.records.len());
+    let mut latest = VecDeque::new();
+    for rec in &live.config.records {
+        let Some(entry) = record_types::lookup(rec.type_name) else {
+            return error(StatusCode::INTERNAL_SERVER_ERROR, "unknown type");
+        };
+        // Subscribe first: a value produced between the two calls is then streamed, not lost.
+        let feed = match (entry.subscribe_json)(&live.handle, &rec.key) {
+            Ok(f) => f,
+            Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+        };
+        let key: Arc<str> = Arc::from(rec.key.as_str());
+        if let Some(v) = opening(&live, entry, &rec.key) {
+            latest.push_back((key.clone(), v));
+        }
+        feeds.push((key, feed));
+    }
+    Sse::new(AllEvents::new(latest, feeds))
         .keep_alive(KeepAlive::new().interval(KEEP_ALIVE).text("ping"))
         .into_response()
 }
@@ -122,7 +256,7 @@ pub(super) fn render(out: &mut String) {
     use std::fmt::Write as _;
     let _ = writeln!(
         out,
-        "# HELP aimdbd_admin_streams Record streams (GET /api/records/KEY/stream) open now."
+        "# HELP aimdbd_admin_streams Record streams (GET /api/records/KEY/stream, /api/stream) open now."
     );
     let _ = writeln!(out, "# TYPE aimdbd_admin_streams gauge");
     let _ = writeln!(out, "aimdbd_admin_streams {}", OPEN.load(Ordering::Relaxed));

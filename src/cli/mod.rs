@@ -3,6 +3,7 @@
 mod check;
 mod check_nodes;
 mod ctl;
+mod generate;
 mod graph;
 mod history;
 mod run;
@@ -64,6 +65,9 @@ enum Command {
     Ctl(ctl::CtlArgs),
     /// Stored values of a record, from the history database (read-only; the daemon may run or not).
     History(history::HistoryArgs),
+    /// Write the man pages and shell completions (for packaging).
+    #[command(hide = true)]
+    Generate(generate::GenerateArgs),
 }
 
 /// Parses the command line, runs the command, returns the process exit code.
@@ -81,6 +85,7 @@ pub fn main() -> ExitCode {
         Some(Command::Types) => types::types(),
         Some(Command::Ctl(args)) => ctl::ctl(&args, cli.config.as_deref()),
         Some(Command::History(args)) => history::history(cli.config, &args),
+        Some(Command::Generate(args)) => generate::generate(&args),
     };
     ExitCode::from(code)
 }

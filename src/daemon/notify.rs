@@ -33,25 +33,16 @@ fn send(path: &std::ffi::OsStr, state: &str) -> std::io::Result<()> {
     Ok(())
 }
 
-/// `RELOADING=1` with the `MONOTONIC_USEC` systemd ≥ 253 wants for `Type=notify-reload`.
+/// `RELOADING=1` with the `MONOTONIC_USEC` systemd ≥ 253 wants for `Type=notify-reload` (the
+/// clock read by the `sd-notify` crate).
 pub(super) fn reloading() {
-    notify(&format!("RELOADING=1\nMONOTONIC_USEC={}", monotonic_usec()));
-}
-
-#[allow(unsafe_code)] // audited: see the SAFETY comment
-fn monotonic_usec() -> u64 {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: `ts` is a valid, writable timespec; CLOCK_MONOTONIC is always supported on Linux.
-    let rc = unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
-    if rc != 0 {
-        return 0;
+    match sd_notify::NotifyState::monotonic_usec_now() {
+        Ok(now) => notify(&format!("RELOADING=1\n{now}")),
+        Err(e) => {
+            tracing::debug!("CLOCK_MONOTONIC: {e}");
+            notify("RELOADING=1");
+        }
     }
-    let secs = u64::try_from(ts.tv_sec).unwrap_or(0);
-    let nanos = u64::try_from(ts.tv_nsec).unwrap_or(0);
-    secs * 1_000_000 + nanos / 1_000
 }
 
 /// Half the watchdog interval systemd asked for (`$WATCHDOG_USEC`, for this process per
