@@ -18,6 +18,8 @@ command -v openssl >/dev/null 2>&1 || need_apt+=(openssl)
 command -v dot >/dev/null 2>&1 || need_apt+=(graphviz)
 # tests/package.rs builds the .deb with cargo-deb (below) and checks it with lintian.
 command -v lintian >/dev/null 2>&1 || need_apt+=(lintian)
+# tests/sparkplug.rs runs a Sparkplug B host on pysparkplug, in a venv (below).
+command -v python3 >/dev/null 2>&1 || need_apt+=(python3 python3-venv)
 # tests/alert_metrics.rs checks /metrics with `promtool check metrics` and the example alert
 # rules (deploy/prometheus/) with `promtool check rules` / `promtool test rules`. Only promtool is
 # wanted from the package: its server must not start (see below).
@@ -73,4 +75,13 @@ for component in rustfmt clippy; do
     rustup component add "$component"
   fi
 done
-echo "setup: ok (mosquitto, qemu-system-arm, arm-none-eabi binutils, sqlite3, openssl, graphviz, promtool, chromium, chromedriver, thumbv7em-none-eabihf)"
+# The Sparkplug B test host (tests/sparkplug/host.py): pysparkplug, an independent
+# implementation, in its own venv outside the repo ($AIMDBD_SPARKPLUG_PYTHON overrides it).
+spb_venv="${HOME}/.cache/aimdbd/venv-sparkplug"
+if ! "$spb_venv/bin/python" -c 'import pysparkplug' >/dev/null 2>&1; then
+  echo "setup: installing pysparkplug into $spb_venv"
+  mkdir -p "$(dirname "$spb_venv")"
+  python3 -m venv "$spb_venv"
+  "$spb_venv/bin/pip" install -q 'pysparkplug==0.6.1'
+fi
+echo "setup: ok (mosquitto, qemu-system-arm, arm-none-eabi binutils, sqlite3, openssl, graphviz, promtool, chromium, chromedriver, thumbv7em-none-eabihf, pysparkplug venv)"

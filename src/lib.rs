@@ -8,6 +8,7 @@
 //! - [`store`]: the SQLite history: persist taps, batched writer, retention, queries.
 //! - [`daemon`]: the running daemon: signals, reload, drain, systemd notify.
 //! - [`telemetry`]: metric building blocks (histogram, process metrics, file sizes).
+//! - [`sparkplug`]: the Sparkplug B edge node (its own MQTT session, births, deaths, data).
 //! - [`admin`]: the HTTP admin endpoint (health, readiness, metrics, records API).
 //! - [`cli`]: the command line; `main.rs` only calls [`cli::main`].
 
@@ -22,6 +23,7 @@ pub mod logging;
 pub mod mqtt;
 pub mod record_types;
 pub mod render;
+pub mod sparkplug;
 pub mod store;
 pub mod telemetry;
 

@@ -45,6 +45,12 @@ pub struct TypeEntry {
     pub rust_name: fn() -> &'static str,
     /// The fields of its values (empty for `json`, whose objects may have any).
     pub fields: fn() -> &'static [&'static str],
+    /// The compile-time schema of its values (`None` for `json`): the datatypes of its
+    /// Sparkplug metrics.
+    pub schema: fn() -> Option<&'static postcard_schema::schema::NamedType>,
+    /// Decodes a wire payload of any version this build knows into the JSON of its value
+    /// (the Sparkplug session reads node records from its own subscription).
+    pub decode_json: fn(Codec, &[u8]) -> Result<Value, String>,
     /// Adds a record of this type to a builder; problems starting components are pushed.
     pub configure: fn(&mut AimDbBuilder<Rt>, &RecordConfig, &Env, &mut Vec<String>),
     /// A new reader of the running record, as JSON values (a ring reader for `spmc_ring`: it
@@ -112,6 +118,8 @@ pub trait Wire: JsonForm {
     fn encode_at(&self, codec: Codec, version: u16, out: &mut Vec<u8>) -> Result<(), String>;
     /// Decodes a payload of any version this build knows.
     fn decode_any(codec: Codec, bytes: &[u8]) -> Result<Self, WireError>;
+    /// See [`TypeEntry::schema`].
+    fn schema() -> Option<&'static postcard_schema::schema::NamedType>;
 }
 
 /// How a value is written to and read from JSON outside a wire link: history rows, the admin
@@ -176,6 +184,9 @@ macro_rules! versioned_wire {
                     }
                     .map_err(wire_error)
                 }
+                fn schema() -> Option<&'static postcard_schema::schema::NamedType> {
+                    Some(<$t as postcard_schema::Schema>::SCHEMA)
+                }
             }
             impl JsonForm for $t {
                 fn from_json(mut value: Value) -> Result<Self, serde_json::Error> {
@@ -205,6 +216,9 @@ impl Wire for Value {
             .decode(bytes)
             .map_err(|e| WireError::Codec(e.to_string()))
     }
+    fn schema() -> Option<&'static postcard_schema::schema::NamedType> {
+        None
+    }
 }
 
 impl JsonForm for Value {}
@@ -219,6 +233,8 @@ impl TypeEntry {
             announce: T::announce,
             rust_name: std::any::type_name::<T>,
             fields: crate::config::field_names::<T>,
+            schema: T::schema,
+            decode_json: decode_json::<T>,
             configure: configure::<T>,
             latest_json: latest_json::<T>,
             subscribe_json: subscribe_json::<T>,
@@ -446,6 +462,14 @@ fn node_decoder<T: Storable>(codec: LinkCodec, field: &str, from: Source) -> Top
             ))
         })
     })
+}
+
+fn decode_json<T: Storable>(codec: Codec, bytes: &[u8]) -> Result<Value, String> {
+    let v = T::decode_any(codec, bytes).map_err(|e| match e {
+        WireError::Version { detail, .. } => detail,
+        WireError::Codec(e) => e,
+    })?;
+    serde_json::to_value(&v).map_err(|e| e.to_string())
 }
 
 fn subscribe_json<T: Storable>(h: &DbHandle<Rt>, key: &str) -> Result<TapFeed, AccessError> {

@@ -46,6 +46,7 @@ pub fn render(state: &AdminState) -> String {
     super::stream::render(&mut out);
     crate::mqtt::metrics::metrics().render(&mut out, label);
     crate::mqtt::schemas::schemas().render(&mut out, label);
+    crate::sparkplug::stats::render(&mut out);
     if let Some(store) = state.store() {
         super::store_metrics::render(&mut out, &store);
     }

@@ -42,6 +42,7 @@ pub fn router(state: AdminState) -> Router {
         .route("/api/records/{key}/stream", get(stream::stream))
         .route("/api/graph", get(api::graph))
         .route("/api/nodes", get(api::nodes))
+        .route("/api/sparkplug", get(crate::sparkplug::table::handler))
         .route("/api/stream", get(stream::stream_all))
         .route("/", get(dashboard::index))
         .route("/ui/{name}", get(dashboard::asset))

@@ -1,5 +1,5 @@
 //! `aimdbd ctl [--admin ADDR] [--token-file FILE] records | get KEY | watch KEY | set KEY JSON |
-//! graph | nodes | health`: a small HTTP/1.0 client of the admin endpoint over a Tokio TCP
+//! graph | nodes | sparkplug | health`: a small HTTP/1.0 client of the admin endpoint over a Tokio TCP
 //! stream (`watch` reads the record's server-sent events, see [`super::sse`]).
 //!
 //! With `-c FILE` the address and the bearer token come from the config's `[admin]` (`listen`,
@@ -47,6 +47,8 @@ enum CtlCommand {
     Graph,
     /// Every node that announced its record types, and the version spoken with each.
     Nodes,
+    /// The Sparkplug edge node's alias table (docs/SPARKPLUG.md).
+    Sparkplug,
     /// Health and readiness.
     Health,
     /// Every record's rate, lag, drops and links, refreshed live (q quits).
@@ -190,6 +192,14 @@ async fn run(args: &CtlArgs, target: &Target) -> Result<(), String> {
                 return print_ok((status, body));
             }
             print!("{}", nodes_table(&body)?);
+            Ok(())
+        }
+        CtlCommand::Sparkplug => {
+            let (status, body) = request(t, "GET", "/api/sparkplug", None).await?;
+            if status != 200 {
+                return print_ok((status, body));
+            }
+            print!("{}", crate::sparkplug::table::render(&body)?);
             Ok(())
         }
         CtlCommand::Get { key } => print_ok(request(t, "GET", &record_path(key), None).await?),

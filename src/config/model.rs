@@ -26,6 +26,8 @@ pub struct Config {
     pub store: Option<StoreConfig>,
     /// `[admin]`, if present.
     pub admin: Option<AdminConfig>,
+    /// `[sparkplug]`, if present (with the records it publishes).
+    pub sparkplug: Option<crate::sparkplug::SparkplugConfig>,
     /// Records in file order.
     pub records: Vec<RecordConfig>,
     /// Indices into `records`, inputs before the records computed from them.

@@ -12,6 +12,7 @@ pub(super) struct RawConfig {
     pub mqtt: Option<Spanned<RawMqtt>>,
     pub store: Option<Spanned<RawStore>>,
     pub admin: Option<Spanned<RawAdmin>>,
+    pub sparkplug: Option<Spanned<RawSparkplug>>,
     pub record: Vec<Spanned<RawRecord>>,
 }
 
@@ -72,6 +73,15 @@ pub(super) struct RawAdmin {
     pub idle_timeout: Option<Spanned<String>>,
 }
 
+/// `[sparkplug]` (checked in `validate/sparkplug.rs`).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawSparkplug {
+    pub group_id: Spanned<String>,
+    pub edge_node_id: Option<Spanned<String>>,
+    pub primary_host_id: Option<Spanned<String>>,
+}
+
 /// One `[[record]]`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -92,6 +102,8 @@ pub(super) struct RawRecord {
     pub retention: Option<Spanned<String>>,
     pub max_rows: Option<Spanned<i64>>,
     pub restore: Option<Spanned<bool>>,
+    /// `true`, `false` or `{ metric = "..." }`: checked in `validate/sparkplug.rs`.
+    pub sparkplug: Option<Spanned<toml::Value>>,
 }
 
 /// `buffer = { kind = "...", capacity = N }`

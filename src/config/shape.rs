@@ -15,11 +15,11 @@ use toml::de::{DeTable, DeValue};
 use toml::Spanned;
 
 use super::ranges;
-use super::raw::{RawAdmin, RawConfig, RawMqtt, RawNode, RawRecord, RawStore};
+use super::raw::{RawAdmin, RawConfig, RawMqtt, RawNode, RawRecord, RawSparkplug, RawStore};
 use super::{closest, field_names, Problem};
 
 /// Top-level keys, in the order the docs list them.
-const SECTIONS: &[&str] = &["node", "mqtt", "store", "admin", "record"];
+const SECTIONS: &[&str] = &["node", "mqtt", "store", "admin", "sparkplug", "record"];
 
 /// Bounds the set-aside-and-retry loop of one table (a table has far fewer keys in practice).
 const MAX_RETRIES: usize = 64;
@@ -41,6 +41,9 @@ pub(super) fn shape(text: &str, problems: &mut Vec<Problem>) -> Option<RawConfig
             "mqtt" => raw.mqtt = table::<RawMqtt>(value, "mqtt", text, problems),
             "store" => raw.store = table::<RawStore>(value, "store", text, problems),
             "admin" => raw.admin = table::<RawAdmin>(value, "admin", text, problems),
+            "sparkplug" => {
+                raw.sparkplug = table::<RawSparkplug>(value, "sparkplug", text, problems)
+            }
             "record" => raw.record = records(value, text, problems),
             other => problems.push(unknown_key(other, key.span(), SECTIONS).0),
         }

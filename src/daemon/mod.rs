@@ -25,6 +25,7 @@ use crate::config::Config;
 use crate::engine::{self, DrainOutcome, RunningGraph};
 use crate::exit;
 use crate::mqtt;
+use crate::sparkplug::Sparkplug;
 use crate::store::Store;
 
 /// Runs the daemon for the validated `config` read from `path` (reloading it when it changes
@@ -79,6 +80,7 @@ pub async fn run(path: PathBuf, config: Config, watch_config: bool) -> u8 {
         }
     };
     state.publish(graph.handle().clone(), config.clone());
+    let mut sparkplug = Sparkplug::start(&config, graph.handle().clone());
     state.set_phase(Phase::Ready);
     notify(&format!(
         "READY=1\nSTATUS=running {} records",
@@ -93,6 +95,7 @@ pub async fn run(path: PathBuf, config: Config, watch_config: bool) -> u8 {
         match signal {
             Signal::Terminate(name) => break name,
             Signal::Reload | Signal::ConfigChanged => {
+                let before = config.clone();
                 let current = reload::Current {
                     config: &mut config,
                     store: &mut store,
@@ -103,6 +106,9 @@ pub async fn run(path: PathBuf, config: Config, watch_config: bool) -> u8 {
                     _ => "SIGHUP",
                 };
                 graph = reload::reload(&path, cause, graph, current, &state).await;
+                if !Arc::ptr_eq(&before, &config) {
+                    sparkplug = Sparkplug::reloaded(sparkplug, &config, graph.handle()).await;
+                }
             }
         }
     };
@@ -120,6 +126,9 @@ pub async fn run(path: PathBuf, config: Config, watch_config: bool) -> u8 {
     let handle = graph.handle().clone();
     let started = tokio::time::Instant::now();
     let outcome = graph.drain(config.shutdown_timeout).await;
+    if let Some(s) = sparkplug {
+        s.close(mqtt_budget(config.shutdown_timeout, started)).await;
+    }
     let lost_in_outboxes = match bridge {
         Some(b) => b.close(mqtt_budget(config.shutdown_timeout, started)).await,
         None => 0,

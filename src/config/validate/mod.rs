@@ -5,6 +5,7 @@ mod graph;
 mod links;
 mod record;
 mod sections;
+mod sparkplug;
 mod state;
 mod store;
 
@@ -45,6 +46,18 @@ pub(super) fn validate(file: &str, text: &str, probes: Probes) -> Result<Config,
         mqtt.as_mut().zip(raw_mqtt),
         &mut |p| problems.push(p),
     );
+    let sparkplug = sparkplug::section(
+        &sparkplug::Inputs {
+            raw: raw.sparkplug.as_ref(),
+            raw_records: &raw.record,
+            records: &records,
+            node_id: &node_id,
+            file,
+            have_mqtt: raw.mqtt.is_some(),
+        },
+        &mut problems,
+        &mut warnings,
+    );
     if !problems.is_empty() {
         return Err(problems);
     }
@@ -70,6 +83,7 @@ pub(super) fn validate(file: &str, text: &str, probes: Probes) -> Result<Config,
         mqtt,
         store,
         admin,
+        sparkplug,
         records,
         order,
         warnings: {

@@ -1,0 +1,501 @@
+//! [`EdgeNode`]: the Sparkplug state of this edge node and its devices — metrics and aliases,
+//! the last value sent of each metric, which devices are born, and the message `seq` — as a
+//! pure state machine: events in, messages to publish out. The session ([`super::session`])
+//! does the I/O.
+//!
+//! - `seq` counts every message of the edge node (NBIRTH = 0, then each DBIRTH, NDATA, DDATA,
+//!   DDEATH), 0–255 wrapping; NDEATH has none.
+//! - Aliases are unique across the node and all its devices, assigned at a birth and kept until
+//!   the next NBIRTH.
+//! - NDATA/DDATA carry only the metrics whose value changed since the last birth or data
+//!   message, by alias.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use aimdb_records::types::NodeStatus;
+use serde_json::Value;
+
+use super::catalog::{command_metric, metrics_of, MetricDef};
+use super::config::{Origin, SparkplugConfig};
+use super::payload::{self, birth_metric, data_metric, now_ms};
+use super::proto::payload::metric::Value as MetricValue;
+use super::proto::payload::Metric;
+use super::stats::stats;
+use super::table::{AliasRow, AliasTable};
+use super::topic::{EdgeTopics, MessageType};
+use crate::config::LinkCodec;
+use crate::record_types::{self, TypeEntry};
+
+/// The alias of `Node Control/Rebirth`; node and device metrics follow it.
+pub const REBIRTH_ALIAS: u64 = 1;
+
+/// A message to publish (QoS 0, not retained).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Outgoing {
+    /// Its topic.
+    pub topic: String,
+    /// The encoded Sparkplug B payload.
+    pub payload: Vec<u8>,
+}
+
+/// The metrics of one record (of the node or of one device).
+#[derive(Debug)]
+struct Slot {
+    defs: Vec<MetricDef>,
+    aliases: Vec<u64>,
+    last: Vec<Option<MetricValue>>,
+}
+
+impl Slot {
+    fn new(entry: &TypeEntry, metric: &str, next_alias: &mut u64) -> Self {
+        Self::of(metrics_of(entry, metric), next_alias)
+    }
+
+    fn of(defs: Vec<MetricDef>, next_alias: &mut u64) -> Self {
+        let aliases = defs
+            .iter()
+            .map(|_| {
+                let a = *next_alias;
+                *next_alias += 1;
+                a
+            })
+            .collect();
+        let last = vec![None; defs.len()];
+        Self {
+            defs,
+            aliases,
+            last,
+        }
+    }
+
+    /// Takes `value`; the metrics that changed, as data metrics.
+    fn set(&mut self, value: &Value, ts: u64) -> Vec<Metric> {
+        let mut changed = Vec::new();
+        for (i, def) in self.defs.iter().enumerate() {
+            let v = super::value::metric_value(def, value);
+            if v != self.last[i] {
+                changed.push(data_metric(self.aliases[i], v.clone(), ts));
+                self.last[i] = v;
+            }
+        }
+        changed
+    }
+
+    fn birth(&self, ts: u64, out: &mut Vec<Metric>) {
+        for (i, def) in self.defs.iter().enumerate() {
+            out.push(birth_metric(def, self.aliases[i], self.last[i].clone(), ts));
+        }
+    }
+}
+
+/// One Sparkplug device: an MCU node.
+#[derive(Debug)]
+struct Device {
+    /// Born (DBIRTH sent since the last NBIRTH) and not dead since.
+    born: bool,
+    /// Online by its status (or its first message) and not offline since.
+    online: bool,
+    /// `(index into the config's records, its metrics)`, for every device record it serves.
+    slots: Vec<(usize, Slot)>,
+}
+
+/// The edge node's Sparkplug state.
+#[derive(Debug)]
+pub struct EdgeNode {
+    cfg: Arc<SparkplugConfig>,
+    topics: EdgeTopics,
+    /// `(index into the config's records, its metrics)` of the node records.
+    node: Vec<(usize, Slot)>,
+    devices: BTreeMap<String, Device>,
+    next_alias: u64,
+    seq: u8,
+    bdseq: u8,
+    born: bool,
+    table_version: u64,
+}
+
+impl EdgeNode {
+    /// The state for `cfg`, not born.
+    pub fn new(cfg: Arc<SparkplugConfig>) -> Self {
+        let topics = EdgeTopics::new(&cfg.group_id, &cfg.edge_node_id);
+        let mut e = Self {
+            cfg,
+            topics,
+            node: Vec::new(),
+            devices: BTreeMap::new(),
+            next_alias: REBIRTH_ALIAS + 1,
+            seq: 0,
+            bdseq: 0,
+            born: false,
+            table_version: 0,
+        };
+        e.assign_aliases();
+        e
+    }
+
+    /// The config it serves.
+    pub fn config(&self) -> &Arc<SparkplugConfig> {
+        &self.cfg
+    }
+
+    /// Whether NBIRTH was sent on the current connection.
+    pub fn is_born(&self) -> bool {
+        self.born
+    }
+
+    /// The `bdSeq` of the last births.
+    pub fn bdseq(&self) -> u8 {
+        self.bdseq
+    }
+
+    /// Its topics.
+    pub fn topics(&self) -> &EdgeTopics {
+        &self.topics
+    }
+
+    /// Takes a new config of the same edge node (a reload): metrics and aliases are built
+    /// anew, the values known are kept by metric name; the caller sends [`births`](Self::births).
+    pub fn reconfigure(&mut self, cfg: Arc<SparkplugConfig>) {
+        let old_node = std::mem::take(&mut self.node);
+        let known: BTreeMap<String, Option<MetricValue>> = old_node
+            .iter()
+            .flat_map(|(_, s)| s.defs.iter().map(|d| d.name.clone()).zip(s.last.clone()))
+            .collect();
+        self.cfg = cfg;
+        for d in self.devices.values_mut() {
+            d.slots.clear();
+        }
+        self.assign_aliases();
+        for (_, s) in &mut self.node {
+            for (i, d) in s.defs.iter().enumerate() {
+                if let Some(v) = known.get(&d.name) {
+                    s.last[i] = v.clone();
+                }
+            }
+        }
+    }
+
+    fn assign_aliases(&mut self) {
+        self.next_alias = REBIRTH_ALIAS + 1;
+        self.node.clear();
+        for (i, r) in self.cfg.records.iter().enumerate() {
+            if let (Origin::Node, Some(entry)) = (&r.origin, record_types::lookup(r.type_name)) {
+                self.node
+                    .push((i, Slot::new(entry, &r.metric, &mut self.next_alias)));
+            }
+        }
+        let names: Vec<String> = self.devices.keys().cloned().collect();
+        for n in names {
+            let slots = self.device_slots(&n);
+            if let Some(d) = self.devices.get_mut(&n) {
+                d.slots = slots;
+            }
+        }
+    }
+
+    fn device_slots(&mut self, node: &str) -> Vec<(usize, Slot)> {
+        let mut slots = Vec::new();
+        for (i, r) in self.cfg.records.iter().enumerate() {
+            if !r.of_device(node) {
+                continue;
+            }
+            if let Origin::Command { .. } = r.origin {
+                let def = command_metric(&r.metric);
+                slots.push((i, Slot::of(vec![def], &mut self.next_alias)));
+            } else if let Some(entry) = record_types::lookup(r.type_name) {
+                slots.push((i, Slot::new(entry, &r.metric, &mut self.next_alias)));
+            }
+        }
+        slots
+    }
+
+    /// The node records: `(index into the config's records, key, type)`, for the session to
+    /// read from the graph.
+    pub fn node_records(&self) -> Vec<(usize, String, &'static str)> {
+        self.node
+            .iter()
+            .map(|(i, _)| {
+                let r = &self.cfg.records[*i];
+                (*i, r.key.clone(), r.type_name)
+            })
+            .collect()
+    }
+
+    fn next_seq(&mut self) -> u8 {
+        let s = self.seq;
+        self.seq = self.seq.wrapping_add(1);
+        s
+    }
+
+    /// NBIRTH (`seq` 0, `bdSeq`, `Node Control/Rebirth`, every node metric with its current
+    /// value), then a DBIRTH for every online device. Used after each connect and for a rebirth.
+    pub fn births(&mut self, bdseq: u8) -> Vec<Outgoing> {
+        self.bdseq = bdseq;
+        self.seq = 0;
+        let ts = now_ms();
+        let mut metrics = vec![
+            payload::bdseq_metric(bdseq, ts),
+            payload::rebirth_metric(REBIRTH_ALIAS, ts),
+        ];
+        for (_, s) in &self.node {
+            s.birth(ts, &mut metrics);
+        }
+        let seq = self.next_seq();
+        let mut out = vec![Outgoing {
+            topic: self.topics.node(MessageType::NBirth),
+            payload: payload::encode(metrics, Some(seq), ts),
+        }];
+        stats().node_birth();
+        self.born = true;
+        self.table_version += 1;
+        let online: Vec<String> = self
+            .devices
+            .iter()
+            .filter(|(_, d)| d.online)
+            .map(|(n, _)| n.clone())
+            .collect();
+        for d in self.devices.values_mut() {
+            d.born = false;
+        }
+        for n in online {
+            out.extend(self.dbirth(&n));
+        }
+        out
+    }
+
+    fn dbirth(&mut self, node: &str) -> Option<Outgoing> {
+        if !self.born {
+            return None;
+        }
+        let ts = now_ms();
+        let seq = self.seq;
+        let d = self.devices.get_mut(node)?;
+        let mut metrics = Vec::new();
+        for (_, s) in &d.slots {
+            s.birth(ts, &mut metrics);
+        }
+        d.born = true;
+        self.seq = seq.wrapping_add(1);
+        stats().device_birth();
+        Some(Outgoing {
+            topic: self.topics.device(MessageType::DBirth, node),
+            payload: payload::encode(metrics, Some(seq), ts),
+        })
+    }
+
+    /// The connection is gone: nothing is born until the next [`births`](Self::births).
+    pub fn disconnected(&mut self) {
+        self.born = false;
+        self.table_version += 1;
+        for d in self.devices.values_mut() {
+            d.born = false;
+        }
+    }
+
+    /// A new value of node record `record` (index into the config's records): NDATA with the
+    /// metrics that changed, if born and any did.
+    pub fn node_value(&mut self, record: usize, value: &Value) -> Option<Outgoing> {
+        let ts = now_ms();
+        let (_, slot) = self.node.iter_mut().find(|(i, _)| *i == record)?;
+        let changed = slot.set(value, ts);
+        if !self.born || changed.is_empty() {
+            return None;
+        }
+        let seq = self.next_seq();
+        Some(Outgoing {
+            topic: self.topics.node(MessageType::NData),
+            payload: payload::encode(changed, Some(seq), ts),
+        })
+    }
+
+    fn device_entry(&mut self, node: &str) -> Option<&mut Device> {
+        if node == self.cfg.node_id {
+            return None;
+        }
+        if !self.devices.contains_key(node) {
+            let slots = self.device_slots(node);
+            if slots.is_empty() {
+                return None;
+            }
+            self.table_version += 1;
+            self.devices.insert(
+                node.to_string(),
+                Device {
+                    born: false,
+                    online: false,
+                    slots,
+                },
+            );
+        }
+        self.devices.get_mut(node)
+    }
+
+    /// Node `node`'s status changed: DBIRTH when it comes online, DDEATH when it goes offline
+    /// (if it was born).
+    pub fn device_status(&mut self, node: &str, status: NodeStatus) -> Option<Outgoing> {
+        let d = self.device_entry(node)?;
+        match status {
+            NodeStatus::Online => {
+                d.online = true;
+                if d.born {
+                    return None;
+                }
+                self.dbirth(node)
+            }
+            NodeStatus::Offline => {
+                d.online = false;
+                if !std::mem::replace(&mut d.born, false) || !self.born {
+                    return None;
+                }
+                let ts = now_ms();
+                let seq = self.next_seq();
+                stats().device_death();
+                Some(Outgoing {
+                    topic: self.topics.device(MessageType::DDeath, node),
+                    payload: payload::encode(Vec::new(), Some(seq), ts),
+                })
+            }
+        }
+    }
+
+    /// A message on `topic` (`aimdb/<node>/<key>`) that a device record's link matches: DBIRTH
+    /// if the node was not born yet (its first message means it is online), else DDATA with
+    /// what changed. `Ok(None)`: not a device record's topic, or nothing to send. `Err`: the
+    /// payload does not decode (the caller counts and logs it).
+    pub fn device_message(
+        &mut self,
+        node: &str,
+        topic: &str,
+        bytes: &[u8],
+    ) -> Result<Option<Outgoing>, String> {
+        let mut value = None;
+        for (i, r) in self.cfg.records.iter().enumerate() {
+            let Some(link) = r
+                .device_links()
+                .iter()
+                .find(|l| aimdb_records::topic::filter_matches(&l.filter, topic))
+            else {
+                continue;
+            };
+            let entry = record_types::lookup(r.type_name)
+                .ok_or_else(|| format!("unknown type {}", r.type_name))?;
+            value = Some((i, decode(entry, link.codec, bytes)?));
+            break;
+        }
+        let Some((record, value)) = value else {
+            return Ok(None);
+        };
+        let ts = now_ms();
+        let Some(d) = self.device_entry(node) else {
+            return Ok(None);
+        };
+        d.online = true;
+        let mut changed = Vec::new();
+        for (i, s) in &mut d.slots {
+            if *i == record {
+                changed = s.set(&value, ts);
+            }
+        }
+        if !d.born {
+            return Ok(self.dbirth(node));
+        }
+        if changed.is_empty() || !self.born {
+            return Ok(None);
+        }
+        let seq = self.next_seq();
+        Ok(Some(Outgoing {
+            topic: self.topics.device(MessageType::DData, node),
+            payload: payload::encode(changed, Some(seq), ts),
+        }))
+    }
+
+    /// A DCMD to device `node`: the `(record key, value)` writes it asks for, each metric
+    /// resolved by name or alias among the device's command records, its String value read as
+    /// JSON (or, if it is not JSON, as a JSON string: `identify` = `"identify"`). Refused whole
+    /// if any metric is not a command of the device or not a String.
+    pub fn device_command(
+        &self,
+        node: &str,
+        bytes: &[u8],
+    ) -> Result<Vec<(String, Value)>, payload::CommandError> {
+        use payload::CommandError;
+        use prost::Message as _;
+        let p = super::proto::Payload::decode(bytes)
+            .map_err(|e| CommandError::Decode(e.to_string()))?;
+        let d = self
+            .devices
+            .get(node)
+            .ok_or_else(|| CommandError::Unknown(format!("device {node:?}")))?;
+        let mut writes = Vec::new();
+        for m in &p.metrics {
+            let shown = || {
+                m.name
+                    .clone()
+                    .or_else(|| m.alias.map(|a| format!("alias {a}")))
+                    .unwrap_or_default()
+            };
+            let found = d.slots.iter().find(|(i, s)| {
+                matches!(self.cfg.records[*i].origin, Origin::Command { .. })
+                    && (m.name.as_deref() == Some(s.defs[0].name.as_str())
+                        || (m.name.is_none() && m.alias == Some(s.aliases[0])))
+            });
+            let Some((i, _)) = found else {
+                return Err(CommandError::Unknown(shown()));
+            };
+            let Some(MetricValue::StringValue(text)) = &m.value else {
+                return Err(CommandError::NotText(shown()));
+            };
+            let value = serde_json::from_str(text).unwrap_or_else(|_| Value::String(text.clone()));
+            writes.push((self.cfg.records[*i].key.clone(), value));
+        }
+        Ok(writes)
+    }
+
+    /// Changes whenever the alias table does (a birth, a new device).
+    pub fn table_version(&self) -> u64 {
+        self.table_version
+    }
+
+    /// The alias table, node metrics first.
+    pub fn aliases(&self) -> AliasTable {
+        let mut metrics = vec![AliasRow {
+            device: None,
+            metric: payload::REBIRTH.to_string(),
+            alias: REBIRTH_ALIAS,
+            datatype: "Boolean",
+        }];
+        let rows = |dev: Option<&String>, slots: &[(usize, Slot)], out: &mut Vec<AliasRow>| {
+            for (_, s) in slots {
+                for (d, a) in s.defs.iter().zip(&s.aliases) {
+                    out.push(AliasRow {
+                        device: dev.cloned(),
+                        metric: d.name.clone(),
+                        alias: *a,
+                        datatype: d.datatype.as_str_name(),
+                    });
+                }
+            }
+        };
+        rows(None, &self.node, &mut metrics);
+        for (n, d) in &self.devices {
+            rows(Some(n), &d.slots, &mut metrics);
+        }
+        AliasTable {
+            group_id: self.cfg.group_id.clone(),
+            edge_node_id: self.cfg.edge_node_id.clone(),
+            bdseq: self.bdseq,
+            born: self.born,
+            metrics,
+        }
+    }
+}
+
+fn decode(entry: &TypeEntry, codec: LinkCodec, bytes: &[u8]) -> Result<Value, String> {
+    match codec {
+        LinkCodec::Wire(c) => (entry.decode_json)(c, bytes),
+        LinkCodec::Text => std::str::from_utf8(bytes)
+            .map(|s| Value::String(s.to_string()))
+            .map_err(|e| format!("text payload is not UTF-8: {e}")),
+    }
+}

@@ -1,0 +1,432 @@
+//! [`Sparkplug`]: the edge node's own MQTT session (spec 3.0: clean session, NDEATH as the
+//! will, QoS 0 and no retain for data), separate from the daemon's bridge session so that its
+//! will and its `bdSeq` belong to Sparkplug alone.
+//!
+//! Each connection attempt takes the next `bdSeq` (persisted first) and registers the NDEATH
+//! carrying it as the will (QoS 1, not retained). Once connected it subscribes to its NCMD and
+//! DCMD topics (QoS 1), the nodes' `aimdb/+/status` and the device records' `link_from`
+//! filters (QoS 0), then publishes NBIRTH and the DBIRTHs of the online devices. A lost
+//! connection is retried with backoff (`[mqtt] reconnect_min`..`reconnect_max`) and a new
+//! `bdSeq`. A clean close publishes NDEATH and disconnects (the will is then not sent).
+//!
+//! Node metrics are read from the running graph (a reader per record, which never slows its
+//! writer); device metrics from the session's own subscription, so each value is known by the
+//! node that sent it. Publishing uses `try_publish` only: the task never waits on the MQTT
+//! client; a message that does not fit the client's queue is counted and dropped (the host
+//! sees a `seq` gap and asks for a rebirth).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use aimdb_core::backoff::Backoff;
+use aimdb_core::DbHandle;
+use aimdb_records::topic::{self as aimdb_topic, Topic};
+use aimdb_records::types::NodeStatus;
+use rumqttc::{AsyncClient, Event, LastWill, Packet, QoS};
+use serde_json::Value;
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
+
+use super::bdseq::BdSeq;
+use super::config::SparkplugConfig;
+use super::edge::{EdgeNode, Outgoing, REBIRTH_ALIAS};
+use super::payload;
+use super::stats::stats;
+use super::table;
+use super::topic::{Command, MessageType};
+use crate::components::TapEvent;
+use crate::config::{Config, MqttConfig};
+use crate::record_types;
+use crate::Rt;
+
+/// Requests the MQTT client may queue before `try_publish` refuses.
+const CHANNEL: usize = 1024;
+
+/// The running Sparkplug edge node.
+pub struct Sparkplug {
+    identity: (MqttConfig, String, String),
+    control: mpsc::Sender<Control>,
+    task: JoinHandle<()>,
+}
+
+enum Control {
+    Graph(DbHandle<Rt>, Arc<SparkplugConfig>),
+    Close(oneshot::Sender<()>),
+}
+
+enum Net {
+    Connected,
+    Message(String, Vec<u8>),
+    Down(String),
+}
+
+impl Sparkplug {
+    /// Starts the edge node of `config` (nothing without `[sparkplug]` and `[mqtt]`), reading
+    /// node metrics from `graph`.
+    pub fn start(config: &Config, graph: DbHandle<Rt>) -> Option<Self> {
+        let (Some(spb), Some(mqtt)) = (&config.sparkplug, &config.mqtt) else {
+            return None;
+        };
+        stats().enable();
+        let spb = Arc::new(spb.clone());
+        let (control, rx) = mpsc::channel(8);
+        let identity = (mqtt.clone(), spb.group_id.clone(), spb.edge_node_id.clone());
+        let task = tokio::spawn(run(mqtt.clone(), spb, graph, rx));
+        Some(Self {
+            identity,
+            control,
+            task,
+        })
+    }
+
+    /// Whether this session can take `config` without a new connection (same `[mqtt]`,
+    /// group and edge node id).
+    pub fn serves(&self, config: &Config) -> bool {
+        match (&config.sparkplug, &config.mqtt) {
+            (Some(s), Some(m)) => {
+                self.identity.0 == *m
+                    && self.identity.1 == s.group_id
+                    && self.identity.2 == s.edge_node_id
+            }
+            _ => false,
+        }
+    }
+
+    /// A reload: reads node metrics from the new `graph` and sends new births for `config`.
+    pub async fn graph_changed(&self, config: &Config, graph: DbHandle<Rt>) {
+        if let Some(s) = &config.sparkplug {
+            let _ = self
+                .control
+                .send(Control::Graph(graph, Arc::new(s.clone())))
+                .await;
+        }
+    }
+
+    /// The session after a reload to `config`: this one, given the new graph, if it
+    /// [`serves`](Self::serves) it; else it is closed (NDEATH) and one for `config` started.
+    pub async fn reloaded(
+        current: Option<Self>,
+        config: &Config,
+        graph: &DbHandle<Rt>,
+    ) -> Option<Self> {
+        match current {
+            Some(s) if s.serves(config) => {
+                s.graph_changed(config, graph.clone()).await;
+                Some(s)
+            }
+            Some(s) => {
+                tracing::info!("[sparkplug] or [mqtt] changed: a new Sparkplug session");
+                s.close(Duration::from_secs(2)).await;
+                Self::start(config, graph.clone())
+            }
+            None => Self::start(config, graph.clone()),
+        }
+    }
+
+    /// Publishes NDEATH and disconnects, waiting at most `timeout`.
+    pub async fn close(self, timeout: Duration) {
+        let (tx, rx) = oneshot::channel();
+        if self.control.send(Control::Close(tx)).await.is_ok() {
+            let _ = tokio::time::timeout(timeout, rx).await;
+        }
+        self.task.abort();
+    }
+}
+
+/// Reads node records of `edge` from `graph` into `values` (tagged with `generation`);
+/// returns the reader tasks and seeds `edge` with each record's current value.
+fn attach_graph(
+    edge: &mut EdgeNode,
+    graph: &DbHandle<Rt>,
+    generation: u64,
+    values: &mpsc::Sender<(u64, usize, Value)>,
+) -> Vec<JoinHandle<()>> {
+    let mut readers = Vec::new();
+    for (idx, key, type_name) in edge.node_records() {
+        let Some(entry) = record_types::lookup(type_name) else {
+            continue;
+        };
+        if let Ok(Some(v)) = (entry.latest_json)(graph, &key) {
+            edge.node_value(idx, &v);
+        }
+        let mut feed = match (entry.subscribe_json)(graph, &key) {
+            Ok(f) => f,
+            Err(e) => {
+                tracing::error!(record = %key, "sparkplug: cannot read the record: {e}");
+                continue;
+            }
+        };
+        let tx = values.clone();
+        readers.push(tokio::spawn(async move {
+            while let Some(ev) = feed.next().await {
+                if let TapEvent::Value(v) = ev {
+                    if tx.send((generation, idx, v)).await.is_err() {
+                        break;
+                    }
+                }
+            }
+        }));
+    }
+    readers
+}
+
+async fn run(
+    mqtt: MqttConfig,
+    cfg: Arc<SparkplugConfig>,
+    graph: DbHandle<Rt>,
+    mut control: mpsc::Receiver<Control>,
+) {
+    let mut edge = EdgeNode::new(cfg.clone());
+    let mut bdseq = BdSeq::load(cfg.bdseq_path.clone()).await;
+    let (values_tx, mut values) = mpsc::channel::<(u64, usize, Value)>(1024);
+    let mut generation = 0u64;
+    let mut graph = graph;
+    let mut readers = attach_graph(&mut edge, &graph, generation, &values_tx);
+    let mut backoff = Backoff::new(mqtt.reconnect_min, mqtt.reconnect_max, jitter_seed());
+    let client_id = format!("{}-sparkplug", mqtt.client_id);
+    let mut shown = u64::MAX;
+    'connections: loop {
+        let bd = bdseq.next().await;
+        stats().set_bdseq(bd);
+        let topics = edge.topics().clone();
+        let options = match crate::mqtt::session::client_options(&mqtt, &client_id).await {
+            Ok(mut o) => {
+                o.set_clean_session(true).set_last_will(LastWill::new(
+                    topics.node(MessageType::NDeath),
+                    payload::ndeath(bd),
+                    QoS::AtLeastOnce,
+                    false,
+                ));
+                o
+            }
+            Err(e) => {
+                tracing::error!("sparkplug: cannot connect: {e}");
+                tokio::time::sleep(backoff.next_delay()).await;
+                continue;
+            }
+        };
+        let (client, eventloop) = AsyncClient::new(options, CHANNEL);
+        let (net_tx, mut net) = mpsc::channel::<Net>(256);
+        let poller = tokio::spawn(poll(eventloop, net_tx));
+        let down = loop {
+            if edge.table_version() != shown {
+                shown = edge.table_version();
+                table::publish(Some(edge.aliases()));
+            }
+            tokio::select! {
+                ev = net.recv() => match ev {
+                    Some(Net::Connected) => {
+                        backoff.reset();
+                        subscribe(&client, &edge);
+                        publish(&client, edge.births(bd));
+                        stats().set_connected(true);
+                        tracing::info!(bdseq = bd, topic = %topics.node(MessageType::NBirth), "sparkplug: connected, NBIRTH sent");
+                    }
+                    Some(Net::Message(topic, bytes)) => {
+                        if let Some(out) = on_message(&mut edge, &graph, &topic, &bytes) {
+                            publish(&client, out);
+                        }
+                    }
+                    Some(Net::Down(e)) => break e,
+                    None => break "event loop ended".to_string(),
+                },
+                Some((g, idx, v)) = values.recv() => {
+                    if g == generation {
+                        if let Some(out) = edge.node_value(idx, &v) {
+                            publish(&client, vec![out]);
+                        }
+                    }
+                }
+                ctl = control.recv() => match ctl {
+                    Some(Control::Graph(next, cfg)) => {
+                        graph = next;
+                        for r in readers.drain(..) { r.abort(); }
+                        generation += 1;
+                        edge.reconfigure(cfg);
+                        readers = attach_graph(&mut edge, &graph, generation, &values_tx);
+                        subscribe(&client, &edge);
+                        if edge.is_born() {
+                            publish(&client, edge.births(bd));
+                        }
+                    }
+                    Some(Control::Close(done)) => {
+                        close(&client, &edge, bd, poller).await;
+                        for r in readers.drain(..) { r.abort(); }
+                        let _ = done.send(());
+                        break 'connections;
+                    }
+                    // The handle is gone without a close (the daemon is exiting): the will
+                    // tells the host.
+                    None => break 'connections,
+                },
+            }
+        };
+        poller.abort();
+        edge.disconnected();
+        table::publish(Some(edge.aliases()));
+        stats().set_connected(false);
+        let delay = backoff.next_delay();
+        tracing::warn!(
+            retry_in_ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX),
+            "sparkplug: connection lost: {down}"
+        );
+        tokio::time::sleep(delay).await;
+    }
+    stats().set_connected(false);
+    table::publish(None);
+}
+
+/// Drives rumqttc's event loop, forwarding what the session needs; ends at the first error
+/// (the session makes a new connection with a new `bdSeq`).
+async fn poll(mut eventloop: rumqttc::EventLoop, net: mpsc::Sender<Net>) {
+    loop {
+        let ev = match eventloop.poll().await {
+            Ok(Event::Incoming(Packet::ConnAck(_))) => Net::Connected,
+            Ok(Event::Incoming(Packet::Publish(p))) => Net::Message(p.topic, p.payload.to_vec()),
+            Ok(Event::Outgoing(rumqttc::Outgoing::Disconnect)) => {
+                let _ = net.send(Net::Down("disconnected".into())).await;
+                return;
+            }
+            Ok(_) => continue,
+            Err(e) => {
+                let _ = net.send(Net::Down(e.to_string())).await;
+                return;
+            }
+        };
+        if net.send(ev).await.is_err() {
+            return;
+        }
+    }
+}
+
+fn subscribe(client: &AsyncClient, edge: &EdgeNode) {
+    let t = edge.topics();
+    let mut filters = vec![
+        (t.node(MessageType::NCmd), QoS::AtLeastOnce),
+        (t.device(MessageType::DCmd, "+"), QoS::AtLeastOnce),
+    ];
+    let cfg = edge.config();
+    if cfg.records.iter().any(|r| !r.device_links().is_empty()) {
+        filters.push((aimdb_topic::status_topic("+"), QoS::AtMostOnce));
+    }
+    for r in &cfg.records {
+        for l in r.device_links() {
+            if !filters.iter().any(|(f, _)| *f == l.filter) {
+                filters.push((l.filter.clone(), QoS::AtMostOnce));
+            }
+        }
+    }
+    for (f, qos) in filters {
+        if let Err(e) = client.try_subscribe(&f, qos) {
+            tracing::error!(filter = %f, "sparkplug: cannot subscribe: {e}");
+        }
+    }
+}
+
+fn publish(client: &AsyncClient, out: Vec<Outgoing>) {
+    for o in out {
+        if let Err(e) = client.try_publish(o.topic.as_str(), QoS::AtMostOnce, false, o.payload) {
+            stats().publish_dropped();
+            tracing::warn!(topic = %o.topic, "sparkplug: message dropped: {e}");
+        }
+    }
+}
+
+/// A message from the broker: a command to this edge node, or a node's status or reading.
+fn on_message(
+    edge: &mut EdgeNode,
+    graph: &DbHandle<Rt>,
+    topic: &str,
+    bytes: &[u8],
+) -> Option<Vec<Outgoing>> {
+    match edge.topics().command(topic) {
+        Some(Command::Node) => {
+            return match payload::node_command(bytes, REBIRTH_ALIAS) {
+                Ok(true) => {
+                    stats().rebirth_request();
+                    tracing::info!("sparkplug: NCMD Node Control/Rebirth: sending births");
+                    let bd = edge.bdseq();
+                    Some(edge.births(bd))
+                }
+                Ok(false) => None,
+                Err(e) => {
+                    stats().command_rejected();
+                    tracing::warn!(%topic, "sparkplug: NCMD refused: {e}");
+                    None
+                }
+            };
+        }
+        Some(Command::Device(d)) => {
+            if let Err(e) = device_command(edge, graph, d, bytes) {
+                stats().command_rejected();
+                tracing::warn!(%topic, device = d, "sparkplug: DCMD refused: {e}");
+            }
+            return None;
+        }
+        None => {}
+    }
+    match aimdb_topic::parse(topic)? {
+        Topic::Status { node } => {
+            let status = NodeStatus::from_payload(bytes)?;
+            edge.device_status(node, status).map(|o| vec![o])
+        }
+        Topic::Record { node, .. } => match edge.device_message(node, topic, bytes) {
+            Ok(o) => o.map(|o| vec![o]),
+            Err(e) => {
+                stats().device_payload_rejected();
+                tracing::warn!(%topic, "sparkplug: node payload not decoded: {e}");
+                None
+            }
+        },
+        _ => None,
+    }
+}
+
+/// Writes a DCMD into the device's command records (typed and validated, under the writer
+/// rule, as `ctl set` does), in order; stops at the first write refused.
+fn device_command(
+    edge: &EdgeNode,
+    graph: &DbHandle<Rt>,
+    device: &str,
+    bytes: &[u8],
+) -> Result<(), payload::CommandError> {
+    let writes = edge.device_command(device, bytes)?;
+    for (key, value) in writes {
+        let entry = edge
+            .config()
+            .records
+            .iter()
+            .find(|r| r.key == key)
+            .and_then(|r| record_types::lookup(r.type_name))
+            .ok_or_else(|| payload::CommandError::Unknown(key.clone()))?;
+        (entry.set_json)(graph, &key, value)
+            .map_err(|e| payload::CommandError::Invalid(key.clone(), e.to_string()))?;
+        tracing::info!(record = %key, device, "sparkplug: DCMD written");
+    }
+    Ok(())
+}
+
+/// A clean close: NDEATH (the will is not sent after a DISCONNECT), then DISCONNECT, and the
+/// event loop gets to send both.
+async fn close(client: &AsyncClient, edge: &EdgeNode, bd: u8, poller: JoinHandle<()>) {
+    if edge.is_born() {
+        let topic = edge.topics().node(MessageType::NDeath);
+        if client
+            .try_publish(topic, QoS::AtLeastOnce, false, payload::ndeath(bd))
+            .is_ok()
+        {
+            stats().node_death();
+            tracing::info!(bdseq = bd, "sparkplug: NDEATH published, disconnecting");
+        }
+    }
+    let _ = client.try_disconnect();
+    let _ = tokio::time::timeout(Duration::from_secs(2), poller).await;
+}
+
+/// A seed for reconnect jitter that differs between daemons and between restarts.
+fn jitter_seed() -> u64 {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX));
+    nanos ^ u64::from(std::process::id()).rotate_left(17)
+}

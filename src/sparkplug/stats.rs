@@ -1,0 +1,153 @@
+//! The Sparkplug counters behind `/metrics` (families `aimdbd_sparkplug_*`), shown once a
+//! Sparkplug session has started.
+
+use std::fmt::Write as _;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
+
+/// Process-wide Sparkplug counters.
+#[derive(Debug, Default)]
+pub struct SparkplugStats {
+    enabled: AtomicBool,
+    node_births: AtomicU64,
+    device_births: AtomicU64,
+    node_deaths: AtomicU64,
+    device_deaths: AtomicU64,
+    rebirth_requests: AtomicU64,
+    commands_rejected: AtomicU64,
+    device_payloads_rejected: AtomicU64,
+    publish_dropped: AtomicU64,
+    bdseq: AtomicU64,
+    connected: AtomicBool,
+}
+
+static STATS: SparkplugStats = SparkplugStats {
+    enabled: AtomicBool::new(false),
+    node_births: AtomicU64::new(0),
+    device_births: AtomicU64::new(0),
+    node_deaths: AtomicU64::new(0),
+    device_deaths: AtomicU64::new(0),
+    rebirth_requests: AtomicU64::new(0),
+    commands_rejected: AtomicU64::new(0),
+    device_payloads_rejected: AtomicU64::new(0),
+    publish_dropped: AtomicU64::new(0),
+    bdseq: AtomicU64::new(0),
+    connected: AtomicBool::new(false),
+};
+
+/// The counters.
+pub fn stats() -> &'static SparkplugStats {
+    &STATS
+}
+
+impl SparkplugStats {
+    pub(super) fn enable(&self) {
+        self.enabled.store(true, Relaxed);
+    }
+    pub(super) fn node_birth(&self) {
+        self.node_births.fetch_add(1, Relaxed);
+    }
+    pub(super) fn device_birth(&self) {
+        self.device_births.fetch_add(1, Relaxed);
+    }
+    pub(super) fn node_death(&self) {
+        self.node_deaths.fetch_add(1, Relaxed);
+    }
+    pub(super) fn device_death(&self) {
+        self.device_deaths.fetch_add(1, Relaxed);
+    }
+    pub(super) fn rebirth_request(&self) {
+        self.rebirth_requests.fetch_add(1, Relaxed);
+    }
+    pub(super) fn command_rejected(&self) {
+        self.commands_rejected.fetch_add(1, Relaxed);
+    }
+    pub(super) fn device_payload_rejected(&self) {
+        self.device_payloads_rejected.fetch_add(1, Relaxed);
+    }
+    pub(super) fn publish_dropped(&self) {
+        self.publish_dropped.fetch_add(1, Relaxed);
+    }
+    pub(super) fn set_bdseq(&self, n: u8) {
+        self.bdseq.store(u64::from(n), Relaxed);
+    }
+    pub(super) fn set_connected(&self, up: bool) {
+        self.connected.store(up, Relaxed);
+    }
+}
+
+/// A metric family: name, type, help, `(kind label or "", counter)` series.
+type Family<'a> = (&'a str, &'a str, &'a str, &'a [(&'a str, &'a AtomicU64)]);
+
+/// Appends the `aimdbd_sparkplug_*` families (nothing while no session has started).
+pub fn render(out: &mut String) {
+    let s = stats();
+    if !s.enabled.load(Relaxed) {
+        return;
+    }
+    let families: [Family<'_>; 6] = [
+        (
+            "aimdbd_sparkplug_births_total",
+            "counter",
+            "Sparkplug birth certificates published (NBIRTH, DBIRTH).",
+            &[("node", &s.node_births), ("device", &s.device_births)],
+        ),
+        (
+            "aimdbd_sparkplug_deaths_total",
+            "counter",
+            "Sparkplug death certificates published by this daemon (NDEATH on a clean close, DDEATH); an NDEATH the broker sends as the will is not counted here.",
+            &[("node", &s.node_deaths), ("device", &s.device_deaths)],
+        ),
+        (
+            "aimdbd_sparkplug_rebirth_requests_total",
+            "counter",
+            "NCMD Node Control/Rebirth requests acted on.",
+            &[("", &s.rebirth_requests)],
+        ),
+        (
+            "aimdbd_sparkplug_commands_rejected_total",
+            "counter",
+            "NCMD/DCMD messages refused (malformed, unknown metric, unsupported); each is logged.",
+            &[("", &s.commands_rejected)],
+        ),
+        (
+            "aimdbd_sparkplug_device_payloads_rejected_total",
+            "counter",
+            "Node payloads the Sparkplug session could not decode (not published as DDATA); each is logged.",
+            &[("", &s.device_payloads_rejected)],
+        ),
+        (
+            "aimdbd_sparkplug_publish_dropped_total",
+            "counter",
+            "Sparkplug messages dropped because the MQTT client's queue was full (a host sees a seq gap and asks for a rebirth).",
+            &[("", &s.publish_dropped)],
+        ),
+    ];
+    for (name, kind, help, series) in families {
+        let _ = writeln!(out, "# HELP {name} {help}");
+        let _ = writeln!(out, "# TYPE {name} {kind}");
+        for (label, v) in series {
+            let v = v.load(Relaxed);
+            if label.is_empty() {
+                let _ = writeln!(out, "{name} {v}");
+            } else {
+                let _ = writeln!(out, "{name}{{kind=\"{label}\"}} {v}");
+            }
+        }
+    }
+    let _ = writeln!(
+        out,
+        "# HELP aimdbd_sparkplug_bdseq The bdSeq of the Sparkplug session's current (or last) MQTT connection."
+    );
+    let _ = writeln!(out, "# TYPE aimdbd_sparkplug_bdseq gauge");
+    let _ = writeln!(out, "aimdbd_sparkplug_bdseq {}", s.bdseq.load(Relaxed));
+    let _ = writeln!(
+        out,
+        "# HELP aimdbd_sparkplug_connected Whether the Sparkplug session is connected and born (1) or not (0)."
+    );
+    let _ = writeln!(out, "# TYPE aimdbd_sparkplug_connected gauge");
+    let _ = writeln!(
+        out,
+        "aimdbd_sparkplug_connected {}",
+        u8::from(s.connected.load(Relaxed))
+    );
+}
