@@ -396,7 +396,9 @@ fn a_qos1_flood_survives_kill_9_of_the_daemon_with_a_disk_outbox() {
 
 /// Two SIGHUPs during a flood, each adding a record ([mqtt] unchanged): the session is kept —
 /// no reconnect, the status never says `offline` — and nothing the broker took is lost or
-/// duplicated (every inbound message is acknowledged by the graph that accepted it).
+/// duplicated (every inbound message is acknowledged by the part of the graph that accepted
+/// it). The first reload keeps the passthrough's part running; the second also changes the
+/// passthrough record (its ring's capacity), so its part is drained and rebuilt mid-flood.
 #[test]
 fn a_qos1_flood_through_two_reloads_keeps_the_session_and_loses_nothing() {
     let dir = TestDir::new("mqtt-flow-reload");
@@ -417,9 +419,19 @@ fn a_qos1_flood_through_two_reloads_keeps_the_session_and_loses_nothing() {
         n,
         &[n / 3, 2 * n / 3],
         |_| {
-            // SIGHUP with one more record each time: the graph is rebuilt while the flood runs.
+            // SIGHUP with one more record each time, the second also changing the passthrough.
             added += 1;
-            let more = format!("{config}\n[[record]]\nkey = \"extra.{added}\"\ntype = \"json\"\n");
+            let base = if added == 2 {
+                config.replace("capacity = 64 }", "capacity = 128 }")
+            } else {
+                config.clone()
+            };
+            assert_ne!(
+                added == 2,
+                base == config,
+                "the passthrough changes on the second"
+            );
+            let more = format!("{base}\n[[record]]\nkey = \"extra.{added}\"\ntype = \"json\"\n");
             std::fs::write(dir.join("aimdbd.toml"), more).expect("write config");
             d.signal("-HUP");
             // The flood goes on from the publisher's queue and the broker while the graph swaps.
@@ -455,7 +467,21 @@ fn a_qos1_flood_through_two_reloads_keeps_the_session_and_loses_nothing() {
         "the broker saw the daemon connect once:\n{}",
         broker.log()
     );
-    assert!(d.logged("reloaded: new graph running"));
+    let reloads: Vec<(u64, u64)> = d
+        .log_lines()
+        .iter()
+        .filter(|l| support::message(l) == "reloaded: new graph running")
+        .map(|l| {
+            let f = |name: &str| l["fields"][name].as_u64().unwrap_or(u64::MAX);
+            (f("kept"), f("rebuilt"))
+        })
+        .collect();
+    assert_eq!(
+        reloads,
+        vec![(2, 1), (1, 2)],
+        "(kept, rebuilt) parts — `beat` and `pass` kept and `extra.1` built, then `beat` kept \
+         and `pass` and `extra.2` built"
+    );
 }
 
 /// Three graceful restarts (SIGTERM, start again) and three SIGHUPs during one flood, memory

@@ -85,7 +85,7 @@ pub(super) async fn records(State(state): State<AdminState>) -> Response {
         .iter()
         .map(|r| {
             let mut v = render::record_json(r);
-            if let (Some(s), Some(obj)) = (live.handle.stats(&r.key), v.as_object_mut()) {
+            if let (Some(s), Some(obj)) = (live.graphs.stats(&r.key), v.as_object_mut()) {
                 obj.insert(
                     "stats".into(),
                     json!({
@@ -141,7 +141,12 @@ pub(super) async fn get_record(
         Ok(t) => t,
         Err(r) => return *r,
     };
-    match (entry.latest_json)(&live.handle, &key) {
+    match live
+        .graphs
+        .handle(&key)
+        .map_err(|e| e.to_string())
+        .and_then(|h| (entry.latest_json)(h, &key))
+    {
         Ok(value) => {
             Json(json!({ "key": key, "type": entry.name, "value": value })).into_response()
         }
@@ -179,7 +184,12 @@ pub(super) async fn set_record(
         Ok(v) => v,
         Err(e) => return error(StatusCode::BAD_REQUEST, format!("body is not JSON: {e}")),
     };
-    match (entry.set_json)(&live.handle, &key, value) {
+    match live
+        .graphs
+        .handle(&key)
+        .map_err(SetJsonError::from)
+        .and_then(|h| (entry.set_json)(h, &key, value))
+    {
         Ok(()) => Json(json!({ "key": key, "ok": true })).into_response(),
         // The writer rule: the record's own writer is the only one.
         Err(e @ SetJsonError::Access(AccessError::NotWritable { .. })) => {

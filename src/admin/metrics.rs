@@ -84,7 +84,7 @@ pub fn render(state: &AdminState) -> String {
         let _ = writeln!(out, "# HELP {name} {help}");
         let _ = writeln!(out, "# TYPE {name} {kind}");
         for r in &live.config.records {
-            let Some(s) = live.handle.stats(&r.key) else {
+            let Some(s) = live.graphs.stats(&r.key) else {
                 continue;
             };
             let v = match i {

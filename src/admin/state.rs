@@ -3,13 +3,12 @@
 use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
 use std::sync::Arc;
 
-use aimdb_core::DbHandle;
 use parking_lot::RwLock;
 
 use super::access::AccessPolicy;
 use crate::config::Config;
+use crate::engine::Graphs;
 use crate::store::StoreStatus;
-use crate::Rt;
 
 /// The daemon's phase, as `/readyz` reports it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -28,8 +27,8 @@ pub enum Phase {
 /// The graph being served.
 #[derive(Clone)]
 pub struct Live {
-    /// Its handle.
-    pub handle: DbHandle<Rt>,
+    /// The handles of its running parts.
+    pub graphs: Graphs,
     /// Its config.
     pub config: Arc<Config>,
 }
@@ -85,9 +84,9 @@ impl AdminState {
         }
     }
 
-    /// Serves `handle` (of `config`) from now on.
-    pub fn publish(&self, handle: DbHandle<Rt>, config: Arc<Config>) {
-        *self.inner.live.write() = Some(Live { handle, config });
+    /// Serves `graphs` (of `config`) from now on.
+    pub fn publish(&self, graphs: Graphs, config: Arc<Config>) {
+        *self.inner.live.write() = Some(Live { graphs, config });
     }
 
     /// The graph being served, if any.

@@ -125,7 +125,9 @@ fn opening(live: &Live, entry: &TypeEntry, key: &str) -> Option<Value> {
     if !ring {
         return None;
     }
-    (entry.latest_json)(&live.handle, key).ok().flatten()
+    live.graphs
+        .get(key)
+        .and_then(|h| (entry.latest_json)(h, key).ok().flatten())
 }
 
 /// The handler; see the module doc.
@@ -135,7 +137,11 @@ pub(super) async fn stream(State(state): State<AdminState>, Path(key): Path<Stri
         Err(r) => return *r,
     };
     // Subscribe first: a value produced between the two calls is then streamed, not lost.
-    let feed = match (entry.subscribe_json)(&live.handle, &key) {
+    let feed = match live
+        .graphs
+        .handle(&key)
+        .and_then(|h| (entry.subscribe_json)(h, &key))
+    {
         Ok(f) => f,
         Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
     };
@@ -236,7 +242,11 @@ pub(super) async fn stream_all(State(state): State<AdminState>) -> Response {
             return error(StatusCode::INTERNAL_SERVER_ERROR, "unknown type");
         };
         // Subscribe first: a value produced between the two calls is then streamed, not lost.
-        let feed = match (entry.subscribe_json)(&live.handle, &rec.key) {
+        let feed = match live
+            .graphs
+            .handle(&rec.key)
+            .and_then(|h| (entry.subscribe_json)(h, &rec.key))
+        {
             Ok(f) => f,
             Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
         };

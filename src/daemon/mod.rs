@@ -7,6 +7,7 @@
 //! - SIGHUP: see [`reload`]. With `--watch-config`, a changed config file does the same (see
 //!   [`watch`]).
 
+mod graph;
 mod lock;
 mod notify;
 mod reload;
@@ -22,7 +23,7 @@ use std::sync::Arc;
 
 use crate::admin::{self, AdminState, Phase};
 use crate::config::Config;
-use crate::engine::{self, DrainOutcome, RunningGraph};
+use crate::engine::{self, DrainOutcome, Graphs, Parts};
 use crate::exit;
 use crate::mqtt;
 use crate::sparkplug::Sparkplug;
@@ -65,22 +66,24 @@ pub async fn run(path: PathBuf, config: Config, watch_config: bool) -> u8 {
     state.set_store(store.status());
     let mut config = Arc::new(config);
     let mut bridge = mqtt::Bridge::for_daemon(&config).await;
-    let mut graph = match engine::build_for_daemon(&config, store.persist(), bridge.clone()) {
-        Ok(db) => {
-            store.before_start(&config, &db).await;
+    let mut parts = Parts::new();
+    let plans = engine::partition(&config);
+    match graph::build(&mut parts, &config, plans, store.persist(), bridge.as_ref()) {
+        Ok(built) => {
+            store.before_start(&config, &graph::dbs(&built)).await;
             if let Some(b) = &bridge {
                 b.spawn();
             }
-            RunningGraph::start(db)
+            graph::start(&mut parts, built, bridge.as_deref()).await;
         }
         Err(e) => {
             tracing::error!("{e}");
             store.shutdown(config.shutdown_timeout).await;
             return exit::RUNTIME;
         }
-    };
-    state.publish(graph.handle().clone(), config.clone());
-    let mut sparkplug = Sparkplug::start(&config, graph.handle().clone());
+    }
+    state.publish(parts.graphs(&config), config.clone());
+    let mut sparkplug = Sparkplug::start(&config, parts.graphs(&config));
     state.set_phase(Phase::Ready);
     notify(&format!(
         "READY=1\nSTATUS=running {} records",
@@ -88,7 +91,12 @@ pub async fn run(path: PathBuf, config: Config, watch_config: bool) -> u8 {
     ));
     // Pings start after READY=1: the watchdog guards a running daemon, not its start-up.
     notify::spawn_watchdog();
-    tracing::info!(records = config.records.len(), node = %config.node_id, "graph running");
+    tracing::info!(
+        records = config.records.len(),
+        parts = parts.len(),
+        node = %config.node_id,
+        "graph running"
+    );
 
     let name = loop {
         let signal = signals.next().await;
@@ -105,9 +113,10 @@ pub async fn run(path: PathBuf, config: Config, watch_config: bool) -> u8 {
                     Signal::ConfigChanged => "config file changed",
                     _ => "SIGHUP",
                 };
-                graph = reload::reload(&path, cause, graph, current, &state).await;
+                reload::reload(&path, cause, &mut parts, current, &state).await;
                 if !Arc::ptr_eq(&before, &config) {
-                    sparkplug = Sparkplug::reloaded(sparkplug, &config, graph.handle()).await;
+                    let graphs = parts.graphs(&config);
+                    sparkplug = Sparkplug::reloaded(sparkplug, &config, &graphs).await;
                 }
             }
         }
@@ -123,9 +132,9 @@ pub async fn run(path: PathBuf, config: Config, watch_config: bool) -> u8 {
         tracing::error!("{again} while draining: exiting now, undrained values are lost");
         std::process::exit(exit::SECOND_SIGNAL);
     });
-    let handle = graph.handle().clone();
+    let graphs = parts.graphs(&config);
     let started = tokio::time::Instant::now();
-    let outcome = graph.drain(config.shutdown_timeout).await;
+    let outcome = parts.take_all().drain(config.shutdown_timeout).await;
     if let Some(s) = sparkplug {
         s.close(mqtt_budget(config.shutdown_timeout, started)).await;
     }
@@ -133,7 +142,7 @@ pub async fn run(path: PathBuf, config: Config, watch_config: bool) -> u8 {
         Some(b) => b.close(mqtt_budget(config.shutdown_timeout, started)).await,
         None => 0,
     };
-    log_stats(&handle, &config);
+    log_stats(&graphs, &config);
     store.shutdown(config.shutdown_timeout).await;
     match outcome {
         DrainOutcome::Drained if lost_in_outboxes == 0 => {
@@ -177,9 +186,9 @@ pub(crate) fn mqtt_budget(
 }
 
 /// Logs every record's counters (one line each), e.g. at shutdown.
-pub fn log_stats(handle: &aimdb_core::DbHandle<crate::Rt>, config: &Config) {
+pub fn log_stats(graphs: &Graphs, config: &Config) {
     for r in &config.records {
-        if let Some(s) = handle.stats(&r.key) {
+        if let Some(s) = graphs.stats(&r.key) {
             tracing::info!(
                 record = %r.key,
                 produced = s.produced,

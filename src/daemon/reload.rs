@@ -1,32 +1,38 @@
 //! SIGHUP (or a changed file with `--watch-config`): re-read and validate the config; on any
 //! error keep the running graph and log why.
 //!
-//! On success the new graph is built first (so a graph the engine rejects never replaces a
-//! running one), then the old graph is drained (bounded by the old `shutdown_timeout`: sources
-//! stop, readers take what their buffers hold, outbound links put it into their outboxes), the
-//! newest value of every `single_latest` record whose key, type and buffer are unchanged is
-//! carried into the new graph, and the new graph starts. Ring and mailbox values no reader
-//! took during the drain are not carried over.
+//! The graph runs as independent parts (`crate::engine::Parts`: records connected through
+//! transforms). On success only the parts that changed are rebuilt: a part whose records'
+//! configuration is unchanged keeps running, untouched — its buffers (rings and mailboxes
+//! included), transform state, source schedules, outbox slots and inbound obligations carry
+//! over — as long as the MQTT session is kept and the history store's availability is the
+//! same (otherwise every part is rebuilt). The changed parts are built first (so a graph the
+//! engine rejects never replaces a running one), then the old ones drained (bounded by the old
+//! `shutdown_timeout`: sources stop, readers take what their buffers hold, outbound links put
+//! it into their outboxes), the newest value of every `single_latest` record whose key, type
+//! and buffer are unchanged is carried into its new part, and the new parts start. Ring and
+//! mailbox values of a *rebuilt* part that no reader took during the drain are not carried.
 //!
 //! The MQTT session is kept when `[mqtt]`, `[node] id` and the credential/TLS files are
-//! unchanged ([`crate::mqtt::Bridge::serves`]): no `offline`, no reconnect; subscriptions are
-//! adjusted to the new links, outboxes of links with the same record and topic carry over, and
-//! inbound messages that arrive during the swap wait unacknowledged for the new graph. Otherwise
-//! the old session is closed after the old graph drained (outboxes sent within 3/4 of the old
-//! `shutdown_timeout`, `offline`, DISCONNECT) and a new one starts. The history store keeps its writer (see `crate::store`): a store that was down
-//! is opened again, retention settings apply at once. The admin endpoint keeps its address (a
-//! changed `[admin] listen` takes effect at the next restart); its `token_file` (read again)
-//! and `allowed_hosts` apply at once.
+//! unchanged ([`crate::mqtt::Bridge::serves`]): no `offline`, no reconnect; inbound messages
+//! that arrive during the swap wait unacknowledged and are then routed (to kept and new parts
+//! alike), subscriptions follow the links, outboxes of links with the same record and topic
+//! carry over. Otherwise the old session is closed after the old graph drained (outboxes sent
+//! within 3/4 of the old `shutdown_timeout`, `offline`, DISCONNECT) and a new one starts. The
+//! history store keeps its writer (see `crate::store`): a store that was down is opened
+//! again, retention settings apply at once. The admin endpoint keeps its address (a changed
+//! `[admin] listen` takes effect at the next restart); its `token_file` (read again) and
+//! `allowed_hosts` apply at once.
 
 use std::path::Path;
 use std::sync::Arc;
 
 use aimdb_core::BufferCfg;
 
-use super::notify;
+use super::{graph, notify};
 use crate::admin::{AccessPolicy, AdminState, Phase};
 use crate::config::{self, AdminConfig, Config};
-use crate::engine::{self, RunningGraph};
+use crate::engine::{self, PartPlan, Parts};
 use crate::mqtt::Bridge;
 use crate::record_types;
 use crate::store::Store;
@@ -41,15 +47,14 @@ pub(super) struct Current<'a> {
     pub bridge: &'a mut Option<Arc<Bridge>>,
 }
 
-/// Reloads `path` (because of `cause`, for the log); returns the graph that runs afterwards
-/// (the old one on error).
+/// Reloads `path` (because of `cause`, for the log) into `parts` (left as they are on error).
 pub(super) async fn reload(
     path: &Path,
     cause: &str,
-    graph: RunningGraph,
+    parts: &mut Parts,
     cur: Current<'_>,
     state: &AdminState,
-) -> RunningGraph {
+) {
     let Current {
         config: current,
         store,
@@ -63,7 +68,7 @@ pub(super) async fn reload(
             for line in e.to_string().lines() {
                 tracing::error!("{line}");
             }
-            return keep(graph, state, "the new config is invalid");
+            return keep(state, "the new config is invalid");
         }
     };
     store.prepare(&next).await;
@@ -76,18 +81,42 @@ pub(super) async fn reload(
     } else {
         Bridge::for_daemon(&next).await
     };
-    let db = match engine::build_for_daemon(&next, store.persist(), next_bridge.clone()) {
-        Ok(db) => db,
+    // Running parts stay when nothing they depend on changed (see the module docs): the
+    // session they are bound to (or no MQTT before and after) and the store's availability.
+    let same_mqtt = keep_session || (bridge.is_none() && next.mqtt.is_none());
+    let reuse = same_mqtt && parts.built_with_store() == Some(store.persist().is_some());
+    let (kept, fresh): (Vec<PartPlan>, Vec<PartPlan>) = engine::partition(&next)
+        .into_iter()
+        .partition(|p| reuse && parts.has(p));
+    let built = match graph::build(parts, &next, fresh, store.persist(), next_bridge.as_ref()) {
+        Ok(built) => built,
         Err(e) => {
             tracing::error!("{e}");
-            return keep(graph, state, "the new graph could not be built");
+            // Links the rejected graph registered are not reported.
+            retain_link_metrics(current);
+            return keep(state, "the new graph could not be built");
         }
     };
     state.set_phase(Phase::Reloading);
-    let old = graph.handle().clone();
+    let swap = keep_session.then(|| bridge.clone()).flatten();
+    if let Some(b) = &swap {
+        b.begin_swap();
+    }
+    let mut retired = parts.take_all_but(&kept);
     let started = tokio::time::Instant::now();
-    let outcome = graph.drain(current.shutdown_timeout).await;
-    tracing::info!(?outcome, "old graph drained");
+    if !retired.is_empty() {
+        let outcome = retired.drain(current.shutdown_timeout).await;
+        tracing::info!(
+            ?outcome,
+            parts = retired.ids().len(),
+            "changed parts drained"
+        );
+    }
+    if let Some(b) = &swap {
+        for id in retired.ids() {
+            b.retire(id);
+        }
+    }
     if !keep_session {
         if let Some(old) = bridge.take() {
             tracing::info!("[mqtt] changed: closing the MQTT session for a new one");
@@ -100,19 +129,27 @@ pub(super) async fn reload(
         *bridge = next_bridge;
     }
     let mut carried = 0;
-    for r in &next.records {
-        let unchanged = current
-            .records
-            .iter()
-            .any(|o| o.key == r.key && o.type_name == r.type_name && o.buffer == r.buffer);
-        if unchanged && r.buffer == BufferCfg::SingleLatest {
-            if let Some(t) = record_types::lookup(r.type_name) {
-                carried += usize::from((t.carry_latest)(&old, &db, &r.key));
+    for part in &built {
+        for &i in &part.plan.records {
+            let r = &next.records[i];
+            let unchanged = current
+                .records
+                .iter()
+                .any(|o| o.key == r.key && o.type_name == r.type_name && o.buffer == r.buffer);
+            if !unchanged || r.buffer != BufferCfg::SingleLatest {
+                continue;
+            }
+            if let (Some(old), Some(t)) =
+                (retired.handle_of(&r.key), record_types::lookup(r.type_name))
+            {
+                carried += usize::from((t.carry_latest)(old, &part.db, &r.key));
             }
         }
     }
-    store.before_start(&next, &db).await;
-    let running = RunningGraph::start(db);
+    store.before_start(&next, &graph::dbs(&built)).await;
+    let rebuilt = built.len();
+    graph::start(parts, built, bridge.as_deref()).await;
+    drop(retired);
     report_admin_listen(current.admin.as_ref(), next.admin.as_ref());
     // The endpoint stays on its address; a new token_file / allowed_hosts applies at once.
     if let (Some(bound), Some(admin)) = (state.bound(), &next.admin) {
@@ -120,24 +157,43 @@ pub(super) async fn reload(
     }
     super::log_warnings(&next);
     *current = Arc::new(next);
-    state.publish(running.handle().clone(), current.clone());
+    retain_link_metrics(current);
+    state.publish(parts.graphs(current), current.clone());
     state.reloaded(true);
     state.set_phase(Phase::Ready);
     notify::notify("READY=1");
     tracing::info!(
         records = current.records.len(),
+        kept = kept.len(),
+        rebuilt,
         carried,
         mqtt_session = if keep_session { "kept" } else { "new" },
         "reloaded: new graph running"
     );
-    running
 }
 
-fn keep(graph: RunningGraph, state: &AdminState, why: &str) -> RunningGraph {
+/// Reports only the MQTT links `config` has (links of a removed record or a changed topic are
+/// no longer shown in `/metrics`).
+fn retain_link_metrics(config: &Config) {
+    use crate::mqtt::connector::expand;
+    use crate::mqtt::metrics::{metrics, Direction};
+    metrics().retain_links(|dir, record, topic| {
+        config.records.iter().any(|r| {
+            r.key == record
+                && match dir {
+                    Direction::In => &r.links_from,
+                    Direction::Out => &r.links_to,
+                }
+                .iter()
+                .any(|l| expand(&l.topic, &config.node_id, &r.key) == topic)
+        })
+    });
+}
+
+fn keep(state: &AdminState, why: &str) {
     tracing::warn!("reload rejected ({why}): the running graph is kept unchanged");
     state.reloaded(false);
     notify::notify("READY=1");
-    graph
 }
 
 /// A changed `[admin] listen` (or an `[admin]` added or removed) applies at the next restart:

@@ -1,7 +1,9 @@
 //! Builds the `aimdb-core` graph of a validated config and runs it on Tokio.
 
+mod parts;
 mod running;
 
+pub use parts::{partition, BuiltPart, Graphs, PartPlan, Parts, Retired};
 pub use running::{DrainOutcome, RunningGraph};
 
 use std::sync::Arc;
@@ -9,8 +11,8 @@ use std::sync::Arc;
 use aimdb_core::{AimDb, AimDbBuilder};
 
 use crate::components::Env;
-use crate::config::Config;
-use crate::mqtt::{Bridge, MqttConnector};
+use crate::config::{Config, RecordConfig};
+use crate::mqtt::MqttConnector;
 use crate::record_types;
 use crate::store::Persist;
 use crate::Rt;
@@ -36,18 +38,19 @@ pub fn build(config: &Config) -> Result<AimDb<Rt>, EngineError> {
     build_graph(config, None, MqttConnector::new(config))
 }
 
-/// Builds (but does not run) the daemon's graph of `config`: `persist = true` records get a
-/// reader that feeds `store`; MQTT links bind to `bridge`, which outlives the graph.
-pub fn build_for_daemon(
-    config: &Config,
-    store: Option<&Persist>,
-    bridge: Option<Arc<Bridge>>,
-) -> Result<AimDb<Rt>, EngineError> {
-    build_graph(config, store, MqttConnector::shared(config, bridge))
-}
-
 fn build_graph(
     config: &Config,
+    store: Option<&Persist>,
+    mqtt: MqttConnector,
+) -> Result<AimDb<Rt>, EngineError> {
+    let records: Vec<&RecordConfig> = config.records.iter().collect();
+    build_records(config, &records, store, mqtt)
+}
+
+/// Builds (but does not run) the graph of `records` (all of `config`'s, or one part's).
+fn build_records(
+    config: &Config,
+    records: &[&RecordConfig],
     store: Option<&Persist>,
     mqtt: MqttConnector,
 ) -> Result<AimDb<Rt>, EngineError> {
@@ -58,7 +61,7 @@ fn build_graph(
         store: store.cloned(),
     };
     let mut problems = Vec::new();
-    for rec in &config.records {
+    for rec in records {
         let entry = record_types::lookup(rec.type_name)
             .ok_or_else(|| EngineError::Attach(format!("unknown type {}", rec.type_name)))?;
         (entry.configure)(&mut builder, rec, &env, &mut problems);

@@ -51,10 +51,21 @@ impl RunningGraph {
 
     /// Stops sources and waits up to `timeout` for taps, transforms and links to drain.
     pub async fn drain(mut self, timeout: Duration) -> DrainOutcome {
+        self.stop();
+        self.wait(timeout).await
+    }
+
+    /// Stops sources and raises shutdown (taps, transforms and links drain); see
+    /// [`RunningGraph::wait`].
+    pub fn stop(&mut self) {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
         self.handle.shutdown();
+    }
+
+    /// Waits up to `timeout` for a stopped graph's tasks to end (then abandons them).
+    pub async fn wait(&mut self, timeout: Duration) -> DrainOutcome {
         match tokio::time::timeout(timeout, &mut self.task).await {
             Ok(Ok(Ok(()))) => DrainOutcome::Drained,
             Ok(Ok(Err(e))) => DrainOutcome::Failed(e.to_string()),

@@ -10,10 +10,12 @@
 //! No allocation per message once the queues have grown to the broker's inflight window:
 //! entries are `(u64, u64)` pairs in ring buffers.
 //!
-//! Links come and go with the graph (a reload binds a new graph's links to the same session):
-//! [`AckQueue::bind`] adds a new set of link slots, each carrying what it settles against (`A`,
-//! the link's `Acceptance`), and forgets earlier slots that owe nothing any more. Obligations of
-//! an earlier graph stay where they are and are settled as that graph's readers accept them.
+//! Links come and go with the graph's parts (a reload rebinds only the parts that changed, on the
+//! same session): [`AckQueue::bind`] gives each new link a slot — a stable number, carrying what
+//! it settles against (`A`, the link's `Acceptance`) — and [`AckQueue::release`] lets a part's
+//! slots go. A released slot keeps its obligations and is settled as that part's readers
+//! accept them; once it owes nothing it is free, and a later binding may reuse its number (a
+//! [`SlotId`] names one use of a number, so a reuse is never mistaken for the old link).
 
 use std::collections::VecDeque;
 
@@ -30,8 +32,21 @@ struct Pending {
 
 /// One link's obligations: `(message id, record position)` still to be accepted, oldest first.
 struct Slot<A> {
-    link: A,
+    /// What it settles against; `None` once free.
+    link: Option<A>,
     owed: VecDeque<(u64, u64)>,
+    /// Its part let it go: it is freed once it owes nothing.
+    released: bool,
+    /// Bumped each time the slot is freed.
+    epoch: u64,
+}
+
+/// One use of a slot: its number and the epoch it was bound in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SlotId {
+    /// The number passed to [`AckQueue::owe`].
+    pub index: usize,
+    epoch: u64,
 }
 
 /// The unacknowledged inbound messages of one connection.
@@ -39,7 +54,7 @@ pub struct AckQueue<A> {
     pending: VecDeque<Pending>,
     /// Id of `pending[0]`; ids increase by one per message.
     first: u64,
-    /// One per link, bound ones last.
+    /// One per link number, free ones included.
     slots: Vec<Slot<A>>,
 }
 
@@ -63,24 +78,58 @@ impl AckQueue<usize> {
 }
 
 impl<A> AckQueue<A> {
-    /// Adds a slot for each of `links` and returns the number of the first: link `i` of them is
-    /// number `base + i` in [`AckQueue::owe`]. Slots of earlier links that owe nothing are
-    /// forgotten (their numbers must not be used again).
-    pub fn bind(&mut self, links: impl IntoIterator<Item = A>) -> usize {
-        self.slots.retain(|s| !s.owed.is_empty());
-        let base = self.slots.len();
-        self.slots.extend(links.into_iter().map(|link| Slot {
-            link,
-            owed: VecDeque::new(),
-        }));
-        base
+    /// Gives each of `links` a slot — a free one if there is, else a new one — and returns
+    /// them in order: link `i` of them is number `ids[i].index` in [`AckQueue::owe`].
+    pub fn bind(&mut self, links: impl IntoIterator<Item = A>) -> Vec<SlotId> {
+        let free: Vec<usize> = (0..self.slots.len())
+            .filter(|&i| self.slots[i].link.is_none())
+            .collect();
+        let mut free = free.into_iter();
+        let mut ids = Vec::new();
+        for link in links {
+            let index = match free.next() {
+                Some(i) => {
+                    let s = &mut self.slots[i];
+                    s.link = Some(link);
+                    s.released = false;
+                    i
+                }
+                None => {
+                    self.slots.push(Slot {
+                        link: Some(link),
+                        owed: VecDeque::new(),
+                        released: false,
+                        epoch: 0,
+                    });
+                    self.slots.len() - 1
+                }
+            };
+            ids.push(SlotId {
+                index,
+                epoch: self.slots[index].epoch,
+            });
+        }
+        ids
     }
 
-    /// Whether any link slot before `base` (an earlier binding) still owes something.
-    pub fn owes_before(&self, base: usize) -> bool {
-        self.slots[..base.min(self.slots.len())]
-            .iter()
-            .any(|s| !s.owed.is_empty())
+    /// The part owning `ids` let them go: nothing more is owed on them, what they owe is still
+    /// settled, and each is freed once it owes nothing.
+    pub fn release(&mut self, ids: &[SlotId]) {
+        for id in ids {
+            if let Some(s) = self.slots.get_mut(id.index).filter(|s| s.epoch == id.epoch) {
+                s.released = true;
+                free_if_settled(s);
+            }
+        }
+    }
+
+    /// Whether any of `ids` (still in that use) owes something.
+    pub fn owes(&self, ids: &[SlotId]) -> bool {
+        ids.iter().any(|id| {
+            self.slots
+                .get(id.index)
+                .is_some_and(|s| s.epoch == id.epoch && !s.owed.is_empty())
+        })
     }
 
     /// A message `pkid` (QoS 1 or 2) arrived; returns its id. It is being routed until
@@ -97,7 +146,11 @@ impl<A> AckQueue<A> {
 
     /// Message `id` put a value at position `pos` into link `link`'s record.
     pub fn owe(&mut self, id: u64, link: usize, pos: u64) {
-        if link >= self.slots.len() {
+        if self
+            .slots
+            .get(link)
+            .is_none_or(|s| s.link.is_none() || s.released)
+        {
             return;
         }
         let Some(p) = self.entry(id) else {
@@ -119,13 +172,18 @@ impl<A> AckQueue<A> {
         self.pending.get_mut(i)
     }
 
-    /// Settles the obligations that each link's record has accepted (`watermark(link)`).
-    pub fn settle(&mut self, watermark: impl Fn(&A) -> u64) {
+    /// Settles the obligations that each link's record has accepted (`watermark(link)`);
+    /// returns whether a released slot was freed (its part owes nothing more).
+    pub fn settle(&mut self, watermark: impl Fn(&A) -> u64) -> bool {
+        let mut freed = false;
         for i in 0..self.slots.len() {
+            let Some(link) = &self.slots[i].link else {
+                continue;
+            };
             if self.slots[i].owed.is_empty() {
                 continue;
             }
-            let w = watermark(&self.slots[i].link);
+            let w = watermark(link);
             while let Some(&(id, pos)) = self.slots[i].owed.front() {
                 if pos > w {
                     break;
@@ -135,7 +193,9 @@ impl<A> AckQueue<A> {
                     p.owed = p.owed.saturating_sub(1);
                 }
             }
+            freed |= free_if_settled(&mut self.slots[i]);
         }
+        freed
     }
 
     /// The oldest message, if it may be acknowledged now: `(pkid, qos)`.
@@ -158,7 +218,10 @@ impl<A> AckQueue<A> {
     pub fn clear(&mut self) {
         self.first += self.pending.len() as u64;
         self.pending.clear();
-        self.slots.iter_mut().for_each(|s| s.owed.clear());
+        for s in &mut self.slots {
+            s.owed.clear();
+            free_if_settled(s);
+        }
     }
 
     /// Messages not yet acknowledged.
@@ -170,6 +233,17 @@ impl<A> AckQueue<A> {
     pub fn is_empty(&self) -> bool {
         self.pending.is_empty()
     }
+}
+
+/// Frees `s` if it is released and owes nothing; returns whether it was freed now.
+fn free_if_settled<A>(s: &mut Slot<A>) -> bool {
+    if s.released && s.owed.is_empty() && s.link.is_some() {
+        s.link = None;
+        s.released = false;
+        s.epoch += 1;
+        return true;
+    }
+    false
 }
 
 #[cfg(test)]
@@ -223,35 +297,50 @@ mod tests {
     }
 
     #[test]
-    fn a_new_binding_keeps_what_the_old_links_still_owe() {
+    fn a_released_part_keeps_what_its_links_still_owe() {
         let mut q = AckQueue::new(2);
+        let old = q.bind([]); // nothing: the first part's slots are 0 and 1 from `new`
+        assert!(old.is_empty());
+        let first = [SlotId { index: 0, epoch: 0 }, SlotId { index: 1, epoch: 0 }];
         let a = q.begin(1, QoS::AtLeastOnce);
         q.owe(a, 0, 3);
         q.routed(a);
-        // A reload binds the new graph's one link; old link 1 owed nothing and is forgotten.
-        let base = q.bind([10]);
-        assert_eq!(base, 1, "old link 0 still owes, so it stays in front");
-        assert!(q.owes_before(base));
+        // A reload rebinds that part: its slots are released, the new part's link bound.
+        q.release(&first);
+        assert!(q.owes(&first), "slot 0 still owes a");
+        let new = q.bind([10]);
+        assert_eq!(new[0].index, 1, "slot 1 owed nothing: freed and reused");
+        assert!(!q.owes(&first[1..]), "a reused slot is not the old link");
         let b = q.begin(2, QoS::AtLeastOnce);
-        q.owe(b, base, 1);
+        q.owe(b, new[0].index, 1);
+        q.owe(b, 0, 9); // a released slot takes no new obligations
         q.routed(b);
         q.settle(|&l| if l == 10 { 1 } else { 2 });
         assert!(
             drain(&mut q).is_empty(),
-            "a waits for old link 0, b waits for a"
+            "a waits for old slot 0, b waits for a"
         );
-        q.settle(|&l| if l == 10 { 1 } else { 3 });
+        assert!(q.settle(|&l| if l == 10 { 1 } else { 3 }), "slot 0 freed");
         assert_eq!(
             drain(&mut q),
             vec![1, 2],
-            "in the order received, across the graphs"
+            "in the order received, across the parts"
         );
-        assert!(!q.owes_before(base));
-        assert_eq!(
-            q.bind([11]),
-            0,
-            "the settled slots are forgotten at the next binding"
-        );
+        assert!(!q.owes(&first));
+        assert_eq!(q.bind([11])[0].index, 0, "the freed slot is reused");
+    }
+
+    #[test]
+    fn parts_bound_side_by_side_keep_their_numbers() {
+        let mut q: AckQueue<usize> = AckQueue::default();
+        let p1 = q.bind([1, 2]);
+        let p2 = q.bind([3]);
+        q.release(&p1);
+        let p3 = q.bind([4, 5, 6]);
+        assert_eq!(p2[0].index, 2, "an unchanged part keeps its number");
+        let mut used: Vec<_> = p3.iter().map(|s| s.index).collect();
+        used.sort_unstable();
+        assert_eq!(used, vec![0, 1, 3]);
     }
 
     #[test]

@@ -1,8 +1,10 @@
 //! [`Bridge`]: the MQTT side of the daemon — one broker session, its outboxes ([`Publisher`])
 //! and its inbound [`Router`] — which outlives the graphs it serves.
 //!
-//! A graph binds its links when it starts ([`Bridge::attach`]) and lets them go when it drains
-//! ([`Bridge::detach`]). The daemon keeps one bridge across reloads while `[mqtt]` and
+//! The daemon runs its graph as independent parts (`crate::engine`): each part binds its links
+//! when it starts ([`Bridge::attach`]) and lets them go when it drains ([`Bridge::detach`],
+//! then [`Bridge::retire`]); a reload swaps only the parts that changed, between
+//! [`Bridge::begin_swap`] and [`Bridge::end_swap`]. The daemon keeps one bridge across reloads while `[mqtt]` and
 //! `[node] id` stay the same ([`Bridge::serves`]): the connection, the subscriptions, the
 //! outboxes (memory or disk) and the unacknowledged inbound messages carry over, so a reload
 //! neither says `offline` nor reconnects, and no message the broker handed over is lost or
@@ -13,6 +15,7 @@
 //! `aimdbd check` and in-process users build graphs without a daemon: their connector makes a
 //! bridge of its own, which runs and closes with that one graph.
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
@@ -40,6 +43,11 @@ pub struct Bridge {
     ended: Arc<Notify>,
     /// Serialises attachments; true once the disk outbox (if configured) was opened.
     attached: tokio::sync::Mutex<bool>,
+    /// The parts attached now, with the owner of their outbound slots (`None`: no outbound
+    /// link).
+    parts: Mutex<HashMap<u64, Option<u64>>>,
+    /// Notified at each attachment.
+    part_attached: Notify,
     /// The session task, when the bridge runs on its own ([`Bridge::spawn`]).
     task: Mutex<Option<JoinHandle<()>>>,
     /// What the credential and TLS files held when the bridge was made (see
@@ -83,6 +91,8 @@ impl Bridge {
             abandon: Arc::new(Notify::new()),
             ended: Arc::new(Notify::new()),
             attached: tokio::sync::Mutex::new(false),
+            parts: Mutex::new(HashMap::new()),
+            part_attached: Notify::new(),
             task: Mutex::new(None),
             secrets,
         }))
@@ -124,10 +134,12 @@ impl Bridge {
         *self.task.lock() = Some(tokio::spawn(self.session()));
     }
 
-    /// Binds a starting graph's links (see [`Publisher::attach`] and [`Router::attach`]);
-    /// returns the slot of each outbound link, in order. The first attachment opens the disk
-    /// outbox if one is configured (on failure values are kept in memory only, as logged).
-    pub async fn attach(&self, links: Links) -> Vec<SlotRef> {
+    /// Binds the links of part `part` of a starting graph (see [`Publisher::attach`] and
+    /// [`Router::attach`]); returns the slot of each outbound link, in order. With `route`,
+    /// inbound messages are routed at once; otherwise they wait for [`Bridge::end_swap`]. The
+    /// first attachment opens the disk outbox if one is configured (on failure values are
+    /// kept in memory only, as logged).
+    pub async fn attach(&self, part: u64, links: Links, route: bool) -> Vec<SlotRef> {
         let mut attached = self.attached.lock().await;
         if !*attached {
             *attached = true;
@@ -151,19 +163,63 @@ impl Bridge {
         }
         let registered = self.publisher.register_new(&links.outbound).await;
         let slots = self.publisher.attach(links.outbound, registered);
-        if let Some(settle) = self
-            .router
-            .attach(links.routes, links.inbound, links.filters)
+        if let Some(settle) =
+            self.router
+                .attach(part, links.routes, links.inbound, links.filters, route)
         {
             tokio::spawn(settle);
         }
+        // An attachment with no outbound link still names its owner (slots are numbered by
+        // attachment), so `retire` of a part without outbound links is a no-op.
+        let owner = slots.first().map(|s| s.owner);
+        self.parts.lock().insert(part, owner);
+        drop(attached);
+        self.part_attached.notify_waiters();
         slots
     }
 
-    /// The graph is draining: its inbound links are let go (messages wait for the next graph);
-    /// its outbound links finish into their outboxes on their own.
-    pub fn detach(&self) {
-        self.router.detach();
+    /// Part `part` is draining: its inbound links are let go (with [`Bridge::begin_swap`]
+    /// first, their messages wait for the part that replaces it); its outbound links finish
+    /// into their outboxes on their own.
+    pub fn detach(&self, part: u64) {
+        self.router.detach(part);
+    }
+
+    /// Part `part` drained (or its drain timed out): its outboxes stop being fed and send what
+    /// they hold (see [`Publisher::retire`]).
+    pub fn retire(&self, part: u64) {
+        if let Some(Some(owner)) = self.parts.lock().remove(&part) {
+            self.publisher.retire(owner);
+        }
+    }
+
+    /// A reload swaps parts of the graph: inbound messages wait from now on, unacknowledged,
+    /// until [`Bridge::end_swap`].
+    pub fn begin_swap(&self) {
+        self.router.begin_swap();
+    }
+
+    /// Every part is bound: subscriptions follow the parts' links and waiting messages are
+    /// routed (see [`Router::end_swap`]).
+    pub fn end_swap(&self) {
+        self.router.end_swap();
+    }
+
+    /// Waits (at most `timeout`) until each of `parts` has attached — the graph tasks that
+    /// attach run once the parts start; returns whether all did.
+    pub async fn attached(&self, parts: &[u64], timeout: Duration) -> bool {
+        let all = async {
+            loop {
+                let notified = self.part_attached.notified();
+                tokio::pin!(notified);
+                notified.as_mut().enable();
+                if parts.iter().all(|p| self.parts.lock().contains_key(p)) {
+                    return;
+                }
+                notified.await;
+            }
+        };
+        tokio::time::timeout(timeout, all).await.is_ok()
     }
 
     /// The publisher (for the outbound link tasks).

@@ -36,6 +36,8 @@ struct Plan {
     bridge: Arc<Bridge>,
     /// Whether the bridge is this graph's own (run and closed with it).
     owned: bool,
+    /// The part of the daemon's graph this connector serves (0 for a graph of its own).
+    part: u64,
     node_id: String,
     shutdown_timeout: Duration,
     /// `(record, url)` → link config, per direction.
@@ -47,17 +49,18 @@ impl MqttConnector {
     /// The connector for `config`: bridged if it has `[mqtt]`, each graph with a bridge of its
     /// own (closed when the graph drains).
     pub fn new(config: &Config) -> Self {
-        Self::with_bridge(config, Bridge::new(config), true)
+        Self::with_bridge(config, Bridge::new(config), true, 0)
     }
 
-    /// The connector for `config` serving the daemon's `bridge` (which must
-    /// [`Bridge::serves`] `config`, and runs on its own): graphs bind to it and leave it running
-    /// when they drain.
-    pub fn shared(config: &Config, bridge: Option<Arc<Bridge>>) -> Self {
-        Self::with_bridge(config, bridge, false)
+    /// The connector for part `part` of the daemon's graph of `config`, serving the daemon's
+    /// `bridge` (which must [`Bridge::serves`] `config`, and runs on its own): the part binds
+    /// to it when it starts, without routing yet (the daemon ends the swap once every part is
+    /// bound), and leaves it running when it drains.
+    pub fn shared(config: &Config, bridge: Option<Arc<Bridge>>, part: u64) -> Self {
+        Self::with_bridge(config, bridge, false, part)
     }
 
-    fn with_bridge(config: &Config, bridge: Option<Arc<Bridge>>, owned: bool) -> Self {
+    fn with_bridge(config: &Config, bridge: Option<Arc<Bridge>>, owned: bool, part: u64) -> Self {
         let plan = config.mqtt.as_ref().zip(bridge).map(|(_, bridge)| {
             let index = |pick: fn(&crate::config::RecordConfig) -> &Vec<LinkConfig>| {
                 config
@@ -73,6 +76,7 @@ impl MqttConnector {
             Arc::new(Plan {
                 bridge,
                 owned,
+                part,
                 node_id: config.node_id.clone(),
                 shutdown_timeout: config.shutdown_timeout,
                 links_to: index(|r| &r.links_to),
@@ -130,7 +134,6 @@ impl Connector<Rt> for MqttConnector {
             return Ok(unbridged::start(ctx, outbound, inbound));
         };
         let m = metrics();
-        m.clear_active();
         let mut out_links = Vec::with_capacity(outbound.len());
         let mut out_metrics = Vec::with_capacity(outbound.len());
         for link in &outbound {
@@ -194,7 +197,7 @@ impl Connector<Rt> for MqttConnector {
                 filter,
             });
         }
-        let (bridge, owned) = (b.bridge.clone(), b.owned);
+        let (bridge, owned, part) = (b.bridge.clone(), b.owned, b.part);
         let mut tasks: Vec<BoxFuture> = Vec::new();
         if owned {
             tasks.push(Box::pin(bridge.session()));
@@ -211,9 +214,9 @@ impl Connector<Rt> for MqttConnector {
         tasks.push(Box::pin(async move {
             let bridge = graph_bridge;
             let shutdown = ctx.shutdown().clone();
-            slots_tx.send_replace(Some(bridge.attach(links).await.into()));
+            slots_tx.send_replace(Some(bridge.attach(part, links, owned).await.into()));
             shutdown.wait().await;
-            bridge.detach();
+            bridge.detach(part);
             if owned {
                 bridge.close(budget).await;
             }

@@ -32,7 +32,7 @@
 //!   graph ([`Router::settle_while_owed`]) wakes on its progress.
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -42,7 +42,7 @@ use parking_lot::{Mutex, RwLock};
 use rumqttc::{AsyncClient, Publish, QoS};
 use tokio::sync::Notify;
 
-use super::acks::AckQueue;
+use super::acks::{AckQueue, SlotId};
 use super::metrics::{metrics, BadInput, LinkMetrics};
 use super::ratelimit::LogLimit;
 use crate::telemetry::unix_ms;
@@ -67,52 +67,51 @@ pub struct Route {
     pub metrics: Arc<LinkMetrics>,
 }
 
-/// The links of the running graph.
+/// The inbound links of one running part of the graph.
 struct Binding {
+    /// The part (see `crate::engine`).
+    part: u64,
     routes: Vec<Route>,
     links: Vec<InboundLink>,
-    /// Number of `links[0]` in the ack queue.
-    base: usize,
+    /// The ack-queue slot of each link.
+    slots: Vec<SlotId>,
+    /// The filters its links need, with their QoS.
+    filters: Vec<(String, QoS)>,
 }
 
-enum Links {
-    /// No graph (before the first, or while one is swapped for the next): messages wait.
-    Detached,
-    Bound(Binding),
+/// The parts bound now.
+struct Bound {
+    parts: Vec<Binding>,
+    /// Messages wait, unrouted: before the first start has bound every part, and while a reload
+    /// swaps parts ([`Router::begin_swap`] … [`Router::end_swap`]).
+    swapping: bool,
     /// Shutdown: nothing more is taken.
-    Closed,
+    closed: bool,
 }
 
 /// What the router keeps between messages; touched by the session task (and the graph tasks).
 struct Flow {
     acks: AckQueue<Acceptance>,
     /// Messages not routed yet, in the order received: QoS ≥ 1 ones waiting for room (with
-    /// their ack ids), and any while no graph is bound.
+    /// their ack ids), and any while parts are swapped.
     waiting: VecDeque<(Publish, Option<u64>)>,
     /// QoS 0 messages in `waiting`.
     waiting_qos0: usize,
     client: Option<AsyncClient>,
     /// An acknowledgement was due but the client's queue was full: retry at the next event.
     ack_blocked: bool,
-    /// Whether each bound link is paused now (mirrors its `paused` gauge).
-    paused: Vec<bool>,
-    /// Ack-queue number of the bound graph's first link; links before it are earlier graphs'.
-    base: usize,
-    /// Whether earlier graphs' links still owe something (their settle tasks are waiting).
-    stragglers: bool,
 }
 
 /// Routes received messages to inbound links.
 pub struct Router {
-    bound: RwLock<Links>,
+    bound: RwLock<Bound>,
     flow: Mutex<Flow>,
     /// This gateway's node id: its own schema announcement comes back and is not a node's.
     own_node: String,
-    /// The filters subscribed to, with their QoS (the bound graph's, or the last one's).
+    /// The filters subscribed to, with their QoS (the bound parts', or the last ones').
     filters: Mutex<Vec<(String, QoS)>>,
-    /// Bumped at every attach and at close.
-    generation: AtomicU64,
-    /// Wakes the settle tasks of earlier graphs (a new binding, a close, nothing owed).
+    /// Wakes the settle tasks (a binding released, a released slot settled, a close, a
+    /// disconnect).
     rebound: Notify,
     /// Whether the broker keeps the session (and so redelivers what was not acknowledged).
     persistent: bool,
@@ -123,23 +122,24 @@ pub struct Router {
 const LOG_EVERY: Duration = Duration::from_secs(10);
 
 impl Router {
-    /// A router with no graph bound yet.
+    /// A router with no part bound yet: messages wait until [`Router::end_swap`] (or an
+    /// [`Router::attach`] that starts routing).
     pub fn new(max_packet: usize, persistent: bool, own_node: &str) -> Self {
         Self {
             own_node: own_node.to_string(),
-            bound: RwLock::new(Links::Detached),
+            bound: RwLock::new(Bound {
+                parts: Vec::new(),
+                swapping: true,
+                closed: false,
+            }),
             flow: Mutex::new(Flow {
                 acks: AckQueue::default(),
                 waiting: VecDeque::new(),
                 waiting_qos0: 0,
                 client: None,
                 ack_blocked: false,
-                paused: Vec::new(),
-                base: 0,
-                stragglers: false,
             }),
             filters: Mutex::new(Vec::new()),
-            generation: AtomicU64::new(0),
             rebound: Notify::new(),
             persistent,
             max_packet,
@@ -157,42 +157,72 @@ impl Router {
         with_schema_filter(self.filters.lock().clone())
     }
 
-    /// Binds a starting graph's inbound `links` (`routes[i]` is the route of `links[i]`), to be
-    /// subscribed with `filters`: subscriptions the previous graph had and this one has not are
-    /// dropped, new ones made (at once if connected, else at the next connect), and messages
-    /// that waited meanwhile are routed into it. Returns the task that acknowledges what this
-    /// graph accepts (see [`Router::settle_while_owed`]), if it has links. Nothing is bound
-    /// after [`Router::close`].
+    /// Binds the inbound `links` of starting part `part` (`routes[i]` is the route of
+    /// `links[i]`), which need `filters`. With `route` the swap ends at once (see
+    /// [`Router::end_swap`]: subscriptions follow the bound parts, waiting messages are routed);
+    /// otherwise messages keep waiting until the daemon ends the swap, once every new part is
+    /// bound. Returns the task that acknowledges what this part accepts (see
+    /// [`Router::settle_while_owed`]), if it has links. Nothing is bound after
+    /// [`Router::close`].
     pub fn attach(
         self: &Arc<Self>,
+        part: u64,
         routes: Vec<Route>,
         links: Vec<InboundLink>,
         filters: Vec<(String, QoS)>,
+        route: bool,
     ) -> Option<impl std::future::Future<Output = ()> + Send + 'static> {
         let watch = links.first().and_then(InboundLink::watch);
-        let generation;
+        let slots;
         {
             let mut bound = self.bound.write();
-            if matches!(*bound, Links::Closed) {
+            if bound.closed {
                 return None;
             }
             let mut flow = self.flow.lock();
-            let base = flow.acks.bind(links.iter().map(InboundLink::acceptance));
-            flow.base = base;
-            flow.stragglers = flow.acks.owes_before(base);
-            flow.paused = vec![false; links.len()];
-            self.resubscribe(&flow, filters);
-            *bound = Links::Bound(Binding {
+            slots = flow.acks.bind(links.iter().map(InboundLink::acceptance));
+            bound.parts.push(Binding {
+                part,
                 routes,
                 links,
-                base,
+                slots: slots.clone(),
+                filters,
             });
-            generation = self.generation.fetch_add(1, Ordering::AcqRel) + 1;
         }
-        self.rebound.notify_waiters();
-        self.settle();
+        if route {
+            self.end_swap();
+        }
         let me = self.clone();
-        watch.map(|w| me.settle_while_owed(w, generation))
+        watch.map(|w| me.settle_while_owed(w, part, slots))
+    }
+
+    /// A reload swaps parts: from now on received messages wait, unrouted (QoS 0 ones up to
+    /// [`SWAP_QOS0`]), until [`Router::end_swap`].
+    pub fn begin_swap(&self) {
+        self.bound.write().swapping = true;
+    }
+
+    /// Every part of the graph is bound: subscriptions the bound parts no longer need are
+    /// dropped and new ones made (at once if connected, else at the next connect), and the
+    /// messages that waited are routed.
+    pub fn end_swap(&self) {
+        {
+            let mut bound = self.bound.write();
+            if bound.closed {
+                return;
+            }
+            bound.swapping = false;
+            let mut filters: Vec<(String, QoS)> = Vec::new();
+            for (f, q) in bound.parts.iter().flat_map(|b| &b.filters) {
+                match filters.iter_mut().find(|(have, _)| have == f) {
+                    Some((_, have)) if *q > *have => *have = *q,
+                    Some(_) => {}
+                    None => filters.push((f.clone(), *q)),
+                }
+            }
+            self.resubscribe(&self.flow.lock(), filters);
+        }
+        self.settle();
     }
 
     /// Unsubscribes what `filters` no longer has and subscribes what is new or changed.
@@ -222,32 +252,47 @@ impl Router {
         *current = filters;
     }
 
-    /// Lets the bound graph's links go (its drain starts: their records may close). Messages
-    /// received from now on wait for the next [`Router::attach`]; values already routed are
-    /// still acknowledged as they are accepted.
-    pub fn detach(&self) {
-        let mut bound = self.bound.write();
-        if matches!(*bound, Links::Bound(_)) {
-            *bound = Links::Detached;
+    /// Lets part `part`'s links go (its drain starts: their records may close). Values already
+    /// routed into it are still acknowledged as they are accepted. From now on messages wait,
+    /// unrouted and unacknowledged, as in a swap (a message for the part must not be taken as
+    /// one no link wants): a reload ends the swap once the replacing parts are bound, a
+    /// shutdown closes the router. Its subscriptions stay until the next [`Router::end_swap`].
+    pub fn detach(&self, part: u64) {
+        {
+            let mut bound = self.bound.write();
+            bound.swapping = true;
+            let Some(i) = bound.parts.iter().position(|b| b.part == part) else {
+                return;
+            };
+            let b = bound.parts.remove(i);
+            for route in &b.routes {
+                route.metrics.paused.store(0, Ordering::Relaxed);
+            }
+            self.flow.lock().acks.release(&b.slots);
         }
+        self.rebound.notify_waiters();
     }
 
-    /// Acknowledges what the graph bound as `generation` accepts, woken by its `watch`; once a
-    /// later graph is bound (or the router closed), goes on until that graph's links owe
-    /// nothing, then ends.
-    async fn settle_while_owed(self: Arc<Self>, mut watch: ProgressWatch, generation: u64) {
+    /// Acknowledges what part `part` accepts, woken by its `watch`; once the part is let go
+    /// (or the router closed), goes on until its links' `slots` owe nothing, then ends.
+    async fn settle_while_owed(
+        self: Arc<Self>,
+        mut watch: ProgressWatch,
+        part: u64,
+        slots: Vec<SlotId>,
+    ) {
         loop {
             let rebound = self.rebound.notified();
             tokio::pin!(rebound);
             rebound.as_mut().enable();
-            if self.generation.load(Ordering::Acquire) == generation {
+            let bound = self.bound.read().parts.iter().any(|b| b.part == part);
+            if bound {
                 if self.busy() {
                     self.settle();
                 }
             } else {
                 self.settle();
-                let flow = self.flow.lock();
-                if !flow.acks.owes_before(flow.base) {
+                if !self.flow.lock().acks.owes(&slots) {
                     return;
                 }
             }
@@ -269,12 +314,11 @@ impl Router {
     pub fn receive(&self, p: Publish) {
         let durable = p.qos != QoS::AtMostOnce;
         let guard = self.bound.read();
-        let binding = match &*guard {
+        if guard.closed {
             // Shutting down: not taken, not acknowledged; the broker keeps it.
-            Links::Closed => return,
-            Links::Detached => None,
-            Links::Bound(b) => Some(b),
-        };
+            return;
+        }
+        let binding = (!guard.swapping).then_some(guard.parts.as_slice());
         let mut flow = self.flow.lock();
         let flow = &mut *flow;
         let id = durable.then(|| flow.acks.begin(p.pkid, p.qos));
@@ -318,7 +362,7 @@ impl Router {
                 }
                 (None, None) => self.bad(BadInput::Reloading, &p.topic, None, || {
                     format!(
-                        "more than {SWAP_QOS0} QoS 0 messages arrived while the graph was swapped"
+                        "more than {SWAP_QOS0} QoS 0 messages arrived while the graph's parts were swapped"
                     )
                 }),
             }
@@ -329,10 +373,7 @@ impl Router {
     /// Routes waiting messages that now have room and sends the acknowledgements that are due.
     pub fn settle(&self) {
         let guard = self.bound.read();
-        let binding = match &*guard {
-            Links::Bound(b) => Some(b),
-            _ => None,
-        };
+        let binding = (!guard.swapping && !guard.closed).then_some(guard.parts.as_slice());
         let mut flow = self.flow.lock();
         self.settle_locked(binding, &mut flow);
     }
@@ -346,7 +387,7 @@ impl Router {
         }
     }
 
-    fn settle_locked(&self, binding: Option<&Binding>, flow: &mut Flow) {
+    fn settle_locked(&self, binding: Option<&[Binding]>, flow: &mut Flow) {
         if let Some(b) = binding {
             while let Some((p, id)) = flow.waiting.pop_front() {
                 if id.is_none() {
@@ -361,16 +402,15 @@ impl Router {
                 }
             }
             if flow.waiting.is_empty() {
-                for (paused, route) in flow.paused.iter_mut().zip(&b.routes) {
-                    if std::mem::take(paused) {
+                for route in b.iter().flat_map(|b| &b.routes) {
+                    if route.metrics.paused.load(Ordering::Relaxed) != 0 {
                         route.metrics.paused.store(0, Ordering::Relaxed);
                     }
                 }
             }
         }
-        flow.acks.settle(Acceptance::watermark);
-        if flow.stragglers && !flow.acks.owes_before(flow.base) {
-            flow.stragglers = false;
+        if flow.acks.settle(Acceptance::watermark) {
+            // A released part's link owes nothing more: its settle task may end.
             self.rebound.notify_waiters();
         }
         if let Some(client) = &flow.client {
@@ -396,17 +436,25 @@ impl Router {
             .store(flow.acks.len() as u64, Ordering::Relaxed);
     }
 
-    /// Pushes `p` into every matching link; false (nothing pushed) if `id` is set (QoS ≥ 1)
-    /// and a matching link has no room.
-    fn deliver(&self, b: &Binding, flow: &mut Flow, p: &Publish, id: Option<u64>) -> bool {
+    /// Pushes `p` into every matching link of every bound part; false (nothing pushed) if
+    /// `id` is set (QoS ≥ 1) and a matching link has no room.
+    fn deliver(&self, parts: &[Binding], flow: &mut Flow, p: &Publish, id: Option<u64>) -> bool {
         let matches = |route: &Route| topic::filter_matches(&route.filter, &p.topic);
+        let links = || {
+            parts.iter().flat_map(|b| {
+                b.routes
+                    .iter()
+                    .zip(&b.links)
+                    .zip(&b.slots)
+                    .map(|((r, l), s)| (r, l, s.index))
+            })
+        };
         if id.is_some() {
             let mut full = false;
-            for (i, (route, link)) in b.routes.iter().zip(&b.links).enumerate() {
+            for (route, link, _) in links() {
                 if matches(route) && link.room() == 0 {
                     full = true;
-                    if !std::mem::replace(&mut flow.paused[i], true) {
-                        route.metrics.paused.store(1, Ordering::Relaxed);
+                    if route.metrics.paused.swap(1, Ordering::Relaxed) == 0 {
                         route.metrics.pauses.fetch_add(1, Ordering::Relaxed);
                     }
                 }
@@ -417,7 +465,7 @@ impl Router {
         }
         let mut matched = false;
         let now = unix_ms();
-        for (i, (route, link)) in b.routes.iter().zip(&b.links).enumerate() {
+        for (route, link, slot) in links() {
             if !matches(route) {
                 continue;
             }
@@ -427,7 +475,7 @@ impl Router {
                     route.metrics.messages.fetch_add(1, Ordering::Relaxed);
                     route.metrics.last_message_ms.store(now, Ordering::Relaxed);
                     if let Some(id) = id {
-                        flow.acks.owe(id, b.base + i, pos);
+                        flow.acks.owe(id, slot, pos);
                     }
                 }
                 Err(e) if e.0.starts_with(crate::record_types::VERSION_ERROR) => {
@@ -463,7 +511,6 @@ impl Router {
         if self.persistent {
             flow.waiting.retain(|(_, id)| id.is_none());
         }
-        flow.stragglers = false;
         drop(flow);
         self.rebound.notify_waiters();
         metrics().unacked.store(0, Ordering::Relaxed);
@@ -513,11 +560,11 @@ impl Router {
                 "MQTT shutdown: inbound messages not routed yet are left to the broker"
             );
         }
-        // Every link is an earlier graph's now: their settle tasks end once nothing is owed.
-        flow.base = usize::MAX;
-        flow.stragglers = true;
-        *bound = Links::Closed;
-        self.generation.fetch_add(1, Ordering::AcqRel);
+        // Every part is let go: their settle tasks end once nothing is owed.
+        for b in bound.parts.drain(..) {
+            flow.acks.release(&b.slots);
+        }
+        bound.closed = true;
         drop(flow);
         drop(bound);
         self.rebound.notify_waiters();

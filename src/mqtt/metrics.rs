@@ -206,9 +206,13 @@ impl MqttMetrics {
         m
     }
 
-    /// Forgets which links are active (a new graph is starting; it registers its own).
-    pub fn clear_active(&self) {
-        self.active.lock().clear();
+    /// Keeps only the active links `configured` says are (after a reload: links of removed
+    /// records or changed topics stop being reported; every link of the running graph
+    /// registered itself when its part was built).
+    pub fn retain_links(&self, configured: impl Fn(Direction, &str, &str) -> bool) {
+        self.active
+            .lock()
+            .retain(|((dir, record, topic), _)| configured(*dir, record, topic));
     }
 
     /// Appends the Prometheus text of every bridge metric to `out`. Blocking (it reads the disk

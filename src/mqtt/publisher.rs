@@ -178,20 +178,16 @@ impl Publisher {
         }
     }
 
-    /// Binds a starting graph's `links`: each takes the slot of the earlier link with the same
-    /// record and topic (its outbox and what it holds), or a new slot, filled with what the
-    /// disk kept for it (`registered`, from [`Publisher::register_new`] with the same links).
-    /// Slots no link takes stop being fed and send what they hold. Returns each link's slot.
+    /// Binds the `links` of a starting part of the graph: each takes the slot of the earlier
+    /// link with the same record and topic (its outbox and what it holds), or a new slot,
+    /// filled with what the disk kept for it (`registered`, from [`Publisher::register_new`]
+    /// with the same links). Returns each link's slot; their [`SlotRef::owner`] names this
+    /// attachment for [`Publisher::retire`].
     pub fn attach(&self, links: Vec<OutLink>, registered: Registered) -> Vec<SlotRef> {
         let mut st = self.state.lock();
         let st = &mut *st;
         st.owners += 1;
         let owner = st.owners;
-        for slot in &mut st.slots {
-            // Fed by an earlier graph: nothing more comes; its hold goes with that graph.
-            slot.open = false;
-            slot.link.acceptor = None;
-        }
         let mut kept = registered.links.into_iter();
         let mut refs = Vec::with_capacity(links.len());
         for link in links {
@@ -358,6 +354,18 @@ impl Publisher {
         st.grown |= slot.queue.bytes() > TRIM_AFTER;
         set_depth(slot);
         pump(st);
+    }
+
+    /// The part of the graph that attached as `owner` drained (or was abandoned): the slots it
+    /// still feeds stop being fed and send what they hold; their holds go with that part.
+    pub fn retire(&self, owner: u64) {
+        let mut st = self.state.lock();
+        for slot in st.slots.iter_mut().filter(|s| s.owner == owner) {
+            slot.open = false;
+            slot.link.acceptor = None;
+        }
+        drop(st);
+        self.changed.notify_one();
     }
 
     /// The slot's link ended (its record closed).

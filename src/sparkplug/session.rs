@@ -19,7 +19,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use aimdb_core::backoff::Backoff;
-use aimdb_core::DbHandle;
 use aimdb_records::topic::{self as aimdb_topic, Topic};
 use aimdb_records::types::NodeStatus;
 use rumqttc::{AsyncClient, Event, LastWill, Packet, QoS};
@@ -36,8 +35,8 @@ use super::table;
 use super::topic::{Command, MessageType};
 use crate::components::TapEvent;
 use crate::config::{Config, MqttConfig};
+use crate::engine::Graphs;
 use crate::record_types;
-use crate::Rt;
 
 /// Requests the MQTT client may queue before `try_publish` refuses.
 const CHANNEL: usize = 1024;
@@ -50,7 +49,7 @@ pub struct Sparkplug {
 }
 
 enum Control {
-    Graph(DbHandle<Rt>, Arc<SparkplugConfig>),
+    Graph(Graphs, Arc<SparkplugConfig>),
     Close(oneshot::Sender<()>),
 }
 
@@ -63,7 +62,7 @@ enum Net {
 impl Sparkplug {
     /// Starts the edge node of `config` (nothing without `[sparkplug]` and `[mqtt]`), reading
     /// node metrics from `graph`.
-    pub fn start(config: &Config, graph: DbHandle<Rt>) -> Option<Self> {
+    pub fn start(config: &Config, graph: Graphs) -> Option<Self> {
         let (Some(spb), Some(mqtt)) = (&config.sparkplug, &config.mqtt) else {
             return None;
         };
@@ -93,7 +92,7 @@ impl Sparkplug {
     }
 
     /// A reload: reads node metrics from the new `graph` and sends new births for `config`.
-    pub async fn graph_changed(&self, config: &Config, graph: DbHandle<Rt>) {
+    pub async fn graph_changed(&self, config: &Config, graph: Graphs) {
         if let Some(s) = &config.sparkplug {
             let _ = self
                 .control
@@ -104,11 +103,7 @@ impl Sparkplug {
 
     /// The session after a reload to `config`: this one, given the new graph, if it
     /// [`serves`](Self::serves) it; else it is closed (NDEATH) and one for `config` started.
-    pub async fn reloaded(
-        current: Option<Self>,
-        config: &Config,
-        graph: &DbHandle<Rt>,
-    ) -> Option<Self> {
+    pub async fn reloaded(current: Option<Self>, config: &Config, graph: &Graphs) -> Option<Self> {
         match current {
             Some(s) if s.serves(config) => {
                 s.graph_changed(config, graph.clone()).await;
@@ -137,7 +132,7 @@ impl Sparkplug {
 /// returns the reader tasks and seeds `edge` with each record's current value.
 fn attach_graph(
     edge: &mut EdgeNode,
-    graph: &DbHandle<Rt>,
+    graph: &Graphs,
     generation: u64,
     values: &mpsc::Sender<(u64, usize, Value)>,
 ) -> Vec<JoinHandle<()>> {
@@ -146,10 +141,13 @@ fn attach_graph(
         let Some(entry) = record_types::lookup(type_name) else {
             continue;
         };
-        if let Ok(Some(v)) = (entry.latest_json)(graph, &key) {
+        if let Some(Ok(Some(v))) = graph.get(&key).map(|h| (entry.latest_json)(h, &key)) {
             edge.node_value(idx, &v);
         }
-        let mut feed = match (entry.subscribe_json)(graph, &key) {
+        let mut feed = match graph
+            .handle(&key)
+            .and_then(|h| (entry.subscribe_json)(h, &key))
+        {
             Ok(f) => f,
             Err(e) => {
                 tracing::error!(record = %key, "sparkplug: cannot read the record: {e}");
@@ -173,7 +171,7 @@ fn attach_graph(
 async fn run(
     mqtt: MqttConfig,
     cfg: Arc<SparkplugConfig>,
-    graph: DbHandle<Rt>,
+    graph: Graphs,
     mut control: mpsc::Receiver<Control>,
 ) {
     let mut edge = EdgeNode::new(cfg.clone());
@@ -335,7 +333,7 @@ fn publish(client: &AsyncClient, out: Vec<Outgoing>) {
 /// A message from the broker: a command to this edge node, or a node's status or reading.
 fn on_message(
     edge: &mut EdgeNode,
-    graph: &DbHandle<Rt>,
+    graph: &Graphs,
     topic: &str,
     bytes: &[u8],
 ) -> Option<Vec<Outgoing>> {
@@ -386,7 +384,7 @@ fn on_message(
 /// rule, as `ctl set` does), in order; stops at the first write refused.
 fn device_command(
     edge: &EdgeNode,
-    graph: &DbHandle<Rt>,
+    graph: &Graphs,
     device: &str,
     bytes: &[u8],
 ) -> Result<(), payload::CommandError> {
@@ -399,7 +397,10 @@ fn device_command(
             .find(|r| r.key == key)
             .and_then(|r| record_types::lookup(r.type_name))
             .ok_or_else(|| payload::CommandError::Unknown(key.clone()))?;
-        (entry.set_json)(graph, &key, value)
+        graph
+            .handle(&key)
+            .map_err(record_types::SetJsonError::from)
+            .and_then(|h| (entry.set_json)(h, &key, value))
             .map_err(|e| payload::CommandError::Invalid(key.clone(), e.to_string()))?;
         tracing::info!(record = %key, device, "sparkplug: DCMD written");
     }

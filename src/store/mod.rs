@@ -184,15 +184,16 @@ impl Store {
         })
     }
 
-    /// After building the graph of `config` and before starting it: applies its retention
-    /// settings, restores `restore = true` records and remembers the values already in
+    /// After building the parts `dbs` of the graph of `config` and before starting them (at
+    /// start: every part; on reload: the rebuilt ones): applies `config`'s retention settings,
+    /// restores `restore = true` records of `dbs` and remembers the values already in their
     /// persisting records (carried by a reload) so they are not stored twice.
-    pub async fn before_start(&self, config: &Config, db: &AimDb<Rt>) {
+    pub async fn before_start(&self, config: &Config, dbs: &[&AimDb<Rt>]) {
         if let Some(open) = &self.open {
             *open.policy.write() = RetentionPolicy::of(config);
         }
         if let Some(persist) = &self.persist {
-            restore::seed(self.status.path(), persist, &self.status, config, db).await;
+            restore::seed(self.status.path(), persist, &self.status, config, dbs).await;
         }
     }
 

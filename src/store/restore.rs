@@ -16,23 +16,30 @@ use crate::config::Config;
 use crate::record_types;
 use crate::Rt;
 
-/// Seeds `db` (built from `config`, not started). Never fails: problems are logged.
+/// Seeds `dbs` (parts built from `config`, not started; records of parts that already run are
+/// left alone). Never fails: problems are logged.
 pub(super) async fn seed(
     path: Option<PathBuf>,
     persist: &Persist,
     status: &StoreStatus,
     config: &Config,
-    db: &AimDb<Rt>,
+    dbs: &[&AimDb<Rt>],
 ) {
     persist.clear_seeded();
-    let handle = &db.handle();
+    let handles: Vec<_> = dbs.iter().map(|db| db.handle()).collect();
+    let db_of = |key: &str| {
+        (0..dbs.len())
+            .find(|&i| handles[i].stats(key).is_some())
+            .map(|i| (dbs[i], &handles[i]))
+    };
     let latest = |key: &str, type_name: &str| {
+        let (_, handle) = db_of(key)?;
         record_types::lookup(type_name).and_then(|t| (t.latest_json)(handle, key).ok().flatten())
     };
     let wanted: Vec<String> = config
         .records
         .iter()
-        .filter(|r| r.restore && latest(&r.key, r.type_name).is_none())
+        .filter(|r| r.restore && db_of(&r.key).is_some() && latest(&r.key, r.type_name).is_none())
         .map(|r| r.key.clone())
         .collect();
     if let (false, Some(path)) = (
@@ -44,7 +51,9 @@ pub(super) async fn seed(
             Ok(Ok(values)) => {
                 let mut restored = 0;
                 for (key, json) in values {
-                    restored += u64::from(restore_one(config, db, &key, &json));
+                    if let Some((db, _)) = db_of(&key) {
+                        restored += u64::from(restore_one(config, db, &key, &json));
+                    }
                 }
                 status.restored(restored);
                 if restored > 0 {
