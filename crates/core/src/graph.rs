@@ -196,7 +196,8 @@ pub struct Edge {
 /// and its edges in that order.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GraphPlan {
-    /// Indices into the validated record list, inputs first.
+    /// Indices into the validated record list, inputs first (records with no order between them
+    /// by key).
     pub order: Vec<usize>,
     /// Every transform edge, ordered by the position of `to` in `order`.
     pub edges: Vec<Edge>,
