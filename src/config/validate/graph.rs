@@ -103,3 +103,105 @@ fn problem(records: &[Checked], lines: &Lines<'_>, issue: &Issue) -> Option<Prob
         | Issue::Link { .. } => return None,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    /// Every graph mistake at once; the text is what the daemon's own graph checks printed
+    /// before they became core's.
+    #[test]
+    fn graph_issues_keep_their_messages_hints_and_places() {
+        let text = "[node]\n\
+id = \"gw-1\"\n\
+\n\
+[[record]]\n\
+key = \"hum\"\n\
+type = \"Humidity\"\n\
+source = { kind = \"simulate\", period_ms = 100 }\n\
+\n\
+[[record]]\n\
+key = \"temp\"\n\
+type = \"Temperature\"\n\
+source = { kind = \"simulate\", period_ms = 100 }\n\
+\n\
+[[record]]\n\
+key = \"avg\"\n\
+type = \"Temperature\"\n\
+transform = { kind = \"moving_average\", input = \"hum\", window = 2 }\n\
+\n\
+[[record]]\n\
+key = \"smooth\"\n\
+type = \"Temperature\"\n\
+transform = { kind = \"moving_average\", input = \"tmep\", window = 2 }\n\
+\n\
+[[record]]\n\
+key = \"temp\"\n\
+type = \"Temperature\"\n\
+source = { kind = \"simulate\", period_ms = 100 }\n\
+\n\
+[[record]]\n\
+key = \"c\"\n\
+type = \"Temperature\"\n\
+transform = { kind = \"moving_average\", input = \"b\", window = 2 }\n\
+\n\
+[[record]]\n\
+key = \"b\"\n\
+type = \"Temperature\"\n\
+transform = { kind = \"moving_average\", input = \"a\", window = 2 }\n\
+\n\
+[[record]]\n\
+key = \"a\"\n\
+type = \"Temperature\"\n\
+transform = { kind = \"moving_average\", input = \"c\", window = 2 }\n\
+\n\
+[[record]]\n\
+key = \"q\"\n\
+type = \"Temperature\"\n\
+transform = { kind = \"moving_average\", input = \"q\", window = 2 }\n\
+\n\
+";
+        let err = crate::config::parse("unit.toml", text)
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            err,
+            "unit.toml:17:48: record \"avg\": transform input \"hum\" carries Humidity, but moving_average `input` expects Temperature\n\
+             unit.toml:22:48: record \"smooth\": transform input \"tmep\" is not a record; did you mean \"temp\"?\n\
+             unit.toml:25:7: record \"temp\": duplicate key (first defined on line 10)\n\
+             \x20 hint: every record needs its own key\n\
+             unit.toml:32:48: record \"c\": records form a cycle: \"b\" -> \"c\" -> \"a\" -> \"b\"\n\
+             \x20 hint: transforms must form a DAG; break the loop\n\
+             unit.toml:47:48: record \"q\": records form a cycle: \"q\" -> \"q\"\n\
+             \x20 hint: transforms must form a DAG; break the loop\n\
+             unit.toml: 5 problems found; nothing was started"
+        );
+    }
+
+    /// Core's order: inputs first, records with no order between them by key.
+    #[test]
+    fn the_order_is_inputs_first_then_by_key() {
+        let record = |key: &str, input: Option<&str>| {
+            match input {
+            None => format!(
+                "[[record]]\nkey = \"{key}\"\ntype = \"Temperature\"\nsource = {{ kind = \"simulate\", period_ms = 100 }}\n\n"
+            ),
+            Some(i) => format!(
+                "[[record]]\nkey = \"{key}\"\ntype = \"Temperature\"\ntransform = {{ kind = \"moving_average\", input = \"{i}\", window = 2 }}\n\n"
+            ),
+        }
+        };
+        let text = format!(
+            "[node]\nid = \"gw-1\"\n\n{}{}{}{}",
+            record("zz", Some("mm")),
+            record("mm", None),
+            record("bb", Some("aa")),
+            record("aa", None),
+        );
+        let cfg = crate::config::parse("order.toml", &text).expect("valid");
+        let keys: Vec<&str> = cfg
+            .order
+            .iter()
+            .map(|&i| cfg.records[i].key.as_str())
+            .collect();
+        assert_eq!(keys, ["aa", "mm", "bb", "zz"]);
+    }
+}
