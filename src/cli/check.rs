@@ -3,13 +3,13 @@
 //! with no `[mqtt]`, a state directory missing or not writable, an admin port taken now) go to
 //! stderr and do not change the exit code. Only `check` tries the admin port (see
 //! [`config::Probes`]). With `--nodes`, also the postcard links against the record types and
-//! versions the nodes on the broker announce (see [`super::check_nodes`]).
+//! versions the nodes on the broker announce (see [`super::check_nodes`]). The graph is
+//! validated once, by `aimdb_core::graph` while the config loads; `check` builds no graph.
 
 use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::config;
-use crate::engine;
 use crate::exit;
 use crate::render;
 
@@ -38,18 +38,6 @@ pub(super) fn check(path: Option<PathBuf>, args: &CheckArgs) -> u8 {
             return exit::CONFIG;
         }
     };
-    // Let the engine validate the built graph too (it must agree with the config checks).
-    let built = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| e.to_string())
-        .and_then(|rt| {
-            rt.block_on(async { engine::build(&cfg).map(drop).map_err(|e| e.to_string()) })
-        });
-    if let Err(e) = built {
-        eprintln!("{}: {e}", cfg.file);
-        return exit::CONFIG;
-    }
     for w in &cfg.warnings {
         eprintln!("{w}");
     }

@@ -192,50 +192,10 @@ pub fn unknown_field_hint(message: &str) -> Option<String> {
     closest(field, expected).map(|s| format!("did you mean `{s}`?"))
 }
 
-/// The candidate closest to `word`, if it is close enough to be a likely typo: at most a third
-/// of the word's length in edits (at least 1, never more than 3), where swapping two
-/// neighbouring letters is one edit (`tpye` → `type`) and case does not count (`Type` →
-/// `type`). Candidates whose length differs by more than that are not compared, so a very
-/// long word costs its length, not its length times every candidate's.
-pub fn closest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
-    let w: Vec<char> = word.chars().flat_map(char::to_lowercase).collect();
-    let limit = (w.len() / 3).clamp(1, 3);
-    let mut best: Option<(usize, &'a str)> = None;
-    for c in candidates {
-        let n = c.chars().count();
-        if n.abs_diff(w.len()) > limit {
-            continue;
-        }
-        let cl: Vec<char> = c.chars().flat_map(char::to_lowercase).collect();
-        let d = transposition_distance(&w, &cl);
-        if d <= limit && best.is_none_or(|(b, _)| d < b) {
-            best = Some((d, c));
-        }
-    }
-    best.map(|(_, c)| c)
-}
-
-/// Edit distance where an insertion, a deletion, a substitution or a swap of two neighbouring
-/// characters is one edit (optimal string alignment).
-fn transposition_distance(a: &[char], b: &[char]) -> usize {
-    let mut before: Vec<usize> = vec![0; b.len() + 1];
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    let mut row: Vec<usize> = vec![0; b.len() + 1];
-    for i in 1..=a.len() {
-        row[0] = i;
-        for j in 1..=b.len() {
-            let cost = usize::from(a[i - 1] != b[j - 1]);
-            let mut d = (prev[j] + 1).min(row[j - 1] + 1).min(prev[j - 1] + cost);
-            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
-                d = d.min(before[j - 2] + 1);
-            }
-            row[j] = d;
-        }
-        std::mem::swap(&mut before, &mut prev);
-        std::mem::swap(&mut prev, &mut row);
-    }
-    prev[b.len()]
-}
+/// The candidate closest to `word`, if it is close enough to be a likely typo (a swap of two
+/// neighbouring letters is one edit, case does not count): core's, which the graph's "did you
+/// mean" uses too.
+pub use aimdb_core::graph::closest;
 
 /// The most characters of one quoted value (`"..."` or `` `...` ``) a message shows.
 const MAX_QUOTED: usize = 64;
@@ -311,19 +271,6 @@ mod tests {
             None
         );
         assert_eq!(unknown_field_hint("invalid type: string"), None);
-    }
-
-    #[test]
-    fn closest_counts_a_swap_as_one_edit_and_ignores_case() {
-        let fields = ["key", "type", "buffer", "source", "transform"];
-        assert_eq!(closest("tpye", fields), Some("type"));
-        assert_eq!(closest("Type", fields), Some("type"));
-        assert_eq!(closest("sorce", fields), Some("source"));
-        assert_eq!(closest("trasnform", fields), Some("transform"));
-        assert_eq!(closest("colour", fields), None);
-        assert_eq!(closest(&"x".repeat(5_000_000), fields), None);
-        assert_eq!(transposition_distance(&['a', 'b'], &['b', 'a']), 1);
-        assert_eq!(transposition_distance(&[], &['a', 'b', 'c']), 3);
     }
 
     #[test]

@@ -4,7 +4,9 @@
 //! Three passes, each collecting problems rather than stopping at the first: TOML syntax and
 //! shape (every syntax error; every unknown field and wrong value type, see [`shape`]), then each
 //! section and record on its own (types, buffers, components, links, durations), then the graph
-//! across records (duplicate keys, unknown inputs, input types, cycles).
+//! across records (duplicate keys, unknown inputs, input types, cycles), by core's one graph
+//! validator (`aimdb_core::graph::check_graph`), whose issues by index are placed at the key or
+//! input they are about.
 
 mod diagnostic;
 mod duration;

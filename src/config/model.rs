@@ -30,7 +30,8 @@ pub struct Config {
     pub sparkplug: Option<crate::sparkplug::SparkplugConfig>,
     /// Records in file order.
     pub records: Vec<RecordConfig>,
-    /// Indices into `records`, inputs before the records computed from them.
+    /// Indices into `records`, inputs before the records computed from them (core's
+    /// topological order: records with no order between them by key).
     pub order: Vec<usize>,
     /// What may work but is risky, as `FILE:LINE:COL: warning: ...` lines (with a `  hint:`
     /// line where there is one): `check` prints them, the daemon logs them.

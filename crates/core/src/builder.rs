@@ -2,14 +2,13 @@
 
 use alloc::boxed::Box;
 use alloc::collections::BTreeMap;
-use alloc::string::String;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 
 use crate::accept::{Progress, Signal};
 use crate::db::{AimDb, DbInner, Pending};
 use crate::error::BuildError;
-use crate::graph::{self, GraphError, GraphPlan};
+use crate::graph::{self, GraphError, GraphPlan, LinkCheck};
 use crate::key::RecordKey;
 use crate::lifecycle::{ShutdownSignal, TaskTracker};
 use crate::link::{url_scheme, Connector, InboundLink, OutboundLink};
@@ -82,11 +81,12 @@ impl<R: Runtime> AimDbBuilder<R> {
         self.connectors.iter().find(|c| c.scheme() == scheme)
     }
 
-    fn check_link(&self, url: &str) -> Result<(), Option<String>> {
-        self.connector_for(url)
-            .ok_or(None)?
-            .check_url(url)
-            .map_err(Some)
+    fn check_link(&self, url: &str) -> LinkCheck {
+        match self.connector_for(url).map(|c| c.check_url(url)) {
+            None => LinkCheck::NoConnector,
+            Some(Ok(())) => LinkCheck::Served,
+            Some(Err(reason)) => LinkCheck::Rejected(reason),
+        }
     }
 
     /// Validates the graph and creates every buffer and component. Nothing runs until

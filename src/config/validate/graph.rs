@@ -1,188 +1,207 @@
-//! Checks across records: duplicate keys, unknown inputs, input types, cycles. Returns the
-//! records in topological order (inputs first).
-//!
-//! Linear in the records and their inputs (but for the "did you mean" of unknown inputs, which
-//! looks only at keys of about the same length, within [`SUGGESTION_BUDGET`] in all), so
-//! that a generated config of tens of thousands of records checks in well under a second.
+//! Checks across records, by `aimdb_core::graph` (the one validator of the graph): duplicate
+//! keys, unknown inputs, input types, cycles. Here its issues, which name records and inputs by
+//! index, become problems at the key or input they are about. Returns the records in core's
+//! topological order (inputs first).
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use aimdb_core::graph::{self, GraphInput, GraphRecord, Issue};
 
-use super::super::{closest, Lines, Problem};
+use super::super::{Lines, Problem};
 use super::record::Checked;
-
-/// Most keys compared (an edit distance each) for all "did you mean" hints of one check
-/// together; past it, unknown inputs are reported without one.
-const SUGGESTION_BUDGET: usize = 100_000;
+use crate::record_types;
 
 /// Checks the graph over `records`; pushes problems; returns a topological order.
 pub(super) fn check(records: &[Checked], text: &str, problems: &mut Vec<Problem>) -> Vec<usize> {
-    let lines = Lines::new(text);
-    let mut index: BTreeMap<&str, usize> = BTreeMap::new();
-    for (i, r) in records.iter().enumerate() {
-        if let Some(&first) = index.get(r.key.as_str()) {
-            let (line, _) = lines.line_column(records[first].key_span.start);
-            problems.push(
-                Problem::at(
-                    r.key_span.clone(),
-                    format!("duplicate key (first defined on line {line})"),
-                )
-                .in_record(&r.key)
-                .with_hint("every record needs its own key"),
-            );
-        } else {
-            index.insert(&r.key, i);
-        }
-    }
-    // Keys by length in characters: a suggestion is at most 3 edits away, so only keys within 3
-    // characters of the unknown one's length can be it.
-    let mut by_len: BTreeMap<usize, Vec<&str>> = BTreeMap::new();
-    for k in index.keys() {
-        by_len.entry(k.chars().count()).or_default().push(k);
-    }
-    let mut budget = SUGGESTION_BUDGET;
-    for r in records {
-        for input in &r.inputs {
-            match index.get(input.key.as_str()) {
-                None => {
-                    let mut p = Problem::at(
-                        input.span.clone(),
-                        format!("transform input {:?} is not a record", input.key),
-                    )
-                    .in_record(&r.key);
-                    let len = input.key.chars().count();
-                    let near = by_len.range(len.saturating_sub(3)..=len + 3);
-                    let count: usize = near.clone().map(|(_, ks)| ks.len()).sum();
-                    if count <= budget {
-                        budget -= count;
-                        let keys = near
-                            .flat_map(|(_, ks)| ks.iter().copied())
-                            .filter(|k| *k != r.key);
-                        if let Some(s) = closest(&input.key, keys) {
-                            p.message = format!("{}; did you mean {s:?}?", p.message);
-                        }
-                    }
-                    problems.push(p);
-                }
-                Some(&i) => {
-                    let found = &records[i].type_name;
-                    if found != input.expected && crate::record_types::lookup(found).is_some() {
-                        problems.push(
-                            Problem::at(
-                                input.span.clone(),
-                                format!(
-                                    "transform input {:?} carries {found}, but {} `{}` expects {}",
-                                    input.key, input.kind, input.field, input.expected
-                                ),
-                            )
-                            .in_record(&r.key),
-                        );
-                    }
-                }
-            }
-        }
-    }
-    topo_order(records, &index, problems)
-}
-
-/// Kahn's algorithm over first occurrences; what is left over lies on or behind a cycle.
-fn topo_order(
-    records: &[Checked],
-    index: &BTreeMap<&str, usize>,
-    problems: &mut Vec<Problem>,
-) -> Vec<usize> {
-    let nodes: Vec<usize> = index.values().copied().collect();
-    let inputs: HashMap<usize, Vec<usize>> = nodes
+    let described: Vec<GraphRecord<'_, &str>> = records
         .iter()
-        .map(|&i| {
-            let ins = records[i]
+        .map(|r| GraphRecord {
+            key: &r.key,
+            // An unknown type was reported with the record; inputs reading it are not checked.
+            ty: record_types::lookup(&r.type_name).map(|_| r.type_name.as_str()),
+            inputs: r
                 .inputs
                 .iter()
-                .filter_map(|u| index.get(u.key.as_str()).copied())
-                .collect();
-            (i, ins)
+                .map(|u| GraphInput {
+                    key: &u.key,
+                    ty: u.expected,
+                })
+                .collect(),
         })
         .collect();
-    let inputs_of = |i: usize| inputs.get(&i).map_or(&[][..], Vec::as_slice);
-    let mut waiting: HashMap<usize, usize> = HashMap::new();
-    let mut readers: HashMap<usize, Vec<usize>> = HashMap::new();
-    for &i in &nodes {
-        waiting.insert(i, inputs_of(i).len());
-        for &j in inputs_of(i) {
-            readers.entry(j).or_default().push(i);
+    let checked = graph::check_graph(&described);
+    let lines = Lines::new(text);
+    for issue in &checked.issues {
+        if let Some(p) = problem(records, &lines, issue) {
+            problems.push(p);
         }
     }
-    let mut ready: Vec<usize> = nodes
-        .iter()
-        .copied()
-        .filter(|i| waiting.get(i) == Some(&0))
-        .collect();
-    let mut order = Vec::with_capacity(nodes.len());
-    let mut next = 0;
-    while let Some(&i) = ready.get(next) {
-        next += 1;
-        order.push(i);
-        for &r in readers.get(&i).map_or(&[][..], Vec::as_slice) {
-            if let Some(w) = waiting.get_mut(&r) {
-                *w -= 1;
-                if *w == 0 {
-                    ready.push(r);
-                }
-            }
+    checked.order
+}
+
+/// `issue` as a problem at its place in the config (`None` for the per-record issues, which
+/// `check_graph` does not report).
+fn problem(records: &[Checked], lines: &Lines<'_>, issue: &Issue) -> Option<Problem> {
+    Some(match *issue {
+        Issue::DuplicateKey { record, first } => {
+            let r = &records[record];
+            let (line, _) = lines.line_column(records[first].key_span.start);
+            Problem::at(
+                r.key_span.clone(),
+                format!("duplicate key (first defined on line {line})"),
+            )
+            .in_record(&r.key)
+            .with_hint("every record needs its own key")
         }
-    }
-    let done: BTreeSet<usize> = order.iter().copied().collect();
-    // Every record walked by an earlier search: a walk that reaches one finds no new cycle.
-    let mut seen: BTreeSet<usize> = BTreeSet::new();
-    let mut reported: BTreeSet<Vec<usize>> = BTreeSet::new();
-    for &start in nodes.iter().filter(|i| !done.contains(i)) {
-        // Walk inputs that are also left over until a record repeats: that is a cycle.
-        let mut path = vec![start];
-        let mut on_path: HashMap<usize, usize> = HashMap::from([(start, 0)]);
-        let mut at = start;
-        if !seen.insert(start) {
-            continue;
-        }
-        let cycle = loop {
-            let Some(next) = inputs_of(at).iter().copied().find(|j| !done.contains(j)) else {
-                break None;
-            };
-            if let Some(&pos) = on_path.get(&next) {
-                break Some(path[pos..].to_vec());
+        Issue::UnknownInput {
+            record,
+            input,
+            suggestion,
+        } => {
+            let (r, u) = (&records[record], &records[record].inputs[input]);
+            let mut message = format!("transform input {:?} is not a record", u.key);
+            if let Some(s) = suggestion {
+                message = format!("{message}; did you mean {:?}?", records[s].key);
             }
-            if !seen.insert(next) {
-                break None;
-            }
-            on_path.insert(next, path.len());
-            path.push(next);
-            at = next;
-        };
-        let Some(mut cycle) = cycle else { continue };
-        cycle.reverse(); // data-flow order: input -> record
-        let mut members = cycle.clone();
-        members.sort_unstable();
-        if !reported.insert(members) {
-            continue;
+            Problem::at(u.span.clone(), message).in_record(&r.key)
         }
-        let first = cycle[0];
-        let names: Vec<String> = cycle
-            .iter()
-            .chain(std::iter::once(&first))
-            .map(|&i| format!("{:?}", records[i].key))
-            .collect();
-        let second = cycle.get(1).copied().unwrap_or(first);
-        let span = records[second]
-            .inputs
-            .iter()
-            .find(|u| u.key == records[first].key)
-            .map_or(records[second].key_span.clone(), |u| u.span.clone());
-        problems.push(
+        Issue::InputTypeMismatch {
+            record,
+            input,
+            found,
+        } => {
+            let (r, u) = (&records[record], &records[record].inputs[input]);
+            Problem::at(
+                u.span.clone(),
+                format!(
+                    "transform input {:?} carries {}, but {} `{}` expects {}",
+                    u.key, records[found].type_name, u.kind, u.field, u.expected
+                ),
+            )
+            .in_record(&r.key)
+        }
+        Issue::Cycle { ref path, input } => {
+            let names: Vec<String> = path
+                .iter()
+                .chain(path.first())
+                .map(|&i| format!("{:?}", records[i].key))
+                .collect();
+            let second = &records[path.get(1).copied().unwrap_or(path[0])];
+            let span = second
+                .inputs
+                .get(input)
+                .map_or(second.key_span.clone(), |u| u.span.clone());
             Problem::at(
                 span,
                 format!("records form a cycle: {}", names.join(" -> ")),
             )
-            .in_record(&records[second].key)
-            .with_hint("transforms must form a DAG; break the loop"),
+            .in_record(&second.key)
+            .with_hint("transforms must form a DAG; break the loop")
+        }
+        Issue::MissingBuffer { .. }
+        | Issue::InvalidBuffer { .. }
+        | Issue::MultipleWriters { .. }
+        | Issue::MissingCodec { .. }
+        | Issue::Link { .. } => return None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    /// Every graph mistake at once; the text is what the daemon's own graph checks printed
+    /// before they became core's.
+    #[test]
+    fn graph_issues_keep_their_messages_hints_and_places() {
+        let text = "[node]\n\
+id = \"gw-1\"\n\
+\n\
+[[record]]\n\
+key = \"hum\"\n\
+type = \"Humidity\"\n\
+source = { kind = \"simulate\", period_ms = 100 }\n\
+\n\
+[[record]]\n\
+key = \"temp\"\n\
+type = \"Temperature\"\n\
+source = { kind = \"simulate\", period_ms = 100 }\n\
+\n\
+[[record]]\n\
+key = \"avg\"\n\
+type = \"Temperature\"\n\
+transform = { kind = \"moving_average\", input = \"hum\", window = 2 }\n\
+\n\
+[[record]]\n\
+key = \"smooth\"\n\
+type = \"Temperature\"\n\
+transform = { kind = \"moving_average\", input = \"tmep\", window = 2 }\n\
+\n\
+[[record]]\n\
+key = \"temp\"\n\
+type = \"Temperature\"\n\
+source = { kind = \"simulate\", period_ms = 100 }\n\
+\n\
+[[record]]\n\
+key = \"c\"\n\
+type = \"Temperature\"\n\
+transform = { kind = \"moving_average\", input = \"b\", window = 2 }\n\
+\n\
+[[record]]\n\
+key = \"b\"\n\
+type = \"Temperature\"\n\
+transform = { kind = \"moving_average\", input = \"a\", window = 2 }\n\
+\n\
+[[record]]\n\
+key = \"a\"\n\
+type = \"Temperature\"\n\
+transform = { kind = \"moving_average\", input = \"c\", window = 2 }\n\
+\n\
+[[record]]\n\
+key = \"q\"\n\
+type = \"Temperature\"\n\
+transform = { kind = \"moving_average\", input = \"q\", window = 2 }\n\
+\n\
+";
+        let err = crate::config::parse("unit.toml", text)
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            err,
+            "unit.toml:17:48: record \"avg\": transform input \"hum\" carries Humidity, but moving_average `input` expects Temperature\n\
+             unit.toml:22:48: record \"smooth\": transform input \"tmep\" is not a record; did you mean \"temp\"?\n\
+             unit.toml:25:7: record \"temp\": duplicate key (first defined on line 10)\n\
+             \x20 hint: every record needs its own key\n\
+             unit.toml:32:48: record \"c\": records form a cycle: \"b\" -> \"c\" -> \"a\" -> \"b\"\n\
+             \x20 hint: transforms must form a DAG; break the loop\n\
+             unit.toml:47:48: record \"q\": records form a cycle: \"q\" -> \"q\"\n\
+             \x20 hint: transforms must form a DAG; break the loop\n\
+             unit.toml: 5 problems found; nothing was started"
         );
     }
-    order
+
+    /// Core's order: inputs first, records with no order between them by key.
+    #[test]
+    fn the_order_is_inputs_first_then_by_key() {
+        let record = |key: &str, input: Option<&str>| {
+            match input {
+            None => format!(
+                "[[record]]\nkey = \"{key}\"\ntype = \"Temperature\"\nsource = {{ kind = \"simulate\", period_ms = 100 }}\n\n"
+            ),
+            Some(i) => format!(
+                "[[record]]\nkey = \"{key}\"\ntype = \"Temperature\"\ntransform = {{ kind = \"moving_average\", input = \"{i}\", window = 2 }}\n\n"
+            ),
+        }
+        };
+        let text = format!(
+            "[node]\nid = \"gw-1\"\n\n{}{}{}{}",
+            record("zz", Some("mm")),
+            record("mm", None),
+            record("bb", Some("aa")),
+            record("aa", None),
+        );
+        let cfg = crate::config::parse("order.toml", &text).expect("valid");
+        let keys: Vec<&str> = cfg
+            .order
+            .iter()
+            .map(|&i| cfg.records[i].key.as_str())
+            .collect();
+        assert_eq!(keys, ["aa", "mm", "bb", "zz"]);
+    }
 }
