@@ -23,6 +23,8 @@ pub(super) const QUEUE_MAX_BYTES: (i64, i64) = (1, u32::MAX as i64);
 pub(super) const MAX_CONNECTIONS: (i64, i64) = (1, 65_536);
 /// A record's `buffer = { kind = "spmc_ring", capacity = N }`.
 pub(super) const RING_CAPACITY: (i64, i64) = (1, 1 << 20);
+/// `[sparkplug] store_forward_max_values`.
+pub(super) const STORE_FORWARD_MAX_VALUES: (i64, i64) = (1, 1_000_000);
 /// A link's `qos`.
 pub(super) const QOS: (i64, i64) = (0, 2);
 
@@ -38,6 +40,10 @@ const INTEGER_FIELDS: &[(&str, (i64, i64))] = &[
     ("store.queue_max_bytes", QUEUE_MAX_BYTES),
     ("store.batch_size", QUEUE),
     ("admin.max_connections", MAX_CONNECTIONS),
+    (
+        "sparkplug.store_forward_max_values",
+        STORE_FORWARD_MAX_VALUES,
+    ),
     ("record.max_rows", MAX_ROWS),
     ("record.buffer.capacity", RING_CAPACITY),
     ("record.link_to.qos", QOS),
