@@ -457,19 +457,32 @@ fn on_host_state(
 }
 
 /// Drives rumqttc's event loop, forwarding what the session needs; ends at the first error
-/// or once the DISCONNECT is written (the session makes a new connection with a new `bdSeq`).
+/// (the session makes a new connection with a new `bdSeq`).
+///
+/// After the DISCONNECT is written it goes on reading until the broker closes the connection:
+/// closing it first, with bytes still unread on our side (the NDEATH's PUBACK), makes the
+/// kernel answer with a TCP reset, and a broker that had not read the DISCONNECT yet then
+/// discards it and sends the will — after our own NDEATH (the double NDEATH seen under load).
 async fn poll(mut eventloop: rumqttc::EventLoop, net: mpsc::Sender<Net>) {
+    let mut disconnecting = false;
     loop {
         let ev = match eventloop.poll().await {
             Ok(Event::Incoming(Packet::ConnAck(_))) => Net::Connected,
-            Ok(Event::Incoming(Packet::Publish(p))) => Net::Message(p.topic, p.payload.to_vec()),
+            Ok(Event::Incoming(Packet::Publish(p))) if !disconnecting => {
+                Net::Message(p.topic, p.payload.to_vec())
+            }
             Ok(Event::Outgoing(rumqttc::Outgoing::Disconnect)) => {
-                let _ = net.try_send(Net::Down("disconnected".into()));
-                return;
+                disconnecting = true;
+                continue;
             }
             Ok(_) => continue,
             Err(e) => {
-                let _ = net.try_send(Net::Down(e.to_string()));
+                let why = if disconnecting {
+                    "disconnected".to_string()
+                } else {
+                    e.to_string()
+                };
+                let _ = net.try_send(Net::Down(why));
                 return;
             }
         };
