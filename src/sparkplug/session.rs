@@ -16,10 +16,11 @@
 //! births with `is_historical`.
 //!
 //! Closing (a stop, a new session, the host going offline): NDEATH and DISCONNECT are queued
-//! together, and the session waits for the event loop to have written both (draining what it
-//! reports meanwhile, so it never blocks on a full channel) before the connection is dropped;
-//! the daemon's shutdown waits for that, at least [`CLOSE_MIN`]. Dropping the connection
-//! between the two writes would make the broker send the will after our own NDEATH: two deaths.
+//! together, and the session waits until the broker has closed the connection (draining what
+//! the event loop reports meanwhile, so it never blocks on a full channel); the daemon's
+//! shutdown waits for that, at least [`CLOSE_MIN`]. A connection we drop ourselves — between
+//! the two writes, or after them with the PUBACK unread, which makes a TCP reset that discards
+//! the DISCONNECT at the broker — makes the broker send the will after our NDEATH: two deaths.
 //!
 //! Node metrics are read from the running graph (a reader per record, which never slows its
 //! writer); device metrics from the session's own subscription, so each value is known by the
