@@ -83,7 +83,9 @@ pub(super) fn duration_unit(place: &str) -> Option<&'static str> {
 mod tests {
     use super::*;
     use crate::config::field_names;
-    use crate::config::raw::{RawAdmin, RawBuffer, RawLink, RawMqtt, RawNode, RawRecord, RawStore};
+    use crate::config::raw::{
+        RawAdmin, RawBuffer, RawLink, RawMqtt, RawNode, RawRecord, RawSparkplug, RawStore,
+    };
 
     /// Every place named in the tables is a field of its table (no entry outlives a rename).
     #[test]
@@ -94,6 +96,7 @@ mod tests {
                 "mqtt" => field_names::<RawMqtt>(),
                 "store" => field_names::<RawStore>(),
                 "admin" => field_names::<RawAdmin>(),
+                "sparkplug" => field_names::<RawSparkplug>(),
                 "record" => field_names::<RawRecord>(),
                 "record.buffer" => field_names::<RawBuffer>(),
                 "record.link_to" | "record.link_from" => field_names::<RawLink>(),

@@ -177,9 +177,10 @@ mod tests {
         assert!(held
             .iter()
             .all(|x| x.metrics[0].is_historical == Some(true)));
+        // The two node values share a message; node-7's is the next one.
         let b = batches(held);
         assert_eq!(b.len(), 2);
-        assert_eq!((b[0].0.as_deref(), b[0].1.len(), b[0].2), (None, 1, 1));
+        assert_eq!((b[0].0.as_deref(), b[0].1.len(), b[0].2), (None, 2, 2));
         assert_eq!((b[1].0.as_deref(), b[1].2), (Some("node-7"), 1));
     }
 
