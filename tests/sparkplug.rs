@@ -632,8 +632,9 @@ fn a_reload_sends_new_births_on_the_same_connection() {
     assert!(host.of("NDEATH", None).is_empty());
 }
 
-/// A config with the primary host `scada` and one node record `feed` the test writes
-/// (`plant/feed`, JSON `Temperature`): every value is known by its `celsius`.
+/// A config with the primary host `scada`, one node record `feed` the test writes
+/// (`plant/feed`, JSON `Temperature`; every value is known by its `celsius`) and the device
+/// record `sensor.temp` of the MCU nodes.
 fn host_config(admin: u16, broker: &Mosquitto, max_held: usize) -> String {
     format!(
         r#"{head}[mqtt]
@@ -649,6 +650,13 @@ key = "feed"
 type = "Temperature"
 buffer = {{ kind = "spmc_ring", capacity = 256 }}
 link_from = [{{ url = "mqtt://plant/feed", codec = "json", qos = 1 }}]
+sparkplug = true
+
+[[record]]
+key = "sensor.temp"
+type = "Temperature"
+buffer = {{ kind = "spmc_ring", capacity = 64 }}
+link_from = [{{ url = "mqtt://aimdb/+/sensor.temp", codec = "postcard" }}]
 sparkplug = true
 "#,
         head = config_head(admin),
@@ -673,6 +681,21 @@ fn celsius_of(msgs: &[Value]) -> Vec<(u32, bool)> {
             #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
             let n = v as u32;
             (n, x["is_historical"] == true)
+        })
+        .collect()
+}
+
+/// The `sensor.temp/celsius` values of node-7's DDATA messages in `msgs`, with `is_historical`.
+fn device_celsius_of(msgs: &[Value]) -> Vec<(f64, bool)> {
+    msgs.iter()
+        .filter(|m| m["type"] == "DDATA" && m["device"] == "node-7")
+        .flat_map(|m| m["metrics"].as_array().cloned().unwrap_or_default())
+        .filter(|x| x["name"] == "sensor.temp/celsius")
+        .map(|x| {
+            (
+                x["value"].as_f64().unwrap_or(f64::NAN),
+                x["is_historical"] == true,
+            )
         })
         .collect()
 }
@@ -708,8 +731,18 @@ fn primary_host_gates_births_and_values_held_meanwhile_follow_as_historical() {
     for n in 1..=5 {
         feed(&writer, n);
     }
-    support::wait_until("five values are held", || {
-        scrape(&daemon).contains("aimdbd_sparkplug_held_values 5")
+    // And three readings of MCU node node-7 (device metrics, from the session's subscription).
+    for (i, c) in [1.5f32, 2.5, 3.5].into_iter().enumerate() {
+        let ts = u64::try_from(i).unwrap() + 1;
+        writer.publish(
+            "aimdb/node-7/sensor.temp",
+            QoS::AtMostOnce,
+            false,
+            reading("node-7", c, ts),
+        );
+    }
+    support::wait_until("eight values are held", || {
+        scrape(&daemon).contains("aimdbd_sparkplug_held_values 8")
     });
     assert!(scrape(&daemon).contains("aimdbd_sparkplug_host_online 0"));
     assert!(
@@ -732,6 +765,18 @@ fn primary_host_gates_births_and_values_held_meanwhile_follow_as_historical() {
     assert_eq!(
         celsius_of(&host.all()[birth_at..]),
         (1..=5).map(|n| (n, true)).collect::<Vec<_>>()
+    );
+    // node-7 is born with its current reading, then its held readings follow, historical.
+    let (dbirth_at, dbirth) = host.wait_from(birth_at, "DBIRTH of node-7", |m| {
+        m["type"] == "DBIRTH" && m["device"] == "node-7"
+    });
+    assert_eq!(metric(&dbirth, "sensor.temp/celsius")["value"], 3.5);
+    support::wait_until("the three held readings are sent", || {
+        device_celsius_of(&host.all()[dbirth_at..]).len() >= 3
+    });
+    assert_eq!(
+        device_celsius_of(&host.all()[birth_at..]),
+        [(1.5, true), (2.5, true), (3.5, true)]
     );
     // Live values after them are not historical.
     feed(&writer, 6);
@@ -817,7 +862,7 @@ fn primary_host_gates_births_and_values_held_meanwhile_follow_as_historical() {
     }
     let metrics = scrape(&daemon);
     assert!(
-        metrics.contains("aimdbd_sparkplug_historical_sent_total 25"),
+        metrics.contains("aimdbd_sparkplug_historical_sent_total 28"),
         "{metrics}"
     );
     assert!(
