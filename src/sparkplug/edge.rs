@@ -567,3 +567,87 @@ fn decode(entry: &TypeEntry, codec: LinkCodec, bytes: &[u8]) -> Result<Value, St
             .map_err(|e| format!("text payload is not UTF-8: {e}")),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sparkplug::proto::Payload;
+    use prost::Message as _;
+    use serde_json::json;
+
+    fn node(primary: bool) -> EdgeNode {
+        EdgeNode::new(Arc::new(SparkplugConfig {
+            group_id: "plant".into(),
+            edge_node_id: "gw".into(),
+            primary_host_id: primary.then(|| "scada".to_string()),
+            store_forward_max_values: 100,
+            node_id: "gw".into(),
+            bdseq_path: std::path::PathBuf::from("unused"),
+            records: vec![crate::sparkplug::SparkplugRecord {
+                key: "sim.temp".into(),
+                type_name: "Temperature",
+                metric: "sim.temp".into(),
+                origin: Origin::Node,
+            }],
+        }))
+    }
+
+    fn temp(c: f64, ts: u64) -> Value {
+        json!({"sensor_id": "gw", "celsius": c, "timestamp_ms": ts})
+    }
+
+    #[test]
+    fn values_while_not_born_follow_the_births_as_historical_in_order() {
+        let mut e = node(true);
+        let idx = e.node_records()[0].0;
+        for (i, c) in [1.0, 2.0, 3.0].into_iter().enumerate() {
+            assert_eq!(
+                e.node_value(idx, &temp(c, i as u64)),
+                None,
+                "not born: held"
+            );
+        }
+        assert_eq!(e.held(), 3);
+        let out = e.births(4);
+        assert_eq!(e.held(), 0);
+        assert!(out[0].topic.ends_with("/NBIRTH/gw"));
+        // The three values share one NDATA, after the NBIRTH, with the next seq.
+        assert_eq!(out.len(), 2);
+        assert!(out[1].topic.ends_with("/NDATA/gw"));
+        let p = Payload::decode(out[1].payload.as_slice()).unwrap();
+        assert_eq!(p.seq, Some(1));
+        assert!(p.metrics.iter().all(|m| m.is_historical == Some(true)));
+        let celsius: Vec<_> = p
+            .metrics
+            .iter()
+            .filter(|m| m.alias == Some(REBIRTH_ALIAS + 2))
+            .map(|m| m.value.clone())
+            .collect();
+        assert_eq!(
+            celsius,
+            [1.0, 2.0, 3.0]
+                .map(|c| Some(MetricValue::FloatValue(c)))
+                .to_vec()
+        );
+        // Born: live data is not held, not historical.
+        let live = e.node_value(idx, &temp(4.0, 9)).unwrap();
+        let p = Payload::decode(live.payload.as_slice()).unwrap();
+        assert!(p.metrics.iter().all(|m| m.is_historical.is_none()));
+        // A reload drops what is held (new aliases).
+        e.disconnected();
+        e.node_value(idx, &temp(5.0, 10));
+        assert_eq!(e.held(), 1);
+        let cfg = e.config().clone();
+        e.reconfigure(cfg);
+        assert_eq!(e.held(), 0);
+    }
+
+    #[test]
+    fn without_a_primary_host_nothing_is_held() {
+        let mut e = node(false);
+        let idx = e.node_records()[0].0;
+        e.node_value(idx, &temp(1.0, 1));
+        assert_eq!(e.held(), 0);
+        assert_eq!(e.births(0).len(), 1);
+    }
+}
