@@ -5,8 +5,8 @@
 //! An edge node configured with a primary host publishes its births only after a `STATE`
 //! saying online on the current connection, and on one saying offline it publishes NDEATH,
 //! disconnects and starts over. A `STATE` whose timestamp is older than the last one taken is
-//! ignored (the retained copy the broker delivers again after a reconnect has the same
-//! timestamp, so an equal one is taken).
+//! ignored. An equal one is taken: the retained copy the broker delivers again after a
+//! reconnect has the same timestamp, and a host's will carries the timestamp of its birth.
 
 use super::topic::NAMESPACE;
 
@@ -108,11 +108,16 @@ mod tests {
             h.take(br#"{"timestamp":100,"online":true}"#),
             Ok(Verdict::Online)
         );
+        // The host's will carries its birth's timestamp: equal, taken.
         assert_eq!(
-            h.take(br#"{"online":false,"timestamp":101}"#),
+            h.take(br#"{"online":false,"timestamp":100}"#),
             Ok(Verdict::Offline)
         );
         assert!(!h.is_online());
+        assert_eq!(
+            h.take(br#"{"online":true,"timestamp":101}"#),
+            Ok(Verdict::Online)
+        );
         assert_eq!(h.last_timestamp(), Some(101));
     }
 
