@@ -720,13 +720,30 @@ fn primary_host_gates_births_and_values_held_meanwhile_follow_as_historical() {
     let dir = TestDir::new("sparkplug-host");
     let broker = Mosquitto::start(dir.path());
     let mut host = Host::start(broker.port);
-    let writer = TestClient::connect(broker.port, "feeder", &[]);
+    let writer = TestClient::connect(broker.port, "feeder", &["aimdb/test-gw/status"]);
+    // MCU node node-7 is online (retained) before the gateway starts.
+    writer.publish("aimdb/node-7/status", QoS::AtLeastOnce, true, "online");
     let admin = free_port();
     let daemon = Daemon::start(dir.path(), admin, &host_config(admin, &broker, 20));
+    // The bridge publishes `online` after subscribing: from then on `plant/feed` reaches `feed`.
+    support::wait_until("the bridge is subscribed", || {
+        writer
+            .texts("aimdb/test-gw/status")
+            .iter()
+            .any(|t| t == "online")
+    });
 
     // No STATE yet: connected, subscribed, not born. Values produced meanwhile are held.
     support::wait_until("the session waits for the primary host", || {
         daemon.logged("births wait for the primary host's STATE online")
+    });
+    // Its retained status reached the session: the session's subscriptions are in place.
+    support::wait_until("the session knows node-7", || {
+        daemon.get_json("/api/sparkplug").is_some_and(|t| {
+            t["metrics"]
+                .as_array()
+                .is_some_and(|ms| ms.iter().any(|m| m["device"] == "node-7"))
+        })
     });
     for n in 1..=5 {
         feed(&writer, n);
