@@ -6,13 +6,23 @@
 //!   bdSeq), NDATA with only the changed metrics by alias, seq continuity across the 255 → 0
 //!   wrap, a rebirth NCMD answered with a new NBIRTH, a malformed NCMD counted (no crash),
 //!   `kill -9` → the broker's NDEATH with the NBIRTH's bdSeq, a restart → bdSeq + 1, SIGTERM →
-//!   the daemon's own NDEATH (one per connection) and exit 0.
+//!   exactly one NDEATH, the daemon's own (not the will), and exit 0.
+//! - `a_stop_with_no_budget_left_sends_exactly_one_ndeath`: ten stops whose drain left no
+//!   shutdown budget: one NDEATH each, the daemon's own (run it beside CPU load to see the old
+//!   double NDEATH: the will after a connection closed with a TCP reset).
+//! - `primary_host_gates_births_and_values_held_meanwhile_follow_as_historical`: with
+//!   `primary_host_id`, no births before the host's STATE online; held node and device values
+//!   follow the births as historical, in order; an older STATE is ignored; offline → NDEATH and
+//!   nothing published; past `store_forward_max_values` the oldest are dropped and counted; back
+//!   online → NBIRTH with the next bdSeq and every value kept, in order, then live data.
+//! - `a_node_whose_will_fires_is_a_dead_device`: an MCU node killed with its will set → DDEATH.
 //! - `devices`: a node's retained `online` and its postcard readings → DBIRTH + DDATA of device
 //!   `<node>`; a DCMD reaches the node's mailbox record (and its node), bad ones are counted;
 //!   its `offline` → DDEATH.
 //! - `a_reload_sends_new_births_on_the_same_connection`: SIGHUP with one more record → a new
 //!   NBIRTH with its metrics, same bdSeq, no NDEATH.
-//! - `config_mistakes_are_reported_at_their_place`: `aimdbd check` on broken `[sparkplug]` configs.
+//! - `config_mistakes_are_reported_at_their_place`: `aimdbd check` on broken `[sparkplug]` configs
+//!   (and `store_forward_max_values` without `primary_host_id` or out of range).
 
 mod support;
 
