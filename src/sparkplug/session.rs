@@ -372,6 +372,8 @@ async fn run(
         edge.disconnected();
         table::publish(Some(edge.aliases()));
         stats().set_connected(false);
+        // Unknown until the next connection's STATE.
+        stats().set_host_online(false);
         let delay = match ended {
             Ended::Lost(down) => {
                 let delay = backoff.next_delay();
