@@ -23,6 +23,8 @@ pub(super) const QUEUE_MAX_BYTES: (i64, i64) = (1, u32::MAX as i64);
 pub(super) const MAX_CONNECTIONS: (i64, i64) = (1, 65_536);
 /// A record's `buffer = { kind = "spmc_ring", capacity = N }`.
 pub(super) const RING_CAPACITY: (i64, i64) = (1, 1 << 20);
+/// `[sparkplug] store_forward_max_values`.
+pub(super) const STORE_FORWARD_MAX_VALUES: (i64, i64) = (1, 1_000_000);
 /// A link's `qos`.
 pub(super) const QOS: (i64, i64) = (0, 2);
 
@@ -38,6 +40,10 @@ const INTEGER_FIELDS: &[(&str, (i64, i64))] = &[
     ("store.queue_max_bytes", QUEUE_MAX_BYTES),
     ("store.batch_size", QUEUE),
     ("admin.max_connections", MAX_CONNECTIONS),
+    (
+        "sparkplug.store_forward_max_values",
+        STORE_FORWARD_MAX_VALUES,
+    ),
     ("record.max_rows", MAX_ROWS),
     ("record.buffer.capacity", RING_CAPACITY),
     ("record.link_to.qos", QOS),
@@ -77,7 +83,9 @@ pub(super) fn duration_unit(place: &str) -> Option<&'static str> {
 mod tests {
     use super::*;
     use crate::config::field_names;
-    use crate::config::raw::{RawAdmin, RawBuffer, RawLink, RawMqtt, RawNode, RawRecord, RawStore};
+    use crate::config::raw::{
+        RawAdmin, RawBuffer, RawLink, RawMqtt, RawNode, RawRecord, RawSparkplug, RawStore,
+    };
 
     /// Every place named in the tables is a field of its table (no entry outlives a rename).
     #[test]
@@ -88,6 +96,7 @@ mod tests {
                 "mqtt" => field_names::<RawMqtt>(),
                 "store" => field_names::<RawStore>(),
                 "admin" => field_names::<RawAdmin>(),
+                "sparkplug" => field_names::<RawSparkplug>(),
                 "record" => field_names::<RawRecord>(),
                 "record.buffer" => field_names::<RawBuffer>(),
                 "record.link_to" | "record.link_from" => field_names::<RawLink>(),

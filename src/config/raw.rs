@@ -80,6 +80,7 @@ pub(super) struct RawSparkplug {
     pub group_id: Spanned<String>,
     pub edge_node_id: Option<Spanned<String>>,
     pub primary_host_id: Option<Spanned<String>>,
+    pub store_forward_max_values: Option<Spanned<i64>>,
 }
 
 /// One `[[record]]`.

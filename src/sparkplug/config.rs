@@ -5,6 +5,9 @@ use std::path::PathBuf;
 
 use crate::config::LinkCodec;
 
+/// `[sparkplug] store_forward_max_values` when not given.
+pub const DEFAULT_STORE_FORWARD_MAX_VALUES: usize = 10_000;
+
 /// `[sparkplug]`: the gateway as a Sparkplug B edge node.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SparkplugConfig {
@@ -12,9 +15,13 @@ pub struct SparkplugConfig {
     pub group_id: String,
     /// This edge node's id (default `[node] id`).
     pub edge_node_id: String,
-    /// The primary host whose `STATE` births would wait for. Accepted and validated, not yet
-    /// acted on (docs/SPARKPLUG.md).
+    /// The primary host application: births wait for its `spBv1.0/STATE/<id>` saying online,
+    /// and values produced while it is offline are kept and sent after its return with
+    /// `is_historical` (docs/SPARKPLUG.md).
     pub primary_host_id: Option<String>,
+    /// With a primary host: at most this many record values are kept while not born (the
+    /// oldest is dropped, counted and logged, past it).
+    pub store_forward_max_values: usize,
     /// `[node] id`: this gateway, never one of its own devices.
     pub node_id: String,
     /// The file `bdSeq` is kept in across restarts (`sparkplug-bdseq` in the state directory).

@@ -18,6 +18,7 @@ use serde_json::Value;
 
 use super::catalog::{command_metric, metrics_of, MetricDef};
 use super::config::{Origin, SparkplugConfig};
+use super::history::{self, History};
 use super::payload::{self, birth_metric, data_metric, now_ms};
 use super::proto::payload::metric::Value as MetricValue;
 use super::proto::payload::Metric;
@@ -113,6 +114,8 @@ pub struct EdgeNode {
     bdseq: u8,
     born: bool,
     table_version: u64,
+    /// Store-and-forward (with a primary host): values produced while not born.
+    history: History,
 }
 
 impl EdgeNode {
@@ -120,7 +123,6 @@ impl EdgeNode {
     pub fn new(cfg: Arc<SparkplugConfig>) -> Self {
         let topics = EdgeTopics::new(&cfg.group_id, &cfg.edge_node_id);
         let mut e = Self {
-            cfg,
             topics,
             node: Vec::new(),
             devices: BTreeMap::new(),
@@ -129,6 +131,8 @@ impl EdgeNode {
             bdseq: 0,
             born: false,
             table_version: 0,
+            history: History::new(held_max(&cfg)),
+            cfg,
         };
         e.assign_aliases();
         e
@@ -162,6 +166,9 @@ impl EdgeNode {
             .iter()
             .flat_map(|(_, s)| s.defs.iter().map(|d| d.name.clone()).zip(s.last.clone()))
             .collect();
+        self.history
+            .clear("a reload assigns new aliases to the metrics");
+        self.history = History::new(held_max(&cfg));
         self.cfg = cfg;
         for d in self.devices.values_mut() {
             d.slots.clear();
@@ -261,7 +268,52 @@ impl EdgeNode {
         for n in online {
             out.extend(self.dbirth(&n));
         }
+        self.forward_held(&mut out);
         out
+    }
+
+    /// The values held while not born, after the births: NDATA/DDATA with `is_historical`
+    /// metrics, in the order produced. A device not born now (it went offline meanwhile) has
+    /// no aliases for the host: its values are dropped, counted and logged.
+    fn forward_held(&mut self, out: &mut Vec<Outgoing>) {
+        if self.history.is_empty() {
+            return;
+        }
+        let ts = now_ms();
+        let mut sent = 0;
+        for (device, metrics, values) in history::batches(self.history.take()) {
+            let topic = match &device {
+                None => self.topics.node(MessageType::NData),
+                Some(d) if self.devices.get(d).is_some_and(|d| d.born) => {
+                    self.topics.device(MessageType::DData, d)
+                }
+                Some(d) => {
+                    stats().held_dropped(values);
+                    tracing::warn!(
+                        device = %d,
+                        dropped = values,
+                        "sparkplug: store-and-forward values of a device that is not born dropped"
+                    );
+                    continue;
+                }
+            };
+            let seq = self.next_seq();
+            sent += values;
+            out.push(Outgoing {
+                topic,
+                payload: payload::encode(metrics, Some(seq), ts),
+            });
+        }
+        stats().historical_sent(sent);
+        tracing::info!(
+            values = sent,
+            "sparkplug: held values sent with is_historical"
+        );
+    }
+
+    /// Values held for store-and-forward now.
+    pub fn held(&self) -> usize {
+        self.history.len()
     }
 
     fn dbirth(&mut self, node: &str) -> Option<Outgoing> {
@@ -299,7 +351,11 @@ impl EdgeNode {
         let ts = now_ms();
         let (_, slot) = self.node.iter_mut().find(|(i, _)| *i == record)?;
         let changed = slot.set(value, ts);
-        if !self.born || changed.is_empty() {
+        if !self.born {
+            self.history.hold(None, changed);
+            return None;
+        }
+        if changed.is_empty() {
             return None;
         }
         let seq = self.next_seq();
@@ -397,10 +453,15 @@ impl EdgeNode {
                 changed = s.set(&value, ts);
             }
         }
-        if !d.born {
+        let device_born = d.born;
+        if !self.born {
+            self.history.hold(Some(node), changed);
+            return Ok(None);
+        }
+        if !device_born {
             return Ok(self.dbirth(node));
         }
-        if changed.is_empty() || !self.born {
+        if changed.is_empty() {
             return Ok(None);
         }
         let seq = self.next_seq();
@@ -491,11 +552,102 @@ impl EdgeNode {
     }
 }
 
+/// How many values store-and-forward holds: none without a primary host.
+fn held_max(cfg: &SparkplugConfig) -> Option<usize> {
+    cfg.primary_host_id
+        .as_ref()
+        .map(|_| cfg.store_forward_max_values)
+}
+
 fn decode(entry: &TypeEntry, codec: LinkCodec, bytes: &[u8]) -> Result<Value, String> {
     match codec {
         LinkCodec::Wire(c) => (entry.decode_json)(c, bytes),
         LinkCodec::Text => std::str::from_utf8(bytes)
             .map(|s| Value::String(s.to_string()))
             .map_err(|e| format!("text payload is not UTF-8: {e}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sparkplug::proto::Payload;
+    use prost::Message as _;
+    use serde_json::json;
+
+    fn node(primary: bool) -> EdgeNode {
+        EdgeNode::new(Arc::new(SparkplugConfig {
+            group_id: "plant".into(),
+            edge_node_id: "gw".into(),
+            primary_host_id: primary.then(|| "scada".to_string()),
+            store_forward_max_values: 100,
+            node_id: "gw".into(),
+            bdseq_path: std::path::PathBuf::from("unused"),
+            records: vec![crate::sparkplug::SparkplugRecord {
+                key: "sim.temp".into(),
+                type_name: "Temperature",
+                metric: "sim.temp".into(),
+                origin: Origin::Node,
+            }],
+        }))
+    }
+
+    fn temp(c: f64, ts: u64) -> Value {
+        json!({"sensor_id": "gw", "celsius": c, "timestamp_ms": ts})
+    }
+
+    #[test]
+    fn values_while_not_born_follow_the_births_as_historical_in_order() {
+        let mut e = node(true);
+        let idx = e.node_records()[0].0;
+        for (i, c) in [1.0, 2.0, 3.0].into_iter().enumerate() {
+            assert_eq!(
+                e.node_value(idx, &temp(c, i as u64)),
+                None,
+                "not born: held"
+            );
+        }
+        assert_eq!(e.held(), 3);
+        let out = e.births(4);
+        assert_eq!(e.held(), 0);
+        assert!(out[0].topic.ends_with("/NBIRTH/gw"));
+        // The three values share one NDATA, after the NBIRTH, with the next seq.
+        assert_eq!(out.len(), 2);
+        assert!(out[1].topic.ends_with("/NDATA/gw"));
+        let p = Payload::decode(out[1].payload.as_slice()).unwrap();
+        assert_eq!(p.seq, Some(1));
+        assert!(p.metrics.iter().all(|m| m.is_historical == Some(true)));
+        let celsius: Vec<_> = p
+            .metrics
+            .iter()
+            .filter(|m| m.alias == Some(REBIRTH_ALIAS + 2))
+            .map(|m| m.value.clone())
+            .collect();
+        assert_eq!(
+            celsius,
+            [1.0, 2.0, 3.0]
+                .map(|c| Some(MetricValue::FloatValue(c)))
+                .to_vec()
+        );
+        // Born: live data is not held, not historical.
+        let live = e.node_value(idx, &temp(4.0, 9)).unwrap();
+        let p = Payload::decode(live.payload.as_slice()).unwrap();
+        assert!(p.metrics.iter().all(|m| m.is_historical.is_none()));
+        // A reload drops what is held (new aliases).
+        e.disconnected();
+        e.node_value(idx, &temp(5.0, 10));
+        assert_eq!(e.held(), 1);
+        let cfg = e.config().clone();
+        e.reconfigure(cfg);
+        assert_eq!(e.held(), 0);
+    }
+
+    #[test]
+    fn without_a_primary_host_nothing_is_held() {
+        let mut e = node(false);
+        let idx = e.node_records()[0].0;
+        e.node_value(idx, &temp(1.0, 1));
+        assert_eq!(e.held(), 0);
+        assert_eq!(e.births(0).len(), 1);
     }
 }

@@ -8,6 +8,8 @@
 //! - [`payload`]: births, data, deaths, NCMD decoding.
 //! - [`topic`]: `spBv1.0/...` topics and Sparkplug ids.
 //! - [`edge`]: the edge node and device state machine (aliases, `seq`, what changed).
+//! - [`host`]: the primary host's `STATE` (births wait for it online).
+//! - [`history`]: store-and-forward, the values kept while the primary host is offline.
 //! - [`bdseq`]: the persisted birth/death sequence number.
 //! - [`session`]: the edge node's own MQTT connection.
 //! - [`stats`]: the counters behind `/metrics`; [`table`]: the alias table for operators.
@@ -16,6 +18,8 @@ pub mod bdseq;
 pub mod catalog;
 pub mod config;
 pub mod edge;
+pub mod history;
+pub mod host;
 pub mod payload;
 pub mod proto;
 pub mod session;

@@ -9,6 +9,19 @@
 //! connection is retried with backoff (`[mqtt] reconnect_min`..`reconnect_max`) and a new
 //! `bdSeq`. A clean close publishes NDEATH and disconnects (the will is then not sent).
 //!
+//! With a primary host (`primary_host_id`) it also subscribes to `spBv1.0/STATE/<host>` and
+//! publishes its births only once that says online on the current connection; a newer `STATE`
+//! saying offline makes it publish NDEATH, disconnect and start over; an older one is ignored.
+//! While not born, the values produced are held ([`super::history`]) and sent after the next
+//! births with `is_historical`.
+//!
+//! Closing (a stop, a new session, the host going offline): NDEATH and DISCONNECT are queued
+//! together, and the session waits until the broker has closed the connection (draining what
+//! the event loop reports meanwhile, so it never blocks on a full channel); the daemon's
+//! shutdown waits for that, at least [`CLOSE_MIN`]. A connection we drop ourselves — between
+//! the two writes, or after them with the PUBACK unread, which makes a TCP reset that discards
+//! the DISCONNECT at the broker — makes the broker send the will after our NDEATH: two deaths.
+//!
 //! Node metrics are read from the running graph (a reader per record, which never slows its
 //! writer); device metrics from the session's own subscription, so each value is known by the
 //! node that sent it. Publishing uses `try_publish` only: the task never waits on the MQTT
@@ -29,6 +42,7 @@ use tokio::task::JoinHandle;
 use super::bdseq::BdSeq;
 use super::config::SparkplugConfig;
 use super::edge::{EdgeNode, Outgoing, REBIRTH_ALIAS};
+use super::host::{state_topic, PrimaryHost, Verdict};
 use super::payload;
 use super::stats::stats;
 use super::table;
@@ -41,9 +55,21 @@ use crate::record_types;
 /// Requests the MQTT client may queue before `try_publish` refuses.
 const CHANNEL: usize = 1024;
 
+/// The least time a close is given to write NDEATH and DISCONNECT, whatever is left of the
+/// daemon's shutdown budget (a drain that used it all must not cut the two apart).
+pub const CLOSE_MIN: Duration = Duration::from_secs(2);
+
+/// The largest MQTT packet the session sends or takes (births of many records, batches of held
+/// values up to [`super::history::MESSAGE_BYTES`]).
+const MAX_PACKET: usize = 1 << 20;
+
+/// How long a close waits for NDEATH and DISCONNECT to be queued and written (within
+/// [`CLOSE_MIN`], so that the caller's wait outlasts it).
+const CLOSE_WRITE: Duration = Duration::from_millis(1500);
+
 /// The running Sparkplug edge node.
 pub struct Sparkplug {
-    identity: (MqttConfig, String, String),
+    identity: (MqttConfig, String, String, Option<String>),
     control: mpsc::Sender<Control>,
     task: JoinHandle<()>,
 }
@@ -59,6 +85,14 @@ enum Net {
     Down(String),
 }
 
+/// Why a connection ended.
+enum Ended {
+    /// Lost (or refused): retry with backoff.
+    Lost(String),
+    /// The primary host went offline: NDEATH and DISCONNECT sent; start over.
+    HostOffline,
+}
+
 impl Sparkplug {
     /// Starts the edge node of `config` (nothing without `[sparkplug]` and `[mqtt]`), reading
     /// node metrics from `graph`.
@@ -69,7 +103,12 @@ impl Sparkplug {
         stats().enable();
         let spb = Arc::new(spb.clone());
         let (control, rx) = mpsc::channel(8);
-        let identity = (mqtt.clone(), spb.group_id.clone(), spb.edge_node_id.clone());
+        let identity = (
+            mqtt.clone(),
+            spb.group_id.clone(),
+            spb.edge_node_id.clone(),
+            spb.primary_host_id.clone(),
+        );
         let task = tokio::spawn(run(mqtt.clone(), spb, graph, rx));
         Some(Self {
             identity,
@@ -79,13 +118,14 @@ impl Sparkplug {
     }
 
     /// Whether this session can take `config` without a new connection (same `[mqtt]`,
-    /// group and edge node id).
+    /// group, edge node id and primary host).
     pub fn serves(&self, config: &Config) -> bool {
         match (&config.sparkplug, &config.mqtt) {
             (Some(s), Some(m)) => {
                 self.identity.0 == *m
                     && self.identity.1 == s.group_id
                     && self.identity.2 == s.edge_node_id
+                    && self.identity.3 == s.primary_host_id
             }
             _ => false,
         }
@@ -118,13 +158,29 @@ impl Sparkplug {
         }
     }
 
-    /// Publishes NDEATH and disconnects, waiting at most `timeout`.
+    /// Publishes NDEATH and disconnects, waiting until both are written (at most `timeout`,
+    /// but never less than [`CLOSE_MIN`]): the task and its event loop end before this
+    /// returns, so a daemon exiting next cannot cut the connection between the two.
     pub async fn close(self, timeout: Duration) {
+        let timeout = timeout.max(CLOSE_MIN);
         let (tx, rx) = oneshot::channel();
-        if self.control.send(Control::Close(tx)).await.is_ok() {
-            let _ = tokio::time::timeout(timeout, rx).await;
+        let mut task = self.task;
+        let closed = async {
+            if self.control.send(Control::Close(tx)).await.is_ok() {
+                let _ = rx.await;
+            }
+            let _ = (&mut task).await;
+        };
+        if tokio::time::timeout(timeout, closed).await.is_err() {
+            tracing::warn!(
+                timeout_ms = u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX),
+                "sparkplug: the close did not finish in time; dropping the connection (the broker sends the will)"
+            );
+            // Aborting the task drops its event loop (the poller is owned by it): nothing runs on
+            // after this returns.
+            task.abort();
+            let _ = task.await;
         }
-        self.task.abort();
     }
 }
 
@@ -168,6 +224,44 @@ fn attach_graph(
     readers
 }
 
+/// A spawned task aborted when this is dropped (the poller dies with the session task, also
+/// when that is aborted).
+struct Poller(Option<JoinHandle<()>>);
+
+impl Poller {
+    /// Waits (at most `timeout`) for the event loop to end, draining what it reports so that
+    /// it never waits on a full channel; `true` if it ended.
+    async fn finish(&mut self, net: &mut mpsc::Receiver<Net>, timeout: Duration) -> bool {
+        let Some(handle) = self.0.as_mut() else {
+            return true;
+        };
+        let drained = async {
+            loop {
+                tokio::select! {
+                    _ = &mut *handle => return,
+                    ev = net.recv() => if ev.is_none() {
+                        let _ = (&mut *handle).await;
+                        return;
+                    },
+                }
+            }
+        };
+        let ended = tokio::time::timeout(timeout, drained).await.is_ok();
+        if ended {
+            self.0 = None;
+        }
+        ended
+    }
+}
+
+impl Drop for Poller {
+    fn drop(&mut self) {
+        if let Some(h) = self.0.take() {
+            h.abort();
+        }
+    }
+}
+
 async fn run(
     mqtt: MqttConfig,
     cfg: Arc<SparkplugConfig>,
@@ -183,18 +277,21 @@ async fn run(
     let mut backoff = Backoff::new(mqtt.reconnect_min, mqtt.reconnect_max, jitter_seed());
     let client_id = format!("{}-sparkplug", mqtt.client_id);
     let mut shown = u64::MAX;
+    let mut host = PrimaryHost::default();
     'connections: loop {
         let bd = bdseq.next().await;
         stats().set_bdseq(bd);
         let topics = edge.topics().clone();
         let options = match crate::mqtt::session::client_options(&mqtt, &client_id).await {
             Ok(mut o) => {
-                o.set_clean_session(true).set_last_will(LastWill::new(
-                    topics.node(MessageType::NDeath),
-                    payload::ndeath(bd),
-                    QoS::AtLeastOnce,
-                    false,
-                ));
+                o.set_clean_session(true)
+                    .set_max_packet_size(MAX_PACKET, MAX_PACKET)
+                    .set_last_will(LastWill::new(
+                        topics.node(MessageType::NDeath),
+                        payload::ndeath(bd),
+                        QoS::AtLeastOnce,
+                        false,
+                    ));
                 o
             }
             Err(e) => {
@@ -205,8 +302,8 @@ async fn run(
         };
         let (client, eventloop) = AsyncClient::new(options, CHANNEL);
         let (net_tx, mut net) = mpsc::channel::<Net>(256);
-        let poller = tokio::spawn(poll(eventloop, net_tx));
-        let down = loop {
+        let mut poller = Poller(Some(tokio::spawn(poll(eventloop, net_tx))));
+        let ended = loop {
             if edge.table_version() != shown {
                 shown = edge.table_version();
                 table::publish(Some(edge.aliases()));
@@ -215,18 +312,28 @@ async fn run(
                 ev = net.recv() => match ev {
                     Some(Net::Connected) => {
                         backoff.reset();
+                        host.reconnected();
                         subscribe(&client, &edge);
-                        publish(&client, edge.births(bd));
-                        stats().set_connected(true);
-                        tracing::info!(bdseq = bd, topic = %topics.node(MessageType::NBirth), "sparkplug: connected, NBIRTH sent");
+                        match &edge.config().primary_host_id {
+                            None => birth(&client, &mut edge, bd),
+                            Some(h) => {
+                                stats().set_host_online(false);
+                                tracing::info!(bdseq = bd, host = %h, "sparkplug: connected; births wait for the primary host's STATE online");
+                            }
+                        }
                     }
                     Some(Net::Message(topic, bytes)) => {
-                        if let Some(out) = on_message(&mut edge, &graph, &topic, &bytes) {
+                        if is_host_state(&edge, &topic) {
+                            if on_host_state(&client, &mut edge, &mut host, bd, &bytes) {
+                                close(&client, &edge, bd, &mut poller, &mut net).await;
+                                break Ended::HostOffline;
+                            }
+                        } else if let Some(out) = on_message(&mut edge, &graph, &topic, &bytes) {
                             publish(&client, out);
                         }
                     }
-                    Some(Net::Down(e)) => break e,
-                    None => break "event loop ended".to_string(),
+                    Some(Net::Down(e)) => break Ended::Lost(e),
+                    None => break Ended::Lost("event loop ended".to_string()),
                 },
                 Some((g, idx, v)) = values.recv() => {
                     if g == generation {
@@ -248,7 +355,7 @@ async fn run(
                         }
                     }
                     Some(Control::Close(done)) => {
-                        close(&client, &edge, bd, poller).await;
+                        close(&client, &edge, bd, &mut poller, &mut net).await;
                         for r in readers.drain(..) { r.abort(); }
                         let _ = done.send(());
                         break 'connections;
@@ -259,35 +366,124 @@ async fn run(
                 },
             }
         };
-        poller.abort();
+        drop(poller);
         edge.disconnected();
         table::publish(Some(edge.aliases()));
         stats().set_connected(false);
-        let delay = backoff.next_delay();
-        tracing::warn!(
-            retry_in_ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX),
-            "sparkplug: connection lost: {down}"
-        );
+        // Unknown until the next connection's STATE.
+        stats().set_host_online(false);
+        let delay = match ended {
+            Ended::Lost(down) => {
+                let delay = backoff.next_delay();
+                tracing::warn!(
+                    retry_in_ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX),
+                    "sparkplug: connection lost: {down}"
+                );
+                delay
+            }
+            Ended::HostOffline => {
+                tracing::info!(
+                    retry_in_ms = u64::try_from(mqtt.reconnect_min.as_millis()).unwrap_or(u64::MAX),
+                    "sparkplug: disconnected for the primary host being offline; connecting again to wait for it"
+                );
+                mqtt.reconnect_min
+            }
+        };
         tokio::time::sleep(delay).await;
     }
     stats().set_connected(false);
     table::publish(None);
 }
 
+/// NBIRTH and the DBIRTHs, then what was held meanwhile.
+fn birth(client: &AsyncClient, edge: &mut EdgeNode, bd: u8) {
+    publish(client, edge.births(bd));
+    stats().set_connected(true);
+    tracing::info!(bdseq = bd, topic = %edge.topics().node(MessageType::NBirth), "sparkplug: connected, NBIRTH sent");
+}
+
+/// Whether `topic` is the configured primary host's `STATE`.
+fn is_host_state(edge: &EdgeNode, topic: &str) -> bool {
+    edge.config()
+        .primary_host_id
+        .as_deref()
+        .is_some_and(|h| topic == state_topic(h))
+}
+
+/// A `STATE` of the primary host: births when it says online (and not born yet); `true` when
+/// it says offline while born (the caller sends NDEATH, disconnects and starts over). Older
+/// and malformed ones are counted, logged and ignored.
+fn on_host_state(
+    client: &AsyncClient,
+    edge: &mut EdgeNode,
+    host: &mut PrimaryHost,
+    bd: u8,
+    bytes: &[u8],
+) -> bool {
+    let last = host.last_timestamp();
+    match host.take(bytes) {
+        Ok(Verdict::Online) => {
+            stats().set_host_online(true);
+            if !edge.is_born() {
+                tracing::info!(held = edge.held(), "sparkplug: the primary host is online");
+                birth(client, edge, bd);
+            }
+            false
+        }
+        Ok(Verdict::Offline) => {
+            stats().set_host_online(false);
+            if edge.is_born() {
+                tracing::warn!("sparkplug: the primary host is offline: NDEATH, disconnecting; values are held until it is back");
+                true
+            } else {
+                tracing::info!("sparkplug: the primary host is offline; waiting for it");
+                false
+            }
+        }
+        Ok(Verdict::Older(ts)) => {
+            stats().host_state_ignored();
+            tracing::info!(
+                timestamp = ts,
+                last = last.unwrap_or_default(),
+                "sparkplug: primary host STATE older than the last one taken: ignored"
+            );
+            false
+        }
+        Err(e) => {
+            stats().host_state_ignored();
+            tracing::warn!("sparkplug: primary host STATE ignored: {e}");
+            false
+        }
+    }
+}
+
 /// Drives rumqttc's event loop, forwarding what the session needs; ends at the first error
 /// (the session makes a new connection with a new `bdSeq`).
+///
+/// After the DISCONNECT is written it goes on reading until the broker closes the connection:
+/// closing it first, with bytes still unread on our side (the NDEATH's PUBACK), makes the
+/// kernel answer with a TCP reset, and a broker that had not read the DISCONNECT yet then
+/// discards it and sends the will — after our own NDEATH (the double NDEATH seen under load).
 async fn poll(mut eventloop: rumqttc::EventLoop, net: mpsc::Sender<Net>) {
+    let mut disconnecting = false;
     loop {
         let ev = match eventloop.poll().await {
             Ok(Event::Incoming(Packet::ConnAck(_))) => Net::Connected,
-            Ok(Event::Incoming(Packet::Publish(p))) => Net::Message(p.topic, p.payload.to_vec()),
+            Ok(Event::Incoming(Packet::Publish(p))) if !disconnecting => {
+                Net::Message(p.topic, p.payload.to_vec())
+            }
             Ok(Event::Outgoing(rumqttc::Outgoing::Disconnect)) => {
-                let _ = net.send(Net::Down("disconnected".into())).await;
-                return;
+                disconnecting = true;
+                continue;
             }
             Ok(_) => continue,
             Err(e) => {
-                let _ = net.send(Net::Down(e.to_string())).await;
+                let why = if disconnecting {
+                    "disconnected".to_string()
+                } else {
+                    e.to_string()
+                };
+                let _ = net.try_send(Net::Down(why));
                 return;
             }
         };
@@ -304,6 +500,9 @@ fn subscribe(client: &AsyncClient, edge: &EdgeNode) {
         (t.device(MessageType::DCmd, "+"), QoS::AtLeastOnce),
     ];
     let cfg = edge.config();
+    if let Some(h) = &cfg.primary_host_id {
+        filters.push((state_topic(h), QoS::AtLeastOnce));
+    }
     if cfg.records.iter().any(|r| !r.device_links().is_empty()) {
         filters.push((aimdb_topic::status_topic("+"), QoS::AtMostOnce));
     }
@@ -340,6 +539,10 @@ fn on_message(
     match edge.topics().command(topic) {
         Some(Command::Node) => {
             return match payload::node_command(bytes, REBIRTH_ALIAS) {
+                Ok(true) if !edge.is_born() => {
+                    tracing::info!("sparkplug: NCMD Node Control/Rebirth while not born (waiting for the primary host): the births follow its STATE online");
+                    None
+                }
                 Ok(true) => {
                     stats().rebirth_request();
                     tracing::info!("sparkplug: NCMD Node Control/Rebirth: sending births");
@@ -407,21 +610,72 @@ fn device_command(
     Ok(())
 }
 
-/// A clean close: NDEATH (the will is not sent after a DISCONNECT), then DISCONNECT, and the
-/// event loop gets to send both.
-async fn close(client: &AsyncClient, edge: &EdgeNode, bd: u8, poller: JoinHandle<()>) {
+/// A clean close (spec 3.0, "Edge Node Session Termination"): NDEATH, then DISCONNECT right
+/// after it (the broker then does not send the will), and the event loop is given the time to
+/// write both before the connection is dropped.
+///
+/// Both are queued with the client's waiting calls (a queue full of data is waited on rather
+/// than the NDEATH lost), while what the event loop reports is drained so that it never waits
+/// on the session. Not born (no NBIRTH on this connection): DISCONNECT only, the host has no
+/// birth to pair a death with. If the NDEATH cannot be queued, no DISCONNECT is sent: the
+/// dropped connection makes the broker send the will, so the host still sees one death.
+async fn close(
+    client: &AsyncClient,
+    edge: &EdgeNode,
+    bd: u8,
+    poller: &mut Poller,
+    net: &mut mpsc::Receiver<Net>,
+) {
+    let deadline = tokio::time::Instant::now() + CLOSE_WRITE;
     if edge.is_born() {
         let topic = edge.topics().node(MessageType::NDeath);
-        if client
-            .try_publish(topic, QoS::AtLeastOnce, false, payload::ndeath(bd))
-            .is_ok()
-        {
-            stats().node_death();
-            tracing::info!(bdseq = bd, "sparkplug: NDEATH published, disconnecting");
+        let queued = tokio::time::timeout_at(
+            deadline,
+            drain_while(
+                net,
+                client.publish(topic, QoS::AtLeastOnce, false, payload::ndeath(bd)),
+            ),
+        )
+        .await;
+        if !matches!(queued, Ok(Ok(()))) {
+            tracing::warn!(
+                bdseq = bd,
+                "sparkplug: NDEATH could not be queued; dropping the connection so that the broker sends the will"
+            );
+            return;
+        }
+        stats().node_death();
+    }
+    let queued = tokio::time::timeout_at(deadline, drain_while(net, client.disconnect())).await;
+    if !matches!(queued, Ok(Ok(()))) {
+        tracing::warn!("sparkplug: DISCONNECT could not be queued; the broker sends the will");
+        return;
+    }
+    let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+    if poller.finish(net, left).await {
+        if edge.is_born() {
+            tracing::info!(bdseq = bd, "sparkplug: NDEATH published, disconnected");
+        }
+    } else {
+        tracing::warn!(
+            bdseq = bd,
+            "sparkplug: NDEATH and DISCONNECT not written in time; the connection is dropped"
+        );
+    }
+}
+
+/// Awaits `fut` while discarding what the event loop reports (so that it never waits on a full
+/// channel while `fut` waits on it).
+async fn drain_while<F: std::future::Future>(net: &mut mpsc::Receiver<Net>, fut: F) -> F::Output {
+    tokio::pin!(fut);
+    loop {
+        tokio::select! {
+            out = &mut fut => return out,
+            ev = net.recv() => if ev.is_none() {
+                return fut.await;
+            },
         }
     }
-    let _ = client.try_disconnect();
-    let _ = tokio::time::timeout(Duration::from_secs(2), poller).await;
 }
 
 /// A seed for reconnect jitter that differs between daemons and between restarts.

@@ -16,8 +16,13 @@ pub struct SparkplugStats {
     commands_rejected: AtomicU64,
     device_payloads_rejected: AtomicU64,
     publish_dropped: AtomicU64,
+    host_states_ignored: AtomicU64,
+    held: AtomicU64,
+    held_dropped: AtomicU64,
+    historical_sent: AtomicU64,
     bdseq: AtomicU64,
     connected: AtomicBool,
+    host_online: AtomicBool,
 }
 
 static STATS: SparkplugStats = SparkplugStats {
@@ -30,8 +35,13 @@ static STATS: SparkplugStats = SparkplugStats {
     commands_rejected: AtomicU64::new(0),
     device_payloads_rejected: AtomicU64::new(0),
     publish_dropped: AtomicU64::new(0),
+    host_states_ignored: AtomicU64::new(0),
+    held: AtomicU64::new(0),
+    held_dropped: AtomicU64::new(0),
+    historical_sent: AtomicU64::new(0),
     bdseq: AtomicU64::new(0),
     connected: AtomicBool::new(false),
+    host_online: AtomicBool::new(false),
 };
 
 /// The counters.
@@ -67,6 +77,24 @@ impl SparkplugStats {
     pub(super) fn publish_dropped(&self) {
         self.publish_dropped.fetch_add(1, Relaxed);
     }
+    pub(super) fn host_state_ignored(&self) {
+        self.host_states_ignored.fetch_add(1, Relaxed);
+    }
+    pub(super) fn set_held(&self, n: usize) {
+        self.held
+            .store(u64::try_from(n).unwrap_or(u64::MAX), Relaxed);
+    }
+    pub(super) fn held_dropped(&self, n: usize) {
+        self.held_dropped
+            .fetch_add(u64::try_from(n).unwrap_or(u64::MAX), Relaxed);
+    }
+    pub(super) fn historical_sent(&self, n: usize) {
+        self.historical_sent
+            .fetch_add(u64::try_from(n).unwrap_or(u64::MAX), Relaxed);
+    }
+    pub(super) fn set_host_online(&self, up: bool) {
+        self.host_online.store(up, Relaxed);
+    }
     pub(super) fn set_bdseq(&self, n: u8) {
         self.bdseq.store(u64::from(n), Relaxed);
     }
@@ -84,7 +112,7 @@ pub fn render(out: &mut String) {
     if !s.enabled.load(Relaxed) {
         return;
     }
-    let families: [Family<'_>; 6] = [
+    let families: [Family<'_>; 9] = [
         (
             "aimdbd_sparkplug_births_total",
             "counter",
@@ -121,6 +149,24 @@ pub fn render(out: &mut String) {
             "Sparkplug messages dropped because the MQTT client's queue was full (a host sees a seq gap and asks for a rebirth).",
             &[("", &s.publish_dropped)],
         ),
+        (
+            "aimdbd_sparkplug_host_states_ignored_total",
+            "counter",
+            "Primary host STATE messages ignored (older timestamp than one already taken, or not the spec's JSON); each is logged.",
+            &[("", &s.host_states_ignored)],
+        ),
+        (
+            "aimdbd_sparkplug_held_dropped_total",
+            "counter",
+            "Values kept for store-and-forward and then dropped (the oldest, past [sparkplug] store_forward_max_values; or a reload or a device no longer born); each drop is logged.",
+            &[("", &s.held_dropped)],
+        ),
+        (
+            "aimdbd_sparkplug_historical_sent_total",
+            "counter",
+            "Values kept while the primary host was offline and sent after its return with is_historical = true.",
+            &[("", &s.historical_sent)],
+        ),
     ];
     for (name, kind, help, series) in families {
         let _ = writeln!(out, "# HELP {name} {help}");
@@ -140,6 +186,22 @@ pub fn render(out: &mut String) {
     );
     let _ = writeln!(out, "# TYPE aimdbd_sparkplug_bdseq gauge");
     let _ = writeln!(out, "aimdbd_sparkplug_bdseq {}", s.bdseq.load(Relaxed));
+    let _ = writeln!(
+        out,
+        "# HELP aimdbd_sparkplug_held_values Values kept for store-and-forward now (while not born with a primary host)."
+    );
+    let _ = writeln!(out, "# TYPE aimdbd_sparkplug_held_values gauge");
+    let _ = writeln!(out, "aimdbd_sparkplug_held_values {}", s.held.load(Relaxed));
+    let _ = writeln!(
+        out,
+        "# HELP aimdbd_sparkplug_host_online Whether the primary host's last STATE said online (1) or not (0); 0 without [sparkplug] primary_host_id."
+    );
+    let _ = writeln!(out, "# TYPE aimdbd_sparkplug_host_online gauge");
+    let _ = writeln!(
+        out,
+        "aimdbd_sparkplug_host_online {}",
+        u8::from(s.host_online.load(Relaxed))
+    );
     let _ = writeln!(
         out,
         "# HELP aimdbd_sparkplug_connected Whether the Sparkplug session is connected and born (1) or not (0)."

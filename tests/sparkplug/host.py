@@ -3,7 +3,9 @@ implementation): subscribes to spBv1.0/#, decodes every message with pysparkplug
 aliases and datatypes of the birth before it) and prints one JSON line per message on stdout.
 Reads commands as JSON lines on stdin: {"rebirth": true} publishes an NCMD
 Node Control/Rebirth; {"raw_ncmd": "<hex>"} publishes raw bytes as an NCMD;
-{"dcmd": {"device": D, "name": M, "value": S}} publishes a DCMD with String metric M = S.
+{"dcmd": {"device": D, "name": M, "value": S}} publishes a DCMD with String metric M = S;
+{"state": {"host": H, "online": B, "timestamp": T}} publishes the primary host's STATE
+(spBv1.0/STATE/H, retained, QoS 1, the spec's JSON), as a primary host application does.
 
 Usage: host.py PORT GROUP EDGE_NODE
 """
@@ -25,6 +27,7 @@ def metric_json(m):
         "datatype": m.datatype.name,
         "value": value,
         "is_null": bool(m.is_null),
+        "is_historical": bool(m.is_historical),
     }
 
 
@@ -47,6 +50,10 @@ def main():
         }
         if isinstance(p, spb.NDeath):
             out["bdseq"] = p.bd_seq_metric.value
+            # The will's timestamp is from CONNECT time, a clean NDEATH's from the close.
+            # pysparkplug 0.6.1 drops the payload timestamp of an NDEATH (an inverted HasField):
+            # the bdSeq metric's own timestamp is the same time.
+            out["timestamp"] = p.bd_seq_metric.timestamp
         else:
             out["seq"] = getattr(p, "seq", None)
             out["timestamp"] = p.timestamp
@@ -89,6 +96,12 @@ def main():
             )
             payload = spb.DCmd(timestamp=spb.get_current_timestamp(), metrics=(metric,))
             client.publish(spb.Message(topic=topic, payload=payload, qos=spb.QoS.AT_MOST_ONCE, retain=False), include_dtypes=True)
+        if "state" in cmd:
+            st = cmd["state"]
+            topic = spb.Topic(message_type=spb.MessageType.STATE, sparkplug_host_id=st["host"])
+            body = json.dumps({"online": st["online"], "timestamp": st["timestamp"]})
+            client._client.publish(str(topic), body.encode(), qos=1, retain=True).wait_for_publish()
+            emit({"type": "state_sent", "timestamp": st["timestamp"]})
         if "raw_ncmd" in cmd:
             client._client.publish(str(ncmd_topic), bytes.fromhex(cmd["raw_ncmd"]), qos=0)
     client.disconnect()

@@ -10,10 +10,12 @@ use std::ops::Range;
 use aimdb_core::BufferCfg;
 use toml::Spanned;
 
+use super::super::ranges;
 use super::super::raw::{RawRecord, RawSparkplug};
 use super::super::{Problem, RecordConfig};
 use crate::record_types;
 use crate::sparkplug::catalog::{command_metric, metrics_of};
+use crate::sparkplug::config::DEFAULT_STORE_FORWARD_MAX_VALUES;
 use crate::sparkplug::payload::{BDSEQ, REBIRTH};
 use crate::sparkplug::topic::valid_id;
 use crate::sparkplug::{DeviceLink, Origin, SparkplugConfig, SparkplugRecord};
@@ -36,7 +38,7 @@ pub(super) struct Inputs<'a> {
 pub(super) fn section(
     inp: &Inputs<'_>,
     problems: &mut Vec<Problem>,
-    warnings: &mut Vec<Problem>,
+    _warnings: &mut Vec<Problem>,
 ) -> Option<SparkplugConfig> {
     let flags: Vec<_> = inp
         .raw_records
@@ -79,14 +81,8 @@ pub(super) fn section(
     };
     if let Some(p) = &s.primary_host_id {
         id(p, "primary_host_id", problems);
-        warnings.push(
-            Problem::at(
-                p.span(),
-                "[sparkplug] primary_host_id is accepted but not acted on yet: births do not wait for the host's STATE and nothing is stored and forwarded",
-            )
-            .with_hint("see docs/SPARKPLUG.md, \"What is not implemented\""),
-        );
     }
+    let store_forward_max_values = store_forward_max_values(s, problems);
     let mut records = Vec::new();
     // Metric name → the record that gave it, for the node and for the devices.
     let mut node_names: HashMap<String, String> = [BDSEQ, REBIRTH]
@@ -163,9 +159,44 @@ pub(super) fn section(
         edge_node_id,
         node_id: inp.node_id.to_string(),
         primary_host_id: s.primary_host_id.as_ref().map(|p| p.get_ref().clone()),
+        store_forward_max_values,
         bdseq_path: super::sections::state_path(inp.file, BDSEQ_FILE),
         records,
     })
+}
+
+/// `store_forward_max_values`: a whole number in range, and only beside `primary_host_id` (the
+/// values are kept while that host is offline).
+fn store_forward_max_values(s: &RawSparkplug, problems: &mut Vec<Problem>) -> usize {
+    let Some(v) = &s.store_forward_max_values else {
+        return DEFAULT_STORE_FORWARD_MAX_VALUES;
+    };
+    let (min, max) = ranges::STORE_FORWARD_MAX_VALUES;
+    if s.primary_host_id.is_none() {
+        problems.push(
+            Problem::at(
+                v.span(),
+                "[sparkplug] store_forward_max_values needs primary_host_id: values are kept while the primary host is offline",
+            )
+            .with_hint("add `primary_host_id = \"HOST\"` (the host's id in spBv1.0/STATE/HOST), or remove the field"),
+        );
+        return DEFAULT_STORE_FORWARD_MAX_VALUES;
+    }
+    match usize::try_from(*v.get_ref()) {
+        Ok(n) if (min..=max).contains(v.get_ref()) => n,
+        _ => {
+            problems.push(
+                Problem::at(
+                    v.span(),
+                    format!("[sparkplug] store_forward_max_values must be between {min} and {max}"),
+                )
+                .with_hint(format!(
+                    "the number of record values kept while the primary host is offline (default {DEFAULT_STORE_FORWARD_MAX_VALUES})"
+                )),
+            );
+            DEFAULT_STORE_FORWARD_MAX_VALUES
+        }
+    }
 }
 
 fn id(v: &Spanned<String>, field: &str, problems: &mut Vec<Problem>) {

@@ -1,0 +1,205 @@
+//! Store-and-forward: with a primary host, the values produced while the edge node is not born
+//! (the host offline, or the connection lost) are kept here, bounded, and sent after the next
+//! births as NDATA/DDATA whose metrics carry `is_historical = true` and their own timestamps,
+//! in the order they were produced.
+//!
+//! Each entry is one record value as the metrics that changed with it (by alias: the aliases
+//! are kept across births, and a reload — which assigns new ones — drops what is held). The
+//! queue holds at most `[sparkplug] store_forward_max_values` entries; past that the oldest is
+//! dropped, counted (`aimdbd_sparkplug_held_dropped_total`) and logged (the first drop of an
+//! outage, then the total when the rest is sent). Memory, not the SQLite store: see
+//! docs/SPARKPLUG.md, "Store and forward".
+
+use std::collections::VecDeque;
+
+use super::proto::payload::Metric;
+use super::stats::stats;
+
+/// The encoded size a message of held values grows to before the next one starts (well under
+/// the session's packet limit).
+pub const MESSAGE_BYTES: usize = 32 * 1024;
+
+/// One held record value.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Held {
+    /// Its device (`None`: a node metric).
+    pub device: Option<String>,
+    /// The metrics that changed with it, `is_historical` set.
+    pub metrics: Vec<Metric>,
+}
+
+/// The bounded queue of held values.
+#[derive(Debug, Default)]
+pub struct History {
+    queue: VecDeque<Held>,
+    /// `None`: no primary host, nothing is held.
+    max: Option<usize>,
+    /// Dropped since the queue was last emptied (for the log).
+    dropped: usize,
+}
+
+impl History {
+    /// A queue of at most `max` values; `None` holds nothing.
+    pub fn new(max: Option<usize>) -> Self {
+        Self {
+            max,
+            ..Self::default()
+        }
+    }
+
+    /// Whether values are held at all (a primary host is configured).
+    pub fn enabled(&self) -> bool {
+        self.max.is_some()
+    }
+
+    /// Values held now.
+    pub fn len(&self) -> usize {
+        self.queue.len()
+    }
+
+    /// Whether nothing is held.
+    pub fn is_empty(&self) -> bool {
+        self.queue.is_empty()
+    }
+
+    /// Keeps one record value (its changed metrics, marked historical); past the bound the
+    /// oldest is dropped, counted and (the first time since the queue was emptied) logged.
+    pub fn hold(&mut self, device: Option<&str>, mut metrics: Vec<Metric>) {
+        let Some(max) = self.max else {
+            return;
+        };
+        if metrics.is_empty() {
+            return;
+        }
+        for m in &mut metrics {
+            m.is_historical = Some(true);
+        }
+        while self.queue.len() >= max {
+            self.queue.pop_front();
+            self.dropped += 1;
+            stats().held_dropped(1);
+            if self.dropped == 1 {
+                tracing::warn!(
+                    max,
+                    "sparkplug: store-and-forward is full ([sparkplug] store_forward_max_values): dropping the oldest values"
+                );
+            }
+        }
+        self.queue.push_back(Held {
+            device: device.map(str::to_string),
+            metrics,
+        });
+        stats().set_held(self.queue.len());
+    }
+
+    /// Everything held, oldest first; the queue is empty after. Logs how many were dropped
+    /// since it was last emptied.
+    pub fn take(&mut self) -> Vec<Held> {
+        if self.dropped > 0 {
+            tracing::warn!(
+                dropped = self.dropped,
+                sent = self.queue.len(),
+                "sparkplug: store-and-forward: values were dropped while the primary host was offline (the oldest, past store_forward_max_values)"
+            );
+            self.dropped = 0;
+        }
+        stats().set_held(0);
+        self.queue.drain(..).collect()
+    }
+
+    /// Drops everything held (a reload assigns new aliases), counted and logged with `why`.
+    pub fn clear(&mut self, why: &str) {
+        let n = self.queue.len();
+        if n > 0 {
+            stats().held_dropped(n);
+            tracing::warn!(
+                dropped = n,
+                "sparkplug: store-and-forward values dropped: {why}"
+            );
+        }
+        self.queue.clear();
+        self.dropped = 0;
+        stats().set_held(0);
+    }
+}
+
+/// Groups `held` (oldest first) into messages: consecutive values of the same device (or the
+/// node) share one message until it reaches [`MESSAGE_BYTES`]; the order is kept.
+pub fn batches(held: Vec<Held>) -> Vec<(Option<String>, Vec<Metric>, usize)> {
+    use prost::Message as _;
+    let mut out: Vec<(Option<String>, Vec<Metric>, usize)> = Vec::new();
+    let mut size = 0;
+    for h in held {
+        let bytes: usize = h.metrics.iter().map(Metric::encoded_len).sum();
+        match out.last_mut() {
+            Some((device, metrics, values))
+                if *device == h.device && size + bytes <= MESSAGE_BYTES =>
+            {
+                metrics.extend(h.metrics);
+                *values += 1;
+                size += bytes;
+            }
+            _ => {
+                out.push((h.device, h.metrics, 1));
+                size = bytes;
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sparkplug::payload::data_metric;
+    use crate::sparkplug::proto::payload::metric::Value;
+
+    fn m(n: u32) -> Vec<Metric> {
+        vec![data_metric(3, Some(Value::IntValue(n)), u64::from(n))]
+    }
+
+    #[test]
+    fn bounded_oldest_dropped_order_kept_batched_by_device() {
+        let mut h = History::new(Some(3));
+        for n in 0..5 {
+            h.hold(None, m(n));
+        }
+        assert_eq!(h.len(), 3);
+        h.hold(Some("node-7"), m(5));
+        let held = h.take();
+        assert!(h.is_empty());
+        let values: Vec<_> = held.iter().map(|x| x.metrics[0].value.clone()).collect();
+        assert_eq!(
+            values,
+            [3, 4, 5].map(|n| Some(Value::IntValue(n))).to_vec(),
+            "the oldest went first"
+        );
+        assert!(held
+            .iter()
+            .all(|x| x.metrics[0].is_historical == Some(true)));
+        // The two node values share a message; node-7's is the next one.
+        let b = batches(held);
+        assert_eq!(b.len(), 2);
+        assert_eq!((b[0].0.as_deref(), b[0].1.len(), b[0].2), (None, 2, 2));
+        assert_eq!((b[1].0.as_deref(), b[1].2), (Some("node-7"), 1));
+    }
+
+    #[test]
+    fn disabled_holds_nothing_and_messages_are_bounded() {
+        let mut off = History::new(None);
+        off.hold(None, m(1));
+        assert!(off.is_empty() && !off.enabled());
+        let mut h = History::new(Some(100_000));
+        for n in 0..10_000 {
+            h.hold(None, m(n));
+        }
+        let b = batches(h.take());
+        assert!(b.len() > 1);
+        assert_eq!(b.iter().map(|x| x.2).sum::<usize>(), 10_000);
+        use prost::Message as _;
+        for (_, metrics, _) in &b {
+            let size: usize = metrics.iter().map(Metric::encoded_len).sum();
+            assert!(size <= MESSAGE_BYTES);
+        }
+    }
+}
