@@ -23,13 +23,15 @@
 //!   session the broker redelivers it (messages that were waiting for room are dropped here,
 //!   since they come again). At shutdown ([`Router::close`]) waiting messages are left to the
 //!   broker and values already routed are still acknowledged as they are accepted.
-//! - **Graphs come and go, the router stays** (a reload keeps the session): a graph's links are
-//!   bound with [`Router::attach`] when it starts and let go with [`Router::detach`] when it
-//!   drains. In between — and before the first graph — messages wait here, unacknowledged, in
-//!   the order received (QoS 0 ones too, up to [`SWAP_QOS0`]; more are dropped and counted as
-//!   `reason="reloading"`), and are routed into the next graph. Values an earlier graph took
-//!   are acknowledged as that graph's readers accept them, still in order; one task per bound
-//!   graph ([`Router::settle_while_owed`]) wakes on its progress.
+//! - **Parts come and go, the router stays** (a reload keeps the session and rebuilds only the
+//!   parts of the graph that changed): each part's links are bound with [`Router::attach`] when
+//!   it starts and let go with [`Router::detach`] when it drains; bindings of unchanged parts
+//!   stay. From [`Router::begin_swap`] (or a detach) to [`Router::end_swap`] — and before the
+//!   first start has bound every part — messages wait here, unacknowledged, in the order
+//!   received (QoS 0 ones too, up to [`SWAP_QOS0`]; more are dropped and counted as
+//!   `reason="reloading"`), and are then routed into the bound parts. Values a drained part
+//!   took are acknowledged as its readers accept them, still in order; one task per part
+//!   ([`Router::settle_while_owed`]) wakes on its progress.
 
 use std::collections::VecDeque;
 use std::sync::atomic::Ordering;
