@@ -993,3 +993,61 @@ fn a_stop_with_no_budget_left_sends_exactly_one_ndeath() {
         );
     }
 }
+
+/// Store-and-forward survives a crash: values held while the primary host is away are on disk
+/// (`sparkplug-held.db` in the state directory), so after `kill -9` and a restart the next
+/// session still has them and sends them — with the ones held since — historical, in order,
+/// once the host is back.
+#[test]
+fn held_values_survive_kill_9_of_the_daemon() {
+    let dir = TestDir::new("sparkplug-held-disk");
+    let broker = Mosquitto::start(dir.path());
+    let mut host = Host::start(broker.port);
+    let writer = TestClient::connect(broker.port, "feeder", &[]);
+    let admin = free_port();
+    let cfg = host_config(admin, &broker, 100);
+    let started = |d: &Daemon| {
+        support::wait_until("the bridge is connected", || {
+            d.metric("aimdbd_mqtt_connected") == Some(1.0)
+        });
+        support::wait_until("the session waits for the primary host", || {
+            scrape(d).contains("aimdbd_sparkplug_bdseq")
+        });
+    };
+    let mut daemon = Daemon::start(dir.path(), admin, &cfg);
+    started(&daemon);
+    for n in 1..=5 {
+        feed(&writer, n);
+    }
+    support::wait_until("five values are held", || {
+        scrape(&daemon).contains("aimdbd_sparkplug_held_values 5")
+    });
+    // The writer thread commits at once; give it a moment before the crash.
+    std::thread::sleep(Duration::from_millis(500));
+    daemon.signal("-KILL");
+    let _ = daemon.wait_exit();
+
+    let daemon = Daemon::start(dir.path(), admin, &cfg);
+    started(&daemon);
+    support::wait_until("the five are back from the disk", || {
+        scrape(&daemon).contains("aimdbd_sparkplug_held_values 5")
+    });
+    for n in 6..=7 {
+        feed(&writer, n);
+    }
+    support::wait_until("seven values are held", || {
+        scrape(&daemon).contains("aimdbd_sparkplug_held_values 7")
+    });
+    let before = host.all().len();
+    state(&mut host, true, 1_000);
+    let (birth_at, _) = host.wait_from(before, "NBIRTH", |m| m["type"] == "NBIRTH");
+    support::wait_until("the seven held values are sent", || {
+        celsius_of(&host.all()[birth_at..]).len() >= 7
+    });
+    assert_eq!(
+        celsius_of(&host.all()[birth_at..]),
+        (1..=7).map(|n| (n, true)).collect::<Vec<_>>(),
+        "every held value, historical, in order, across the crash"
+    );
+    assert!(daemon.logged("store-and-forward values kept from before the restart"));
+}

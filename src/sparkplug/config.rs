@@ -26,6 +26,8 @@ pub struct SparkplugConfig {
     pub node_id: String,
     /// The file `bdSeq` is kept in across restarts (`sparkplug-bdseq` in the state directory).
     pub bdseq_path: PathBuf,
+    /// The store-and-forward file (`sparkplug-held.db` in the state directory).
+    pub held_path: PathBuf,
     /// The records with `sparkplug = true` (or a table), in file order.
     pub records: Vec<SparkplugRecord>,
 }

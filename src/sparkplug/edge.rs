@@ -83,6 +83,26 @@ impl Slot {
         changed
     }
 
+    /// `metrics` (of this slot, by alias) by name instead, for the disk copy of held values.
+    fn named(&self, metrics: &[Metric]) -> Vec<Metric> {
+        metrics
+            .iter()
+            .filter_map(|m| {
+                let i = self.aliases.iter().position(|a| Some(*a) == m.alias)?;
+                let mut m = m.clone();
+                m.name = Some(self.defs[i].name.clone());
+                m.alias = None;
+                Some(m)
+            })
+            .collect()
+    }
+
+    /// The alias of metric `name` of this slot.
+    fn alias_of(&self, name: &str) -> Option<u64> {
+        let i = self.defs.iter().position(|d| d.name == name)?;
+        Some(self.aliases[i])
+    }
+
     fn birth(&self, ts: u64, out: &mut Vec<Metric>) {
         for (i, def) in self.defs.iter().enumerate() {
             out.push(birth_metric(def, self.aliases[i], self.last[i].clone(), ts));
@@ -167,8 +187,7 @@ impl EdgeNode {
             .flat_map(|(_, s)| s.defs.iter().map(|d| d.name.clone()).zip(s.last.clone()))
             .collect();
         self.history
-            .clear("a reload assigns new aliases to the metrics");
-        self.history = History::new(held_max(&cfg));
+            .reset(held_max(&cfg), "a reload assigns new aliases to the metrics");
         self.cfg = cfg;
         for d in self.devices.values_mut() {
             d.slots.clear();
@@ -281,7 +300,9 @@ impl EdgeNode {
         }
         let ts = now_ms();
         let mut sent = 0;
-        for (device, metrics, values) in history::batches(self.history.take()) {
+        let held = self.history.take();
+        let held = self.resolve_names(held);
+        for (device, metrics, values) in history::batches(held) {
             let topic = match &device {
                 None => self.topics.node(MessageType::NData),
                 Some(d) if self.devices.get(d).is_some_and(|d| d.born) => {
@@ -309,6 +330,65 @@ impl EdgeNode {
             values = sent,
             "sparkplug: held values sent with is_historical"
         );
+    }
+
+    /// Gives the held values loaded by name (from the disk copy) their aliases; a metric this
+    /// node or device no longer has is dropped, and a value left with none is dropped, counted
+    /// and logged.
+    fn resolve_names(&self, held: Vec<history::Held>) -> Vec<history::Held> {
+        let mut dropped = 0;
+        let out: Vec<history::Held> = held
+            .into_iter()
+            .filter_map(|mut h| {
+                if h.metrics.iter().all(|m| m.alias.is_some()) {
+                    return Some(h);
+                }
+                let slots: Vec<&Slot> = match &h.device {
+                    None => self.node.iter().map(|(_, s)| s).collect(),
+                    Some(d) => self
+                        .devices
+                        .get(d)
+                        .map(|d| d.slots.iter().map(|(_, s)| s).collect())
+                        .unwrap_or_default(),
+                };
+                h.metrics.retain_mut(|m| {
+                    if m.alias.is_some() {
+                        return true;
+                    }
+                    let alias = m
+                        .name
+                        .as_deref()
+                        .and_then(|n| slots.iter().find_map(|s| s.alias_of(n)));
+                    m.alias = alias;
+                    m.name = None;
+                    alias.is_some()
+                });
+                if h.metrics.is_empty() {
+                    dropped += 1;
+                    None
+                } else {
+                    Some(h)
+                }
+            })
+            .collect();
+        if dropped > 0 {
+            stats().held_dropped(dropped);
+            tracing::warn!(
+                dropped,
+                "sparkplug: store-and-forward values from before the restart name metrics this edge node no longer has; dropped"
+            );
+        }
+        out
+    }
+
+    /// Keeps a disk copy of the held values from now on (see [`History::attach_disk`]).
+    pub fn attach_disk(&mut self, disk: super::held_disk::HeldDisk, loaded: Vec<super::held_disk::Loaded>) {
+        self.history.attach_disk(disk, loaded);
+    }
+
+    /// Takes the disk copy out, to close it.
+    pub fn take_disk(&mut self) -> Option<super::held_disk::HeldDisk> {
+        self.history.take_disk()
     }
 
     /// Values held for store-and-forward now.
@@ -352,7 +432,8 @@ impl EdgeNode {
         let (_, slot) = self.node.iter_mut().find(|(i, _)| *i == record)?;
         let changed = slot.set(value, ts);
         if !self.born {
-            self.history.hold(None, changed);
+            let named = slot.named(&changed);
+            self.history.hold(None, changed, &named);
             return None;
         }
         if changed.is_empty() {
@@ -448,14 +529,16 @@ impl EdgeNode {
         };
         d.online = true;
         let mut changed = Vec::new();
+        let mut named = Vec::new();
         for (i, s) in &mut d.slots {
             if *i == record {
                 changed = s.set(&value, ts);
+                named = s.named(&changed);
             }
         }
         let device_born = d.born;
         if !self.born {
-            self.history.hold(Some(node), changed);
+            self.history.hold(Some(node), changed, &named);
             return Ok(None);
         }
         if !device_born {
@@ -583,6 +666,7 @@ mod tests {
             store_forward_max_values: 100,
             node_id: "gw".into(),
             bdseq_path: std::path::PathBuf::from("unused"),
+            held_path: std::path::PathBuf::from("unused"),
             records: vec![crate::sparkplug::SparkplugRecord {
                 key: "sim.temp".into(),
                 type_name: "Temperature",

@@ -7,11 +7,14 @@
 //! are kept across births, and a reload — which assigns new ones — drops what is held). The
 //! queue holds at most `[sparkplug] store_forward_max_values` entries; past that the oldest is
 //! dropped, counted (`aimdbd_sparkplug_held_dropped_total`) and logged (the first drop of an
-//! outage, then the total when the rest is sent). Memory, not the SQLite store: see
-//! docs/SPARKPLUG.md, "Store and forward".
+//! outage, then the total when the rest is sent). The queue in memory is what is sent; a copy
+//! on disk ([`super::held_disk`], by metric name) makes it survive a restart: values loaded
+//! from it come first, by name, and get their aliases when they are sent
+//! ([`Held::metrics`] without an alias). See docs/SPARKPLUG.md, "Store and forward".
 
 use std::collections::VecDeque;
 
+use super::held_disk::{HeldDisk, Loaded};
 use super::proto::payload::Metric;
 use super::stats::stats;
 
@@ -24,7 +27,8 @@ pub const MESSAGE_BYTES: usize = 32 * 1024;
 pub struct Held {
     /// Its device (`None`: a node metric).
     pub device: Option<String>,
-    /// The metrics that changed with it, `is_historical` set.
+    /// The metrics that changed with it, `is_historical` set: by alias, or — loaded from the
+    /// disk copy — by name (alias `None`), resolved when sent.
     pub metrics: Vec<Metric>,
 }
 
@@ -36,6 +40,8 @@ pub struct History {
     max: Option<usize>,
     /// Dropped since the queue was last emptied (for the log).
     dropped: usize,
+    /// The copy on disk, if open.
+    disk: Option<HeldDisk>,
 }
 
 impl History {
@@ -45,6 +51,46 @@ impl History {
             max,
             ..Self::default()
         }
+    }
+
+    /// Keeps a copy on `disk` from now on; `loaded` (what it held, oldest first, by name) goes
+    /// in front of anything held so far, within the bound.
+    pub fn attach_disk(&mut self, disk: HeldDisk, loaded: Vec<Loaded>) {
+        let Some(max) = self.max else {
+            drop(disk);
+            return;
+        };
+        let mut front: VecDeque<Held> = loaded
+            .into_iter()
+            .map(|(device, mut metrics)| {
+                for m in &mut metrics {
+                    m.alias = None;
+                    m.is_historical = Some(true);
+                }
+                Held { device, metrics }
+            })
+            .collect();
+        let n = front.len();
+        front.append(&mut self.queue);
+        while front.len() > max {
+            front.pop_front();
+            self.dropped += 1;
+            stats().held_dropped(1);
+        }
+        self.queue = front;
+        self.disk = Some(disk);
+        stats().set_held(self.queue.len());
+        if n > 0 {
+            tracing::info!(
+                values = n,
+                "sparkplug: store-and-forward values kept from before the restart"
+            );
+        }
+    }
+
+    /// Takes the disk copy out (to close it when the session ends).
+    pub fn take_disk(&mut self) -> Option<HeldDisk> {
+        self.disk.take()
     }
 
     /// Whether values are held at all (a primary host is configured).
@@ -62,9 +108,10 @@ impl History {
         self.queue.is_empty()
     }
 
-    /// Keeps one record value (its changed metrics, marked historical); past the bound the
-    /// oldest is dropped, counted and (the first time since the queue was emptied) logged.
-    pub fn hold(&mut self, device: Option<&str>, mut metrics: Vec<Metric>) {
+    /// Keeps one record value (its changed metrics, marked historical; `named`: the same by
+    /// name, for the disk copy); past the bound the oldest is dropped, counted and (the first
+    /// time since the queue was emptied) logged.
+    pub fn hold(&mut self, device: Option<&str>, mut metrics: Vec<Metric>, named: &[Metric]) {
         let Some(max) = self.max else {
             return;
         };
@@ -85,6 +132,17 @@ impl History {
                 );
             }
         }
+        if let Some(disk) = &mut self.disk {
+            let named: Vec<Metric> = named
+                .iter()
+                .cloned()
+                .map(|mut m| {
+                    m.is_historical = Some(true);
+                    m
+                })
+                .collect();
+            disk.insert(device, &named);
+        }
         self.queue.push_back(Held {
             device: device.map(str::to_string),
             metrics,
@@ -104,6 +162,9 @@ impl History {
             self.dropped = 0;
         }
         stats().set_held(0);
+        if let Some(disk) = &mut self.disk {
+            disk.clear();
+        }
         self.queue.drain(..).collect()
     }
 
@@ -120,6 +181,16 @@ impl History {
         self.queue.clear();
         self.dropped = 0;
         stats().set_held(0);
+        if let Some(disk) = &mut self.disk {
+            disk.clear();
+        }
+    }
+
+    /// The same queue under a new bound (a reload), emptied (see [`History::clear`]); the disk
+    /// copy stays.
+    pub fn reset(&mut self, max: Option<usize>, why: &str) {
+        self.clear(why);
+        self.max = max;
     }
 }
 
@@ -162,10 +233,10 @@ mod tests {
     fn bounded_oldest_dropped_order_kept_batched_by_device() {
         let mut h = History::new(Some(3));
         for n in 0..5 {
-            h.hold(None, m(n));
+            h.hold(None, m(n), &[]);
         }
         assert_eq!(h.len(), 3);
-        h.hold(Some("node-7"), m(5));
+        h.hold(Some("node-7"), m(5), &[]);
         let held = h.take();
         assert!(h.is_empty());
         let values: Vec<_> = held.iter().map(|x| x.metrics[0].value.clone()).collect();
@@ -187,11 +258,11 @@ mod tests {
     #[test]
     fn disabled_holds_nothing_and_messages_are_bounded() {
         let mut off = History::new(None);
-        off.hold(None, m(1));
+        off.hold(None, m(1), &[]);
         assert!(off.is_empty() && !off.enabled());
         let mut h = History::new(Some(100_000));
         for n in 0..10_000 {
-            h.hold(None, m(n));
+            h.hold(None, m(n), &[]);
         }
         let b = batches(h.take());
         assert!(b.len() > 1);

@@ -9,7 +9,8 @@
 //! - [`topic`]: `spBv1.0/...` topics and Sparkplug ids.
 //! - [`edge`]: the edge node and device state machine (aliases, `seq`, what changed).
 //! - [`host`]: the primary host's `STATE` (births wait for it online).
-//! - [`history`]: store-and-forward, the values kept while the primary host is offline.
+//! - [`history`]: store-and-forward, the values kept while the primary host is offline;
+//!   [`held_disk`]: their copy on disk, which survives a restart.
 //! - [`bdseq`]: the persisted birth/death sequence number.
 //! - [`session`]: the edge node's own MQTT connection.
 //! - [`stats`]: the counters behind `/metrics`; [`table`]: the alias table for operators.
@@ -18,6 +19,7 @@ pub mod bdseq;
 pub mod catalog;
 pub mod config;
 pub mod edge;
+pub mod held_disk;
 pub mod history;
 pub mod host;
 pub mod payload;

@@ -40,6 +40,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
 use super::bdseq::BdSeq;
+use super::held_disk::HeldDisk;
 use super::config::SparkplugConfig;
 use super::edge::{EdgeNode, Outgoing, REBIRTH_ALIAS};
 use super::host::{state_topic, PrimaryHost, Verdict};
@@ -269,6 +270,7 @@ async fn run(
     mut control: mpsc::Receiver<Control>,
 ) {
     let mut edge = EdgeNode::new(cfg.clone());
+    open_held_disk(&mut edge, &cfg).await;
     let mut bdseq = BdSeq::load(cfg.bdseq_path.clone()).await;
     let (values_tx, mut values) = mpsc::channel::<(u64, usize, Value)>(1024);
     let mut generation = 0u64;
@@ -357,6 +359,7 @@ async fn run(
                     Some(Control::Close(done)) => {
                         close(&client, &edge, bd, &mut poller, &mut net).await;
                         for r in readers.drain(..) { r.abort(); }
+                        close_held_disk(&mut edge).await;
                         let _ = done.send(());
                         break 'connections;
                     }
@@ -393,6 +396,30 @@ async fn run(
     }
     stats().set_connected(false);
     table::publish(None);
+}
+
+/// With a primary host: opens the store-and-forward file and loads what it kept (values held
+/// before a restart). A file that cannot be opened is logged; values are then held in memory
+/// only.
+async fn open_held_disk(edge: &mut EdgeNode, cfg: &SparkplugConfig) {
+    if cfg.primary_host_id.is_none() {
+        return;
+    }
+    let (path, max) = (cfg.held_path.clone(), cfg.store_forward_max_values);
+    match tokio::task::spawn_blocking(move || HeldDisk::open(&path, max)).await {
+        Ok(Ok((disk, loaded))) => edge.attach_disk(disk, loaded),
+        Ok(Err(e)) => tracing::error!(
+            "sparkplug: cannot open the store-and-forward file: {e}; held values are kept in memory only"
+        ),
+        Err(e) => tracing::error!("sparkplug: opening the store-and-forward file: {e}"),
+    }
+}
+
+/// Lets the store-and-forward file's writer commit and end (a clean close).
+async fn close_held_disk(edge: &mut EdgeNode) {
+    if let Some(disk) = edge.take_disk() {
+        let _ = tokio::task::spawn_blocking(move || disk.close()).await;
+    }
 }
 
 /// NBIRTH and the DBIRTHs, then what was held meanwhile.

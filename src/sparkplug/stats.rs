@@ -20,6 +20,7 @@ pub struct SparkplugStats {
     held: AtomicU64,
     held_dropped: AtomicU64,
     historical_sent: AtomicU64,
+    held_disk_skipped: AtomicU64,
     bdseq: AtomicU64,
     connected: AtomicBool,
     host_online: AtomicBool,
@@ -39,6 +40,7 @@ static STATS: SparkplugStats = SparkplugStats {
     held: AtomicU64::new(0),
     held_dropped: AtomicU64::new(0),
     historical_sent: AtomicU64::new(0),
+    held_disk_skipped: AtomicU64::new(0),
     bdseq: AtomicU64::new(0),
     connected: AtomicBool::new(false),
     host_online: AtomicBool::new(false),
@@ -92,6 +94,9 @@ impl SparkplugStats {
         self.historical_sent
             .fetch_add(u64::try_from(n).unwrap_or(u64::MAX), Relaxed);
     }
+    pub(super) fn held_disk_skipped(&self) {
+        self.held_disk_skipped.fetch_add(1, Relaxed);
+    }
     pub(super) fn set_host_online(&self, up: bool) {
         self.host_online.store(up, Relaxed);
     }
@@ -112,7 +117,7 @@ pub fn render(out: &mut String) {
     if !s.enabled.load(Relaxed) {
         return;
     }
-    let families: [Family<'_>; 9] = [
+    let families: [Family<'_>; 10] = [
         (
             "aimdbd_sparkplug_births_total",
             "counter",
@@ -166,6 +171,12 @@ pub fn render(out: &mut String) {
             "counter",
             "Values kept while the primary host was offline and sent after its return with is_historical = true.",
             &[("", &s.historical_sent)],
+        ),
+        (
+            "aimdbd_sparkplug_held_disk_skipped_total",
+            "counter",
+            "Held values not written to the store-and-forward file (its writer was behind): kept in memory only, lost if the daemon stops before they are sent.",
+            &[("", &s.held_disk_skipped)],
         ),
     ];
     for (name, kind, help, series) in families {

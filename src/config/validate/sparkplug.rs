@@ -23,6 +23,9 @@ use crate::sparkplug::{DeviceLink, Origin, SparkplugConfig, SparkplugRecord};
 /// The file `bdSeq` is kept in, in the state directory.
 const BDSEQ_FILE: &str = "sparkplug-bdseq";
 
+/// The store-and-forward file, in the state directory.
+const HELD_FILE: &str = "sparkplug-held.db";
+
 /// What the checks read.
 pub(super) struct Inputs<'a> {
     pub raw: Option<&'a Spanned<RawSparkplug>>,
@@ -161,6 +164,7 @@ pub(super) fn section(
         primary_host_id: s.primary_host_id.as_ref().map(|p| p.get_ref().clone()),
         store_forward_max_values,
         bdseq_path: super::sections::state_path(inp.file, BDSEQ_FILE),
+        held_path: super::sections::state_path(inp.file, HELD_FILE),
         records,
     })
 }
