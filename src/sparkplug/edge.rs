@@ -186,8 +186,10 @@ impl EdgeNode {
             .iter()
             .flat_map(|(_, s)| s.defs.iter().map(|d| d.name.clone()).zip(s.last.clone()))
             .collect();
-        self.history
-            .reset(held_max(&cfg), "a reload assigns new aliases to the metrics");
+        self.history.reset(
+            held_max(&cfg),
+            "a reload assigns new aliases to the metrics",
+        );
         self.cfg = cfg;
         for d in self.devices.values_mut() {
             d.slots.clear();
@@ -382,7 +384,11 @@ impl EdgeNode {
     }
 
     /// Keeps a disk copy of the held values from now on (see [`History::attach_disk`]).
-    pub fn attach_disk(&mut self, disk: super::held_disk::HeldDisk, loaded: Vec<super::held_disk::Loaded>) {
+    pub fn attach_disk(
+        &mut self,
+        disk: super::held_disk::HeldDisk,
+        loaded: Vec<super::held_disk::Loaded>,
+    ) {
         self.history.attach_disk(disk, loaded);
     }
 

@@ -40,9 +40,9 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
 use super::bdseq::BdSeq;
-use super::held_disk::HeldDisk;
 use super::config::SparkplugConfig;
 use super::edge::{EdgeNode, Outgoing, REBIRTH_ALIAS};
+use super::held_disk::HeldDisk;
 use super::host::{state_topic, PrimaryHost, Verdict};
 use super::payload;
 use super::stats::stats;
