@@ -91,6 +91,8 @@ pub struct BuiltPart {
     pub plan: PartPlan,
     /// Its graph.
     pub db: AimDb<Rt>,
+    /// Whether it was built with the history store.
+    with_store: bool,
 }
 
 /// A running part.
@@ -126,7 +128,6 @@ impl Parts {
     ) -> Result<BuiltPart, EngineError> {
         self.next_id += 1;
         let id = self.next_id;
-        self.with_store = Some(store.is_some());
         let records: Vec<&RecordConfig> =
             plan.records.iter().map(|&i| &config.records[i]).collect();
         let db = build_records(
@@ -135,7 +136,12 @@ impl Parts {
             store,
             MqttConnector::shared(config, bridge, id),
         )?;
-        Ok(BuiltPart { id, plan, db })
+        Ok(BuiltPart {
+            id,
+            plan,
+            db,
+            with_store: store.is_some(),
+        })
     }
 
     /// Whether the running parts were built with the history store (`None` before the first).
@@ -178,6 +184,9 @@ impl Parts {
 
     /// Starts `part` on the current Tokio runtime.
     pub fn start(&mut self, part: BuiltPart) {
+        // A reload keeps parts only when the store's availability is unchanged, so every
+        // running part was built the same way.
+        self.with_store = Some(part.with_store);
         self.parts.push(Part {
             id: part.id,
             plan: part.plan,
@@ -305,5 +314,39 @@ impl Graphs {
             by_key: config.records.iter().map(|r| (r.key.clone(), 0)).collect(),
             handles: vec![handle],
         }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(c_period: u32) -> Config {
+        let text = format!(
+            "[node]\nid = \"gw-1\"\n\n\
+             [[record]]\nkey = \"a\"\ntype = \"Temperature\"\nsource = {{ kind = \"simulate\", period_ms = 100 }}\n\n\
+             [[record]]\nkey = \"c\"\ntype = \"Temperature\"\nsource = {{ kind = \"simulate\", period_ms = {c_period} }}\n\n\
+             [[record]]\nkey = \"b\"\ntype = \"Temperature\"\ntransform = {{ kind = \"moving_average\", input = \"a\", window = 2 }}\n\n\
+             [[record]]\nkey = \"d\"\ntype = \"Temperature\"\ntransform = {{ kind = \"moving_average\", input = \"b\", window = 2 }}\n"
+        );
+        crate::config::parse("parts.toml", &text).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    #[test]
+    fn parts_are_the_records_connected_through_transforms() {
+        let plans = partition(&config(100));
+        let records: Vec<_> = plans.iter().map(|p| p.records.clone()).collect();
+        assert_eq!(
+            records,
+            vec![vec![0, 2, 3], vec![1]],
+            "a, b, d together; c alone"
+        );
+    }
+
+    #[test]
+    fn a_changed_record_changes_only_its_parts_fingerprint() {
+        let (before, after) = (partition(&config(100)), partition(&config(200)));
+        assert_eq!(before[0], after[0], "a's part is unchanged");
+        assert_ne!(before[1].fingerprint, after[1].fingerprint, "c changed");
     }
 }
