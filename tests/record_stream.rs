@@ -471,7 +471,8 @@ fn one_stream_carries_every_record_until_a_reload_ends_it() {
     got.sort_by_key(|e| e.1);
     assert_eq!(got.len(), 20);
 
-    // A reload replaces the graph: the stream ends with `end`, for the client to reconnect.
+    // A reload (here one that changes nothing) ends the stream with `end`: the set of records
+    // may have changed, so the client reconnects.
     d.signal("-HUP");
     let end = loop {
         let ev = all.next().expect("the end event");

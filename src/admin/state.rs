@@ -46,6 +46,8 @@ struct Inner {
     reloads_failed: AtomicU64,
     store: RwLock<Option<Arc<StoreStatus>>>,
     access: RwLock<Option<Arc<AccessPolicy>>>,
+    /// Bumped at every [`AdminState::publish`].
+    published: tokio::sync::watch::Sender<u64>,
 }
 
 impl Default for AdminState {
@@ -65,6 +67,7 @@ impl AdminState {
                 reloads_failed: AtomicU64::new(0),
                 store: RwLock::new(None),
                 access: RwLock::new(None),
+                published: tokio::sync::watch::Sender::new(0),
             }),
         }
     }
@@ -87,6 +90,12 @@ impl AdminState {
     /// Serves `graphs` (of `config`) from now on.
     pub fn publish(&self, graphs: Graphs, config: Arc<Config>) {
         *self.inner.live.write() = Some(Live { graphs, config });
+        self.inner.published.send_modify(|n| *n += 1);
+    }
+
+    /// Changes at every [`AdminState::publish`] from now on (a reload applied).
+    pub fn published(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.inner.published.subscribe()
     }
 
     /// The graph being served, if any.

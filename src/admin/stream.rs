@@ -19,9 +19,11 @@
 //! `GET /api/stream` is the same for every record of the graph on one connection (a browser
 //! holds at most six HTTP/1 connections per origin, so one stream per record would starve the
 //! dashboard): `latest` then `value` events carry `{"key","value"}`, `lag` events
-//! `{"key","missed"}`; the first record to close ends the stream with `end` (a reload replaces
-//! them all: reconnect, and read `/api/graph` again). Records are polled in turn, so a busy one
-//! cannot starve the others; each wake-up polls every record's reader.
+//! `{"key","missed"}`; a reload that is applied, or the first record to close, ends the stream
+//! with `end` (the set of records may have changed: reconnect, and read `/api/graph` again).
+//! Records are polled in turn, so a busy one cannot starve the others; each wake-up polls every
+//! record's reader. (A record's own stream goes on across a reload that keeps its part of the
+//! graph running; it ends when its record closes.)
 
 use std::collections::VecDeque;
 use std::convert::Infallible;
@@ -159,10 +161,16 @@ struct AllEvents {
     next: usize,
     sent: u64,
     ended: bool,
+    /// Ready once a reload was applied.
+    reloaded: Pin<Box<dyn std::future::Future<Output = ()> + Send>>,
 }
 
 impl AllEvents {
-    fn new(latest: VecDeque<(Arc<str>, Value)>, feeds: Vec<(Arc<str>, TapFeed)>) -> Self {
+    fn new(
+        latest: VecDeque<(Arc<str>, Value)>,
+        feeds: Vec<(Arc<str>, TapFeed)>,
+        mut published: tokio::sync::watch::Receiver<u64>,
+    ) -> Self {
         OPEN.fetch_add(1, Ordering::Relaxed);
         Self {
             latest,
@@ -170,6 +178,9 @@ impl AllEvents {
             next: 0,
             sent: 0,
             ended: false,
+            reloaded: Box::pin(async move {
+                let _ = published.changed().await;
+            }),
         }
     }
 }
@@ -192,6 +203,12 @@ impl Stream for AllEvents {
         }
         if this.ended {
             return Poll::Ready(None);
+        }
+        if this.reloaded.as_mut().poll(cx).is_ready() {
+            this.ended = true;
+            return Poll::Ready(Some(Ok(Event::default().event("end").data(
+                json!({ "reason": "the config was reloaded; reconnect" }).to_string(),
+            ))));
         }
         let n = this.feeds.len();
         for i in 0..n {
@@ -231,6 +248,8 @@ impl Stream for AllEvents {
 
 /// The handler of `/api/stream`; see the module doc.
 pub(super) async fn stream_all(State(state): State<AdminState>) -> Response {
+    // Before reading the graph: a reload applied from here on ends the stream.
+    let published = state.published();
     let live = match live(&state) {
         Ok(l) => l,
         Err(r) => return *r,
@@ -256,7 +275,7 @@ pub(super) async fn stream_all(State(state): State<AdminState>) -> Response {
         }
         feeds.push((key, feed));
     }
-    Sse::new(AllEvents::new(latest, feeds))
+    Sse::new(AllEvents::new(latest, feeds, published))
         .keep_alive(KeepAlive::new().interval(KEEP_ALIVE).text("ping"))
         .into_response()
 }
