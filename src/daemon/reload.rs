@@ -84,7 +84,7 @@ pub(super) async fn reload(
     // Running parts stay when nothing they depend on changed (see the module docs): the
     // session they are bound to (or no MQTT before and after) and the store's availability.
     let same_mqtt = keep_session || (bridge.is_none() && next.mqtt.is_none());
-    let reuse = same_mqtt && parts.built_with_store() == Some(store.persist().is_some());
+    let reuse = same_mqtt && parts.built_with_store() == Some(engine::store_key(store.persist()));
     let (kept, fresh): (Vec<PartPlan>, Vec<PartPlan>) = engine::partition(&next)
         .into_iter()
         .partition(|p| reuse && parts.has(p));

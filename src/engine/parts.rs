@@ -91,8 +91,18 @@ pub struct BuiltPart {
     pub plan: PartPlan,
     /// Its graph.
     pub db: AimDb<Rt>,
-    /// Whether it was built with the history store.
-    with_store: bool,
+    /// How it was built with the history store (see [`store_key`]).
+    store: StoreKey,
+}
+
+/// How a part was built with the history store: without one (`None`), with its taps counting
+/// values as lost (`Some(false)`: the store was down) or writing (`Some(true)`). A reload keeps
+/// parts only while this is unchanged.
+pub type StoreKey = Option<bool>;
+
+/// The [`StoreKey`] of parts built with `store`.
+pub fn store_key(store: Option<&Persist>) -> StoreKey {
+    store.map(Persist::is_writing)
 }
 
 /// A running part.
@@ -107,8 +117,8 @@ struct Part {
 pub struct Parts {
     parts: Vec<Part>,
     next_id: u64,
-    /// Whether the parts were built with the history store (the same for all that run).
-    with_store: Option<bool>,
+    /// How the running parts were built with the history store (the same for all).
+    store: Option<StoreKey>,
 }
 
 impl Parts {
@@ -140,13 +150,13 @@ impl Parts {
             id,
             plan,
             db,
-            with_store: store.is_some(),
+            store: store_key(store),
         })
     }
 
-    /// Whether the running parts were built with the history store (`None` before the first).
-    pub fn built_with_store(&self) -> Option<bool> {
-        self.with_store
+    /// How the running parts were built with the history store (`None` before the first).
+    pub fn built_with_store(&self) -> Option<StoreKey> {
+        self.store
     }
 
     /// Whether a running part has `plan`'s fingerprint (a reload may keep it).
@@ -186,7 +196,7 @@ impl Parts {
     pub fn start(&mut self, part: BuiltPart) {
         // A reload keeps parts only when the store's availability is unchanged, so every
         // running part was built the same way.
-        self.with_store = Some(part.with_store);
+        self.store = Some(part.store);
         self.parts.push(Part {
             id: part.id,
             plan: part.plan,

@@ -98,6 +98,12 @@ pub struct PersistRecord {
 }
 
 impl Persist {
+    /// Whether its taps write into a store (false: the store is down, values are counted as
+    /// lost).
+    pub fn is_writing(&self) -> bool {
+        self.sink.is_some()
+    }
+
     /// Persist taps writing into `sink` (`None`: the store is down; values are counted as lost),
     /// holding at most `max_bytes` of values in its queue.
     pub fn new(
