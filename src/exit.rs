@@ -1,13 +1,13 @@
 //! Process exit codes (see docs/OPERATIONS.md).
 
 /// Clean exit, including a drained shutdown after SIGINT/SIGTERM.
-pub const OK: u8 = 0;
+pub(crate) const OK: u8 = 0;
 /// Runtime failure: the graph could not start, the admin port could not be bound, ...
-pub const RUNTIME: u8 = 1;
+pub(crate) const RUNTIME: u8 = 1;
 /// A shutdown that could not drain: the drain timed out with tasks still running, or values
 /// were left in memory outboxes (lost; the log says which and how many). `EX_TEMPFAIL`.
-pub const UNDRAINED: u8 = 75;
+pub(crate) const UNDRAINED: u8 = 75;
 /// Config error (`EX_CONFIG` from sysexits.h).
-pub const CONFIG: u8 = 78;
+pub(crate) const CONFIG: u8 = 78;
 /// A second SIGINT/SIGTERM while draining: exit at once (128 + SIGINT, as shells report it).
-pub const SECOND_SIGNAL: i32 = 130;
+pub(crate) const SECOND_SIGNAL: i32 = 130;

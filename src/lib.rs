@@ -12,20 +12,20 @@
 //! - [`admin`]: the HTTP admin endpoint (health, readiness, metrics, records API).
 //! - [`cli`]: the command line; `main.rs` only calls [`cli::main`].
 
-pub mod admin;
+pub(crate) mod admin;
 pub mod cli;
-pub mod components;
+pub(crate) mod components;
 pub mod config;
-pub mod daemon;
+pub(crate) mod daemon;
 pub mod engine;
-pub mod exit;
-pub mod logging;
-pub mod mqtt;
+pub(crate) mod exit;
+pub(crate) mod logging;
+pub(crate) mod mqtt;
 pub mod record_types;
-pub mod render;
-pub mod sparkplug;
+pub(crate) mod render;
+pub(crate) mod sparkplug;
 pub mod store;
-pub mod telemetry;
+pub(crate) mod telemetry;
 
 /// The runtime the daemon's graph runs on.
 pub type Rt = aimdb_tokio::TokioAdapter;

@@ -11,7 +11,7 @@ use tracing_subscriber::EnvFilter;
 
 /// Log line format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum LogFormat {
+pub(crate) enum LogFormat {
     /// `LEVEL target: message key=value`.
     Text,
     /// One JSON object per line.
@@ -24,7 +24,7 @@ const LEVELS: [&str; 6] = ["trace", "debug", "info", "warn", "error", "off"];
 
 /// Checks `--log-level`: a level, or a filter whose bare words are levels
 /// (`aimdbd=debug,info`). `warning` or `verbose` is refused with a hint.
-pub fn check_level(level: &str) -> Result<(), String> {
+pub(crate) fn check_level(level: &str) -> Result<(), String> {
     for part in level.split(',').map(str::trim).filter(|p| !p.is_empty()) {
         if part.contains('=') || part.contains('[') || part.contains("::") {
             continue;
@@ -48,7 +48,7 @@ pub fn check_level(level: &str) -> Result<(), String> {
 
 /// Installs the global subscriber. `level` is a level (`info`) or a filter
 /// (`aimdbd=debug,info`); `RUST_LOG`, if set, wins. Returns an error for an invalid filter.
-pub fn init(level: &str, format: LogFormat) -> Result<(), String> {
+pub(crate) fn init(level: &str, format: LogFormat) -> Result<(), String> {
     check_level(level)?;
     let filter = match std::env::var("RUST_LOG") {
         Ok(f) if !f.is_empty() => EnvFilter::try_new(f),

@@ -26,52 +26,52 @@ use crate::Rt;
 
 /// [`TypeEntry::negotiate`]: a peer's `(version, short schema id)` pairs (`None`: it announced
 /// nothing) → the version to speak with it (`None`: none in common).
-pub type Negotiate = fn(Option<&[(u16, u32)]>) -> Option<u16>;
+pub(crate) type Negotiate = fn(Option<&[(u16, u32)]>) -> Option<u16>;
 
 /// One record type the daemon knows.
-pub struct TypeEntry {
+pub(crate) struct TypeEntry {
     /// Its config name (`type = "..."`).
-    pub name: &'static str,
+    pub(crate) name: &'static str,
     /// Whether links of this type may use the postcard codec.
-    pub postcard: bool,
+    pub(crate) postcard: bool,
     /// Its current version (`0` for `json`, which is not versioned).
-    pub version: u16,
+    pub(crate) version: u16,
     /// The version to speak with a peer that announced these `(version, short schema id)`
     /// pairs (`None`: announced nothing); `None` if they share none.
-    pub negotiate: Negotiate,
+    pub(crate) negotiate: Negotiate,
     /// Appends its line of a schema announcement (nothing for `json`).
-    pub announce: fn(&mut String),
+    pub(crate) announce: fn(&mut String),
     /// The Rust type's name.
-    pub rust_name: fn() -> &'static str,
+    pub(crate) rust_name: fn() -> &'static str,
     /// The fields of its values (empty for `json`, whose objects may have any).
-    pub fields: fn() -> &'static [&'static str],
+    pub(crate) fields: fn() -> &'static [&'static str],
     /// The compile-time schema of its values (`None` for `json`): the datatypes of its
     /// Sparkplug metrics.
-    pub schema: fn() -> Option<&'static postcard_schema::schema::NamedType>,
+    pub(crate) schema: fn() -> Option<&'static postcard_schema::schema::NamedType>,
     /// Decodes a wire payload of any version this build knows into the JSON of its value
     /// (the Sparkplug session reads node records from its own subscription).
-    pub decode_json: fn(Codec, &[u8]) -> Result<Value, String>,
+    pub(crate) decode_json: fn(Codec, &[u8]) -> Result<Value, String>,
     /// Adds a record of this type to a builder; problems starting components are pushed.
-    pub configure: fn(&mut AimDbBuilder<Rt>, &RecordConfig, &Env, &mut Vec<String>),
+    pub(crate) configure: fn(&mut AimDbBuilder<Rt>, &RecordConfig, &Env, &mut Vec<String>),
     /// A new reader of the running record, as JSON values (a ring reader for `spmc_ring`: it
     /// never slows the writer; a slow reader is told how many values it missed).
-    pub subscribe_json: fn(&DbHandle<Rt>, &str) -> Result<TapFeed, AccessError>,
+    pub(crate) subscribe_json: fn(&DbHandle<Rt>, &str) -> Result<TapFeed, AccessError>,
     /// The record's newest value as JSON.
-    pub latest_json: fn(&DbHandle<Rt>, &str) -> Result<Option<Value>, String>,
+    pub(crate) latest_json: fn(&DbHandle<Rt>, &str) -> Result<Option<Value>, String>,
     /// Writes a value given as JSON into the running record, under the writer rule (only a
     /// record with no writer in the graph takes it).
-    pub set_json: fn(&DbHandle<Rt>, &str, Value) -> Result<(), SetJsonError>,
+    pub(crate) set_json: fn(&DbHandle<Rt>, &str, Value) -> Result<(), SetJsonError>,
     /// Seeds a built, not yet running graph's record with a value given as JSON, whatever
     /// writes it (values restored from history).
-    pub seed_json: fn(&AimDb<Rt>, &str, Value) -> Result<(), SetJsonError>,
+    pub(crate) seed_json: fn(&AimDb<Rt>, &str, Value) -> Result<(), SetJsonError>,
     /// Copies the newest value of `key` from a running graph into a built, not yet running one
     /// (a reload); whether one was.
-    pub carry_latest: fn(&DbHandle<Rt>, &AimDb<Rt>, &str) -> bool,
+    pub(crate) carry_latest: fn(&DbHandle<Rt>, &AimDb<Rt>, &str) -> bool,
 }
 
 /// Why a JSON value was not written into a record.
 #[derive(Debug, thiserror::Error)]
-pub enum SetJsonError {
+pub(crate) enum SetJsonError {
     /// The record cannot be written from outside (writer rule), or its key or type is wrong.
     #[error(transparent)]
     Access(#[from] AccessError),
@@ -81,7 +81,7 @@ pub enum SetJsonError {
 }
 
 /// What a record value must be.
-pub trait Storable:
+pub(crate) trait Storable:
     Serialize + DeserializeOwned + Weigh + Wire + Clone + Send + Sync + Debug + 'static
 {
 }
@@ -91,7 +91,7 @@ impl<T: Serialize + DeserializeOwned + Weigh + Wire + Clone + Send + Sync + Debu
 }
 
 /// Why a payload was not decoded.
-pub enum WireError {
+pub(crate) enum WireError {
     /// Its version is unknown here (or its schema id differs): counted per record and version.
     Version {
         /// The payload's version.
@@ -105,7 +105,7 @@ pub enum WireError {
 
 /// How values of a type travel over a wire codec: versioned frames for the record types
 /// (`aimdb_records::frame`), the plain codec for `json`.
-pub trait Wire: JsonForm {
+pub(crate) trait Wire: JsonForm {
     /// The type's config name (`type = "..."`).
     const TYPE_NAME: &'static str;
     /// The type's current version, `0` when not versioned.
@@ -255,10 +255,10 @@ macro_rules! type_table {
 }
 
 /// Every record type, in `for_each_record_type!` order, then `json`.
-pub static TYPES: &[&TypeEntry] = for_each_record_type!(type_table);
+pub(crate) static TYPES: &[&TypeEntry] = for_each_record_type!(type_table);
 
 /// The entry named `name`.
-pub fn lookup(name: &str) -> Option<&'static TypeEntry> {
+pub(crate) fn lookup(name: &str) -> Option<&'static TypeEntry> {
     TYPES.iter().copied().find(|t| t.name == name)
 }
 
@@ -408,7 +408,7 @@ impl Source {
 /// The start of a decode error that a payload's version caused: the inbound router counts it
 /// as `reason="version"` and does not log it again (the first of each record and version is
 /// logged by [`NodeSchemas::refused`](crate::mqtt::schemas::NodeSchemas::refused)).
-pub const VERSION_ERROR: &str = "version: ";
+pub(crate) const VERSION_ERROR: &str = "version: ";
 
 fn decode<T: Storable>(
     codec: LinkCodec,

@@ -27,7 +27,7 @@ fn ordered(cfg: &Config) -> impl Iterator<Item = &RecordConfig> {
 }
 
 /// Human-readable graph, records in data-flow order.
-pub fn text(cfg: &Config) -> String {
+pub(crate) fn text(cfg: &Config) -> String {
     let edges: usize = cfg.records.iter().map(|r| r.inputs().len()).sum();
     let mut out = format!(
         "{}: node {:?}, {} records, {} edges\n",
@@ -67,7 +67,7 @@ pub fn text(cfg: &Config) -> String {
 }
 
 /// Graphviz DOT.
-pub fn dot(cfg: &Config) -> String {
+pub(crate) fn dot(cfg: &Config) -> String {
     let mut out = String::from("digraph aimdbd {\n  rankdir=LR;\n  node [shape=box];\n");
     for r in ordered(cfg) {
         let buffer = r.buffer.to_string();
@@ -112,7 +112,7 @@ pub fn dot(cfg: &Config) -> String {
 }
 
 /// One record as JSON.
-pub fn record_json(r: &RecordConfig) -> Value {
+pub(crate) fn record_json(r: &RecordConfig) -> Value {
     let (kind, component) = match &r.writer {
         Some(Writer::Source(s)) => (s.kind, Some(s.instance.describe())),
         Some(Writer::Transform(t)) => (t.kind, Some(t.instance.describe())),
@@ -134,7 +134,7 @@ pub fn record_json(r: &RecordConfig) -> Value {
 }
 
 /// The graph as JSON: records in data-flow order and edges.
-pub fn json(cfg: &Config) -> Value {
+pub(crate) fn json(cfg: &Config) -> Value {
     let records: Vec<Value> = ordered(cfg).map(record_json).collect();
     let edges: Vec<Value> = ordered(cfg)
         .flat_map(|r| {

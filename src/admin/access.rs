@@ -31,7 +31,7 @@ use crate::config::{split_host_port, AdminConfig, AdminToken};
 
 /// The access rules of one endpoint: its bound address, extra host names and token.
 #[derive(Debug, Clone)]
-pub struct AccessPolicy {
+pub(crate) struct AccessPolicy {
     listen: SocketAddr,
     allowed_hosts: Vec<String>,
     token: Option<AdminToken>,
@@ -39,16 +39,16 @@ pub struct AccessPolicy {
 
 /// A refused request: status, message, and whether to ask for a bearer token.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Refusal {
+pub(crate) struct Refusal {
     /// 401, 403, 415 or 421.
-    pub status: StatusCode,
+    pub(crate) status: StatusCode,
     /// Why, for the client.
-    pub message: String,
+    pub(crate) message: String,
 }
 
 impl AccessPolicy {
     /// The rules of `admin`, for an endpoint bound to `listen` (which a reload does not move).
-    pub fn new(listen: SocketAddr, admin: &AdminConfig) -> Self {
+    pub(crate) fn new(listen: SocketAddr, admin: &AdminConfig) -> Self {
         Self {
             listen,
             allowed_hosts: admin.allowed_hosts.clone(),
@@ -57,12 +57,12 @@ impl AccessPolicy {
     }
 
     /// The address the endpoint is bound to.
-    pub fn listen(&self) -> SocketAddr {
+    pub(crate) fn listen(&self) -> SocketAddr {
         self.listen
     }
 
     /// Whether a request with `method` and `headers` may go on; the first refusal otherwise.
-    pub fn check(&self, method: &Method, headers: &HeaderMap) -> Result<(), Refusal> {
+    pub(crate) fn check(&self, method: &Method, headers: &HeaderMap) -> Result<(), Refusal> {
         let refuse = |status, message: String| Err(Refusal { status, message });
         if let Some(host) = headers.get(header::HOST) {
             let host = host.to_str().unwrap_or("");

@@ -14,7 +14,7 @@ fn label(v: &str) -> String {
 }
 
 /// The metrics page. Blocking (procfs, file sizes): call it off the async workers.
-pub fn render(state: &AdminState) -> String {
+pub(crate) fn render(state: &AdminState) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,

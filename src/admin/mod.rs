@@ -17,9 +17,8 @@ mod state;
 mod store_metrics;
 mod stream;
 
-pub use access::{AccessPolicy, Refusal};
-pub use metrics::render as render_metrics;
-pub use state::{AdminState, Live, Phase};
+pub(crate) use access::AccessPolicy;
+pub(crate) use state::{AdminState, Phase};
 
 use crate::config::AdminConfig;
 
@@ -28,7 +27,7 @@ use axum::routing::get;
 use axum::Router;
 
 /// The endpoint's routes over `state`, each behind the access guard.
-pub fn router(state: AdminState) -> Router {
+pub(crate) fn router(state: AdminState) -> Router {
     Router::new()
         .route("/healthz", get(api::healthz))
         .route("/readyz", get(api::readyz))
@@ -54,7 +53,7 @@ pub fn router(state: AdminState) -> Router {
 /// Binds `admin.listen` and serves the endpoint on a background task under `admin`'s access
 /// rules and connection limits ([`server`]). Errors if the address cannot be bound (the daemon
 /// then exits 1).
-pub async fn serve(admin: &AdminConfig, state: AdminState) -> std::io::Result<()> {
+pub(crate) async fn serve(admin: &AdminConfig, state: AdminState) -> std::io::Result<()> {
     let listener = tokio::net::TcpListener::bind(admin.listen).await?;
     let bound = listener.local_addr().unwrap_or(admin.listen);
     state.set_access(AccessPolicy::new(bound, admin));

@@ -13,7 +13,7 @@ use crate::store::StoreStatus;
 /// The daemon's phase, as `/readyz` reports it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[repr(u8)]
-pub enum Phase {
+pub(crate) enum Phase {
     /// Validating and starting.
     Starting = 0,
     /// The graph runs.
@@ -26,16 +26,16 @@ pub enum Phase {
 
 /// The graph being served.
 #[derive(Clone)]
-pub struct Live {
+pub(crate) struct Live {
     /// The handles of its running parts.
-    pub graphs: Graphs,
+    pub(crate) graphs: Graphs,
     /// Its config.
-    pub config: Arc<Config>,
+    pub(crate) config: Arc<Config>,
 }
 
 /// Shared between the daemon loop and the HTTP handlers. Cheap to clone.
 #[derive(Clone)]
-pub struct AdminState {
+pub(crate) struct AdminState {
     inner: Arc<Inner>,
 }
 
@@ -58,7 +58,7 @@ impl Default for AdminState {
 
 impl AdminState {
     /// Starting, with no graph.
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Self {
             inner: Arc::new(Inner {
                 phase: AtomicU8::new(Phase::Starting as u8),
@@ -73,12 +73,12 @@ impl AdminState {
     }
 
     /// Sets the phase.
-    pub fn set_phase(&self, phase: Phase) {
+    pub(crate) fn set_phase(&self, phase: Phase) {
         self.inner.phase.store(phase as u8, Ordering::Release);
     }
 
     /// The phase.
-    pub fn phase(&self) -> Phase {
+    pub(crate) fn phase(&self) -> Phase {
         match self.inner.phase.load(Ordering::Acquire) {
             1 => Phase::Ready,
             2 => Phase::Reloading,
@@ -88,23 +88,23 @@ impl AdminState {
     }
 
     /// Serves `graphs` (of `config`) from now on.
-    pub fn publish(&self, graphs: Graphs, config: Arc<Config>) {
+    pub(crate) fn publish(&self, graphs: Graphs, config: Arc<Config>) {
         *self.inner.live.write() = Some(Live { graphs, config });
         self.inner.published.send_modify(|n| *n += 1);
     }
 
     /// Changes at every [`AdminState::publish`] from now on (a reload applied).
-    pub fn published(&self) -> tokio::sync::watch::Receiver<u64> {
+    pub(crate) fn published(&self) -> tokio::sync::watch::Receiver<u64> {
         self.inner.published.subscribe()
     }
 
     /// The graph being served, if any.
-    pub fn live(&self) -> Option<Live> {
+    pub(crate) fn live(&self) -> Option<Live> {
         self.inner.live.read().clone()
     }
 
     /// Counts a reload attempt.
-    pub fn reloaded(&self, ok: bool) {
+    pub(crate) fn reloaded(&self, ok: bool) {
         let c = if ok {
             &self.inner.reloads_ok
         } else {
@@ -114,7 +114,7 @@ impl AdminState {
     }
 
     /// (successful, rejected) reloads so far.
-    pub fn reloads(&self) -> (u64, u64) {
+    pub(crate) fn reloads(&self) -> (u64, u64) {
         (
             self.inner.reloads_ok.load(Ordering::Relaxed),
             self.inner.reloads_failed.load(Ordering::Relaxed),
@@ -122,28 +122,28 @@ impl AdminState {
     }
 
     /// Reports the history store's condition from now on.
-    pub fn set_store(&self, status: Arc<StoreStatus>) {
+    pub(crate) fn set_store(&self, status: Arc<StoreStatus>) {
         *self.inner.store.write() = Some(status);
     }
 
     /// Applies `policy` to every request from now on (at start and after a reload).
-    pub fn set_access(&self, policy: AccessPolicy) {
+    pub(crate) fn set_access(&self, policy: AccessPolicy) {
         *self.inner.access.write() = Some(Arc::new(policy));
     }
 
     /// The access rules in force; `None` before [`AdminState::set_access`] (every request is
     /// then refused).
-    pub fn access(&self) -> Option<Arc<AccessPolicy>> {
+    pub(crate) fn access(&self) -> Option<Arc<AccessPolicy>> {
         self.inner.access.read().clone()
     }
 
     /// The address the endpoint was bound to, if it serves.
-    pub fn bound(&self) -> Option<std::net::SocketAddr> {
+    pub(crate) fn bound(&self) -> Option<std::net::SocketAddr> {
         self.access().map(|p| p.listen())
     }
 
     /// The history store's condition, if the daemon has a store.
-    pub fn store(&self) -> Option<Arc<StoreStatus>> {
+    pub(crate) fn store(&self) -> Option<Arc<StoreStatus>> {
         self.inner.store.read().clone()
     }
 }

@@ -34,7 +34,7 @@ Exit codes: 0 ok, 1 runtime failure, 78 config error, 130 second signal while dr
 /// aimdbd: typed data plane for sensor meshes (gateway daemon).
 #[derive(Debug, Parser)]
 #[command(name = "aimdbd", version, about, after_help = EXAMPLES)]
-pub struct Cli {
+pub(crate) struct Cli {
     /// Config file (TOML); see docs/CONFIG.md.
     #[arg(long, short = 'c', global = true, value_name = "FILE")]
     config: Option<PathBuf>,

@@ -5,10 +5,10 @@
 //! are one hop away. [`SOURCES`], [`TRANSFORMS`] and [`TAPS`] are the only lists; `aimdbd types`
 //! and config validation both read them.
 
-pub mod sources;
-pub mod table;
-pub mod taps;
-pub mod transforms;
+pub(crate) mod sources;
+pub(crate) mod table;
+pub(crate) mod taps;
+pub(crate) mod transforms;
 
 use std::any::Any;
 use std::fmt;
@@ -18,53 +18,53 @@ use std::task::{Context, Poll};
 
 use aimdb_core::{BoxFuture, RuntimeContext};
 
-pub use table::ComponentTable;
+pub(crate) use table::ComponentTable;
 
 use crate::config::Problem;
 use crate::Rt;
 
 /// What a component's `parse` gives: the validated instance, or every problem with its params.
-pub type Parsed<T> = Result<Arc<T>, Vec<Problem>>;
+pub(crate) type Parsed<T> = Result<Arc<T>, Vec<Problem>>;
 
 /// One documented parameter of a component, for `aimdbd types` and docs.
 #[derive(Debug, Clone, Copy, serde::Serialize)]
-pub struct ParamDoc {
+pub(crate) struct ParamDoc {
     /// Config field name.
-    pub name: &'static str,
+    pub(crate) name: &'static str,
     /// Its TOML type.
     #[serde(rename = "type")]
-    pub ty: &'static str,
+    pub(crate) ty: &'static str,
     /// Its default, or `"required"`.
-    pub default: &'static str,
+    pub(crate) default: &'static str,
     /// What it does.
-    pub doc: &'static str,
+    pub(crate) doc: &'static str,
 }
 
 /// What the graph builder gives components.
 #[derive(Debug, Clone)]
-pub struct Env {
+pub(crate) struct Env {
     /// `[node] id`, stamped into values sources produce.
-    pub node_id: Arc<str>,
+    pub(crate) node_id: Arc<str>,
     /// The history writer that `persist = true` records feed (`None` without `[store]`).
-    pub store: Option<crate::store::Persist>,
+    pub(crate) store: Option<crate::store::Persist>,
 }
 
 /// A kind of source (`source = { kind = "...", ... }`).
-pub struct SourceKind {
+pub(crate) struct SourceKind {
     /// Config `kind`.
-    pub kind: &'static str,
+    pub(crate) kind: &'static str,
     /// One line for `aimdbd types`.
-    pub doc: &'static str,
+    pub(crate) doc: &'static str,
     /// Record types it can write.
-    pub output_types: &'static [&'static str],
+    pub(crate) output_types: &'static [&'static str],
     /// Its parameters.
-    pub params: &'static [ParamDoc],
+    pub(crate) params: &'static [ParamDoc],
     /// Validates the parameters.
-    pub parse: fn(&ComponentTable) -> Parsed<dyn SourceInstance>,
+    pub(crate) parse: fn(&ComponentTable) -> Parsed<dyn SourceInstance>,
 }
 
 /// A validated source, ready to be added to a record.
-pub trait SourceInstance: fmt::Debug + Send + Sync {
+pub(crate) trait SourceInstance: fmt::Debug + Send + Sync {
     /// `kind(param=value, ...)`, for graphs and logs.
     fn describe(&self) -> String;
     /// Adds the source to `registrar`, a `&mut RecordRegistrar<T, Rt>` of the record's type.
@@ -73,32 +73,32 @@ pub trait SourceInstance: fmt::Debug + Send + Sync {
 
 /// One input field of a transform kind.
 #[derive(Debug, Clone, Copy, serde::Serialize)]
-pub struct InputDoc {
+pub(crate) struct InputDoc {
     /// Config field naming the input record (`input`, `temperature`, ...).
-    pub field: &'static str,
+    pub(crate) field: &'static str,
     /// The record type the input must carry.
     #[serde(rename = "type")]
-    pub ty: &'static str,
+    pub(crate) ty: &'static str,
 }
 
 /// A kind of transform (`transform = { kind = "...", input = "...", ... }`).
-pub struct TransformKind {
+pub(crate) struct TransformKind {
     /// Config `kind`.
-    pub kind: &'static str,
+    pub(crate) kind: &'static str,
     /// One line for `aimdbd types`.
-    pub doc: &'static str,
+    pub(crate) doc: &'static str,
     /// The record type it writes.
-    pub output_type: &'static str,
+    pub(crate) output_type: &'static str,
     /// Its input fields.
-    pub inputs: &'static [InputDoc],
+    pub(crate) inputs: &'static [InputDoc],
     /// Its other parameters.
-    pub params: &'static [ParamDoc],
+    pub(crate) params: &'static [ParamDoc],
     /// Validates the parameters (the input fields are checked by the caller).
-    pub parse: fn(&ComponentTable) -> Parsed<dyn TransformInstance>,
+    pub(crate) parse: fn(&ComponentTable) -> Parsed<dyn TransformInstance>,
 }
 
 /// A validated transform.
-pub trait TransformInstance: fmt::Debug + Send + Sync {
+pub(crate) trait TransformInstance: fmt::Debug + Send + Sync {
     /// `kind(param=value, ...)`.
     fn describe(&self) -> String;
     /// Adds the transform to `registrar` (a `&mut RecordRegistrar<T, Rt>` of its output type),
@@ -107,19 +107,19 @@ pub trait TransformInstance: fmt::Debug + Send + Sync {
 }
 
 /// A kind of tap (`tap = [{ kind = "...", ... }]`). Taps read records of any type.
-pub struct TapKind {
+pub(crate) struct TapKind {
     /// Config `kind`.
-    pub kind: &'static str,
+    pub(crate) kind: &'static str,
     /// One line for `aimdbd types`.
-    pub doc: &'static str,
+    pub(crate) doc: &'static str,
     /// Its parameters.
-    pub params: &'static [ParamDoc],
+    pub(crate) params: &'static [ParamDoc],
     /// Validates the parameters.
-    pub parse: fn(&ComponentTable) -> Parsed<dyn TapInstance>,
+    pub(crate) parse: fn(&ComponentTable) -> Parsed<dyn TapInstance>,
 }
 
 /// A validated tap.
-pub trait TapInstance: fmt::Debug + Send + Sync {
+pub(crate) trait TapInstance: fmt::Debug + Send + Sync {
     /// `kind(param=value, ...)`.
     fn describe(&self) -> String;
     /// The tap's task: reads `feed` until it ends (the record closed and was drained).
@@ -128,7 +128,7 @@ pub trait TapInstance: fmt::Debug + Send + Sync {
 
 /// What a tap reads: the record's values as JSON (taps work on every type).
 #[derive(Debug, Clone, PartialEq)]
-pub enum TapEvent {
+pub(crate) enum TapEvent {
     /// The next value.
     Value(serde_json::Value),
     /// The tap fell behind and missed this many values.
@@ -138,43 +138,43 @@ pub enum TapEvent {
 type PollFeed = Box<dyn FnMut(&mut Context<'_>) -> Poll<Option<TapEvent>> + Send>;
 
 /// A type-erased reader of one record, for taps.
-pub struct TapFeed {
+pub(crate) struct TapFeed {
     poll: PollFeed,
 }
 
 impl TapFeed {
     /// A feed polling `poll`; `None` ends it.
-    pub fn new(poll: PollFeed) -> Self {
+    pub(crate) fn new(poll: PollFeed) -> Self {
         Self { poll }
     }
 
     /// The next event; `None` once the record has closed and everything was read.
-    pub async fn next(&mut self) -> Option<TapEvent> {
+    pub(crate) async fn next(&mut self) -> Option<TapEvent> {
         poll_fn(|cx| self.poll_next(cx)).await
     }
 
     /// Polls for the next event (for a hand-written `Stream`); `Ready(None)` once the record has
     /// closed and everything was read.
-    pub fn poll_next(&mut self, cx: &mut Context<'_>) -> Poll<Option<TapEvent>> {
+    pub(crate) fn poll_next(&mut self, cx: &mut Context<'_>) -> Poll<Option<TapEvent>> {
         (self.poll)(cx)
     }
 }
 
 /// Every built-in source.
-pub static SOURCES: &[&SourceKind] = &[&sources::simulate::KIND, &sources::heartbeat::KIND];
+pub(crate) static SOURCES: &[&SourceKind] = &[&sources::simulate::KIND, &sources::heartbeat::KIND];
 
 /// Every built-in transform.
-pub static TRANSFORMS: &[&TransformKind] = &[
+pub(crate) static TRANSFORMS: &[&TransformKind] = &[
     &transforms::threshold::KIND,
     &transforms::moving_average::KIND,
     &transforms::dew_point::KIND,
 ];
 
 /// Every built-in tap.
-pub static TAPS: &[&TapKind] = &[&taps::log::KIND];
+pub(crate) static TAPS: &[&TapKind] = &[&taps::log::KIND];
 
 /// Downcasts a type-erased registrar, with a message naming the expected type.
-pub fn registrar<T: Clone + Send + Sync + 'static>(
+pub(crate) fn registrar<T: Clone + Send + Sync + 'static>(
     any: &mut dyn Any,
 ) -> Result<&mut aimdb_core::RecordRegistrar<T, Rt>, String> {
     any.downcast_mut::<aimdb_core::RecordRegistrar<T, Rt>>()

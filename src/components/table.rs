@@ -9,24 +9,18 @@ use toml::{Table, Value};
 use crate::config::Problem;
 
 /// A component table and where it sits in the config text.
-pub struct ComponentTable<'a> {
+pub(crate) struct ComponentTable<'a> {
     /// The table.
-    pub table: &'a Table,
+    pub(crate) table: &'a Table,
     /// Its span in `text`.
-    pub span: Range<usize>,
+    pub(crate) span: Range<usize>,
     /// The whole config text.
-    pub text: &'a str,
+    pub(crate) text: &'a str,
 }
 
 impl<'a> ComponentTable<'a> {
-    /// The span of key `name` inside the table, or the table's span.
-    pub fn key_span(&self, name: &str) -> Range<usize> {
-        self.find_key(name)
-            .map_or(self.span.clone(), |at| at..at + name.len())
-    }
-
     /// The span of the value of `name` inside the table, or the table's span.
-    pub fn value_span(&self, name: &str) -> Range<usize> {
+    pub(crate) fn value_span(&self, name: &str) -> Range<usize> {
         let Some(at) = self.find_key(name) else {
             return self.span.clone();
         };
@@ -59,7 +53,7 @@ impl<'a> ComponentTable<'a> {
     }
 
     /// A string field, if present.
-    pub fn string(&self, name: &str) -> Result<Option<&'a str>, Problem> {
+    pub(crate) fn string(&self, name: &str) -> Result<Option<&'a str>, Problem> {
         match self.table.get(name) {
             None => Ok(None),
             Some(Value::String(s)) => Ok(Some(s.as_str())),
@@ -72,7 +66,7 @@ impl<'a> ComponentTable<'a> {
 
     /// The table without `kind` and `skip`, deserialized into the component's typed params
     /// (which should `deny_unknown_fields`).
-    pub fn params<T: DeserializeOwned>(&self, skip: &[&str]) -> Result<T, Problem> {
+    pub(crate) fn params<T: DeserializeOwned>(&self, skip: &[&str]) -> Result<T, Problem> {
         let mut t = self.table.clone();
         t.remove("kind");
         for k in skip {

@@ -6,20 +6,20 @@ use std::ops::Range;
 
 /// One mistake in a config file.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Problem {
+pub(crate) struct Problem {
     /// Byte range in the config text; `None` when the mistake has no place (a missing table).
-    pub span: Option<Range<usize>>,
+    pub(crate) span: Option<Range<usize>>,
     /// The record the mistake belongs to, if any.
-    pub record: Option<String>,
+    pub(crate) record: Option<String>,
     /// What is wrong.
-    pub message: String,
+    pub(crate) message: String,
     /// How to fix it, when there is something useful to say.
-    pub hint: Option<String>,
+    pub(crate) hint: Option<String>,
 }
 
 impl Problem {
     /// A problem at `span`.
-    pub fn at(span: Range<usize>, message: impl Into<String>) -> Self {
+    pub(crate) fn at(span: Range<usize>, message: impl Into<String>) -> Self {
         Self {
             span: Some(span),
             record: None,
@@ -29,7 +29,7 @@ impl Problem {
     }
 
     /// A problem with no place in the file.
-    pub fn nowhere(message: impl Into<String>) -> Self {
+    pub(crate) fn nowhere(message: impl Into<String>) -> Self {
         Self {
             span: None,
             record: None,
@@ -39,13 +39,13 @@ impl Problem {
     }
 
     /// Attributes the problem to record `key`.
-    pub fn in_record(mut self, key: &str) -> Self {
+    pub(crate) fn in_record(mut self, key: &str) -> Self {
         self.record = Some(key.to_string());
         self
     }
 
     /// Adds a hint line.
-    pub fn with_hint(mut self, hint: impl Into<String>) -> Self {
+    pub(crate) fn with_hint(mut self, hint: impl Into<String>) -> Self {
         self.hint = Some(hint.into());
         self
     }
@@ -55,11 +55,11 @@ impl Problem {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Located {
     /// 1-based line.
-    pub line: usize,
+    pub(crate) line: usize,
     /// 1-based column, in characters.
-    pub column: usize,
+    pub(crate) column: usize,
     /// The problem.
-    pub problem: Problem,
+    pub(crate) problem: Problem,
 }
 
 /// Why a config could not be loaded: every problem found, in file order.
@@ -85,7 +85,7 @@ pub enum ConfigError {
 
 impl ConfigError {
     /// Resolves `problems` against `text` (the file's contents).
-    pub fn invalid(file: &str, text: &str, problems: Vec<Problem>) -> Self {
+    pub(crate) fn invalid(file: &str, text: &str, problems: Vec<Problem>) -> Self {
         let lines = Lines::new(text);
         let mut located: Vec<Located> = problems
             .into_iter()
@@ -108,14 +108,6 @@ impl ConfigError {
         ConfigError::Invalid {
             file: file.to_string(),
             problems: located,
-        }
-    }
-
-    /// The problems (empty for a read error).
-    pub fn problems(&self) -> &[Located] {
-        match self {
-            ConfigError::Read { .. } => &[],
-            ConfigError::Invalid { problems, .. } => problems,
         }
     }
 }
@@ -147,22 +139,23 @@ impl fmt::Display for Located {
     }
 }
 
+#[cfg(test)]
 /// 1-based line and column of byte `offset` in `text` (clamped to the text). For many
 /// offsets into one text, build a [`Lines`] once instead.
-pub fn line_column(text: &str, offset: usize) -> (usize, usize) {
+pub(crate) fn line_column(text: &str, offset: usize) -> (usize, usize) {
     Lines::new(text).line_column(offset)
 }
 
 /// Where each line of a text starts, so that resolving an offset costs a binary search and
 /// the length of its line, not a scan of the text (a config with 20 000 mistakes).
-pub struct Lines<'a> {
+pub(crate) struct Lines<'a> {
     text: &'a str,
     starts: Vec<usize>,
 }
 
 impl<'a> Lines<'a> {
     /// Indexes `text`.
-    pub fn new(text: &'a str) -> Self {
+    pub(crate) fn new(text: &'a str) -> Self {
         let starts = std::iter::once(0)
             .chain(text.match_indices('\n').map(|(i, _)| i + 1))
             .collect();
@@ -170,7 +163,7 @@ impl<'a> Lines<'a> {
     }
 
     /// 1-based line and column (in characters) of byte `offset` (clamped to the text).
-    pub fn line_column(&self, offset: usize) -> (usize, usize) {
+    pub(crate) fn line_column(&self, offset: usize) -> (usize, usize) {
         let mut offset = offset.min(self.text.len());
         while !self.text.is_char_boundary(offset) {
             offset -= 1;
@@ -185,7 +178,7 @@ impl<'a> Lines<'a> {
 
 /// For a serde "unknown field `x`, expected one of `a`, `b`" message: a "did you mean" hint
 /// naming the expected field closest to `x`, if one is close.
-pub fn unknown_field_hint(message: &str) -> Option<String> {
+pub(crate) fn unknown_field_hint(message: &str) -> Option<String> {
     let rest = message.strip_prefix("unknown field")?;
     let field = rest.split('`').nth(1)?;
     let expected = rest.split("expected").nth(1)?.split('`').skip(1).step_by(2);
@@ -195,7 +188,7 @@ pub fn unknown_field_hint(message: &str) -> Option<String> {
 /// The candidate closest to `word`, if it is close enough to be a likely typo (a swap of two
 /// neighbouring letters is one edit, case does not count): core's, which the graph's "did you
 /// mean" uses too.
-pub use aimdb_core::graph::closest;
+pub(crate) use aimdb_core::graph::closest;
 
 /// The most characters of one quoted value (`"..."` or `` `...` ``) a message shows.
 const MAX_QUOTED: usize = 64;
@@ -205,7 +198,7 @@ const MAX_MESSAGE: usize = 1024;
 /// `text` with every quoted value longer than [`MAX_QUOTED`] characters cut (its start kept,
 /// then `…` and how long it was), and the whole cut at [`MAX_MESSAGE`] characters, so that a
 /// 5 MB string in a config is not echoed whole into a message.
-pub fn cut_long_values(text: &str) -> String {
+pub(crate) fn cut_long_values(text: &str) -> String {
     let chars: Vec<char> = text.chars().collect();
     let mut out = String::with_capacity(text.len().min(MAX_MESSAGE + 64));
     let mut i = 0;

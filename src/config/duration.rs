@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 /// Parses a duration: a whole number followed by one unit (`ms`, `s`, `m`, `h`, `d`, `w`).
-pub fn parse_duration(text: &str) -> Result<Duration, String> {
+pub(crate) fn parse_duration(text: &str) -> Result<Duration, String> {
     let digits_end = text
         .find(|c: char| !c.is_ascii_digit())
         .unwrap_or(text.len());

@@ -5,7 +5,7 @@ use serde::de::DeserializeOwned;
 
 /// The field names serde's derive gives `T` (after renames), read by asking `T` to deserialize
 /// itself from a probe that records the list and then fails.
-pub fn field_names<T: DeserializeOwned>() -> &'static [&'static str] {
+pub(crate) fn field_names<T: DeserializeOwned>() -> &'static [&'static str] {
     let mut fields: &'static [&'static str] = &[];
     let _ = T::deserialize(probe::FieldProbe(&mut fields));
     fields
@@ -16,7 +16,7 @@ mod probe {
     use serde::forward_to_deserialize_any;
 
     /// A deserializer that only records the fields a struct asks for.
-    pub(super) struct FieldProbe<'a>(pub &'a mut &'static [&'static str]);
+    pub(super) struct FieldProbe<'a>(pub(crate) &'a mut &'static [&'static str]);
 
     impl<'de> de::Deserializer<'de> for FieldProbe<'_> {
         type Error = de::value::Error;

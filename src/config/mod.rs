@@ -20,22 +20,26 @@ mod validate;
 
 use std::path::Path;
 
-pub use diagnostic::{
-    closest, cut_long_values, line_column, unknown_field_hint, ConfigError, Lines, Located, Problem,
+#[cfg(test)]
+pub(crate) use diagnostic::line_column;
+pub use diagnostic::ConfigError;
+pub(crate) use diagnostic::{
+    closest, cut_long_values, unknown_field_hint, Lines, Located, Problem,
 };
-pub use duration::parse_duration;
-pub use fields::field_names;
-pub use model::*;
-pub use secret::{AdminToken, CREDENTIAL_PREFIX};
+pub(crate) use duration::parse_duration;
+pub(crate) use fields::field_names;
+pub(crate) use model::*;
+pub use model::{Config, StoreConfig};
+pub(crate) use secret::AdminToken;
 
 /// Checks of the machine at this moment that only `aimdbd check` makes, on top of the file's
 /// own. The daemon does not: on a reload it would find its own admin port taken, and at start
 /// the bind itself reports the error.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Probes {
+pub(crate) struct Probes {
     /// Try to listen on `[admin] listen` (and let go at once): a port already taken, an
     /// address that is not this machine's or a port this user may not bind is a warning.
-    pub admin_listen: bool,
+    pub(crate) admin_listen: bool,
 }
 
 /// Parses and validates config `text`; `file` names it in messages and anchors relative paths.
@@ -44,14 +48,14 @@ pub fn parse(file: &str, text: &str) -> Result<Config, ConfigError> {
 }
 
 /// [`parse`], with `probes` on top.
-pub fn parse_with(file: &str, text: &str, probes: Probes) -> Result<Config, ConfigError> {
+pub(crate) fn parse_with(file: &str, text: &str, probes: Probes) -> Result<Config, ConfigError> {
     validate::validate(file, text, probes)
         .map_err(|problems| ConfigError::invalid(file, text, problems))
 }
 
 /// Reads and validates the config at `path`, without blocking the async runtime (validation
 /// reads the files it names, such as `[admin] token_file`, so it runs on a blocking thread).
-pub async fn load(path: &Path) -> Result<Config, ConfigError> {
+pub(crate) async fn load(path: &Path) -> Result<Config, ConfigError> {
     let owned = path.to_path_buf();
     tokio::task::spawn_blocking(move || load_blocking(&owned))
         .await
@@ -64,12 +68,12 @@ pub async fn load(path: &Path) -> Result<Config, ConfigError> {
 }
 
 /// [`load`] for synchronous callers (the `check`, `graph` commands), outside any async runtime.
-pub fn load_blocking(path: &Path) -> Result<Config, ConfigError> {
+pub(crate) fn load_blocking(path: &Path) -> Result<Config, ConfigError> {
     load_blocking_with(path, Probes::default())
 }
 
 /// [`load_blocking`], with `probes` on top (`aimdbd check`).
-pub fn load_blocking_with(path: &Path, probes: Probes) -> Result<Config, ConfigError> {
+pub(crate) fn load_blocking_with(path: &Path, probes: Probes) -> Result<Config, ConfigError> {
     let file = path.display().to_string();
     let bytes = std::fs::read(path).map_err(|e| ConfigError::Read {
         file: file.clone(),

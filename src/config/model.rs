@@ -15,33 +15,33 @@ use crate::components::{SourceInstance, TapInstance, TransformInstance};
 #[derive(Debug, Clone)]
 pub struct Config {
     /// The file it was read from, as given.
-    pub file: String,
+    pub(crate) file: String,
     /// `[node] id`.
-    pub node_id: String,
+    pub(crate) node_id: String,
     /// `[node] shutdown_timeout`: how long a drain may take (default 10 s).
-    pub shutdown_timeout: Duration,
+    pub(crate) shutdown_timeout: Duration,
     /// `[mqtt]`, if present.
-    pub mqtt: Option<MqttConfig>,
+    pub(crate) mqtt: Option<MqttConfig>,
     /// `[store]`, if present.
-    pub store: Option<StoreConfig>,
+    pub(crate) store: Option<StoreConfig>,
     /// `[admin]`, if present.
-    pub admin: Option<AdminConfig>,
+    pub(crate) admin: Option<AdminConfig>,
     /// `[sparkplug]`, if present (with the records it publishes).
-    pub sparkplug: Option<crate::sparkplug::SparkplugConfig>,
+    pub(crate) sparkplug: Option<crate::sparkplug::SparkplugConfig>,
     /// Records in file order.
-    pub records: Vec<RecordConfig>,
+    pub(crate) records: Vec<RecordConfig>,
     /// Indices into `records`, inputs before the records computed from them (core's
     /// topological order: records with no order between them by key).
-    pub order: Vec<usize>,
+    pub(crate) order: Vec<usize>,
     /// What may work but is risky, as `FILE:LINE:COL: warning: ...` lines (with a `  hint:`
     /// line where there is one): `check` prints them, the daemon logs them.
-    pub warnings: Vec<String>,
+    pub(crate) warnings: Vec<String>,
 }
 
 /// Where outbound values wait while the broker is away.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
-pub enum Outbox {
+pub(crate) enum Outbox {
     /// In memory (lost on restart).
     Memory,
     /// On disk in the state directory.
@@ -51,7 +51,7 @@ pub enum Outbox {
 /// What an outbox does with a new value when it already holds `outbox_capacity` values.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
-pub enum OutboxFull {
+pub(crate) enum OutboxFull {
     /// Hold back the QoS ≥ 1 inbound links upstream until the outbox has room (the default for
     /// QoS ≥ 1 links of records fed only by QoS ≥ 1 inbound links): nothing is dropped.
     Block,
@@ -63,53 +63,53 @@ pub enum OutboxFull {
 
 /// `[mqtt]`
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct MqttConfig {
+pub(crate) struct MqttConfig {
     /// Broker URL (`mqtt://host:port` or `mqtts://host:port`).
-    pub url: String,
+    pub(crate) url: String,
     /// Whether the URL asks for TLS.
-    pub tls: bool,
+    pub(crate) tls: bool,
     /// Broker host.
-    pub host: String,
+    pub(crate) host: String,
     /// Broker port.
-    pub port: u16,
+    pub(crate) port: u16,
     /// MQTT client id (default `aimdbd-<node id>`).
-    pub client_id: String,
+    pub(crate) client_id: String,
     /// Keep-alive interval.
-    pub keep_alive_s: u16,
+    pub(crate) keep_alive_s: u16,
     /// User name, if any.
-    pub username: Option<String>,
+    pub(crate) username: Option<String>,
     /// Files with secrets and certificates.
-    pub password_file: Option<PathBuf>,
+    pub(crate) password_file: Option<PathBuf>,
     /// CA bundle for `mqtts://`.
-    pub ca_file: Option<PathBuf>,
+    pub(crate) ca_file: Option<PathBuf>,
     /// Client certificate.
-    pub cert_file: Option<PathBuf>,
+    pub(crate) cert_file: Option<PathBuf>,
     /// Client key.
-    pub key_file: Option<PathBuf>,
+    pub(crate) key_file: Option<PathBuf>,
     /// Outbox kind (default memory).
-    pub outbox: Outbox,
+    pub(crate) outbox: Outbox,
     /// The disk outbox's SQLite file (default `outbox.db` in the state directory).
-    pub outbox_path: PathBuf,
+    pub(crate) outbox_path: PathBuf,
     /// Values each outbound link may hold unacknowledged (default 10 000).
-    pub outbox_capacity: usize,
+    pub(crate) outbox_capacity: usize,
     /// Payload bytes each outbound link may hold unacknowledged (default 16 MiB); the outbox is
     /// full at whichever bound comes first.
-    pub outbox_max_bytes: usize,
+    pub(crate) outbox_max_bytes: usize,
     /// Largest size of the disk outbox's database file (default 1 GiB); a value that would
     /// pass it is kept in memory only (logged, counted).
-    pub outbox_max_file_bytes: u64,
+    pub(crate) outbox_max_file_bytes: u64,
     /// What a link's outbox does at `outbox_capacity` when neither the link sets `outbox_full`
     /// nor it blocks by default (default drop the oldest).
-    pub outbox_full: OutboxFull,
+    pub(crate) outbox_full: OutboxFull,
     /// Largest MQTT packet accepted or sent, in bytes (default 256 KiB).
-    pub max_packet_size: usize,
+    pub(crate) max_packet_size: usize,
     /// Whether the broker forgets the session on disconnect (default: true, false when a
     /// `link_from` has QoS ≥ 1).
-    pub clean_session: bool,
+    pub(crate) clean_session: bool,
     /// First reconnect delay (default 100 ms); doubles per failed attempt, with jitter.
-    pub reconnect_min: Duration,
+    pub(crate) reconnect_min: Duration,
     /// Longest reconnect delay (default 30 s).
-    pub reconnect_max: Duration,
+    pub(crate) reconnect_max: Duration,
 }
 
 /// `[store]`: the SQLite history (see docs/HISTORY.md).
@@ -137,37 +137,35 @@ pub struct StoreConfig {
 
 /// `[admin]`
 #[derive(Debug, Clone)]
-pub struct AdminConfig {
+pub(crate) struct AdminConfig {
     /// Address the HTTP endpoint listens on.
-    pub listen: SocketAddr,
+    pub(crate) listen: SocketAddr,
     /// Further names (`host` or `host:port`, lower case) that `Host` and `Origin` may carry,
     /// besides the listen address and, on loopback, `localhost`.
-    pub allowed_hosts: Vec<String>,
-    /// `token_file`, resolved.
-    pub token_file: Option<PathBuf>,
+    pub(crate) allowed_hosts: Vec<String>,
     /// The bearer token read from `token_file` when the config was validated.
-    pub token: Option<AdminToken>,
+    pub(crate) token: Option<AdminToken>,
     /// Most connections open at once; a new one beyond it closes the oldest.
-    pub max_connections: usize,
+    pub(crate) max_connections: usize,
     /// How long a connection may go without a complete request head (after it opened or
     /// after its last response) before it is closed.
-    pub idle_timeout: Duration,
+    pub(crate) idle_timeout: Duration,
 }
 
 impl AdminConfig {
     /// `max_connections` when not set.
-    pub const DEFAULT_MAX_CONNECTIONS: usize = 256;
+    pub(crate) const DEFAULT_MAX_CONNECTIONS: usize = 256;
     /// `idle_timeout` when not set.
-    pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(10);
+    pub(crate) const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(10);
 
     /// Whether the endpoint listens beyond loopback (then every request needs the token).
-    pub fn beyond_loopback(&self) -> bool {
+    pub(crate) fn beyond_loopback(&self) -> bool {
         !self.listen.ip().is_loopback()
     }
 }
 
 /// `host[:port]` → (host, port); IPv6 hosts keep their brackets.
-pub fn split_host_port(s: &str) -> Option<(&str, Option<&str>)> {
+pub(crate) fn split_host_port(s: &str) -> Option<(&str, Option<&str>)> {
     if s.starts_with('[') {
         let end = s.find(']')?;
         let (host, rest) = s.split_at(end + 1);
@@ -186,34 +184,34 @@ pub fn split_host_port(s: &str) -> Option<(&str, Option<&str>)> {
 
 /// One record.
 #[derive(Debug, Clone)]
-pub struct RecordConfig {
+pub(crate) struct RecordConfig {
     /// Its key.
-    pub key: String,
+    pub(crate) key: String,
     /// Its type's config name (`"Temperature"`, `"json"`, ...).
-    pub type_name: &'static str,
+    pub(crate) type_name: &'static str,
     /// Its buffer.
-    pub buffer: BufferCfg,
+    pub(crate) buffer: BufferCfg,
     /// What writes it in the graph (`None`: inbound links or nothing).
-    pub writer: Option<Writer>,
+    pub(crate) writer: Option<Writer>,
     /// Taps reading it.
-    pub taps: Vec<TapConfig>,
+    pub(crate) taps: Vec<TapConfig>,
     /// Outbound links.
-    pub links_to: Vec<LinkConfig>,
+    pub(crate) links_to: Vec<LinkConfig>,
     /// Inbound links.
-    pub links_from: Vec<LinkConfig>,
+    pub(crate) links_from: Vec<LinkConfig>,
     /// Whether its values go to the history store.
-    pub persist: bool,
+    pub(crate) persist: bool,
     /// History kept for this record, overriding `[store] retention`.
-    pub retention: Option<Duration>,
+    pub(crate) retention: Option<Duration>,
     /// Most history rows kept for this record, overriding `[store] max_rows`.
-    pub max_rows: Option<u64>,
+    pub(crate) max_rows: Option<u64>,
     /// Seed the record with its newest stored value at start (single_latest, persist only).
-    pub restore: bool,
+    pub(crate) restore: bool,
 }
 
 impl RecordConfig {
     /// The writer's kind as shown to operators.
-    pub fn writer_kind(&self) -> &'static str {
+    pub(crate) fn writer_kind(&self) -> &'static str {
         match (&self.writer, self.links_from.is_empty()) {
             (Some(Writer::Source(_)), _) => "source",
             (Some(Writer::Transform(_)), _) => "transform",
@@ -223,7 +221,7 @@ impl RecordConfig {
     }
 
     /// Keys this record is computed from.
-    pub fn inputs(&self) -> Vec<&str> {
+    pub(crate) fn inputs(&self) -> Vec<&str> {
         match &self.writer {
             Some(Writer::Transform(t)) => t.inputs.iter().map(|(_, k)| k.as_str()).collect(),
             _ => Vec::new(),
@@ -233,7 +231,7 @@ impl RecordConfig {
 
 /// The single writer of a record inside the graph.
 #[derive(Debug, Clone)]
-pub enum Writer {
+pub(crate) enum Writer {
     /// A built-in source.
     Source(SourceConfig),
     /// A built-in transform.
@@ -242,53 +240,54 @@ pub enum Writer {
 
 /// A configured source.
 #[derive(Debug, Clone)]
-pub struct SourceConfig {
+pub(crate) struct SourceConfig {
     /// Its kind.
-    pub kind: &'static str,
+    pub(crate) kind: &'static str,
     /// Its validated parameters and runtime.
-    pub instance: Arc<dyn SourceInstance>,
+    pub(crate) instance: Arc<dyn SourceInstance>,
 }
 
 /// A configured transform.
 #[derive(Debug, Clone)]
-pub struct TransformConfig {
+pub(crate) struct TransformConfig {
     /// Its kind.
-    pub kind: &'static str,
+    pub(crate) kind: &'static str,
     /// `(field, input key)` for each input, in the kind's order.
-    pub inputs: Vec<(&'static str, String)>,
+    pub(crate) inputs: Vec<(&'static str, String)>,
     /// Its validated parameters and runtime.
-    pub instance: Arc<dyn TransformInstance>,
+    pub(crate) instance: Arc<dyn TransformInstance>,
 }
 
 /// A configured tap.
 #[derive(Debug, Clone)]
-pub struct TapConfig {
+pub(crate) struct TapConfig {
     /// Its kind.
-    pub kind: &'static str,
+    #[allow(dead_code)] // Read through `Debug`: the part fingerprint (src/engine/parts.rs).
+    pub(crate) kind: &'static str,
     /// Its validated parameters and runtime.
-    pub instance: Arc<dyn TapInstance>,
+    pub(crate) instance: Arc<dyn TapInstance>,
 }
 
 /// A validated link.
 #[derive(Debug, Clone, serde::Serialize)]
-pub struct LinkConfig {
+pub(crate) struct LinkConfig {
     /// The URL as configured (`mqtt://<topic or filter>`).
-    pub url: String,
+    pub(crate) url: String,
     /// The MQTT topic (link_to) or filter (link_from).
-    pub topic: String,
+    pub(crate) topic: String,
     /// Wire codec.
     #[serde(serialize_with = "codec_name")]
-    pub codec: LinkCodec,
+    pub(crate) codec: LinkCodec,
     /// MQTT QoS 0, 1 or 2.
-    pub qos: u8,
+    pub(crate) qos: u8,
     /// Retained publish (link_to only).
-    pub retain: bool,
+    pub(crate) retain: bool,
     /// link_from only: the string field of each value set to the node id of its
     /// `aimdb/<node>/...` topic (e.g. `"sensor_id"`).
-    pub node_into: Option<String>,
+    pub(crate) node_into: Option<String>,
     /// link_to only: what its outbox does when full, resolved from the graph (see
     /// `config::validate::flow`).
-    pub outbox_full: OutboxFull,
+    pub(crate) outbox_full: OutboxFull,
 }
 
 fn codec_name<S: serde::Serializer>(c: &LinkCodec, s: S) -> Result<S::Ok, S::Error> {
@@ -297,7 +296,7 @@ fn codec_name<S: serde::Serializer>(c: &LinkCodec, s: S) -> Result<S::Ok, S::Err
 
 /// A link's wire format: a record codec, or raw UTF-8 text for records of type `json`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LinkCodec {
+pub(crate) enum LinkCodec {
     /// `postcard` or `json` (see `aimdb_records::Codec`).
     Wire(Codec),
     /// `text`: in, the payload (UTF-8) becomes a JSON string; out, a string value is published
@@ -307,7 +306,7 @@ pub enum LinkCodec {
 
 impl LinkCodec {
     /// The config spelling.
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             LinkCodec::Wire(c) => c.as_str(),
             LinkCodec::Text => "text",

@@ -8,122 +8,122 @@ use toml::{Spanned, Table};
 /// The whole file, put together table by table by [`super::shape`].
 #[derive(Debug, Default)]
 pub(super) struct RawConfig {
-    pub node: Option<Spanned<RawNode>>,
-    pub mqtt: Option<Spanned<RawMqtt>>,
-    pub store: Option<Spanned<RawStore>>,
-    pub admin: Option<Spanned<RawAdmin>>,
-    pub sparkplug: Option<Spanned<RawSparkplug>>,
-    pub record: Vec<Spanned<RawRecord>>,
+    pub(crate) node: Option<Spanned<RawNode>>,
+    pub(crate) mqtt: Option<Spanned<RawMqtt>>,
+    pub(crate) store: Option<Spanned<RawStore>>,
+    pub(crate) admin: Option<Spanned<RawAdmin>>,
+    pub(crate) sparkplug: Option<Spanned<RawSparkplug>>,
+    pub(crate) record: Vec<Spanned<RawRecord>>,
 }
 
 /// `[node]`
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawNode {
-    pub id: Spanned<String>,
-    pub shutdown_timeout: Option<Spanned<String>>,
+    pub(crate) id: Spanned<String>,
+    pub(crate) shutdown_timeout: Option<Spanned<String>>,
 }
 
 /// `[mqtt]`
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawMqtt {
-    pub url: Spanned<String>,
-    pub client_id: Option<Spanned<String>>,
-    pub keep_alive_s: Option<Spanned<i64>>,
-    pub username: Option<Spanned<String>>,
-    pub password_file: Option<Spanned<String>>,
-    pub ca_file: Option<Spanned<String>>,
-    pub cert_file: Option<Spanned<String>>,
-    pub key_file: Option<Spanned<String>>,
-    pub outbox: Option<Spanned<String>>,
-    pub outbox_path: Option<Spanned<String>>,
-    pub outbox_capacity: Option<Spanned<i64>>,
-    pub outbox_max_bytes: Option<Spanned<i64>>,
-    pub outbox_max_file_bytes: Option<Spanned<i64>>,
-    pub outbox_full: Option<Spanned<String>>,
-    pub max_packet_size: Option<Spanned<i64>>,
-    pub clean_session: Option<Spanned<bool>>,
-    pub reconnect_min: Option<Spanned<String>>,
-    pub reconnect_max: Option<Spanned<String>>,
+    pub(crate) url: Spanned<String>,
+    pub(crate) client_id: Option<Spanned<String>>,
+    pub(crate) keep_alive_s: Option<Spanned<i64>>,
+    pub(crate) username: Option<Spanned<String>>,
+    pub(crate) password_file: Option<Spanned<String>>,
+    pub(crate) ca_file: Option<Spanned<String>>,
+    pub(crate) cert_file: Option<Spanned<String>>,
+    pub(crate) key_file: Option<Spanned<String>>,
+    pub(crate) outbox: Option<Spanned<String>>,
+    pub(crate) outbox_path: Option<Spanned<String>>,
+    pub(crate) outbox_capacity: Option<Spanned<i64>>,
+    pub(crate) outbox_max_bytes: Option<Spanned<i64>>,
+    pub(crate) outbox_max_file_bytes: Option<Spanned<i64>>,
+    pub(crate) outbox_full: Option<Spanned<String>>,
+    pub(crate) max_packet_size: Option<Spanned<i64>>,
+    pub(crate) clean_session: Option<Spanned<bool>>,
+    pub(crate) reconnect_min: Option<Spanned<String>>,
+    pub(crate) reconnect_max: Option<Spanned<String>>,
 }
 
 /// `[store]`
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawStore {
-    pub path: Option<Spanned<String>>,
-    pub retention: Option<Spanned<String>>,
-    pub max_rows: Option<Spanned<i64>>,
-    pub sweep_interval: Option<Spanned<String>>,
-    pub queue_capacity: Option<Spanned<i64>>,
-    pub queue_max_bytes: Option<Spanned<i64>>,
-    pub batch_size: Option<Spanned<i64>>,
-    pub batch_delay: Option<Spanned<String>>,
+    pub(crate) path: Option<Spanned<String>>,
+    pub(crate) retention: Option<Spanned<String>>,
+    pub(crate) max_rows: Option<Spanned<i64>>,
+    pub(crate) sweep_interval: Option<Spanned<String>>,
+    pub(crate) queue_capacity: Option<Spanned<i64>>,
+    pub(crate) queue_max_bytes: Option<Spanned<i64>>,
+    pub(crate) batch_size: Option<Spanned<i64>>,
+    pub(crate) batch_delay: Option<Spanned<String>>,
 }
 
 /// `[admin]`
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawAdmin {
-    pub listen: Spanned<String>,
-    pub allowed_hosts: Option<Spanned<Vec<Spanned<String>>>>,
-    pub token_file: Option<Spanned<String>>,
-    pub max_connections: Option<Spanned<i64>>,
-    pub idle_timeout: Option<Spanned<String>>,
+    pub(crate) listen: Spanned<String>,
+    pub(crate) allowed_hosts: Option<Spanned<Vec<Spanned<String>>>>,
+    pub(crate) token_file: Option<Spanned<String>>,
+    pub(crate) max_connections: Option<Spanned<i64>>,
+    pub(crate) idle_timeout: Option<Spanned<String>>,
 }
 
 /// `[sparkplug]` (checked in `validate/sparkplug.rs`).
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawSparkplug {
-    pub group_id: Spanned<String>,
-    pub edge_node_id: Option<Spanned<String>>,
-    pub primary_host_id: Option<Spanned<String>>,
-    pub store_forward_max_values: Option<Spanned<i64>>,
+    pub(crate) group_id: Spanned<String>,
+    pub(crate) edge_node_id: Option<Spanned<String>>,
+    pub(crate) primary_host_id: Option<Spanned<String>>,
+    pub(crate) store_forward_max_values: Option<Spanned<i64>>,
 }
 
 /// One `[[record]]`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawRecord {
-    pub key: Spanned<String>,
+    pub(crate) key: Spanned<String>,
     #[serde(rename = "type")]
-    pub type_name: Spanned<String>,
-    pub buffer: Option<Spanned<RawBuffer>>,
-    pub source: Option<Spanned<Table>>,
-    pub transform: Option<Spanned<Table>>,
+    pub(crate) type_name: Spanned<String>,
+    pub(crate) buffer: Option<Spanned<RawBuffer>>,
+    pub(crate) source: Option<Spanned<Table>>,
+    pub(crate) transform: Option<Spanned<Table>>,
     #[serde(default)]
-    pub tap: Vec<Spanned<Table>>,
+    pub(crate) tap: Vec<Spanned<Table>>,
     #[serde(default)]
-    pub link_from: Vec<Spanned<RawLink>>,
+    pub(crate) link_from: Vec<Spanned<RawLink>>,
     #[serde(default)]
-    pub link_to: Vec<Spanned<RawLink>>,
-    pub persist: Option<Spanned<bool>>,
-    pub retention: Option<Spanned<String>>,
-    pub max_rows: Option<Spanned<i64>>,
-    pub restore: Option<Spanned<bool>>,
+    pub(crate) link_to: Vec<Spanned<RawLink>>,
+    pub(crate) persist: Option<Spanned<bool>>,
+    pub(crate) retention: Option<Spanned<String>>,
+    pub(crate) max_rows: Option<Spanned<i64>>,
+    pub(crate) restore: Option<Spanned<bool>>,
     /// `true`, `false` or `{ metric = "..." }`: checked in `validate/sparkplug.rs`.
-    pub sparkplug: Option<Spanned<toml::Value>>,
+    pub(crate) sparkplug: Option<Spanned<toml::Value>>,
 }
 
 /// `buffer = { kind = "...", capacity = N }`
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawBuffer {
-    pub kind: Spanned<String>,
-    pub capacity: Option<Spanned<i64>>,
+    pub(crate) kind: Spanned<String>,
+    pub(crate) capacity: Option<Spanned<i64>>,
 }
 
 /// One entry of `link_to` / `link_from`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawLink {
-    pub url: Spanned<String>,
-    pub codec: Option<Spanned<String>>,
-    pub qos: Option<Spanned<i64>>,
-    pub retain: Option<Spanned<bool>>,
-    pub node_into: Option<Spanned<String>>,
-    pub outbox_full: Option<Spanned<String>>,
-    pub allow_system_topics: Option<Spanned<bool>>,
+    pub(crate) url: Spanned<String>,
+    pub(crate) codec: Option<Spanned<String>>,
+    pub(crate) qos: Option<Spanned<i64>>,
+    pub(crate) retain: Option<Spanned<bool>>,
+    pub(crate) node_into: Option<Spanned<String>>,
+    pub(crate) outbox_full: Option<Spanned<String>>,
+    pub(crate) allow_system_topics: Option<Spanned<bool>>,
 }

@@ -13,15 +13,15 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 /// The prefix that names a systemd credential instead of a path.
-pub const CREDENTIAL_PREFIX: &str = "credential:";
+pub(crate) const CREDENTIAL_PREFIX: &str = "credential:";
 
 /// Why a secret's path could not be resolved: a message and a hint.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) struct PathError {
     /// What is wrong.
-    pub message: String,
+    pub(crate) message: String,
     /// How to fix it.
-    pub hint: &'static str,
+    pub(crate) hint: &'static str,
 }
 
 /// Resolves `value` of a secret field: `credential:NAME` → `$CREDENTIALS_DIRECTORY/NAME`;
@@ -57,9 +57,9 @@ pub(super) fn resolve(config_dir: &Path, value: &str) -> Result<PathBuf, PathErr
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) struct Unreadable {
     /// What is wrong.
-    pub message: String,
+    pub(crate) message: String,
     /// How to fix it.
-    pub hint: String,
+    pub(crate) hint: String,
 }
 
 /// Checks that `path` (resolved from `value` by [`resolve`]; relative paths against
@@ -112,7 +112,7 @@ pub(super) const MAX_TOKEN_LEN: usize = 4096;
 
 /// The admin endpoint's bearer token (`[admin] token_file`). Its `Debug` never shows it.
 #[derive(Clone, PartialEq, Eq)]
-pub struct AdminToken(Arc<str>);
+pub(crate) struct AdminToken(Arc<str>);
 
 impl fmt::Debug for AdminToken {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -123,7 +123,7 @@ impl fmt::Debug for AdminToken {
 impl AdminToken {
     /// The token from `text` (a file's contents): surrounding whitespace (a trailing newline)
     /// is ignored; it must be 16 to 4096 visible ASCII characters.
-    pub fn parse(text: &str) -> Result<Self, String> {
+    pub(crate) fn parse(text: &str) -> Result<Self, String> {
         let token = text.trim();
         if token.len() < MIN_TOKEN_LEN {
             return Err(format!(
@@ -147,7 +147,7 @@ impl AdminToken {
 
     /// Reads the token from `path` (blocking: call it outside async code). Reads at most a few
     /// KiB, so a wrong path such as a device cannot stall or exhaust the process.
-    pub fn read(path: &Path) -> Result<Self, String> {
+    pub(crate) fn read(path: &Path) -> Result<Self, String> {
         use std::io::Read;
         let mut text = String::new();
         std::fs::File::open(path)
@@ -157,12 +157,12 @@ impl AdminToken {
     }
 
     /// The token, for a client to send.
-    pub fn expose(&self) -> &str {
+    pub(crate) fn expose(&self) -> &str {
         &self.0
     }
 
     /// Whether `presented` is the token, in time that does not depend on where they differ.
-    pub fn matches(&self, presented: &[u8]) -> bool {
+    pub(crate) fn matches(&self, presented: &[u8]) -> bool {
         let want = self.0.as_bytes();
         if presented.len() != want.len() {
             return false;

@@ -16,27 +16,27 @@ use crate::config::{Config, Outbox};
 
 /// The locks held; dropping it releases them.
 #[derive(Debug)]
-pub struct StateLocks {
+pub(crate) struct StateLocks {
     _files: Vec<File>,
 }
 
 /// Why a state file could not be locked.
 #[derive(Debug, thiserror::Error)]
 #[error("{what} {} is in use by another aimdbd (it holds an exclusive lock on the file); two daemons on one {what} would overwrite each other's state. Stop the other one, or give this one its own `{key}`", path.display())]
-pub struct InUse {
+pub(crate) struct InUse {
     /// `history store` or `disk outbox`.
-    pub what: &'static str,
+    pub(crate) what: &'static str,
     /// The config key naming the file.
-    pub key: &'static str,
+    pub(crate) key: &'static str,
     /// The file.
-    pub path: PathBuf,
+    pub(crate) path: PathBuf,
 }
 
 impl StateLocks {
     /// Locks the store and outbox files `config` names. A file that cannot be opened is
     /// skipped here (the store or outbox reports it when it opens the file); only a lock held
     /// by another process is an error.
-    pub fn take(config: &Config) -> Result<Self, InUse> {
+    pub(crate) fn take(config: &Config) -> Result<Self, InUse> {
         let mut files = Vec::new();
         if let Some(store) = &config.store {
             files.extend(lock(&store.path, "history store", "[store] path")?);

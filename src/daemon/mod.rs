@@ -14,9 +14,9 @@ mod reload;
 mod signals;
 mod watch;
 
-pub use lock::{InUse, StateLocks};
-pub use notify::notify;
-pub use signals::{Signal, Signals};
+pub(crate) use lock::StateLocks;
+pub(crate) use notify::notify;
+pub(crate) use signals::{Signal, Signals};
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -31,7 +31,7 @@ use crate::store::Store;
 
 /// Runs the daemon for the validated `config` read from `path` (reloading it when it changes
 /// if `watch_config`); returns the exit code.
-pub async fn run(path: PathBuf, config: Config, watch_config: bool) -> u8 {
+pub(crate) async fn run(path: PathBuf, config: Config, watch_config: bool) -> u8 {
     let mut signals = match Signals::install() {
         Ok(s) => s,
         Err(e) => {
@@ -186,7 +186,7 @@ pub(crate) fn mqtt_budget(
 }
 
 /// Logs every record's counters (one line each), e.g. at shutdown.
-pub fn log_stats(graphs: &Graphs, config: &Config) {
+pub(crate) fn log_stats(graphs: &Graphs, config: &Config) {
     for r in &config.records {
         if let Some(s) = graphs.stats(&r.key) {
             tracing::info!(
@@ -202,7 +202,7 @@ pub fn log_stats(graphs: &Graphs, config: &Config) {
 }
 
 /// Logs the config's warnings (the lines `aimdbd check` prints), one log line each.
-pub fn log_warnings(config: &Config) {
+pub(crate) fn log_warnings(config: &Config) {
     for w in &config.warnings {
         let (line, hint) = w.split_once("\n  hint: ").unwrap_or((w, ""));
         tracing::warn!(hint, "{line}");

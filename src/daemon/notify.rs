@@ -9,7 +9,7 @@ use std::time::Duration;
 
 /// Sends `state` (e.g. `"READY=1"`) to systemd if `$NOTIFY_SOCKET` is set; otherwise does
 /// nothing. Never blocks.
-pub fn notify(state: &str) {
+pub(crate) fn notify(state: &str) {
     let Some(path) = std::env::var_os("NOTIFY_SOCKET") else {
         return;
     };

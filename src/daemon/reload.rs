@@ -40,11 +40,11 @@ use crate::store::Store;
 /// What a reload replaces.
 pub(super) struct Current<'a> {
     /// The running config.
-    pub config: &'a mut Arc<Config>,
+    pub(crate) config: &'a mut Arc<Config>,
     /// The history store (kept, re-prepared for the new config).
-    pub store: &'a mut Store,
+    pub(crate) store: &'a mut Store,
     /// The MQTT bridge (kept, or replaced when `[mqtt]` changed).
-    pub bridge: &'a mut Option<Arc<Bridge>>,
+    pub(crate) bridge: &'a mut Option<Arc<Bridge>>,
 }
 
 /// Reloads `path` (because of `cause`, for the log) into `parts` (left as they are on error).

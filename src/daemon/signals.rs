@@ -7,7 +7,7 @@ use super::watch::ConfigWatch;
 
 /// What a signal asks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Signal {
+pub(crate) enum Signal {
     /// SIGINT or SIGTERM: drain and exit; its name.
     Terminate(&'static str),
     /// SIGHUP: re-read the config.
@@ -17,7 +17,7 @@ pub enum Signal {
 }
 
 /// The daemon's signal streams, installed once at start.
-pub struct Signals {
+pub(crate) struct Signals {
     term: Stream,
     int: Stream,
     hup: Stream,
@@ -26,7 +26,7 @@ pub struct Signals {
 
 impl Signals {
     /// Installs the handlers (from here on these signals no longer kill the process).
-    pub fn install() -> std::io::Result<Self> {
+    pub(crate) fn install() -> std::io::Result<Self> {
         Ok(Self {
             term: signal(SignalKind::terminate())?,
             int: signal(SignalKind::interrupt())?,
@@ -41,7 +41,7 @@ impl Signals {
     }
 
     /// The next signal (or config change).
-    pub async fn next(&mut self) -> Signal {
+    pub(crate) async fn next(&mut self) -> Signal {
         let changed = async {
             match &mut self.watch {
                 Some(w) => w.changed().await,
@@ -57,7 +57,7 @@ impl Signals {
     }
 
     /// The next SIGINT or SIGTERM (SIGHUP and config changes are ignored while draining).
-    pub async fn next_terminate(&mut self) -> &'static str {
+    pub(crate) async fn next_terminate(&mut self) -> &'static str {
         loop {
             if let Signal::Terminate(name) = self.next().await {
                 return name;

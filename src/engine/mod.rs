@@ -3,7 +3,7 @@
 mod parts;
 mod running;
 
-pub use parts::{partition, store_key, BuiltPart, Graphs, PartPlan, Parts, Retired, StoreKey};
+pub(crate) use parts::{partition, store_key, BuiltPart, Graphs, PartPlan, Parts};
 pub use running::{DrainOutcome, RunningGraph};
 
 use std::sync::Arc;

@@ -26,16 +26,16 @@ use crate::Rt;
 /// One part of a config: its records (indices into `config.records`, in config order) and
 /// its fingerprint.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PartPlan {
+pub(crate) struct PartPlan {
     /// Indices of its records in the config.
-    pub records: Vec<usize>,
+    pub(crate) records: Vec<usize>,
     /// What must be equal for a running part to be kept (see the module docs).
-    pub fingerprint: String,
+    pub(crate) fingerprint: String,
 }
 
 /// Splits `config`'s records into parts (ordered by their first record). Linear in the
 /// records and their inputs.
-pub fn partition(config: &Config) -> Vec<PartPlan> {
+pub(crate) fn partition(config: &Config) -> Vec<PartPlan> {
     let n = config.records.len();
     let index: HashMap<&str, usize> = config
         .records
@@ -84,13 +84,13 @@ pub fn partition(config: &Config) -> Vec<PartPlan> {
 }
 
 /// A part built from a config, not running yet.
-pub struct BuiltPart {
+pub(crate) struct BuiltPart {
     /// Its number (unique for the daemon's life).
-    pub id: u64,
+    pub(crate) id: u64,
     /// Its plan.
-    pub plan: PartPlan,
+    pub(crate) plan: PartPlan,
     /// Its graph.
-    pub db: AimDb<Rt>,
+    pub(crate) db: AimDb<Rt>,
     /// How it was built with the history store (see [`store_key`]).
     store: StoreKey,
 }
@@ -98,10 +98,10 @@ pub struct BuiltPart {
 /// How a part was built with the history store: without one (`None`), with its taps counting
 /// values as lost (`Some(false)`: the store was down) or writing (`Some(true)`). A reload keeps
 /// parts only while this is unchanged.
-pub type StoreKey = Option<bool>;
+pub(crate) type StoreKey = Option<bool>;
 
 /// The [`StoreKey`] of parts built with `store`.
-pub fn store_key(store: Option<&Persist>) -> StoreKey {
+pub(crate) fn store_key(store: Option<&Persist>) -> StoreKey {
     store.map(Persist::is_writing)
 }
 
@@ -114,7 +114,7 @@ struct Part {
 
 /// The daemon's running parts.
 #[derive(Default)]
-pub struct Parts {
+pub(crate) struct Parts {
     parts: Vec<Part>,
     next_id: u64,
     /// How the running parts were built with the history store (the same for all).
@@ -123,13 +123,13 @@ pub struct Parts {
 
 impl Parts {
     /// No part yet.
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Self::default()
     }
 
     /// Builds (but does not run) part `plan` of `config`: `persist = true` records get a reader
     /// that feeds `store`; MQTT links bind to `bridge` as part [`BuiltPart::id`].
-    pub fn build(
+    pub(crate) fn build(
         &mut self,
         config: &Config,
         plan: PartPlan,
@@ -155,12 +155,12 @@ impl Parts {
     }
 
     /// How the running parts were built with the history store (`None` before the first).
-    pub fn built_with_store(&self) -> Option<StoreKey> {
+    pub(crate) fn built_with_store(&self) -> Option<StoreKey> {
         self.store
     }
 
     /// Whether a running part has `plan`'s fingerprint (a reload may keep it).
-    pub fn has(&self, plan: &PartPlan) -> bool {
+    pub(crate) fn has(&self, plan: &PartPlan) -> bool {
         self.parts
             .iter()
             .any(|p| p.plan.fingerprint == plan.fingerprint)
@@ -168,7 +168,7 @@ impl Parts {
 
     /// Takes out every running part whose fingerprint is not among `keep`'s (to be drained);
     /// the kept ones go on running.
-    pub fn take_all_but(&mut self, keep: &[PartPlan]) -> Retired {
+    pub(crate) fn take_all_but(&mut self, keep: &[PartPlan]) -> Retired {
         let (kept, gone): (Vec<Part>, Vec<Part>) = std::mem::take(&mut self.parts)
             .into_iter()
             .partition(|p| keep.iter().any(|k| k.fingerprint == p.plan.fingerprint));
@@ -186,14 +186,14 @@ impl Parts {
     }
 
     /// Takes out every part (shutdown).
-    pub fn take_all(&mut self) -> Retired {
+    pub(crate) fn take_all(&mut self) -> Retired {
         Retired {
             parts: std::mem::take(&mut self.parts),
         }
     }
 
     /// Starts `part` on the current Tokio runtime.
-    pub fn start(&mut self, part: BuiltPart) {
+    pub(crate) fn start(&mut self, part: BuiltPart) {
         // A reload keeps parts only when the store's availability is unchanged, so every
         // running part was built the same way.
         self.store = Some(part.store);
@@ -205,18 +205,13 @@ impl Parts {
     }
 
     /// Number of running parts.
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.parts.len()
-    }
-
-    /// Whether no part runs.
-    pub fn is_empty(&self) -> bool {
-        self.parts.is_empty()
     }
 
     /// The handles of the running parts, by record key (a snapshot: publish it again after
     /// the parts change).
-    pub fn graphs(&self, config: &Config) -> Graphs {
+    pub(crate) fn graphs(&self, config: &Config) -> Graphs {
         let mut by_key = HashMap::new();
         for (i, p) in self.parts.iter().enumerate() {
             for &r in &p.plan.records {
@@ -237,18 +232,18 @@ impl Parts {
 }
 
 /// Parts taken out of the running set, to be drained.
-pub struct Retired {
+pub(crate) struct Retired {
     parts: Vec<Part>,
 }
 
 impl Retired {
     /// Their numbers.
-    pub fn ids(&self) -> Vec<u64> {
+    pub(crate) fn ids(&self) -> Vec<u64> {
         self.parts.iter().map(|p| p.id).collect()
     }
 
     /// The handle of the retired part holding record `key`, if one does.
-    pub fn handle_of(&self, key: &str) -> Option<&DbHandle<Rt>> {
+    pub(crate) fn handle_of(&self, key: &str) -> Option<&DbHandle<Rt>> {
         self.parts
             .iter()
             .map(|p| p.graph.handle())
@@ -256,14 +251,14 @@ impl Retired {
     }
 
     /// Whether there is none.
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.parts.is_empty()
     }
 
     /// Drains them all at once (see [`RunningGraph::drain`]), within `timeout` in all; the
     /// outcome is the worst of theirs (a failure, else a timeout with every live task
     /// counted, else drained). The handles stay readable afterwards ([`Retired::handle_of`]).
-    pub async fn drain(&mut self, timeout: std::time::Duration) -> DrainOutcome {
+    pub(crate) async fn drain(&mut self, timeout: std::time::Duration) -> DrainOutcome {
         let deadline = tokio::time::Instant::now() + timeout;
         for p in &mut self.parts {
             p.graph.stop();
@@ -292,7 +287,7 @@ impl Retired {
 
 /// The handles of the running parts, by record key. Cheap to clone (a snapshot).
 #[derive(Clone)]
-pub struct Graphs(Arc<GraphsInner>);
+pub(crate) struct Graphs(Arc<GraphsInner>);
 
 struct GraphsInner {
     handles: Vec<DbHandle<Rt>>,
@@ -301,12 +296,12 @@ struct GraphsInner {
 
 impl Graphs {
     /// The handle of the part holding record `key`.
-    pub fn get(&self, key: &str) -> Option<&DbHandle<Rt>> {
+    pub(crate) fn get(&self, key: &str) -> Option<&DbHandle<Rt>> {
         self.0.by_key.get(key).map(|&i| &self.0.handles[i])
     }
 
     /// The handle of the part holding record `key`, as the record accessors want it.
-    pub fn handle(&self, key: &str) -> Result<&DbHandle<Rt>, AccessError> {
+    pub(crate) fn handle(&self, key: &str) -> Result<&DbHandle<Rt>, AccessError> {
         self.get(key).ok_or_else(|| AccessError::UnknownKey {
             key: key.to_string(),
             suggestion: None,
@@ -314,16 +309,8 @@ impl Graphs {
     }
 
     /// Record `key`'s counters.
-    pub fn stats(&self, key: &str) -> Option<RecordStats> {
+    pub(crate) fn stats(&self, key: &str) -> Option<RecordStats> {
         self.get(key)?.stats(key)
-    }
-
-    /// A single graph's handle as a snapshot (a graph not split into parts).
-    pub fn single(handle: DbHandle<Rt>, config: &Config) -> Self {
-        Graphs(Arc::new(GraphsInner {
-            by_key: config.records.iter().map(|r| (r.key.clone(), 0)).collect(),
-            handles: vec![handle],
-        }))
     }
 }
 

@@ -45,7 +45,7 @@ impl RunningGraph {
     }
 
     /// The graph's handle.
-    pub fn handle(&self) -> &DbHandle<Rt> {
+    pub(crate) fn handle(&self) -> &DbHandle<Rt> {
         &self.handle
     }
 
@@ -57,7 +57,7 @@ impl RunningGraph {
 
     /// Stops sources and raises shutdown (taps, transforms and links drain); see
     /// [`RunningGraph::wait`].
-    pub fn stop(&mut self) {
+    pub(crate) fn stop(&mut self) {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
@@ -65,7 +65,7 @@ impl RunningGraph {
     }
 
     /// Waits up to `timeout` for a stopped graph's tasks to end (then abandons them).
-    pub async fn wait(&mut self, timeout: Duration) -> DrainOutcome {
+    pub(crate) async fn wait(&mut self, timeout: Duration) -> DrainOutcome {
         match tokio::time::timeout(timeout, &mut self.task).await {
             Ok(Ok(Ok(()))) => DrainOutcome::Drained,
             Ok(Ok(Err(e))) => DrainOutcome::Failed(e.to_string()),

@@ -43,14 +43,14 @@ struct Slot<A> {
 
 /// One use of a slot: its number and the epoch it was bound in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct SlotId {
+pub(crate) struct SlotId {
     /// The number passed to [`AckQueue::owe`].
-    pub index: usize,
+    pub(crate) index: usize,
     epoch: u64,
 }
 
 /// The unacknowledged inbound messages of one connection.
-pub struct AckQueue<A> {
+pub(crate) struct AckQueue<A> {
     pending: VecDeque<Pending>,
     /// Id of `pending[0]`; ids increase by one per message.
     first: u64,
@@ -68,9 +68,10 @@ impl<A> Default for AckQueue<A> {
     }
 }
 
+#[cfg(test)]
 impl AckQueue<usize> {
     /// An empty queue for `links` inbound links, each slot holding its own number.
-    pub fn new(links: usize) -> Self {
+    pub(crate) fn new(links: usize) -> Self {
         let mut q = Self::default();
         q.bind(0..links);
         q
@@ -80,7 +81,7 @@ impl AckQueue<usize> {
 impl<A> AckQueue<A> {
     /// Gives each of `links` a slot — a free one if there is, else a new one — and returns
     /// them in order: link `i` of them is number `ids[i].index` in [`AckQueue::owe`].
-    pub fn bind(&mut self, links: impl IntoIterator<Item = A>) -> Vec<SlotId> {
+    pub(crate) fn bind(&mut self, links: impl IntoIterator<Item = A>) -> Vec<SlotId> {
         let free: Vec<usize> = (0..self.slots.len())
             .filter(|&i| self.slots[i].link.is_none())
             .collect();
@@ -114,7 +115,7 @@ impl<A> AckQueue<A> {
 
     /// The part owning `ids` let them go: nothing more is owed on them, what they owe is still
     /// settled, and each is freed once it owes nothing.
-    pub fn release(&mut self, ids: &[SlotId]) {
+    pub(crate) fn release(&mut self, ids: &[SlotId]) {
         for id in ids {
             if let Some(s) = self.slots.get_mut(id.index).filter(|s| s.epoch == id.epoch) {
                 s.released = true;
@@ -124,7 +125,7 @@ impl<A> AckQueue<A> {
     }
 
     /// Whether any of `ids` (still in that use) owes something.
-    pub fn owes(&self, ids: &[SlotId]) -> bool {
+    pub(crate) fn owes(&self, ids: &[SlotId]) -> bool {
         ids.iter().any(|id| {
             self.slots
                 .get(id.index)
@@ -134,7 +135,7 @@ impl<A> AckQueue<A> {
 
     /// A message `pkid` (QoS 1 or 2) arrived; returns its id. It is being routed until
     /// [`AckQueue::routed`].
-    pub fn begin(&mut self, pkid: u16, qos: QoS) -> u64 {
+    pub(crate) fn begin(&mut self, pkid: u16, qos: QoS) -> u64 {
         self.pending.push_back(Pending {
             pkid,
             qos,
@@ -145,7 +146,7 @@ impl<A> AckQueue<A> {
     }
 
     /// Message `id` put a value at position `pos` into link `link`'s record.
-    pub fn owe(&mut self, id: u64, link: usize, pos: u64) {
+    pub(crate) fn owe(&mut self, id: u64, link: usize, pos: u64) {
         if self
             .slots
             .get(link)
@@ -161,7 +162,7 @@ impl<A> AckQueue<A> {
     }
 
     /// Message `id` has been routed to every link it goes to.
-    pub fn routed(&mut self, id: u64) {
+    pub(crate) fn routed(&mut self, id: u64) {
         if let Some(p) = self.entry(id) {
             p.routing = false;
         }
@@ -174,7 +175,7 @@ impl<A> AckQueue<A> {
 
     /// Settles the obligations that each link's record has accepted (`watermark(link)`);
     /// returns whether a released slot was freed (its part owes nothing more).
-    pub fn settle(&mut self, watermark: impl Fn(&A) -> u64) -> bool {
+    pub(crate) fn settle(&mut self, watermark: impl Fn(&A) -> u64) -> bool {
         let mut freed = false;
         for i in 0..self.slots.len() {
             let Some(link) = &self.slots[i].link else {
@@ -199,7 +200,7 @@ impl<A> AckQueue<A> {
     }
 
     /// The oldest message, if it may be acknowledged now: `(pkid, qos)`.
-    pub fn ready(&self) -> Option<(u16, QoS)> {
+    pub(crate) fn ready(&self) -> Option<(u16, QoS)> {
         self.pending
             .front()
             .filter(|p| !p.routing && p.owed == 0)
@@ -207,7 +208,7 @@ impl<A> AckQueue<A> {
     }
 
     /// The oldest message was acknowledged.
-    pub fn pop(&mut self) {
+    pub(crate) fn pop(&mut self) {
         if self.pending.pop_front().is_some() {
             self.first += 1;
         }
@@ -215,7 +216,7 @@ impl<A> AckQueue<A> {
 
     /// Forgets every message (the connection is gone: its packet ids mean nothing on the next
     /// one; a persistent session's broker sends what it did not get acknowledged again).
-    pub fn clear(&mut self) {
+    pub(crate) fn clear(&mut self) {
         self.first += self.pending.len() as u64;
         self.pending.clear();
         for s in &mut self.slots {
@@ -225,12 +226,12 @@ impl<A> AckQueue<A> {
     }
 
     /// Messages not yet acknowledged.
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.pending.len()
     }
 
     /// Whether every message is acknowledged.
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.pending.is_empty()
     }
 }

@@ -15,10 +15,10 @@ use rumqttc::{AsyncClient, Event, Packet, QoS};
 use crate::config::MqttConfig;
 
 /// How long without a new retained message ends the collection.
-pub const QUIET: Duration = Duration::from_millis(500);
+pub(crate) const QUIET: Duration = Duration::from_millis(500);
 
 /// Every node's retained announcement on `cfg`'s broker: node id → payload.
-pub async fn retained(
+pub(crate) async fn retained(
     cfg: &MqttConfig,
     limit: Duration,
 ) -> Result<BTreeMap<String, Vec<u8>>, String> {

@@ -34,7 +34,7 @@ use crate::config::{Config, MqttConfig, Outbox};
 use aimdb_core::InboundLink;
 
 /// One broker session and what it carries; see the module docs.
-pub struct Bridge {
+pub(crate) struct Bridge {
     cfg: Arc<MqttConfig>,
     node_id: String,
     publisher: Arc<Publisher>,
@@ -56,20 +56,20 @@ pub struct Bridge {
 }
 
 /// What a graph brings to [`Bridge::attach`].
-pub struct Links {
+pub(crate) struct Links {
     /// Its outbound links.
-    pub outbound: Vec<OutLink>,
+    pub(crate) outbound: Vec<OutLink>,
     /// Its inbound links and their routes (`routes[i]` is the route of `inbound[i]`).
-    pub routes: Vec<Route>,
+    pub(crate) routes: Vec<Route>,
     /// See `routes`.
-    pub inbound: Vec<InboundLink>,
+    pub(crate) inbound: Vec<InboundLink>,
     /// The filters its inbound links need, with their QoS.
-    pub filters: Vec<(String, QoS)>,
+    pub(crate) filters: Vec<(String, QoS)>,
 }
 
 impl Bridge {
     /// The bridge for `config`, if it has `[mqtt]`. Nothing connects until it runs.
-    pub fn new(config: &Config) -> Option<Arc<Self>> {
+    pub(crate) fn new(config: &Config) -> Option<Arc<Self>> {
         Self::with_secrets(config, 0)
     }
 
@@ -100,14 +100,14 @@ impl Bridge {
 
     /// The daemon's bridge for `config`: like [`Bridge::new`], and it remembers what its
     /// credential and TLS files hold, so that a reload after they changed makes a new session.
-    pub async fn for_daemon(config: &Config) -> Option<Arc<Self>> {
+    pub(crate) async fn for_daemon(config: &Config) -> Option<Arc<Self>> {
         Self::with_secrets(config, secrets(config.mqtt.as_ref()?).await)
     }
 
     /// Whether this bridge can serve `config` as it is — same `[mqtt]`, same node id, and its
     /// `password_file`, `ca_file`, `cert_file` and `key_file` hold what they held — so a reload
     /// to `config` keeps the session.
-    pub async fn serves(&self, config: &Config) -> bool {
+    pub(crate) async fn serves(&self, config: &Config) -> bool {
         match &config.mqtt {
             Some(m) if *m == *self.cfg && config.node_id == self.node_id => {
                 secrets(m).await == self.secrets
@@ -117,7 +117,7 @@ impl Bridge {
     }
 
     /// The session: connects, reconnects, and ends once closed.
-    pub fn session(&self) -> impl Future<Output = ()> + Send + 'static {
+    pub(crate) fn session(&self) -> impl Future<Output = ()> + Send + 'static {
         Session {
             cfg: self.cfg.clone(),
             node_id: self.node_id.clone(),
@@ -130,7 +130,7 @@ impl Bridge {
     }
 
     /// Runs the session on its own Tokio task (the daemon's bridge, which outlives graphs).
-    pub fn spawn(&self) {
+    pub(crate) fn spawn(&self) {
         *self.task.lock() = Some(tokio::spawn(self.session()));
     }
 
@@ -139,7 +139,7 @@ impl Bridge {
     /// inbound messages are routed at once; otherwise they wait for [`Bridge::end_swap`]. The
     /// first attachment opens the disk outbox if one is configured (on failure values are
     /// kept in memory only, as logged).
-    pub async fn attach(&self, part: u64, links: Links, route: bool) -> Vec<SlotRef> {
+    pub(crate) async fn attach(&self, part: u64, links: Links, route: bool) -> Vec<SlotRef> {
         let mut attached = self.attached.lock().await;
         if !*attached {
             *attached = true;
@@ -181,13 +181,13 @@ impl Bridge {
     /// Part `part` is draining: its inbound links are let go (with [`Bridge::begin_swap`]
     /// first, their messages wait for the part that replaces it); its outbound links finish
     /// into their outboxes on their own.
-    pub fn detach(&self, part: u64) {
+    pub(crate) fn detach(&self, part: u64) {
         self.router.detach(part);
     }
 
     /// Part `part` drained (or its drain timed out): its outboxes stop being fed and send what
     /// they hold (see [`Publisher::retire`]).
-    pub fn retire(&self, part: u64) {
+    pub(crate) fn retire(&self, part: u64) {
         if let Some(Some(owner)) = self.parts.lock().remove(&part) {
             self.publisher.retire(owner);
         }
@@ -195,19 +195,19 @@ impl Bridge {
 
     /// A reload swaps parts of the graph: inbound messages wait from now on, unacknowledged,
     /// until [`Bridge::end_swap`].
-    pub fn begin_swap(&self) {
+    pub(crate) fn begin_swap(&self) {
         self.router.begin_swap();
     }
 
     /// Every part is bound: subscriptions follow the parts' links and waiting messages are
     /// routed (see [`Router::end_swap`]).
-    pub fn end_swap(&self) {
+    pub(crate) fn end_swap(&self) {
         self.router.end_swap();
     }
 
     /// Waits (at most `timeout`) until each of `parts` has attached — the graph tasks that
     /// attach run once the parts start; returns whether all did.
-    pub async fn attached(&self, parts: &[u64], timeout: Duration) -> bool {
+    pub(crate) async fn attached(&self, parts: &[u64], timeout: Duration) -> bool {
         let all = async {
             loop {
                 let notified = self.part_attached.notified();
@@ -223,7 +223,7 @@ impl Bridge {
     }
 
     /// The publisher (for the outbound link tasks).
-    pub fn publisher(&self) -> &Arc<Publisher> {
+    pub(crate) fn publisher(&self) -> &Arc<Publisher> {
         &self.publisher
     }
 
@@ -232,7 +232,7 @@ impl Bridge {
     /// session to end (the disk outbox committed and closed). Call once the last graph drained.
     /// Logs each outbox's counters; returns the values left in memory outboxes (lost: with
     /// `outbox = "disk"` they are kept for the next start, and 0 is returned).
-    pub async fn close(&self, budget: Duration) -> usize {
+    pub(crate) async fn close(&self, budget: Duration) -> usize {
         let status = topic::status_topic(&self.node_id);
         close_when_drained(
             &self.publisher,

@@ -27,7 +27,7 @@ use crate::Rt;
 
 /// Serves scheme `mqtt`.
 #[derive(Clone)]
-pub struct MqttConnector {
+pub(crate) struct MqttConnector {
     plan: Option<Arc<Plan>>,
 }
 
@@ -48,7 +48,7 @@ struct Plan {
 impl MqttConnector {
     /// The connector for `config`: bridged if it has `[mqtt]`, each graph with a bridge of its
     /// own (closed when the graph drains).
-    pub fn new(config: &Config) -> Self {
+    pub(crate) fn new(config: &Config) -> Self {
         Self::with_bridge(config, Bridge::new(config), true, 0)
     }
 
@@ -56,7 +56,7 @@ impl MqttConnector {
     /// `bridge` (which must [`Bridge::serves`] `config`, and runs on its own): the part binds
     /// to it when it starts, without routing yet (the daemon ends the swap once every part is
     /// bound), and leaves it running when it drains.
-    pub fn shared(config: &Config, bridge: Option<Arc<Bridge>>, part: u64) -> Self {
+    pub(crate) fn shared(config: &Config, bridge: Option<Arc<Bridge>>, part: u64) -> Self {
         Self::with_bridge(config, bridge, false, part)
     }
 
@@ -88,7 +88,7 @@ impl MqttConnector {
 }
 
 /// `{node}` and `{key}` in a link topic.
-pub fn expand(template: &str, node: &str, key: &str) -> String {
+pub(crate) fn expand(template: &str, node: &str, key: &str) -> String {
     template.replace("{node}", node).replace("{key}", key)
 }
 
@@ -108,7 +108,7 @@ fn qos(n: u8) -> QoS {
 /// (bytebeamio/rumqtt#664). Inbound values are acknowledged only once accepted downstream and
 /// the daemon's guarantee is at-least-once either way (docs/MQTT.md), so a `qos = 2` link
 /// subscribes at QoS 1: a message may come twice after a reconnect, never not at all.
-pub fn subscribe_qos(n: u8) -> QoS {
+pub(crate) fn subscribe_qos(n: u8) -> QoS {
     qos(n.min(1))
 }
 

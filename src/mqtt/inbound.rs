@@ -59,14 +59,14 @@ fn with_schema_filter(mut filters: Vec<(String, QoS)>) -> Vec<(String, QoS)> {
 }
 
 /// QoS 0 messages kept while no graph is bound (a reload); later ones are dropped and counted.
-pub const SWAP_QOS0: usize = 10_000;
+pub(crate) const SWAP_QOS0: usize = 10_000;
 
 /// One inbound link's subscription.
-pub struct Route {
+pub(crate) struct Route {
     /// The MQTT filter (templates expanded).
-    pub filter: String,
+    pub(crate) filter: String,
     /// The link's counters.
-    pub metrics: Arc<LinkMetrics>,
+    pub(crate) metrics: Arc<LinkMetrics>,
 }
 
 /// The inbound links of one running part of the graph.
@@ -105,7 +105,7 @@ struct Flow {
 }
 
 /// Routes received messages to inbound links.
-pub struct Router {
+pub(crate) struct Router {
     bound: RwLock<Bound>,
     flow: Mutex<Flow>,
     /// This gateway's node id: its own schema announcement comes back and is not a node's.
@@ -126,7 +126,7 @@ const LOG_EVERY: Duration = Duration::from_secs(10);
 impl Router {
     /// A router with no part bound yet: messages wait until [`Router::end_swap`] (or an
     /// [`Router::attach`] that starts routing).
-    pub fn new(max_packet: usize, persistent: bool, own_node: &str) -> Self {
+    pub(crate) fn new(max_packet: usize, persistent: bool, own_node: &str) -> Self {
         Self {
             own_node: own_node.to_string(),
             bound: RwLock::new(Bound {
@@ -150,12 +150,12 @@ impl Router {
     }
 
     /// The client acknowledgements (and subscription changes) are sent through.
-    pub fn set_client(&self, client: AsyncClient) {
+    pub(crate) fn set_client(&self, client: AsyncClient) {
         self.flow.lock().client = Some(client);
     }
 
     /// The filters to subscribe to after a (re)connect.
-    pub fn filters(&self) -> Vec<(String, QoS)> {
+    pub(crate) fn filters(&self) -> Vec<(String, QoS)> {
         with_schema_filter(self.filters.lock().clone())
     }
 
@@ -166,7 +166,7 @@ impl Router {
     /// bound. Returns the task that acknowledges what this part accepts (see
     /// [`Router::settle_while_owed`]), if it has links. Nothing is bound after
     /// [`Router::close`].
-    pub fn attach(
+    pub(crate) fn attach(
         self: &Arc<Self>,
         part: u64,
         routes: Vec<Route>,
@@ -200,14 +200,14 @@ impl Router {
 
     /// A reload swaps parts: from now on received messages wait, unrouted (QoS 0 ones up to
     /// [`SWAP_QOS0`]), until [`Router::end_swap`].
-    pub fn begin_swap(&self) {
+    pub(crate) fn begin_swap(&self) {
         self.bound.write().swapping = true;
     }
 
     /// Every part of the graph is bound: subscriptions the bound parts no longer need are
     /// dropped and new ones made (at once if connected, else at the next connect), and the
     /// messages that waited are routed.
-    pub fn end_swap(&self) {
+    pub(crate) fn end_swap(&self) {
         {
             let mut bound = self.bound.write();
             if bound.closed {
@@ -259,7 +259,7 @@ impl Router {
     /// unrouted and unacknowledged, as in a swap (a message for the part must not be taken as
     /// one no link wants): a reload ends the swap once the replacing parts are bound, a
     /// shutdown closes the router. Its subscriptions stay until the next [`Router::end_swap`].
-    pub fn detach(&self, part: u64) {
+    pub(crate) fn detach(&self, part: u64) {
         {
             let mut bound = self.bound.write();
             bound.swapping = true;
@@ -306,14 +306,14 @@ impl Router {
     }
 
     /// Whether messages wait for room or for their acknowledgement.
-    pub fn busy(&self) -> bool {
+    pub(crate) fn busy(&self) -> bool {
         let f = self.flow.lock();
         !f.acks.is_empty() || !f.waiting.is_empty()
     }
 
     /// Takes one received message: routes it (or holds it while a link has no room, or no
     /// graph is bound) and sends the acknowledgements that are due. Never blocks.
-    pub fn receive(&self, p: Publish) {
+    pub(crate) fn receive(&self, p: Publish) {
         let durable = p.qos != QoS::AtMostOnce;
         let guard = self.bound.read();
         if guard.closed {
@@ -373,7 +373,7 @@ impl Router {
     }
 
     /// Routes waiting messages that now have room and sends the acknowledgements that are due.
-    pub fn settle(&self) {
+    pub(crate) fn settle(&self) {
         let guard = self.bound.read();
         let binding = (!guard.swapping && !guard.closed).then_some(guard.parts.as_slice());
         let mut flow = self.flow.lock();
@@ -381,7 +381,7 @@ impl Router {
     }
 
     /// Sends acknowledgements that were due when the client's queue was full. Cheap when none.
-    pub fn retry_acks(&self) {
+    pub(crate) fn retry_acks(&self) {
         let mut flow = self.flow.lock();
         if std::mem::take(&mut flow.ack_blocked) {
             drop(flow);
@@ -505,7 +505,7 @@ impl Router {
     }
 
     /// The connection is gone: nothing of it is acknowledged any more (see the module docs).
-    pub fn disconnected(&self) {
+    pub(crate) fn disconnected(&self) {
         let mut flow = self.flow.lock();
         flow.acks.clear();
         // A persistent session's broker sends waiting messages again; a clean one forgot
@@ -548,7 +548,7 @@ impl Router {
     /// Shutdown: drops the bound links (their records may close); later messages and those
     /// waiting are left to the broker (not acknowledged). Routed values are still acknowledged
     /// as they are accepted during the drain.
-    pub fn close(&self) {
+    pub(crate) fn close(&self) {
         let mut bound = self.bound.write();
         let mut flow = self.flow.lock();
         // Never routed, never acknowledged: every QoS ≥ 1 message after the first of them is

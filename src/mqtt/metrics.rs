@@ -13,7 +13,7 @@ use crate::telemetry::histogram::Histogram;
 
 /// Why an inbound message was dropped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum BadInput {
+pub(crate) enum BadInput {
     /// The payload did not decode with the link's codec.
     Decode,
     /// The packet was larger than `[mqtt] max_packet_size`.
@@ -32,7 +32,7 @@ pub enum BadInput {
 
 impl BadInput {
     /// Every reason.
-    pub const ALL: [BadInput; 6] = [
+    pub(crate) const ALL: [BadInput; 6] = [
         BadInput::Decode,
         BadInput::Oversized,
         BadInput::UnknownTopic,
@@ -42,7 +42,7 @@ impl BadInput {
     ];
 
     /// The `reason` label.
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             BadInput::Decode => "decode",
             BadInput::Oversized => "oversized",
@@ -56,7 +56,7 @@ impl BadInput {
 
 /// Which way a link goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Direction {
+pub(crate) enum Direction {
     /// link_from: MQTT → record.
     In,
     /// link_to: record → MQTT.
@@ -65,28 +65,28 @@ pub enum Direction {
 
 /// Counters of one link.
 #[derive(Debug, Default)]
-pub struct LinkMetrics {
+pub(crate) struct LinkMetrics {
     /// Messages decoded into the record (in) or acknowledged by the broker (out).
-    pub messages: AtomicU64,
+    pub(crate) messages: AtomicU64,
     /// In: payloads that failed to decode. Out: values that failed to encode or were too large.
-    pub errors: AtomicU64,
+    pub(crate) errors: AtomicU64,
     /// Out: values held in the outbox now.
-    pub outbox_depth: AtomicU64,
+    pub(crate) outbox_depth: AtomicU64,
     /// Out: payload bytes held in the outbox now.
-    pub outbox_bytes: AtomicU64,
+    pub(crate) outbox_bytes: AtomicU64,
     /// Out: values the outbox dropped at its capacity.
-    pub outbox_dropped: AtomicU64,
+    pub(crate) outbox_dropped: AtomicU64,
     /// Out: the outbox's capacity.
-    pub outbox_capacity: AtomicU64,
+    pub(crate) outbox_capacity: AtomicU64,
     /// Out: times the link waited for room in its outbox (`outbox_full = "block"`).
-    pub outbox_waits: AtomicU64,
+    pub(crate) outbox_waits: AtomicU64,
     /// In: 1 while the link holds messages back because a durable reader downstream is full.
-    pub paused: AtomicU64,
+    pub(crate) paused: AtomicU64,
     /// In: times the link paused.
-    pub pauses: AtomicU64,
+    pub(crate) pauses: AtomicU64,
     /// In: when a message was last decoded into the record, in ms since the Unix epoch (0:
     /// none yet).
-    pub last_message_ms: AtomicU64,
+    pub(crate) last_message_ms: AtomicU64,
 }
 
 /// What is known of one node (the `<node>` of `aimdb/<node>/...`).
@@ -118,26 +118,26 @@ const MAX_NODE_LABEL: usize = aimdb_records::types::ID_CAPACITY;
 
 /// Every counter of the bridge.
 #[derive(Debug, Default)]
-pub struct MqttMetrics {
+pub(crate) struct MqttMetrics {
     /// 1 while connected to the broker.
-    pub connected: AtomicU64,
+    pub(crate) connected: AtomicU64,
     /// Successful connections (CONNACK accepted).
-    pub connects: AtomicU64,
+    pub(crate) connects: AtomicU64,
     /// Failed connection attempts and lost connections.
-    pub connection_errors: AtomicU64,
+    pub(crate) connection_errors: AtomicU64,
     /// The reconnect delay last waited, in milliseconds.
-    pub reconnect_delay_ms: AtomicU64,
+    pub(crate) reconnect_delay_ms: AtomicU64,
     /// QoS ≥ 1 messages received and not yet acknowledged to the broker.
-    pub unacked: AtomicU64,
+    pub(crate) unacked: AtomicU64,
     /// Disk outbox transactions that failed (their values kept in memory only).
-    pub disk_failures: AtomicU64,
+    pub(crate) disk_failures: AtomicU64,
     /// Bytes of PUBLISH packets received (fixed header, topic, packet id, payload).
-    pub received_bytes: AtomicU64,
+    pub(crate) received_bytes: AtomicU64,
     /// Bytes of PUBLISH packets written to the broker (as `received_bytes`).
-    pub sent_bytes: AtomicU64,
+    pub(crate) sent_bytes: AtomicU64,
     /// Outbound QoS ≥ 1 link values: from the PUBLISH written to its PUBACK (QoS 1) or
     /// PUBCOMP (QoS 2).
-    pub publish_ack: Histogram,
+    pub(crate) publish_ack: Histogram,
     /// The disk outbox's file and its `outbox_max_file_bytes`, once it is open.
     outbox_file: Mutex<Option<(PathBuf, u64)>>,
     bad: [AtomicU64; BadInput::ALL.len()],
@@ -151,24 +151,24 @@ pub struct MqttMetrics {
 static METRICS: LazyLock<MqttMetrics> = LazyLock::new(MqttMetrics::default);
 
 /// The process's bridge metrics.
-pub fn metrics() -> &'static MqttMetrics {
+pub(crate) fn metrics() -> &'static MqttMetrics {
     &METRICS
 }
 
 impl MqttMetrics {
     /// Counts one dropped inbound message.
-    pub fn bad_input(&self, why: BadInput) {
+    pub(crate) fn bad_input(&self, why: BadInput) {
         self.bad[why as usize].fetch_add(1, Ordering::Relaxed);
     }
 
     /// Dropped inbound messages for `why` so far.
-    pub fn bad_inputs(&self, why: BadInput) -> u64 {
+    pub(crate) fn bad_inputs(&self, why: BadInput) -> u64 {
         self.bad[why as usize].load(Ordering::Relaxed)
     }
 
     /// Counts one message received from `node` (the `<node>` of `aimdb/<node>/...`) at
     /// `now_ms` (ms since the Unix epoch). No allocation for a node already counted.
-    pub fn node_message(&self, node: &str, now_ms: u64) {
+    pub(crate) fn node_message(&self, node: &str, now_ms: u64) {
         if node.len() > MAX_NODE_LABEL || aimdb_records::topic::validate_segment(node).is_err() {
             self.nodes_overflow.fetch_add(1, Ordering::Relaxed);
             return;
@@ -191,12 +191,12 @@ impl MqttMetrics {
     }
 
     /// The disk outbox at `path` is open, bounded at `max_bytes`: its size is reported from now on.
-    pub fn set_outbox_file(&self, path: PathBuf, max_bytes: u64) {
+    pub(crate) fn set_outbox_file(&self, path: PathBuf, max_bytes: u64) {
         *self.outbox_file.lock() = Some((path, max_bytes));
     }
 
     /// The counters of a link (created at zero the first time), marked active for rendering.
-    pub fn link(&self, dir: Direction, record: &str, topic: &str) -> Arc<LinkMetrics> {
+    pub(crate) fn link(&self, dir: Direction, record: &str, topic: &str) -> Arc<LinkMetrics> {
         let key = (dir, record.to_string(), topic.to_string());
         let m = self.links.lock().entry(key.clone()).or_default().clone();
         let mut active = self.active.lock();
@@ -209,7 +209,7 @@ impl MqttMetrics {
     /// Keeps only the active links `configured` says are (after a reload: links of removed
     /// records or changed topics stop being reported; every link of the running graph
     /// registered itself when its part was built).
-    pub fn retain_links(&self, configured: impl Fn(Direction, &str, &str) -> bool) {
+    pub(crate) fn retain_links(&self, configured: impl Fn(Direction, &str, &str) -> bool) {
         self.active
             .lock()
             .retain(|((dir, record, topic), _)| configured(*dir, record, topic));
@@ -217,7 +217,7 @@ impl MqttMetrics {
 
     /// Appends the Prometheus text of every bridge metric to `out`. Blocking (it reads the disk
     /// outbox's file size): call it off the async workers.
-    pub fn render(&self, out: &mut String, label: impl Fn(&str) -> String) {
+    pub(crate) fn render(&self, out: &mut String, label: impl Fn(&str) -> String) {
         let g = |v: &AtomicU64| v.load(Ordering::Relaxed);
         let family = |out: &mut String, name: &str, kind: &str, help: &str| {
             let _ = writeln!(out, "# HELP {name} {help}");

@@ -19,20 +19,20 @@
 //!
 //! User-facing reference: docs/MQTT.md.
 
-pub mod acks;
-pub mod announcements;
-pub mod bridge;
-pub mod connector;
-pub mod inbound;
-pub mod metrics;
-pub mod outbound;
-pub mod outbox;
-pub mod publisher;
-pub mod ratelimit;
-pub mod schemas;
-pub mod session;
-pub mod tls;
-pub mod unbridged;
+pub(crate) mod acks;
+pub(crate) mod announcements;
+pub(crate) mod bridge;
+pub(crate) mod connector;
+pub(crate) mod inbound;
+pub(crate) mod metrics;
+pub(crate) mod outbound;
+pub(crate) mod outbox;
+pub(crate) mod publisher;
+pub(crate) mod ratelimit;
+pub(crate) mod schemas;
+pub(crate) mod session;
+pub(crate) mod tls;
+pub(crate) mod unbridged;
 
-pub use bridge::Bridge;
-pub use connector::MqttConnector;
+pub(crate) use bridge::Bridge;
+pub(crate) use connector::MqttConnector;

@@ -21,7 +21,7 @@ use super::publisher::{Publisher, SlotRef};
 use super::ratelimit::LogLimit;
 
 /// Runs `link` into its slot of `publisher` until its record closes.
-pub async fn run(
+pub(crate) async fn run(
     mut link: OutboundLink,
     index: SlotRef,
     publisher: Arc<Publisher>,

@@ -41,22 +41,22 @@ use crate::config::OutboxFull;
 
 /// One outbound link as the publisher sees it.
 #[derive(Debug)]
-pub struct OutLink {
+pub(crate) struct OutLink {
     /// The record's key.
-    pub record: Arc<str>,
+    pub(crate) record: Arc<str>,
     /// The topic published to (templates expanded).
-    pub topic: String,
+    pub(crate) topic: String,
     /// Its QoS.
-    pub qos: QoS,
+    pub(crate) qos: QoS,
     /// Retained publishes.
-    pub retain: bool,
+    pub(crate) retain: bool,
     /// What its outbox does when full.
-    pub full: OutboxFull,
+    pub(crate) full: OutboxFull,
     /// Its hold on its record (QoS ≥ 1 links): a value is accepted once it is in the outbox
     /// (memory) or committed (disk); see `aimdb_core::accept`.
-    pub acceptor: Option<Acceptor>,
+    pub(crate) acceptor: Option<Acceptor>,
     /// Its counters.
-    pub metrics: Arc<LinkMetrics>,
+    pub(crate) metrics: Arc<LinkMetrics>,
 }
 
 struct Slot {
@@ -71,11 +71,11 @@ struct Slot {
 
 /// A link's slot, as the graph that feeds it names it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct SlotRef {
+pub(crate) struct SlotRef {
     /// The slot's index.
-    pub index: usize,
+    pub(crate) index: usize,
     /// The attachment that owns it.
-    pub owner: u64,
+    pub(crate) owner: u64,
 }
 
 /// A value handed to the client: `(link, seq)`, or `None` for the session's own status messages.
@@ -103,7 +103,7 @@ struct State {
 }
 
 /// Shared by the session, the outbound link tasks and the shutdown task.
-pub struct Publisher {
+pub(crate) struct Publisher {
     state: Mutex<State>,
     changed: Notify,
     /// Notified when values leave an outbox (room for blocked links).
@@ -117,7 +117,7 @@ pub struct Publisher {
 impl Publisher {
     /// A publisher with no links yet; each will have an outbox of `capacity` values and
     /// `max_bytes` bytes.
-    pub fn new(capacity: usize, max_bytes: usize, max_packet: usize) -> Self {
+    pub(crate) fn new(capacity: usize, max_bytes: usize, max_packet: usize) -> Self {
         Self {
             state: Mutex::new(State {
                 grown: false,
@@ -143,13 +143,13 @@ impl Publisher {
     }
 
     /// Keeps a disk copy of every outbox from now on (before the first [`Publisher::attach`]).
-    pub fn set_disk(&self, disk: DiskOutbox) {
+    pub(crate) fn set_disk(&self, disk: DiskOutbox) {
         self.state.lock().disk = Some(disk);
     }
 
     /// Asks the disk outbox (if any) to register those of `links` that have no slot yet;
     /// resolves with their row ids and kept values, in that order, for [`Publisher::attach`].
-    pub async fn register_new(&self, links: &[OutLink]) -> Registered {
+    pub(crate) async fn register_new(&self, links: &[OutLink]) -> Registered {
         let asked = {
             let st = self.state.lock();
             let Some(disk) = &st.disk else {
@@ -183,7 +183,7 @@ impl Publisher {
     /// filled with what the disk kept for it (`registered`, from [`Publisher::register_new`]
     /// with the same links). Returns each link's slot; their [`SlotRef::owner`] names this
     /// attachment for [`Publisher::retire`].
-    pub fn attach(&self, links: Vec<OutLink>, registered: Registered) -> Vec<SlotRef> {
+    pub(crate) fn attach(&self, links: Vec<OutLink>, registered: Registered) -> Vec<SlotRef> {
         let mut st = self.state.lock();
         let st = &mut *st;
         st.owners += 1;
@@ -241,12 +241,12 @@ impl Publisher {
     }
 
     /// Whether the slot's outbox may take a value without dropping one.
-    pub fn has_room(&self, at: SlotRef) -> bool {
+    pub(crate) fn has_room(&self, at: SlotRef) -> bool {
         Self::slot(&mut self.state.lock(), at).is_none_or(|s| s.queue.has_room())
     }
 
     /// Waits until the slot's outbox has room (`outbox_full = "block"`). Cancel-safe.
-    pub async fn wait_room(&self, at: SlotRef) {
+    pub(crate) async fn wait_room(&self, at: SlotRef) {
         loop {
             let notified = self.room.notified();
             tokio::pin!(notified);
@@ -260,7 +260,7 @@ impl Publisher {
 
     /// The slot's link skipped the value at record position `pos` (it could not be encoded):
     /// it is accepted, as nothing will ever deliver it.
-    pub fn skip(&self, at: SlotRef, pos: u64) {
+    pub(crate) fn skip(&self, at: SlotRef, pos: u64) {
         if let Some(a) =
             Self::slot(&mut self.state.lock(), at).and_then(|s| s.link.acceptor.as_ref())
         {
@@ -269,7 +269,7 @@ impl Publisher {
     }
 
     /// The client to send through, once the session has one.
-    pub fn set_client(&self, client: AsyncClient) {
+    pub(crate) fn set_client(&self, client: AsyncClient) {
         self.state.lock().client = Some(client);
     }
 
@@ -277,7 +277,7 @@ impl Publisher {
     /// value is queued (dropping per `outbox_full` at capacity; a blocking link waits for
     /// [`Publisher::wait_room`] first) and sent at once if the session is connected. The value
     /// is accepted upstream now (memory outbox), once committed (disk), or now if dropped.
-    pub fn push(&self, at: SlotRef, payload: &[u8], pos: u64) {
+    pub(crate) fn push(&self, at: SlotRef, payload: &[u8], pos: u64) {
         let mut st = self.state.lock();
         let st = &mut *st;
         let Some(slot) = st.slots.get_mut(at.index).filter(|s| s.owner == at.owner) else {
@@ -358,7 +358,7 @@ impl Publisher {
 
     /// The part of the graph that attached as `owner` drained (or was abandoned): the slots it
     /// still feeds stop being fed and send what they hold; their holds go with that part.
-    pub fn retire(&self, owner: u64) {
+    pub(crate) fn retire(&self, owner: u64) {
         let mut st = self.state.lock();
         for slot in st.slots.iter_mut().filter(|s| s.owner == owner) {
             slot.open = false;
@@ -369,7 +369,7 @@ impl Publisher {
     }
 
     /// The slot's link ended (its record closed).
-    pub fn link_closed(&self, at: SlotRef) {
+    pub(crate) fn link_closed(&self, at: SlotRef) {
         if let Some(slot) = Self::slot(&mut self.state.lock(), at) {
             slot.open = false;
         }
@@ -379,7 +379,7 @@ impl Publisher {
     /// The broker accepted the connection: subscribe to `filters`, publish `births` (topic,
     /// payload; retained, QoS 1: the status `online` and the schema announcement), then send
     /// everything unacknowledged, oldest first.
-    pub fn connected(&self, filters: &[(String, QoS)], births: &[(&str, &[u8])]) {
+    pub(crate) fn connected(&self, filters: &[(String, QoS)], births: &[(&str, &[u8])]) {
         let mut st = self.state.lock();
         let st = &mut *st;
         st.awaiting.clear();
@@ -416,7 +416,7 @@ impl Publisher {
     }
 
     /// The connection is gone: stop sending; everything unacknowledged will be sent again.
-    pub fn disconnected(&self) {
+    pub(crate) fn disconnected(&self) {
         let mut st = self.state.lock();
         st.connected = false;
         st.awaiting.clear();
@@ -428,7 +428,7 @@ impl Publisher {
     }
 
     /// rumqttc wrote the oldest handed-over publish with packet id `pkid` (0: QoS 0, done).
-    pub fn written(&self, pkid: u16) {
+    pub(crate) fn written(&self, pkid: u16) {
         let mut st = self.state.lock();
         let st = &mut *st;
         let Some((tag, size)) = st.awaiting.pop_front() else {
@@ -448,7 +448,7 @@ impl Publisher {
     }
 
     /// The broker acknowledged packet `pkid` (PUBACK for QoS 1, PUBCOMP for QoS 2).
-    pub fn acked(&self, pkid: u16) {
+    pub(crate) fn acked(&self, pkid: u16) {
         let mut st = self.state.lock();
         let st = &mut *st;
         if let Some((tag, written)) = st.inflight.remove(&pkid) {
@@ -464,7 +464,7 @@ impl Publisher {
 
     /// Whether shutdown may proceed: every link ended and every QoS ≥ 1 value is acknowledged
     /// (QoS 0 values too, while connected).
-    pub fn drained(&self) -> bool {
+    pub(crate) fn drained(&self) -> bool {
         let st = self.state.lock();
         st.slots.iter().all(|s| {
             !s.open && (s.queue.is_empty() || (s.link.qos == QoS::AtMostOnce && !st.connected))
@@ -472,13 +472,13 @@ impl Publisher {
     }
 
     /// Waits for a change that may make [`Publisher::drained`] true.
-    pub async fn changed(&self) {
+    pub(crate) async fn changed(&self) {
         self.changed.notified().await;
     }
 
     /// Stops sending. If connected, publishes `offline` (retained, QoS 1) and a DISCONNECT;
     /// returns whether it did.
-    pub fn close(&self, offline: (&str, &str)) -> bool {
+    pub(crate) fn close(&self, offline: (&str, &str)) -> bool {
         let mut st = self.state.lock();
         st.closing = true;
         if !st.connected {
@@ -501,18 +501,18 @@ impl Publisher {
     }
 
     /// Whether [`Publisher::close`] was called.
-    pub fn closing(&self) -> bool {
+    pub(crate) fn closing(&self) -> bool {
         self.state.lock().closing
     }
 
     /// Values still held, over all links.
-    pub fn held(&self) -> usize {
+    pub(crate) fn held(&self) -> usize {
         self.state.lock().slots.iter().map(|s| s.queue.len()).sum()
     }
 
     /// Logs each link's outbox counters (delivered, dropped at the bound, held now), e.g. at
     /// shutdown.
-    pub fn log_stats(&self) {
+    pub(crate) fn log_stats(&self) {
         for s in &self.state.lock().slots {
             let m = &s.link.metrics;
             tracing::info!(
@@ -526,13 +526,8 @@ impl Publisher {
         }
     }
 
-    /// Whether the outboxes hold nothing, over all links.
-    pub fn is_empty(&self) -> bool {
-        self.state.lock().slots.iter().all(|s| s.queue.is_empty())
-    }
-
     /// Takes the disk outbox (to close it at the end of the session).
-    pub fn take_disk(&self) -> Option<DiskOutbox> {
+    pub(crate) fn take_disk(&self) -> Option<DiskOutbox> {
         self.state.lock().disk.take()
     }
 }
@@ -634,7 +629,7 @@ fn restore(slot: &mut Slot, values: Vec<(u64, Vec<u8>)>, disk: Option<&DiskOutbo
 /// with a PUBREC that, without 5.0's reason codes, reads as success) and the message is
 /// silently dropped. Mosquitto's default limit (`max_inflight_messages`) is 20: stay below it.
 /// QoS 1 is not limited this way (the broker keeps nothing per message in flight).
-pub const QOS2_INFLIGHT: usize = 16;
+pub(crate) const QOS2_INFLIGHT: usize = 16;
 
 /// Hands unsent values to the client, round-robin over links, until the client's channel is
 /// full or nothing is left. Never blocks.

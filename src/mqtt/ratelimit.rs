@@ -8,7 +8,7 @@ use parking_lot::Mutex;
 
 /// One recurring problem's log budget.
 #[derive(Debug)]
-pub struct LogLimit {
+pub(crate) struct LogLimit {
     interval: Duration,
     last: Mutex<Option<Instant>>,
     suppressed: AtomicU64,
@@ -16,7 +16,7 @@ pub struct LogLimit {
 
 impl LogLimit {
     /// At most one line per `interval`.
-    pub const fn new(interval: Duration) -> Self {
+    pub(crate) const fn new(interval: Duration) -> Self {
         Self {
             interval,
             last: Mutex::new(None),
@@ -26,7 +26,7 @@ impl LogLimit {
 
     /// `Some(suppressed since the last line)` if a line may be logged now; `None` (and one more
     /// suppressed) otherwise.
-    pub fn allow(&self) -> Option<u64> {
+    pub(crate) fn allow(&self) -> Option<u64> {
         let now = Instant::now();
         let mut last = self.last.lock();
         match *last {

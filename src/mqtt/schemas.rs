@@ -28,10 +28,10 @@ use serde::Serialize;
 use crate::record_types::{self, TypeEntry};
 
 /// Most nodes whose announcements are kept.
-pub const MAX_NODES: usize = 256;
+pub(crate) const MAX_NODES: usize = 256;
 
 /// Longest announcement accepted, in bytes (far above what any build lists).
-pub const MAX_ANNOUNCEMENT: usize = 16 * 1024;
+pub(crate) const MAX_ANNOUNCEMENT: usize = 16 * 1024;
 
 /// What one node announced.
 #[derive(Clone, Debug, Default)]
@@ -42,7 +42,7 @@ struct Announced {
 
 /// The process's table of node announcements; see the module doc.
 #[derive(Default)]
-pub struct NodeSchemas {
+pub(crate) struct NodeSchemas {
     nodes: RwLock<BTreeMap<String, Announced>>,
     generation: AtomicU64,
     refused: AtomicU64,
@@ -52,13 +52,13 @@ pub struct NodeSchemas {
 static SCHEMAS: LazyLock<NodeSchemas> = LazyLock::new(NodeSchemas::default);
 
 /// The process-wide table (like [`super::metrics::metrics`], it outlives reloads).
-pub fn schemas() -> &'static NodeSchemas {
+pub(crate) fn schemas() -> &'static NodeSchemas {
     &SCHEMAS
 }
 
 /// Why an announcement was not taken.
 #[derive(Debug, thiserror::Error)]
-pub enum RefusedAnnouncement {
+pub(crate) enum RefusedAnnouncement {
     /// The payload does not parse.
     #[error(transparent)]
     Malformed(#[from] AnnounceError),
@@ -72,30 +72,30 @@ pub enum RefusedAnnouncement {
 
 /// A node's versions of one type as `/api/nodes` shows them.
 #[derive(Serialize)]
-pub struct TypeView {
+pub(crate) struct TypeView {
     /// The record type.
     #[serde(rename = "type")]
-    pub type_name: String,
+    pub(crate) type_name: String,
     /// The versions it announced, newest first, with their short schema ids (hex).
-    pub versions: Vec<(u16, String)>,
+    pub(crate) versions: Vec<(u16, String)>,
     /// The version this gateway speaks with it, `null` if none in common (or the type is not
     /// one this gateway knows).
-    pub speak: Option<u16>,
+    pub(crate) speak: Option<u16>,
     /// This gateway's current version of the type (`null` if it does not know the type).
-    pub ours: Option<u16>,
+    pub(crate) ours: Option<u16>,
     /// Whether the type is one this gateway knows and they share no version.
-    pub mismatch: bool,
+    pub(crate) mismatch: bool,
 }
 
 /// One node as `/api/nodes` shows it.
 #[derive(Serialize)]
-pub struct NodeView {
+pub(crate) struct NodeView {
     /// The node id.
-    pub node: String,
+    pub(crate) node: String,
     /// When its announcement arrived, ms since the Unix epoch.
-    pub announced_ms: u64,
+    pub(crate) announced_ms: u64,
     /// What it speaks.
-    pub types: Vec<TypeView>,
+    pub(crate) types: Vec<TypeView>,
 }
 
 /// The version to speak with a node that lists `spoken` for the type of `entry`.
@@ -110,7 +110,7 @@ fn versioned(entry: &TypeEntry) -> bool {
 
 impl NodeSchemas {
     /// Takes `node`'s announcement `payload` received at `now_ms`; see the module doc.
-    pub fn announce(
+    pub(crate) fn announce(
         &self,
         node: &str,
         payload: &[u8],
@@ -165,25 +165,19 @@ impl NodeSchemas {
     }
 
     /// Changes whenever the table does; encoders cache [`NodeSchemas::version_for`] by it.
-    pub fn generation(&self) -> u64 {
+    pub(crate) fn generation(&self) -> u64 {
         self.generation.load(Ordering::Acquire)
     }
 
     /// The version of `entry`'s type to send to `node`; see the module doc.
-    pub fn version_for(&self, node: &str, entry: &TypeEntry) -> Option<u16> {
+    pub(crate) fn version_for(&self, node: &str, entry: &TypeEntry) -> Option<u16> {
         let nodes = self.nodes.read();
         speak(entry, nodes.get(node).and_then(|a| a.types.get(entry.name)))
     }
 
-    /// What `node` announced for `type_name`, if it did.
-    pub fn spoken(&self, node: &str, type_name: &str) -> Option<Spoken> {
-        let nodes = self.nodes.read();
-        nodes.get(node)?.types.get(type_name).cloned()
-    }
-
     /// Counts a payload for `record` (of type `type_name`) refused because of its version;
     /// logs the first of each record and version.
-    pub fn refused(&self, record: &str, type_name: &str, version: u16, why: &str) {
+    pub(crate) fn refused(&self, record: &str, type_name: &str, version: u16, why: &str) {
         let first = {
             let mut unknown = self.unknown.lock();
             let n = unknown.entry((record.to_string(), version)).or_insert(0);
@@ -203,8 +197,9 @@ impl NodeSchemas {
         }
     }
 
+    #[cfg(test)]
     /// How many payloads of `version` were refused for `record`.
-    pub fn refused_count(&self, record: &str, version: u16) -> u64 {
+    pub(crate) fn refused_count(&self, record: &str, version: u16) -> u64 {
         let unknown = self.unknown.lock();
         unknown
             .get(&(record.to_string(), version))
@@ -213,7 +208,7 @@ impl NodeSchemas {
     }
 
     /// Every node, for `/api/nodes` and `aimdbd ctl nodes`.
-    pub fn view(&self) -> Vec<NodeView> {
+    pub(crate) fn view(&self) -> Vec<NodeView> {
         let nodes = self.nodes.read();
         nodes
             .iter()
@@ -230,7 +225,7 @@ impl NodeSchemas {
     }
 
     /// Appends this table's metric families to `out`.
-    pub fn render(&self, out: &mut String, label: impl Fn(&str) -> String) {
+    pub(crate) fn render(&self, out: &mut String, label: impl Fn(&str) -> String) {
         family(
             out,
             "aimdbd_node_schema_mismatch",
@@ -302,7 +297,7 @@ fn family(out: &mut String, name: &str, kind: &str, help: &str) {
 
 /// What to do when a peer speaking `spoken` and this gateway (current version `ours`) share no
 /// version of a type.
-pub fn mismatch_hint(spoken: &Spoken, ours: u16) -> &'static str {
+pub(crate) fn mismatch_hint(spoken: &Spoken, ours: u16) -> &'static str {
     if spoken.iter().all(|(v, _)| *v > ours) {
         "upgrade aimdbd"
     } else if spoken.iter().all(|(v, _)| *v < ours) {
@@ -313,7 +308,7 @@ pub fn mismatch_hint(spoken: &Spoken, ours: u16) -> &'static str {
 }
 
 /// `v2,v1`: the versions of `spoken`, as logs and `check` write them.
-pub fn versions_text(spoken: &Spoken) -> String {
+pub(crate) fn versions_text(spoken: &Spoken) -> String {
     let v: Vec<String> = spoken.iter().map(|(v, _)| format!("v{v}")).collect();
     v.join(",")
 }
@@ -342,7 +337,7 @@ fn log_change(node: &str, types: &BTreeMap<String, Spoken>) {
 }
 
 /// This gateway's own announcement: every record type it knows, all versions.
-pub fn own_announcement() -> String {
+pub(crate) fn own_announcement() -> String {
     let mut out = String::new();
     for entry in record_types::TYPES.iter().filter(|e| versioned(e)) {
         (entry.announce)(&mut out);

@@ -94,24 +94,24 @@ impl Release {
 }
 
 /// What the session needs.
-pub struct Session {
+pub(crate) struct Session {
     /// `[mqtt]`.
-    pub cfg: Arc<MqttConfig>,
+    pub(crate) cfg: Arc<MqttConfig>,
     /// `[node] id`.
-    pub node_id: String,
+    pub(crate) node_id: String,
     /// Outbound side.
-    pub publisher: Arc<Publisher>,
+    pub(crate) publisher: Arc<Publisher>,
     /// Inbound side.
-    pub router: Arc<Router>,
+    pub(crate) router: Arc<Router>,
     /// Raised to end the session at once (the shutdown task does, after `offline`).
-    pub abandon: Arc<Notify>,
+    pub(crate) abandon: Arc<Notify>,
     /// Notified when the session has ended.
-    pub ended: Arc<Notify>,
+    pub(crate) ended: Arc<Notify>,
 }
 
 impl Session {
     /// Runs the session until abandoned or cleanly disconnected.
-    pub async fn run(self) {
+    pub(crate) async fn run(self) {
         let status = topic::status_topic(&self.node_id);
         let mut backoff = Backoff::new(
             self.cfg.reconnect_min,
@@ -350,7 +350,7 @@ fn forget_unsent(el: &mut EventLoop) {
 
 /// The shutdown side of a session: drops inbound links, waits until the outboxes are drained
 /// (or `budget` passed), says `offline`, and lets the session end.
-pub async fn close_when_drained(
+pub(crate) async fn close_when_drained(
     publisher: &Publisher,
     router: &Router,
     status: &str,
@@ -386,7 +386,10 @@ pub async fn close_when_drained(
 /// Sleeps until `deadline`, or forever without one.
 /// The options every connection to `cfg`'s broker shares: `client_id`, keep-alive, credentials
 /// (the password file is read now), TLS.
-pub async fn client_options(cfg: &MqttConfig, client_id: &str) -> Result<MqttOptions, String> {
+pub(crate) async fn client_options(
+    cfg: &MqttConfig,
+    client_id: &str,
+) -> Result<MqttOptions, String> {
     let mut o = MqttOptions::new(client_id.to_string(), cfg.host.clone(), cfg.port);
     o.set_keep_alive(Duration::from_secs(u64::from(cfg.keep_alive_s)));
     if let Some(user) = &cfg.username {

@@ -27,7 +27,7 @@ const SYSTEM_CA_BUNDLES: &[&str] = &[
 
 /// Why TLS could not be set up.
 #[derive(Debug, thiserror::Error)]
-pub enum TlsError {
+pub(crate) enum TlsError {
     /// A file could not be read.
     #[error("cannot read {what} {path}: {reason}")]
     Read {
@@ -54,7 +54,7 @@ pub enum TlsError {
 }
 
 /// Builds the client config for `cfg` (which has `tls` set).
-pub async fn client_config(cfg: &MqttConfig) -> Result<Arc<ClientConfig>, TlsError> {
+pub(crate) async fn client_config(cfg: &MqttConfig) -> Result<Arc<ClientConfig>, TlsError> {
     let mut roots = RootCertStore::empty();
     let (ca_what, ca_path) = match &cfg.ca_file {
         Some(p) => ("ca_file", p.clone()),

@@ -10,7 +10,7 @@ use parking_lot::Mutex;
 use crate::Rt;
 
 /// The tasks of the unbridged mode.
-pub fn start(
+pub(crate) fn start(
     ctx: RuntimeContext<Rt>,
     outbound: Vec<OutboundLink>,
     inbound: Vec<InboundLink>,

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 /// The persisted `bdSeq` counter.
 #[derive(Debug)]
-pub struct BdSeq {
+pub(crate) struct BdSeq {
     path: PathBuf,
     last: Option<u8>,
 }
@@ -14,7 +14,7 @@ pub struct BdSeq {
 impl BdSeq {
     /// Reads the last `bdSeq` used from `path`; a missing or unreadable file starts at 0 (an
     /// unreadable one is logged).
-    pub async fn load(path: PathBuf) -> Self {
+    pub(crate) async fn load(path: PathBuf) -> Self {
         let last = match tokio::fs::read_to_string(&path).await {
             Ok(text) => match text.trim().parse::<u8>() {
                 Ok(n) => Some(n),
@@ -35,7 +35,7 @@ impl BdSeq {
     /// The `bdSeq` of the next connection (the last one + 1, wrapping; 0 the first time), written
     /// to the file before it is used. A failed write is logged: the connection goes ahead (a
     /// host then sees a `bdSeq` repeated after a restart, which it tolerates as a rebirth).
-    pub async fn next(&mut self) -> u8 {
+    pub(crate) async fn next(&mut self) -> u8 {
         let n = self.last.map_or(0, |l| l.wrapping_add(1));
         self.last = Some(n);
         let tmp = self.path.with_extension("tmp");

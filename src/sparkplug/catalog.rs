@@ -14,19 +14,19 @@ use crate::record_types::TypeEntry;
 
 /// One metric of a record.
 #[derive(Debug, Clone, PartialEq)]
-pub struct MetricDef {
+pub(crate) struct MetricDef {
     /// Its Sparkplug name.
-    pub name: String,
+    pub(crate) name: String,
     /// Its datatype.
-    pub datatype: DataType,
+    pub(crate) datatype: DataType,
     /// The struct field it reads (`None`: the whole value).
-    pub field: Option<&'static str>,
+    pub(crate) field: Option<&'static str>,
     /// The engineering unit the field's name tells (`celsius` → `°C`), if any.
-    pub unit: Option<&'static str>,
+    pub(crate) unit: Option<&'static str>,
 }
 
 /// The metrics of a value of type `entry`, named after `metric`.
-pub fn metrics_of(entry: &TypeEntry, metric: &str) -> Vec<MetricDef> {
+pub(crate) fn metrics_of(entry: &TypeEntry, metric: &str) -> Vec<MetricDef> {
     let Some(schema) = (entry.schema)() else {
         return vec![whole(metric, DataType::String)];
     };
@@ -46,7 +46,7 @@ pub fn metrics_of(entry: &TypeEntry, metric: &str) -> Vec<MetricDef> {
 
 /// The one metric of a command record: a String holding the command's JSON (`"identify"`,
 /// `{"set_led":{"on":true}}`), whatever the type's shape, so a DCMD writes a whole value.
-pub fn command_metric(metric: &str) -> MetricDef {
+pub(crate) fn command_metric(metric: &str) -> MetricDef {
     whole(metric, DataType::String)
 }
 
@@ -60,7 +60,7 @@ fn whole(metric: &str, datatype: DataType) -> MetricDef {
 }
 
 /// The Sparkplug datatype of a schema type.
-pub fn datatype(ty: &NamedType) -> DataType {
+pub(crate) fn datatype(ty: &NamedType) -> DataType {
     match ty.ty {
         DataModelType::Bool => DataType::Boolean,
         DataModelType::I8 => DataType::Int8,

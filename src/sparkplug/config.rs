@@ -6,48 +6,48 @@ use std::path::PathBuf;
 use crate::config::LinkCodec;
 
 /// `[sparkplug] store_forward_max_values` when not given.
-pub const DEFAULT_STORE_FORWARD_MAX_VALUES: usize = 10_000;
+pub(crate) const DEFAULT_STORE_FORWARD_MAX_VALUES: usize = 10_000;
 
 /// `[sparkplug]`: the gateway as a Sparkplug B edge node.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SparkplugConfig {
+pub(crate) struct SparkplugConfig {
     /// The Sparkplug group (`spBv1.0/<group_id>/...`).
-    pub group_id: String,
+    pub(crate) group_id: String,
     /// This edge node's id (default `[node] id`).
-    pub edge_node_id: String,
+    pub(crate) edge_node_id: String,
     /// The primary host application: births wait for its `spBv1.0/STATE/<id>` saying online,
     /// and values produced while it is offline are kept and sent after its return with
     /// `is_historical` (docs/SPARKPLUG.md).
-    pub primary_host_id: Option<String>,
+    pub(crate) primary_host_id: Option<String>,
     /// With a primary host: at most this many record values are kept while not born (the
     /// oldest is dropped, counted and logged, past it).
-    pub store_forward_max_values: usize,
+    pub(crate) store_forward_max_values: usize,
     /// `[node] id`: this gateway, never one of its own devices.
-    pub node_id: String,
+    pub(crate) node_id: String,
     /// The file `bdSeq` is kept in across restarts (`sparkplug-bdseq` in the state directory).
-    pub bdseq_path: PathBuf,
+    pub(crate) bdseq_path: PathBuf,
     /// The store-and-forward file (`sparkplug-held.db` in the state directory).
-    pub held_path: PathBuf,
+    pub(crate) held_path: PathBuf,
     /// The records with `sparkplug = true` (or a table), in file order.
-    pub records: Vec<SparkplugRecord>,
+    pub(crate) records: Vec<SparkplugRecord>,
 }
 
 /// One record published over Sparkplug.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SparkplugRecord {
+pub(crate) struct SparkplugRecord {
     /// The record's key.
-    pub key: String,
+    pub(crate) key: String,
     /// Its type's config name.
-    pub type_name: &'static str,
+    pub(crate) type_name: &'static str,
     /// The metric name (default the key); struct fields become `<metric>/<field>`.
-    pub metric: String,
+    pub(crate) metric: String,
     /// Where its values come from.
-    pub origin: Origin,
+    pub(crate) origin: Origin,
 }
 
 /// Whose metrics a record's values are.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Origin {
+pub(crate) enum Origin {
     /// The gateway's own record (a source, transform, or a service's link): node metrics, read
     /// from the running graph.
     Node,
@@ -65,17 +65,17 @@ pub enum Origin {
 
 /// One `link_from` of a device record.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DeviceLink {
+pub(crate) struct DeviceLink {
     /// The MQTT filter (`aimdb/+/sensor.temp`, `aimdb/node-7/sensor.temp`).
-    pub filter: String,
+    pub(crate) filter: String,
     /// The payload codec.
-    pub codec: LinkCodec,
+    pub(crate) codec: LinkCodec,
 }
 
 impl DeviceLink {
     /// Whether node `node` publishes this link's record (the filter's node level is `+` or
     /// `node`).
-    pub fn serves(&self, node: &str) -> bool {
+    pub(crate) fn serves(&self, node: &str) -> bool {
         matches!(self.filter.split('/').nth(1), Some("+") | Some("#"))
             || self.filter.split('/').nth(1) == Some(node)
     }
@@ -83,7 +83,7 @@ impl DeviceLink {
 
 impl SparkplugRecord {
     /// The device links, empty for a node or command record.
-    pub fn device_links(&self) -> &[DeviceLink] {
+    pub(crate) fn device_links(&self) -> &[DeviceLink] {
         match &self.origin {
             Origin::Devices(d) => d,
             _ => &[],
@@ -91,7 +91,7 @@ impl SparkplugRecord {
     }
 
     /// Whether this record is a metric of device `node`.
-    pub fn of_device(&self, node: &str) -> bool {
+    pub(crate) fn of_device(&self, node: &str) -> bool {
         match &self.origin {
             Origin::Node => false,
             Origin::Devices(d) => d.iter().any(|l| l.serves(node)),

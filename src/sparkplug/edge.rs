@@ -29,15 +29,15 @@ use crate::config::LinkCodec;
 use crate::record_types::{self, TypeEntry};
 
 /// The alias of `Node Control/Rebirth`; node and device metrics follow it.
-pub const REBIRTH_ALIAS: u64 = 1;
+pub(crate) const REBIRTH_ALIAS: u64 = 1;
 
 /// A message to publish (QoS 0, not retained).
 #[derive(Debug, Clone, PartialEq)]
-pub struct Outgoing {
+pub(crate) struct Outgoing {
     /// Its topic.
-    pub topic: String,
+    pub(crate) topic: String,
     /// The encoded Sparkplug B payload.
-    pub payload: Vec<u8>,
+    pub(crate) payload: Vec<u8>,
 }
 
 /// The metrics of one record (of the node or of one device).
@@ -123,7 +123,7 @@ struct Device {
 
 /// The edge node's Sparkplug state.
 #[derive(Debug)]
-pub struct EdgeNode {
+pub(crate) struct EdgeNode {
     cfg: Arc<SparkplugConfig>,
     topics: EdgeTopics,
     /// `(index into the config's records, its metrics)` of the node records.
@@ -140,7 +140,7 @@ pub struct EdgeNode {
 
 impl EdgeNode {
     /// The state for `cfg`, not born.
-    pub fn new(cfg: Arc<SparkplugConfig>) -> Self {
+    pub(crate) fn new(cfg: Arc<SparkplugConfig>) -> Self {
         let topics = EdgeTopics::new(&cfg.group_id, &cfg.edge_node_id);
         let mut e = Self {
             topics,
@@ -159,28 +159,28 @@ impl EdgeNode {
     }
 
     /// The config it serves.
-    pub fn config(&self) -> &Arc<SparkplugConfig> {
+    pub(crate) fn config(&self) -> &Arc<SparkplugConfig> {
         &self.cfg
     }
 
     /// Whether NBIRTH was sent on the current connection.
-    pub fn is_born(&self) -> bool {
+    pub(crate) fn is_born(&self) -> bool {
         self.born
     }
 
     /// The `bdSeq` of the last births.
-    pub fn bdseq(&self) -> u8 {
+    pub(crate) fn bdseq(&self) -> u8 {
         self.bdseq
     }
 
     /// Its topics.
-    pub fn topics(&self) -> &EdgeTopics {
+    pub(crate) fn topics(&self) -> &EdgeTopics {
         &self.topics
     }
 
     /// Takes a new config of the same edge node (a reload): metrics and aliases are built
     /// anew, the values known are kept by metric name; the caller sends [`births`](Self::births).
-    pub fn reconfigure(&mut self, cfg: Arc<SparkplugConfig>) {
+    pub(crate) fn reconfigure(&mut self, cfg: Arc<SparkplugConfig>) {
         let old_node = std::mem::take(&mut self.node);
         let known: BTreeMap<String, Option<MetricValue>> = old_node
             .iter()
@@ -240,7 +240,7 @@ impl EdgeNode {
 
     /// The node records: `(index into the config's records, key, type)`, for the session to
     /// read from the graph.
-    pub fn node_records(&self) -> Vec<(usize, String, &'static str)> {
+    pub(crate) fn node_records(&self) -> Vec<(usize, String, &'static str)> {
         self.node
             .iter()
             .map(|(i, _)| {
@@ -258,7 +258,7 @@ impl EdgeNode {
 
     /// NBIRTH (`seq` 0, `bdSeq`, `Node Control/Rebirth`, every node metric with its current
     /// value), then a DBIRTH for every online device. Used after each connect and for a rebirth.
-    pub fn births(&mut self, bdseq: u8) -> Vec<Outgoing> {
+    pub(crate) fn births(&mut self, bdseq: u8) -> Vec<Outgoing> {
         self.bdseq = bdseq;
         self.seq = 0;
         let ts = now_ms();
@@ -384,7 +384,7 @@ impl EdgeNode {
     }
 
     /// Keeps a disk copy of the held values from now on (see [`History::attach_disk`]).
-    pub fn attach_disk(
+    pub(crate) fn attach_disk(
         &mut self,
         disk: super::held_disk::HeldDisk,
         loaded: Vec<super::held_disk::Loaded>,
@@ -393,12 +393,12 @@ impl EdgeNode {
     }
 
     /// Takes the disk copy out, to close it.
-    pub fn take_disk(&mut self) -> Option<super::held_disk::HeldDisk> {
+    pub(crate) fn take_disk(&mut self) -> Option<super::held_disk::HeldDisk> {
         self.history.take_disk()
     }
 
     /// Values held for store-and-forward now.
-    pub fn held(&self) -> usize {
+    pub(crate) fn held(&self) -> usize {
         self.history.len()
     }
 
@@ -423,7 +423,7 @@ impl EdgeNode {
     }
 
     /// The connection is gone: nothing is born until the next [`births`](Self::births).
-    pub fn disconnected(&mut self) {
+    pub(crate) fn disconnected(&mut self) {
         self.born = false;
         self.table_version += 1;
         for d in self.devices.values_mut() {
@@ -433,7 +433,7 @@ impl EdgeNode {
 
     /// A new value of node record `record` (index into the config's records): NDATA with the
     /// metrics that changed, if born and any did.
-    pub fn node_value(&mut self, record: usize, value: &Value) -> Option<Outgoing> {
+    pub(crate) fn node_value(&mut self, record: usize, value: &Value) -> Option<Outgoing> {
         let ts = now_ms();
         let (_, slot) = self.node.iter_mut().find(|(i, _)| *i == record)?;
         let changed = slot.set(value, ts);
@@ -476,7 +476,7 @@ impl EdgeNode {
 
     /// Node `node`'s status changed: DBIRTH when it comes online, DDEATH when it goes offline
     /// (if it was born).
-    pub fn device_status(&mut self, node: &str, status: NodeStatus) -> Option<Outgoing> {
+    pub(crate) fn device_status(&mut self, node: &str, status: NodeStatus) -> Option<Outgoing> {
         let d = self.device_entry(node)?;
         match status {
             NodeStatus::Online => {
@@ -506,7 +506,7 @@ impl EdgeNode {
     /// if the node was not born yet (its first message means it is online), else DDATA with
     /// what changed. `Ok(None)`: not a device record's topic, or nothing to send. `Err`: the
     /// payload does not decode (the caller counts and logs it).
-    pub fn device_message(
+    pub(crate) fn device_message(
         &mut self,
         node: &str,
         topic: &str,
@@ -564,7 +564,7 @@ impl EdgeNode {
     /// resolved by name or alias among the device's command records, its String value read as
     /// JSON (or, if it is not JSON, as a JSON string: `identify` = `"identify"`). Refused whole
     /// if any metric is not a command of the device or not a String.
-    pub fn device_command(
+    pub(crate) fn device_command(
         &self,
         node: &str,
         bytes: &[u8],
@@ -603,12 +603,12 @@ impl EdgeNode {
     }
 
     /// Changes whenever the alias table does (a birth, a new device).
-    pub fn table_version(&self) -> u64 {
+    pub(crate) fn table_version(&self) -> u64 {
         self.table_version
     }
 
     /// The alias table, node metrics first.
-    pub fn aliases(&self) -> AliasTable {
+    pub(crate) fn aliases(&self) -> AliasTable {
         let mut metrics = vec![AliasRow {
             device: None,
             metric: payload::REBIRTH.to_string(),

@@ -40,11 +40,11 @@ enum Cmd {
 }
 
 /// One held value read back: its device and its metrics, by name (no alias).
-pub type Loaded = (Option<String>, Vec<Metric>);
+pub(crate) type Loaded = (Option<String>, Vec<Metric>);
 
 /// The handle of the writer thread.
 #[derive(Debug)]
-pub struct HeldDisk {
+pub(crate) struct HeldDisk {
     tx: Option<SyncSender<Cmd>>,
     thread: Option<JoinHandle<()>>,
     path: PathBuf,
@@ -54,7 +54,7 @@ pub struct HeldDisk {
 impl HeldDisk {
     /// Opens (or creates) the file at `path`, keeping at most `max` rows; returns the writer and
     /// the values it holds, oldest first. Blocking: call off the async workers.
-    pub fn open(path: &Path, max: usize) -> Result<(Self, Vec<Loaded>), String> {
+    pub(crate) fn open(path: &Path, max: usize) -> Result<(Self, Vec<Loaded>), String> {
         let shown = path.display().to_string();
         let conn = Connection::open(path).map_err(|e| format!("{shown}: {e}"))?;
         conn.execute_batch(
@@ -86,7 +86,7 @@ impl HeldDisk {
 
     /// Writes one held value (its metrics carry names). Never blocks: with no room in the
     /// channel the value is kept in memory only, counted and logged once.
-    pub fn insert(&mut self, device: Option<&str>, named: &[Metric]) {
+    pub(crate) fn insert(&mut self, device: Option<&str>, named: &[Metric]) {
         let bytes = Payload {
             metrics: named.to_vec(),
             ..Payload::default()
@@ -96,7 +96,7 @@ impl HeldDisk {
     }
 
     /// Everything held was sent or dropped: the rows go.
-    pub fn clear(&mut self) {
+    pub(crate) fn clear(&mut self) {
         self.send(Cmd::Clear);
     }
 
@@ -121,7 +121,7 @@ impl HeldDisk {
     }
 
     /// Lets the writer commit what it was given and end. Blocking: call off the async workers.
-    pub fn close(mut self) {
+    pub(crate) fn close(mut self) {
         self.tx = None;
         if let Some(t) = self.thread.take() {
             let _ = t.join();

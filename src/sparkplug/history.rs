@@ -20,21 +20,21 @@ use super::stats::stats;
 
 /// The encoded size a message of held values grows to before the next one starts (well under
 /// the session's packet limit).
-pub const MESSAGE_BYTES: usize = 32 * 1024;
+pub(crate) const MESSAGE_BYTES: usize = 32 * 1024;
 
 /// One held record value.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Held {
+pub(crate) struct Held {
     /// Its device (`None`: a node metric).
-    pub device: Option<String>,
+    pub(crate) device: Option<String>,
     /// The metrics that changed with it, `is_historical` set: by alias, or — loaded from the
     /// disk copy — by name (alias `None`), resolved when sent.
-    pub metrics: Vec<Metric>,
+    pub(crate) metrics: Vec<Metric>,
 }
 
 /// The bounded queue of held values.
 #[derive(Debug, Default)]
-pub struct History {
+pub(crate) struct History {
     queue: VecDeque<Held>,
     /// `None`: no primary host, nothing is held.
     max: Option<usize>,
@@ -46,7 +46,7 @@ pub struct History {
 
 impl History {
     /// A queue of at most `max` values; `None` holds nothing.
-    pub fn new(max: Option<usize>) -> Self {
+    pub(crate) fn new(max: Option<usize>) -> Self {
         Self {
             max,
             ..Self::default()
@@ -55,7 +55,7 @@ impl History {
 
     /// Keeps a copy on `disk` from now on; `loaded` (what it held, oldest first, by name) goes
     /// in front of anything held so far, within the bound.
-    pub fn attach_disk(&mut self, disk: HeldDisk, loaded: Vec<Loaded>) {
+    pub(crate) fn attach_disk(&mut self, disk: HeldDisk, loaded: Vec<Loaded>) {
         let Some(max) = self.max else {
             drop(disk);
             return;
@@ -89,29 +89,35 @@ impl History {
     }
 
     /// Takes the disk copy out (to close it when the session ends).
-    pub fn take_disk(&mut self) -> Option<HeldDisk> {
+    pub(crate) fn take_disk(&mut self) -> Option<HeldDisk> {
         self.disk.take()
     }
 
+    #[cfg(test)]
     /// Whether values are held at all (a primary host is configured).
-    pub fn enabled(&self) -> bool {
+    pub(crate) fn enabled(&self) -> bool {
         self.max.is_some()
     }
 
     /// Values held now.
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.queue.len()
     }
 
     /// Whether nothing is held.
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.queue.is_empty()
     }
 
     /// Keeps one record value (its changed metrics, marked historical; `named`: the same by
     /// name, for the disk copy); past the bound the oldest is dropped, counted and (the first
     /// time since the queue was emptied) logged.
-    pub fn hold(&mut self, device: Option<&str>, mut metrics: Vec<Metric>, named: &[Metric]) {
+    pub(crate) fn hold(
+        &mut self,
+        device: Option<&str>,
+        mut metrics: Vec<Metric>,
+        named: &[Metric],
+    ) {
         let Some(max) = self.max else {
             return;
         };
@@ -152,7 +158,7 @@ impl History {
 
     /// Everything held, oldest first; the queue is empty after. Logs how many were dropped
     /// since it was last emptied.
-    pub fn take(&mut self) -> Vec<Held> {
+    pub(crate) fn take(&mut self) -> Vec<Held> {
         if self.dropped > 0 {
             tracing::warn!(
                 dropped = self.dropped,
@@ -169,7 +175,7 @@ impl History {
     }
 
     /// Drops everything held (a reload assigns new aliases), counted and logged with `why`.
-    pub fn clear(&mut self, why: &str) {
+    pub(crate) fn clear(&mut self, why: &str) {
         let n = self.queue.len();
         if n > 0 {
             stats().held_dropped(n);
@@ -188,7 +194,7 @@ impl History {
 
     /// The same queue under a new bound (a reload), emptied (see [`History::clear`]); the disk
     /// copy stays.
-    pub fn reset(&mut self, max: Option<usize>, why: &str) {
+    pub(crate) fn reset(&mut self, max: Option<usize>, why: &str) {
         self.clear(why);
         self.max = max;
     }
@@ -196,7 +202,7 @@ impl History {
 
 /// Groups `held` (oldest first) into messages: consecutive values of the same device (or the
 /// node) share one message until it reaches [`MESSAGE_BYTES`]; the order is kept.
-pub fn batches(held: Vec<Held>) -> Vec<(Option<String>, Vec<Metric>, usize)> {
+pub(crate) fn batches(held: Vec<Held>) -> Vec<(Option<String>, Vec<Metric>, usize)> {
     use prost::Message as _;
     let mut out: Vec<(Option<String>, Vec<Metric>, usize)> = Vec::new();
     let mut size = 0;

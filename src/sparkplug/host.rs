@@ -11,13 +11,13 @@
 use super::topic::NAMESPACE;
 
 /// The `STATE` topic of host `host_id`.
-pub fn state_topic(host_id: &str) -> String {
+pub(crate) fn state_topic(host_id: &str) -> String {
     format!("{NAMESPACE}/STATE/{host_id}")
 }
 
 /// What a `STATE` message means for the edge node.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Verdict {
+pub(crate) enum Verdict {
     /// The host is online (taken).
     Online,
     /// The host is offline (taken).
@@ -28,7 +28,7 @@ pub enum Verdict {
 
 /// Why a `STATE` payload was not understood.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
-pub enum StateError {
+pub(crate) enum StateError {
     /// Not JSON, or not an object with a boolean `online` and a whole-number `timestamp`.
     #[error("STATE payload is not {{\"online\": bool, \"timestamp\": ms}}: {0}")]
     Malformed(String),
@@ -36,7 +36,7 @@ pub enum StateError {
 
 /// The primary host as this edge node last saw it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct PrimaryHost {
+pub(crate) struct PrimaryHost {
     /// The timestamp of the newest `STATE` taken (kept across connections).
     last: Option<u64>,
     /// Whether that `STATE` said online *on the current connection*.
@@ -44,19 +44,20 @@ pub struct PrimaryHost {
 }
 
 impl PrimaryHost {
+    #[cfg(test)]
     /// Whether the host is online by a `STATE` taken on the current connection.
-    pub fn is_online(&self) -> bool {
+    pub(crate) fn is_online(&self) -> bool {
         self.online
     }
 
     /// A new connection: the host must be seen online on it again (its retained `STATE`
     /// arrives right after the subscription); the last timestamp is kept.
-    pub fn reconnected(&mut self) {
+    pub(crate) fn reconnected(&mut self) {
         self.online = false;
     }
 
     /// Takes a `STATE` payload.
-    pub fn take(&mut self, payload: &[u8]) -> Result<Verdict, StateError> {
+    pub(crate) fn take(&mut self, payload: &[u8]) -> Result<Verdict, StateError> {
         #[derive(serde::Deserialize)]
         struct State {
             online: bool,
@@ -77,7 +78,7 @@ impl PrimaryHost {
     }
 
     /// The timestamp of the newest `STATE` taken.
-    pub fn last_timestamp(&self) -> Option<u64> {
+    pub(crate) fn last_timestamp(&self) -> Option<u64> {
         self.last
     }
 }

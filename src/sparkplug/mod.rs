@@ -15,20 +15,20 @@
 //! - [`session`]: the edge node's own MQTT connection.
 //! - [`stats`]: the counters behind `/metrics`; [`table`]: the alias table for operators.
 
-pub mod bdseq;
-pub mod catalog;
-pub mod config;
-pub mod edge;
-pub mod held_disk;
-pub mod history;
-pub mod host;
-pub mod payload;
-pub mod proto;
-pub mod session;
-pub mod stats;
-pub mod table;
-pub mod topic;
-pub mod value;
+pub(crate) mod bdseq;
+pub(crate) mod catalog;
+pub(crate) mod config;
+pub(crate) mod edge;
+pub(crate) mod held_disk;
+pub(crate) mod history;
+pub(crate) mod host;
+pub(crate) mod payload;
+pub(crate) mod proto;
+pub(crate) mod session;
+pub(crate) mod stats;
+pub(crate) mod table;
+pub(crate) mod topic;
+pub(crate) mod value;
 
-pub use config::{DeviceLink, Origin, SparkplugConfig, SparkplugRecord};
-pub use session::Sparkplug;
+pub(crate) use config::{DeviceLink, Origin, SparkplugConfig, SparkplugRecord};
+pub(crate) use session::Sparkplug;

@@ -8,12 +8,12 @@ use super::proto::payload::{property_value, Metric, PropertySet, PropertyValue};
 use super::proto::{DataType, Payload};
 
 /// The node metric a host writes `true` to for a rebirth.
-pub const REBIRTH: &str = "Node Control/Rebirth";
+pub(crate) const REBIRTH: &str = "Node Control/Rebirth";
 /// The birth/death sequence metric of NBIRTH and NDEATH.
-pub const BDSEQ: &str = "bdSeq";
+pub(crate) const BDSEQ: &str = "bdSeq";
 
 /// Milliseconds since the Unix epoch, now.
-pub fn now_ms() -> u64 {
+pub(crate) fn now_ms() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
@@ -21,7 +21,12 @@ pub fn now_ms() -> u64 {
 
 /// A metric as a birth certificate carries it: name, alias, datatype, the current value (or
 /// `is_null` when there is none yet) and the unit as the `engUnit` property.
-pub fn birth_metric(def: &MetricDef, alias: u64, value: Option<MetricValue>, ts: u64) -> Metric {
+pub(crate) fn birth_metric(
+    def: &MetricDef,
+    alias: u64,
+    value: Option<MetricValue>,
+    ts: u64,
+) -> Metric {
     Metric {
         name: Some(def.name.clone()),
         alias: Some(alias),
@@ -43,7 +48,7 @@ pub fn birth_metric(def: &MetricDef, alias: u64, value: Option<MetricValue>, ts:
 
 /// A changed metric in NDATA/DDATA: by alias only, no name, no datatype (spec 3.0: the birth
 /// gave them).
-pub fn data_metric(alias: u64, value: Option<MetricValue>, ts: u64) -> Metric {
+pub(crate) fn data_metric(alias: u64, value: Option<MetricValue>, ts: u64) -> Metric {
     Metric {
         alias: Some(alias),
         timestamp: Some(ts),
@@ -54,7 +59,7 @@ pub fn data_metric(alias: u64, value: Option<MetricValue>, ts: u64) -> Metric {
 }
 
 /// The `bdSeq` metric (Int64).
-pub fn bdseq_metric(bdseq: u8, ts: u64) -> Metric {
+pub(crate) fn bdseq_metric(bdseq: u8, ts: u64) -> Metric {
     Metric {
         name: Some(BDSEQ.to_string()),
         timestamp: Some(ts),
@@ -65,7 +70,7 @@ pub fn bdseq_metric(bdseq: u8, ts: u64) -> Metric {
 }
 
 /// The `Node Control/Rebirth` metric of NBIRTH (Boolean, `false`).
-pub fn rebirth_metric(alias: u64, ts: u64) -> Metric {
+pub(crate) fn rebirth_metric(alias: u64, ts: u64) -> Metric {
     Metric {
         name: Some(REBIRTH.to_string()),
         alias: Some(alias),
@@ -77,7 +82,7 @@ pub fn rebirth_metric(alias: u64, ts: u64) -> Metric {
 }
 
 /// An encoded payload with `metrics`, `seq` (none for NDEATH) and the time `ts`.
-pub fn encode(metrics: Vec<Metric>, seq: Option<u8>, ts: u64) -> Vec<u8> {
+pub(crate) fn encode(metrics: Vec<Metric>, seq: Option<u8>, ts: u64) -> Vec<u8> {
     Payload {
         timestamp: Some(ts),
         metrics,
@@ -89,14 +94,14 @@ pub fn encode(metrics: Vec<Metric>, seq: Option<u8>, ts: u64) -> Vec<u8> {
 }
 
 /// The NDEATH payload: `bdSeq` only, no `seq`.
-pub fn ndeath(bdseq: u8) -> Vec<u8> {
+pub(crate) fn ndeath(bdseq: u8) -> Vec<u8> {
     let ts = now_ms();
     encode(vec![bdseq_metric(bdseq, ts)], None, ts)
 }
 
 /// Why an NCMD was not acted on.
 #[derive(Debug, thiserror::Error, PartialEq)]
-pub enum CommandError {
+pub(crate) enum CommandError {
     /// Not a Sparkplug B payload.
     #[error("not a Sparkplug B payload: {0}")]
     Decode(String),
@@ -116,7 +121,7 @@ pub enum CommandError {
 
 /// What an NCMD asks: whether a rebirth, or why it was refused. A payload with several
 /// metrics is refused whole if any is not understood.
-pub fn node_command(bytes: &[u8], rebirth_alias: u64) -> Result<bool, CommandError> {
+pub(crate) fn node_command(bytes: &[u8], rebirth_alias: u64) -> Result<bool, CommandError> {
     let p = Payload::decode(bytes).map_err(|e| CommandError::Decode(e.to_string()))?;
     let mut rebirth = false;
     for m in &p.metrics {

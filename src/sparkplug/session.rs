@@ -58,7 +58,7 @@ const CHANNEL: usize = 1024;
 
 /// The least time a close is given to write NDEATH and DISCONNECT, whatever is left of the
 /// daemon's shutdown budget (a drain that used it all must not cut the two apart).
-pub const CLOSE_MIN: Duration = Duration::from_secs(2);
+pub(crate) const CLOSE_MIN: Duration = Duration::from_secs(2);
 
 /// The largest MQTT packet the session sends or takes (births of many records, batches of held
 /// values up to [`super::history::MESSAGE_BYTES`]).
@@ -69,7 +69,7 @@ const MAX_PACKET: usize = 1 << 20;
 const CLOSE_WRITE: Duration = Duration::from_millis(1500);
 
 /// The running Sparkplug edge node.
-pub struct Sparkplug {
+pub(crate) struct Sparkplug {
     identity: (MqttConfig, String, String, Option<String>),
     control: mpsc::Sender<Control>,
     task: JoinHandle<()>,
@@ -97,7 +97,7 @@ enum Ended {
 impl Sparkplug {
     /// Starts the edge node of `config` (nothing without `[sparkplug]` and `[mqtt]`), reading
     /// node metrics from `graph`.
-    pub fn start(config: &Config, graph: Graphs) -> Option<Self> {
+    pub(crate) fn start(config: &Config, graph: Graphs) -> Option<Self> {
         let (Some(spb), Some(mqtt)) = (&config.sparkplug, &config.mqtt) else {
             return None;
         };
@@ -120,7 +120,7 @@ impl Sparkplug {
 
     /// Whether this session can take `config` without a new connection (same `[mqtt]`,
     /// group, edge node id and primary host).
-    pub fn serves(&self, config: &Config) -> bool {
+    pub(crate) fn serves(&self, config: &Config) -> bool {
         match (&config.sparkplug, &config.mqtt) {
             (Some(s), Some(m)) => {
                 self.identity.0 == *m
@@ -133,7 +133,7 @@ impl Sparkplug {
     }
 
     /// A reload: reads node metrics from the new `graph` and sends new births for `config`.
-    pub async fn graph_changed(&self, config: &Config, graph: Graphs) {
+    pub(crate) async fn graph_changed(&self, config: &Config, graph: Graphs) {
         if let Some(s) = &config.sparkplug {
             let _ = self
                 .control
@@ -144,7 +144,11 @@ impl Sparkplug {
 
     /// The session after a reload to `config`: this one, given the new graph, if it
     /// [`serves`](Self::serves) it; else it is closed (NDEATH) and one for `config` started.
-    pub async fn reloaded(current: Option<Self>, config: &Config, graph: &Graphs) -> Option<Self> {
+    pub(crate) async fn reloaded(
+        current: Option<Self>,
+        config: &Config,
+        graph: &Graphs,
+    ) -> Option<Self> {
         match current {
             Some(s) if s.serves(config) => {
                 s.graph_changed(config, graph.clone()).await;
@@ -162,7 +166,7 @@ impl Sparkplug {
     /// Publishes NDEATH and disconnects, waiting until both are written (at most `timeout`,
     /// but never less than [`CLOSE_MIN`]): the task and its event loop end before this
     /// returns, so a daemon exiting next cannot cut the connection between the two.
-    pub async fn close(self, timeout: Duration) {
+    pub(crate) async fn close(self, timeout: Duration) {
         let timeout = timeout.max(CLOSE_MIN);
         let (tx, rx) = oneshot::channel();
         let mut task = self.task;

@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 
 /// Process-wide Sparkplug counters.
 #[derive(Debug, Default)]
-pub struct SparkplugStats {
+pub(crate) struct SparkplugStats {
     enabled: AtomicBool,
     node_births: AtomicU64,
     device_births: AtomicU64,
@@ -47,7 +47,7 @@ static STATS: SparkplugStats = SparkplugStats {
 };
 
 /// The counters.
-pub fn stats() -> &'static SparkplugStats {
+pub(crate) fn stats() -> &'static SparkplugStats {
     &STATS
 }
 
@@ -112,7 +112,7 @@ impl SparkplugStats {
 type Family<'a> = (&'a str, &'a str, &'a str, &'a [(&'a str, &'a AtomicU64)]);
 
 /// Appends the `aimdbd_sparkplug_*` families (nothing while no session has started).
-pub fn render(out: &mut String) {
+pub(crate) fn render(out: &mut String) {
     let s = stats();
     if !s.enabled.load(Relaxed) {
         return;

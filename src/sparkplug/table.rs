@@ -11,30 +11,30 @@ use serde_json::{json, Value};
 
 /// One metric of the table.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct AliasRow {
+pub(crate) struct AliasRow {
     /// The device (`None`: the edge node itself).
-    pub device: Option<String>,
+    pub(crate) device: Option<String>,
     /// The metric name.
-    pub metric: String,
+    pub(crate) metric: String,
     /// Its alias.
-    pub alias: u64,
+    pub(crate) alias: u64,
     /// Its Sparkplug datatype.
-    pub datatype: &'static str,
+    pub(crate) datatype: &'static str,
 }
 
 /// The table with the ids it belongs to.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct AliasTable {
+pub(crate) struct AliasTable {
     /// `[sparkplug] group_id`.
-    pub group_id: String,
+    pub(crate) group_id: String,
     /// The edge node id.
-    pub edge_node_id: String,
+    pub(crate) edge_node_id: String,
     /// The `bdSeq` of the current connection.
-    pub bdseq: u8,
+    pub(crate) bdseq: u8,
     /// Whether connected and born.
-    pub born: bool,
+    pub(crate) born: bool,
     /// Every metric, node metrics first.
-    pub metrics: Vec<AliasRow>,
+    pub(crate) metrics: Vec<AliasRow>,
 }
 
 static TABLE: Mutex<Option<AliasTable>> = Mutex::new(None);
@@ -45,12 +45,12 @@ pub(super) fn publish(table: Option<AliasTable>) {
 }
 
 /// The current snapshot.
-pub fn snapshot() -> Option<AliasTable> {
+pub(crate) fn snapshot() -> Option<AliasTable> {
     TABLE.lock().clone()
 }
 
 /// `GET /api/sparkplug`: the table as JSON, 404 without a Sparkplug session.
-pub async fn handler() -> Response {
+pub(crate) async fn handler() -> Response {
     match snapshot() {
         Some(t) => Json(t).into_response(),
         None => (
@@ -62,7 +62,7 @@ pub async fn handler() -> Response {
 }
 
 /// `/api/sparkplug` (its JSON body) as a plain-text table.
-pub fn render(body: &str) -> Result<String, String> {
+pub(crate) fn render(body: &str) -> Result<String, String> {
     let t: Value =
         serde_json::from_str(body).map_err(|e| format!("/api/sparkplug is not JSON: {e}"))?;
     let mut out = format!(

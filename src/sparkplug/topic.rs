@@ -1,11 +1,11 @@
 //! Sparkplug B topics: `spBv1.0/<group_id>/<message type>/<edge_node_id>[/<device_id>]`.
 
 /// The Sparkplug B namespace.
-pub const NAMESPACE: &str = "spBv1.0";
+pub(crate) const NAMESPACE: &str = "spBv1.0";
 
 /// The message types an edge node sends or receives.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum MessageType {
+pub(crate) enum MessageType {
     /// Node birth certificate.
     NBirth,
     /// Node death certificate (the MQTT will).
@@ -26,7 +26,7 @@ pub enum MessageType {
 
 impl MessageType {
     /// The topic level.
-    pub const fn as_str(self) -> &'static str {
+    pub(crate) const fn as_str(self) -> &'static str {
         match self {
             MessageType::NBirth => "NBIRTH",
             MessageType::NDeath => "NDEATH",
@@ -42,14 +42,14 @@ impl MessageType {
 
 /// The topics of one edge node.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct EdgeTopics {
+pub(crate) struct EdgeTopics {
     group_id: String,
     edge_node_id: String,
 }
 
 impl EdgeTopics {
     /// Topics of edge node `edge_node_id` in group `group_id` (both validated by the config).
-    pub fn new(group_id: &str, edge_node_id: &str) -> Self {
+    pub(crate) fn new(group_id: &str, edge_node_id: &str) -> Self {
         Self {
             group_id: group_id.to_string(),
             edge_node_id: edge_node_id.to_string(),
@@ -57,7 +57,7 @@ impl EdgeTopics {
     }
 
     /// The topic of a node message.
-    pub fn node(&self, t: MessageType) -> String {
+    pub(crate) fn node(&self, t: MessageType) -> String {
         format!(
             "{NAMESPACE}/{}/{}/{}",
             self.group_id,
@@ -67,13 +67,13 @@ impl EdgeTopics {
     }
 
     /// The topic of a message of device `device`.
-    pub fn device(&self, t: MessageType, device: &str) -> String {
+    pub(crate) fn device(&self, t: MessageType, device: &str) -> String {
         format!("{}/{device}", self.node(t))
     }
 
     /// What a received topic is: an NCMD to this node, a DCMD to one of its devices, or
     /// neither (`None`).
-    pub fn command<'a>(&self, topic: &'a str) -> Option<Command<'a>> {
+    pub(crate) fn command<'a>(&self, topic: &'a str) -> Option<Command<'a>> {
         let mut levels = topic.split('/');
         let ns = levels.next()?;
         let group = levels.next()?;
@@ -93,7 +93,7 @@ impl EdgeTopics {
 
 /// A command topic addressed to this edge node.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Command<'a> {
+pub(crate) enum Command<'a> {
     /// NCMD.
     Node,
     /// DCMD to this device.
@@ -102,7 +102,7 @@ pub enum Command<'a> {
 
 /// Whether `id` may be a Sparkplug group, edge node or device id: non-empty UTF-8 without the
 /// MQTT separators and wildcards `/`, `+`, `#` (spec 3.0, 4.1.1).
-pub fn valid_id(id: &str) -> Result<(), &'static str> {
+pub(crate) fn valid_id(id: &str) -> Result<(), &'static str> {
     if id.is_empty() {
         return Err("is empty");
     }

@@ -8,7 +8,7 @@ use super::proto::DataType;
 
 /// The value of metric `def` in record value `value`; `None` when the field is absent or null
 /// (sent as `is_null`), or does not fit the datatype.
-pub fn metric_value(def: &MetricDef, value: &Value) -> Option<MetricValue> {
+pub(crate) fn metric_value(def: &MetricDef, value: &Value) -> Option<MetricValue> {
     let v = match def.field {
         Some(f) => value.get(f)?,
         None => value,
@@ -18,7 +18,7 @@ pub fn metric_value(def: &MetricDef, value: &Value) -> Option<MetricValue> {
 
 /// `v` as a metric value of `datatype`. Signed integers travel as their two's complement in
 /// `int_value`/`long_value`, as the Sparkplug 3.0 spec (6.4.16) says.
-pub fn convert(datatype: DataType, v: &Value) -> Option<MetricValue> {
+pub(crate) fn convert(datatype: DataType, v: &Value) -> Option<MetricValue> {
     if v.is_null() {
         return None;
     }

@@ -62,7 +62,7 @@ pub enum StoreError {
 
 impl StoreError {
     /// Classifies a SQLite error on `path`.
-    pub fn from_sqlite(path: &Path, e: &rusqlite::Error) -> Self {
+    pub(crate) fn from_sqlite(path: &Path, e: &rusqlite::Error) -> Self {
         let path = path.to_path_buf();
         let reason = e.to_string();
         match e.sqlite_error_code() {

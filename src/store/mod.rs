@@ -22,18 +22,19 @@
 //!   checkpointed. Every value a persist tap handed over before is then in the database.
 
 mod error;
-pub mod persist;
-pub mod query;
+pub(crate) mod persist;
+pub(crate) mod query;
 mod restore;
-pub mod retention;
+pub(crate) mod retention;
 pub mod schema;
-pub mod status;
+pub(crate) mod status;
 pub mod writer;
 
-pub use error::StoreError;
+pub(crate) use error::StoreError;
 pub use persist::{Persist, PersistRecord, Weigh};
-pub use status::{StoreCounters, StoreState, StoreStatus};
-pub use writer::{HistoryRow, HistoryWriter};
+pub(crate) use status::StoreState;
+pub use status::StoreStatus;
+pub(crate) use writer::HistoryRow;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -49,7 +50,7 @@ use crate::Rt;
 use retention::{RetentionPolicy, RetentionSweep};
 
 /// The daemon's history store: one writer for the daemon's lifetime, across reloads.
-pub struct Store {
+pub(crate) struct Store {
     status: Arc<StoreStatus>,
     node: String,
     open: Option<Open>,
@@ -66,7 +67,7 @@ struct Open {
 impl Store {
     /// Opens the store of `config` (nothing if it has no `[store]`). Never fails: a store that
     /// cannot be opened is `down`, which is logged and reported.
-    pub async fn open(config: &Config) -> Self {
+    pub(crate) async fn open(config: &Config) -> Self {
         let mut store = Store {
             status: Arc::default(),
             node: config.node_id.clone(),
@@ -78,19 +79,19 @@ impl Store {
     }
 
     /// The shared condition and counters, for the admin endpoint.
-    pub fn status(&self) -> Arc<StoreStatus> {
+    pub(crate) fn status(&self) -> Arc<StoreStatus> {
         self.status.clone()
     }
 
     /// What the graph's persist taps write through; `None` without `[store]`.
-    pub fn persist(&self) -> Option<&Persist> {
+    pub(crate) fn persist(&self) -> Option<&Persist> {
         self.persist.as_ref()
     }
 
     /// Before building the graph of `config` (at start or on reload): opens the store if it is
     /// configured and not open yet (a retry after a failed open), or notes settings that only a
     /// restart applies.
-    pub async fn prepare(&mut self, config: &Config) {
+    pub(crate) async fn prepare(&mut self, config: &Config) {
         let Some(want) = &config.store else { return };
         if let Some(open) = &self.open {
             if open.config.path != want.path {
@@ -188,7 +189,7 @@ impl Store {
     /// start: every part; on reload: the rebuilt ones): applies `config`'s retention settings,
     /// restores `restore = true` records of `dbs` and remembers the values already in their
     /// persisting records (carried by a reload) so they are not stored twice.
-    pub async fn before_start(&self, config: &Config, dbs: &[&AimDb<Rt>]) {
+    pub(crate) async fn before_start(&self, config: &Config, dbs: &[&AimDb<Rt>]) {
         if let Some(open) = &self.open {
             *open.policy.write() = RetentionPolicy::of(config);
         }
@@ -199,7 +200,7 @@ impl Store {
 
     /// Stops the retention sweep, then writes everything queued (at most `timeout`) and closes
     /// the database. Call after the graph has drained.
-    pub async fn shutdown(self, timeout: Duration) {
+    pub(crate) async fn shutdown(self, timeout: Duration) {
         let Some(open) = self.open else {
             let c = self.status.counters();
             if c.lost_down > 0 {
@@ -245,6 +246,6 @@ fn open_connections(path: &std::path::Path) -> Result<(Connection, Connection), 
 }
 
 /// The database path `config` names, if it has a `[store]`.
-pub fn path_of(config: &Config) -> Option<PathBuf> {
+pub(crate) fn path_of(config: &Config) -> Option<PathBuf> {
     config.store.as_ref().map(|s| s.path.clone())
 }

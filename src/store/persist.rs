@@ -66,7 +66,7 @@ impl std::fmt::Debug for Persist {
 }
 
 /// Milliseconds since the Unix epoch, now.
-pub fn now_ms() -> i64 {
+pub(crate) fn now_ms() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
@@ -76,7 +76,7 @@ pub fn now_ms() -> i64 {
 /// `transform:<kind>`, `link_from`, or `admin` for a record without a writer in the graph,
 /// which in the daemon only the admin API (`POST /api/records/KEY`, `aimdbd ctl set`) writes.
 /// (Values restored at start or carried over by a reload are not stored again.)
-pub fn source_of(rec: &RecordConfig) -> String {
+pub(crate) fn source_of(rec: &RecordConfig) -> String {
     match &rec.writer {
         Some(Writer::Source(s)) => format!("source:{}", s.kind),
         Some(Writer::Transform(t)) => format!("transform:{}", t.kind),
@@ -86,7 +86,7 @@ pub fn source_of(rec: &RecordConfig) -> String {
 }
 
 /// The `source` of values written through the admin API.
-pub const ADMIN_SOURCE: &str = "admin";
+pub(crate) const ADMIN_SOURCE: &str = "admin";
 
 /// One persisting record's end of the writer: key, type and source already shared.
 #[derive(Clone)]
@@ -100,7 +100,7 @@ pub struct PersistRecord {
 impl Persist {
     /// Whether its taps write into a store (false: the store is down, values are counted as
     /// lost).
-    pub fn is_writing(&self) -> bool {
+    pub(crate) fn is_writing(&self) -> bool {
         self.sink.is_some()
     }
 
@@ -136,7 +136,7 @@ impl Persist {
     }
 
     /// The persist tap of record `rec`, for `RecordRegistrar::tap_named`.
-    pub fn tap<T>(
+    pub(crate) fn tap<T>(
         &self,
         rec: &RecordConfig,
     ) -> impl FnOnce(RuntimeContext<Rt>, Consumer<T, Rt>) -> BoxFuture + Send + 'static

@@ -15,45 +15,49 @@ use crate::config::parse_duration;
 
 /// Which values to read.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct HistoryQuery {
+pub(crate) struct HistoryQuery {
     /// Record key.
-    pub key: String,
+    pub(crate) key: String,
     /// Values stored at or after this time (ms since the Unix epoch); `None`: from the oldest.
-    pub since_ms: Option<i64>,
+    pub(crate) since_ms: Option<i64>,
     /// Values stored before this time; `None`: up to the newest.
-    pub until_ms: Option<i64>,
+    pub(crate) until_ms: Option<i64>,
     /// At most this many: the newest ones of the range.
-    pub limit: usize,
+    pub(crate) limit: usize,
 }
 
 /// One stored value.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct StoredValue {
+pub(crate) struct StoredValue {
     /// When it was stored, RFC 3339 UTC with milliseconds.
-    pub time: String,
+    pub(crate) time: String,
     /// The same, ms since the Unix epoch.
-    pub ts_ms: i64,
+    pub(crate) ts_ms: i64,
     /// `[node] id` of the daemon that stored it.
-    pub node: String,
+    pub(crate) node: String,
     /// The record's writer.
-    pub source: String,
+    pub(crate) source: String,
     /// The value (JSON text that fails to parse is returned as a string).
-    pub value: serde_json::Value,
+    pub(crate) value: serde_json::Value,
 }
 
 /// The answer to a [`HistoryQuery`].
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct HistoryPage {
+pub(crate) struct HistoryPage {
     /// Record key.
-    pub key: String,
+    pub(crate) key: String,
     /// Values, oldest first.
-    pub values: Vec<StoredValue>,
+    pub(crate) values: Vec<StoredValue>,
     /// Whether older values in the range were left out by the limit.
-    pub truncated: bool,
+    pub(crate) truncated: bool,
 }
 
 /// Runs `q`: the newest `q.limit` values in `[since, until)`, returned oldest first.
-pub fn query(conn: &Connection, path: &Path, q: &HistoryQuery) -> Result<HistoryPage, StoreError> {
+pub(crate) fn query(
+    conn: &Connection,
+    path: &Path,
+    q: &HistoryQuery,
+) -> Result<HistoryPage, StoreError> {
     let sqlite = |e: rusqlite::Error| StoreError::from_sqlite(path, &e);
     let limit = i64::try_from(q.limit).unwrap_or(i64::MAX - 1);
     let mut stmt = conn
@@ -96,7 +100,11 @@ pub fn query(conn: &Connection, path: &Path, q: &HistoryQuery) -> Result<History
 }
 
 /// The newest stored value of `key`, as JSON text.
-pub fn latest(conn: &Connection, path: &Path, key: &str) -> Result<Option<String>, StoreError> {
+pub(crate) fn latest(
+    conn: &Connection,
+    path: &Path,
+    key: &str,
+) -> Result<Option<String>, StoreError> {
     conn.prepare_cached(
         "SELECT value FROM history WHERE key = ?1 ORDER BY ts_ms DESC, id DESC LIMIT 1",
     )
@@ -105,7 +113,7 @@ pub fn latest(conn: &Connection, path: &Path, key: &str) -> Result<Option<String
 }
 
 /// Every record key that has history, sorted.
-pub fn keys(conn: &Connection, path: &Path) -> Result<Vec<String>, StoreError> {
+pub(crate) fn keys(conn: &Connection, path: &Path) -> Result<Vec<String>, StoreError> {
     let sqlite = |e: rusqlite::Error| StoreError::from_sqlite(path, &e);
     let mut stmt = conn
         .prepare_cached("SELECT key FROM records ORDER BY key")
@@ -116,7 +124,7 @@ pub fn keys(conn: &Connection, path: &Path) -> Result<Vec<String>, StoreError> {
 
 /// A time bound: a duration back from `now_ms` (`"90s"`, `"1h"`, `"7d"`), an RFC 3339 time with
 /// any UTC offset (`"2025-01-31T12:00:00Z"`, `"2025-01-31T13:00:00+01:00"`), or `"now"`.
-pub fn parse_time(text: &str, now_ms: i64) -> Result<i64, String> {
+pub(crate) fn parse_time(text: &str, now_ms: i64) -> Result<i64, String> {
     let text = text.trim();
     if text == "now" {
         return Ok(now_ms);
@@ -137,7 +145,7 @@ fn ms(d: Duration) -> i64 {
 }
 
 /// `ts_ms` as RFC 3339 UTC with milliseconds (`2025-01-31T12:00:00.250Z`).
-pub fn format_time(ts_ms: i64) -> String {
+pub(crate) fn format_time(ts_ms: i64) -> String {
     jiff::Timestamp::from_millisecond(ts_ms)
         .map(|t| format!("{t:.3}"))
         .unwrap_or_else(|_| ts_ms.to_string())

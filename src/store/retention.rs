@@ -28,22 +28,22 @@ use super::status::StoreStatus;
 use crate::config::Config;
 
 /// Rows deleted per statement.
-pub const CHUNK: i64 = 2000;
+pub(crate) const CHUNK: i64 = 2000;
 
 /// How long history is kept, per record.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct RetentionPolicy {
+pub(crate) struct RetentionPolicy {
     /// `[store] retention`.
-    pub retention: Duration,
+    pub(crate) retention: Duration,
     /// `[store] max_rows`.
-    pub max_rows: Option<u64>,
+    pub(crate) max_rows: Option<u64>,
     /// Per record (key): its own retention and row cap, where set.
-    pub records: HashMap<String, (Option<Duration>, Option<u64>)>,
+    pub(crate) records: HashMap<String, (Option<Duration>, Option<u64>)>,
 }
 
 impl RetentionPolicy {
     /// The policy of `config` (default 7 days, no cap, if it has no `[store]`).
-    pub fn of(config: &Config) -> Self {
+    pub(crate) fn of(config: &Config) -> Self {
         let (retention, max_rows) = config
             .store
             .as_ref()
@@ -64,7 +64,7 @@ impl RetentionPolicy {
     }
 
     /// (retention, row cap) of record `key`.
-    pub fn for_key(&self, key: &str) -> (Duration, Option<u64>) {
+    pub(crate) fn for_key(&self, key: &str) -> (Duration, Option<u64>) {
         match self.records.get(key) {
             Some((r, m)) => (r.unwrap_or(self.retention), m.or(self.max_rows)),
             None => (self.retention, self.max_rows),
@@ -73,7 +73,7 @@ impl RetentionPolicy {
 }
 
 /// The sweep. See the [module docs](self).
-pub struct RetentionSweep {
+pub(crate) struct RetentionSweep {
     conn: Connection,
     path: PathBuf,
     policy: Arc<RwLock<RetentionPolicy>>,
@@ -82,7 +82,7 @@ pub struct RetentionSweep {
 
 impl RetentionSweep {
     /// A sweep on its own connection `conn` to the database at `path`.
-    pub fn new(
+    pub(crate) fn new(
         conn: Connection,
         path: PathBuf,
         policy: Arc<RwLock<RetentionPolicy>>,
@@ -97,7 +97,7 @@ impl RetentionSweep {
     }
 
     /// One sweep over every record in the database; the rows deleted so far, also on error.
-    pub fn sweep(&mut self, now_ms: i64) -> (u64, rusqlite::Result<()>) {
+    pub(crate) fn sweep(&mut self, now_ms: i64) -> (u64, rusqlite::Result<()>) {
         let mut deleted = 0;
         let result = self.sweep_into(now_ms, &mut deleted);
         (deleted, result)

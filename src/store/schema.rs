@@ -29,10 +29,10 @@ use rusqlite::{OpenFlags, TransactionBehavior};
 use super::error::StoreError;
 
 /// The schema version this build writes.
-pub const SCHEMA_VERSION: i64 = 1;
+pub(crate) const SCHEMA_VERSION: i64 = 1;
 
 /// How long a connection waits for another one's write lock before failing with "locked".
-pub const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+pub(crate) const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Migration `i` takes the schema from version `i` to `i + 1`. Append; never edit a released one.
 const MIGRATIONS: &[&str] = &[
@@ -86,7 +86,7 @@ pub fn open_writer(path: &Path) -> Result<Connection, StoreError> {
 
 /// Opens the existing database at `path` read-only (never creates or migrates it). Works while a
 /// daemon writes (WAL lets readers and the writer coexist) and while none runs.
-pub fn open_reader(path: &Path) -> Result<Connection, StoreError> {
+pub(crate) fn open_reader(path: &Path) -> Result<Connection, StoreError> {
     if !path.exists() {
         return Err(StoreError::Missing {
             path: path.to_path_buf(),

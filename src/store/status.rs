@@ -17,7 +17,7 @@ use crate::telemetry::histogram::Histogram;
 /// The store's condition.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[repr(u8)]
-pub enum StoreState {
+pub(crate) enum StoreState {
     /// No `[store]` table: nothing is persisted and nothing is wrong.
     Disabled = 0,
     /// Open; the last batch (if any) was written.
@@ -30,7 +30,7 @@ pub enum StoreState {
 
 impl StoreState {
     /// `disabled`, `up`, `degraded`, `down`.
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             StoreState::Disabled => "disabled",
             StoreState::Up => "up",
@@ -42,7 +42,7 @@ impl StoreState {
 
 /// Why values meant for the store were not written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LostReason {
+pub(crate) enum LostReason {
     /// A persist tap fell behind its record's ring (the writer queue was full meanwhile).
     Lagged,
     /// The store could not be opened.
@@ -85,36 +85,36 @@ impl std::fmt::Debug for StoreStatus {
 
 /// A snapshot of the counters, for `/metrics`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct StoreCounters {
+pub(crate) struct StoreCounters {
     /// The writer queue's counters (written = `drained`, lost to failed batches = `dropped.failed`).
-    pub sink: SinkStats,
+    pub(crate) sink: SinkStats,
     /// Configured writer queue size.
-    pub queue_capacity: usize,
+    pub(crate) queue_capacity: usize,
     /// Bytes (estimated) the writer queue holds now.
-    pub queue_bytes: usize,
+    pub(crate) queue_bytes: usize,
     /// Configured writer queue size in bytes.
-    pub queue_max_bytes: usize,
+    pub(crate) queue_max_bytes: usize,
     /// Values lost because a persist tap lagged.
-    pub lost_lagged: u64,
+    pub(crate) lost_lagged: u64,
     /// Values lost because the store was down.
-    pub lost_down: u64,
+    pub(crate) lost_down: u64,
     /// Values lost because the store was closed.
-    pub lost_closed: u64,
+    pub(crate) lost_closed: u64,
     /// Values that could not be encoded as JSON.
-    pub lost_encode: u64,
+    pub(crate) lost_encode: u64,
     /// Rows deleted by retention.
-    pub deleted: u64,
+    pub(crate) deleted: u64,
     /// Retention sweeps run.
-    pub sweeps: u64,
+    pub(crate) sweeps: u64,
     /// Retention sweeps that failed.
-    pub sweep_errors: u64,
+    pub(crate) sweep_errors: u64,
     /// Records seeded from the store at start.
-    pub restored: u64,
+    pub(crate) restored: u64,
 }
 
 impl StoreStatus {
     /// The state.
-    pub fn state(&self) -> StoreState {
+    pub(crate) fn state(&self) -> StoreState {
         match self.state.load(Ordering::Acquire) {
             1 => StoreState::Up,
             2 => StoreState::Degraded,
@@ -124,18 +124,13 @@ impl StoreStatus {
     }
 
     /// Why the store is degraded or down (the last error), if it is.
-    pub fn reason(&self) -> Option<String> {
+    pub(crate) fn reason(&self) -> Option<String> {
         self.reason.read().clone()
     }
 
     /// The database file, once a `[store]` was configured.
-    pub fn path(&self) -> Option<PathBuf> {
+    pub(crate) fn path(&self) -> Option<PathBuf> {
         self.path.read().clone()
-    }
-
-    /// Whether values are being written (state `up`).
-    pub fn is_up(&self) -> bool {
-        self.state() == StoreState::Up
     }
 
     pub(crate) fn set_path(&self, path: PathBuf) {
@@ -221,7 +216,7 @@ impl StoreStatus {
     }
 
     /// How long write attempts took.
-    pub fn write_duration(&self) -> &Histogram {
+    pub(crate) fn write_duration(&self) -> &Histogram {
         &self.write_duration
     }
 
@@ -230,7 +225,7 @@ impl StoreStatus {
     }
 
     /// The counters now.
-    pub fn counters(&self) -> StoreCounters {
+    pub(crate) fn counters(&self) -> StoreCounters {
         let sink = self.sink.read();
         let (stats, capacity) = sink.as_ref().map_or((SinkStats::default(), 0), |s| {
             (s.stats(), s.config().capacity)

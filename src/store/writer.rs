@@ -31,7 +31,7 @@ use crate::config::StoreConfig;
 
 /// A record value that is turned into JSON on the writer thread, so that encoding costs the
 /// graph's Tokio workers nothing.
-pub trait ToJson: Send {
+pub(crate) trait ToJson: Send {
     /// Appends the value's JSON form to `out`: its current version, with `"v"` above version 1,
     /// so that a later build reads it back whatever its own version
     /// (docs/TOPICS.md, "Versioned frames").
@@ -47,30 +47,32 @@ impl<T: crate::record_types::JsonForm + Send> ToJson for T {
 /// One value on its way to the `history` table.
 pub struct HistoryRow {
     /// Record key.
-    pub key: Arc<str>,
+    pub(crate) key: Arc<str>,
     /// The record's type name (kept in the `records` table).
-    pub type_name: &'static str,
+    pub(crate) type_name: &'static str,
     /// When the daemon received the value, in ms since the Unix epoch.
-    pub ts_ms: i64,
+    pub(crate) ts_ms: i64,
     /// `[node] id` of the daemon.
-    pub node: Arc<str>,
+    pub(crate) node: Arc<str>,
     /// The record's writer (`source:simulate`, `transform:threshold`, `link_from`, `admin`).
-    pub source: Arc<str>,
+    pub(crate) source: Arc<str>,
     /// The value, written as JSON.
-    pub value: Box<dyn ToJson>,
+    pub(crate) value: Box<dyn ToJson>,
     /// Accepts the value's record position when the row is dropped: after its batch is
     /// committed (or given up, counted as lost), never while it may still be retried.
-    pub settle: Option<AcceptOnDrop>,
+    #[allow(dead_code)] // Held for its `Drop`.
+    pub(crate) settle: Option<AcceptOnDrop>,
     /// The value's share of `[store] queue_max_bytes`, given back when the row is dropped.
-    pub bytes: Option<tokio::sync::OwnedSemaphorePermit>,
+    #[allow(dead_code)] // Held for its `Drop`.
+    pub(crate) bytes: Option<tokio::sync::OwnedSemaphorePermit>,
 }
 
 /// A `persist = true` record's hold, accepting `pos` on drop (see [`HistoryRow::settle`]).
-pub struct AcceptOnDrop {
+pub(crate) struct AcceptOnDrop {
     /// The persist tap's hold on its record.
-    pub acceptor: aimdb_core::Acceptor,
+    pub(crate) acceptor: aimdb_core::Acceptor,
     /// The row's record position.
-    pub pos: u64,
+    pub(crate) pos: u64,
 }
 
 impl Drop for AcceptOnDrop {
@@ -94,7 +96,7 @@ const INSERT_RECORD: &str = "INSERT INTO records (key, type, first_ts_ms) VALUES
      ON CONFLICT (key) DO UPDATE SET type = excluded.type WHERE type <> excluded.type";
 
 /// Attempts per batch and the delay between them: about 1.5 s before a batch is given up.
-pub const WRITE_RETRY: RetryPolicy = RetryPolicy {
+pub(crate) const WRITE_RETRY: RetryPolicy = RetryPolicy {
     max_attempts: 5,
     backoff: Backoff::Exponential {
         initial: Duration::from_millis(100),
@@ -103,7 +105,7 @@ pub const WRITE_RETRY: RetryPolicy = RetryPolicy {
 };
 
 /// Writes batches into an open database. See the [module docs](self).
-pub struct HistoryWriter {
+pub(crate) struct HistoryWriter {
     conn: Connection,
     path: PathBuf,
     status: Arc<StoreStatus>,
@@ -117,7 +119,7 @@ pub struct HistoryWriter {
 
 impl HistoryWriter {
     /// A writer on `conn` (opened with [`super::schema::open_writer`]) reporting to `status`.
-    pub fn new(conn: Connection, path: PathBuf, status: Arc<StoreStatus>) -> Self {
+    pub(crate) fn new(conn: Connection, path: PathBuf, status: Arc<StoreStatus>) -> Self {
         Self {
             conn,
             path,
@@ -214,7 +216,7 @@ impl SinkDrain<HistoryRow> for HistoryWriter {
 /// Nice value of the writer thread: on a busy 2-core gateway the graph's Tokio workers win the
 /// CPU over SQLite, so a persisting record does not delay its other readers; the writer still
 /// gets every idle cycle.
-pub const WRITER_NICE: i32 = 10;
+pub(crate) const WRITER_NICE: i32 = 10;
 
 /// Lowers the calling thread's CPU priority to [`WRITER_NICE`] (Linux: per thread). Best effort:
 /// if the call fails (EPERM under the systemd unit's `SystemCallFilter=~@resources` with

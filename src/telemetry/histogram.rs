@@ -15,11 +15,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 /// Most bounds a histogram may have (plus its `+Inf` bucket).
-pub const MAX_BOUNDS: usize = 15;
+pub(crate) const MAX_BOUNDS: usize = 15;
 
 /// Upper bounds from 0.5 ms to 10 s: MQTT round trips on a LAN and SQLite commits on an SD card
 /// both land in the middle; retries and timeouts at the top.
-pub const LATENCY_BOUNDS: &[Duration] = &[
+pub(crate) const LATENCY_BOUNDS: &[Duration] = &[
     Duration::from_micros(500),
     Duration::from_millis(1),
     Duration::from_micros(2_500),
@@ -38,7 +38,7 @@ pub const LATENCY_BOUNDS: &[Duration] = &[
 
 /// A histogram of durations. See the [module docs](self).
 #[derive(Debug)]
-pub struct Histogram {
+pub(crate) struct Histogram {
     bounds: &'static [Duration],
     /// Non-cumulative counts: `buckets[i]` for `bounds[i]`, `buckets[bounds.len()]` for `+Inf`.
     buckets: [AtomicU64; MAX_BOUNDS + 1],
@@ -55,7 +55,7 @@ impl Default for Histogram {
 impl Histogram {
     /// An empty histogram over `bounds` (ascending, at most [`MAX_BOUNDS`]; checked at compile
     /// time in a `const`/`static`, else it panics at construction — a programming error).
-    pub const fn new(bounds: &'static [Duration]) -> Self {
+    pub(crate) const fn new(bounds: &'static [Duration]) -> Self {
         assert!(bounds.len() <= MAX_BOUNDS, "too many histogram bounds");
         let mut i = 1;
         while i < bounds.len() {
@@ -73,7 +73,7 @@ impl Histogram {
     }
 
     /// Records one duration.
-    pub fn observe(&self, d: Duration) {
+    pub(crate) fn observe(&self, d: Duration) {
         let i = self
             .bounds
             .iter()
@@ -89,8 +89,9 @@ impl Histogram {
             });
     }
 
+    #[cfg(test)]
     /// Observations so far.
-    pub fn count(&self) -> u64 {
+    pub(crate) fn count(&self) -> u64 {
         self.buckets[..=self.bounds.len()]
             .iter()
             .map(|b| b.load(Ordering::Relaxed))
@@ -100,7 +101,7 @@ impl Histogram {
     /// Appends the series of this histogram named `name` to `out`: `labels` (already escaped,
     /// e.g. `link="a"`, or empty) go on every line before `le`. The family's `# HELP` and
     /// `# TYPE NAME histogram` lines are the caller's (a family may hold several histograms).
-    pub fn render(&self, out: &mut String, name: &str, labels: &str) {
+    pub(crate) fn render(&self, out: &mut String, name: &str, labels: &str) {
         let sep = if labels.is_empty() { "" } else { "," };
         let mut cumulative = 0u64;
         for (i, bound) in self.bounds.iter().enumerate() {

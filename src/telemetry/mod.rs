@@ -2,14 +2,14 @@
 //! lock-free [`histogram::Histogram`], the process's own metrics ([`process`]), wall-clock
 //! timestamps and state-file sizes. Nothing here depends on the rest of the daemon.
 
-pub mod histogram;
-pub mod process;
+pub(crate) mod histogram;
+pub(crate) mod process;
 
 use std::path::Path;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 /// Milliseconds since the Unix epoch now (0 if the clock is before 1970). One `clock_gettime`.
-pub fn unix_ms() -> u64 {
+pub(crate) fn unix_ms() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
@@ -18,7 +18,7 @@ pub fn unix_ms() -> u64 {
 /// Bytes of the SQLite database at `path` plus its write-ahead log (`<path>-wal`, if any): what
 /// the file takes on disk between checkpoints. `None` if the database file cannot be read.
 /// Blocking (file metadata): call it off the async workers.
-pub fn sqlite_file_bytes(path: &Path) -> Option<u64> {
+pub(crate) fn sqlite_file_bytes(path: &Path) -> Option<u64> {
     let db = std::fs::metadata(path).ok()?.len();
     let mut wal = path.as_os_str().to_owned();
     wal.push("-wal");

@@ -10,7 +10,7 @@ use std::fmt::Write as _;
 type Sample = (&'static str, &'static str, &'static str, f64);
 
 /// Appends the process metrics that could be read to `out`.
-pub fn render(out: &mut String) {
+pub(crate) fn render(out: &mut String) {
     for (name, kind, help, value) in read() {
         let _ = writeln!(out, "# HELP {name} {help}");
         let _ = writeln!(out, "# TYPE {name} {kind}");

@@ -13,7 +13,7 @@ use crate::components::{registrar, ComponentTable, Env, ParamDoc, SourceInstance
 use crate::config::Problem;
 
 /// Registration.
-pub static KIND: SourceKind = SourceKind {
+pub(crate) static KIND: SourceKind = SourceKind {
     kind: "heartbeat",
     doc: "the gateway's own Heartbeat (node id, uptime, sequence number)",
     output_types: &["Heartbeat"],

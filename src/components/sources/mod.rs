@@ -1,4 +1,4 @@
 //! Built-in sources: async producers of a record.
 
-pub mod heartbeat;
-pub mod simulate;
+pub(crate) mod heartbeat;
+pub(crate) mod simulate;

@@ -15,7 +15,7 @@ use crate::config::Problem;
 use crate::Rt;
 
 /// Registration.
-pub static KIND: SourceKind = SourceKind {
+pub(crate) static KIND: SourceKind = SourceKind {
     kind: "simulate",
     doc: "synthetic sensor: a slow sine between min and max with seeded noise",
     output_types: &["Temperature", "Humidity"],

@@ -12,7 +12,7 @@ use crate::config::Problem;
 use crate::Rt;
 
 /// Registration.
-pub static KIND: TapKind = TapKind {
+pub(crate) static KIND: TapKind = TapKind {
     kind: "log",
     doc: "logs every value as JSON, and a count when the record closes",
     params: &[

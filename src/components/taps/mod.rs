@@ -1,3 +1,3 @@
 //! Built-in taps: async readers of a record.
 
-pub mod log;
+pub(crate) mod log;

@@ -14,7 +14,7 @@ use crate::components::{
 use crate::config::Problem;
 
 /// Registration.
-pub static KIND: TransformKind = TransformKind {
+pub(crate) static KIND: TransformKind = TransformKind {
     kind: DewPointJoin::KIND,
     doc: "dew point from the latest temperature and humidity",
     output_type: "DewPoint",

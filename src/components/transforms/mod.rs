@@ -1,6 +1,6 @@
 //! Built-in transforms: engine wiring around the pure state machines of
 //! `aimdb_records::transforms`.
 
-pub mod dew_point;
-pub mod moving_average;
-pub mod threshold;
+pub(crate) mod dew_point;
+pub(crate) mod moving_average;
+pub(crate) mod threshold;

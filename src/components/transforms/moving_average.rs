@@ -14,7 +14,7 @@ use crate::components::{
 use crate::config::Problem;
 
 /// Registration.
-pub static KIND: TransformKind = TransformKind {
+pub(crate) static KIND: TransformKind = TransformKind {
     kind: MovingAverage::KIND,
     doc: "mean of the last `window` readings of a temperature",
     output_type: "Temperature",

@@ -14,7 +14,7 @@ use crate::components::{
 use crate::config::Problem;
 
 /// Registration.
-pub static KIND: TransformKind = TransformKind {
+pub(crate) static KIND: TransformKind = TransformKind {
     kind: Threshold::KIND,
     doc: "alert when a temperature leaves [below, above]; emits on level change",
     output_type: "TemperatureAlert",

@@ -20,25 +20,25 @@ const MAX_CAPACITY: i64 = super::super::ranges::RING_CAPACITY.1;
 /// A transform input as written.
 pub(super) struct InputUse {
     /// The config field (`input`, `temperature`, ...).
-    pub field: &'static str,
+    pub(crate) field: &'static str,
     /// The key it names.
-    pub key: String,
+    pub(crate) key: String,
     /// Where the key is written.
-    pub span: Range<usize>,
+    pub(crate) span: Range<usize>,
     /// The type the transform expects.
-    pub expected: &'static str,
+    pub(crate) expected: &'static str,
     /// The transform's kind.
-    pub kind: &'static str,
+    pub(crate) kind: &'static str,
 }
 
 /// What the graph pass needs of one record, even a broken one.
 pub(super) struct Checked {
-    pub key: String,
-    pub key_span: Range<usize>,
-    pub type_name: String,
-    pub inputs: Vec<InputUse>,
+    pub(crate) key: String,
+    pub(crate) key_span: Range<usize>,
+    pub(crate) type_name: String,
+    pub(crate) inputs: Vec<InputUse>,
     /// `None` if the record itself has problems.
-    pub config: Option<RecordConfig>,
+    pub(crate) config: Option<RecordConfig>,
 }
 
 /// Checks one record; problems are pushed, and what could be understood is returned.

@@ -553,7 +553,6 @@ pub(super) fn admin(
     let cfg = AdminConfig {
         listen,
         allowed_hosts,
-        token_file: token_file.map(|(_, p)| p),
         token,
         max_connections,
         idle_timeout,

@@ -28,13 +28,13 @@ const HELD_FILE: &str = "sparkplug-held.db";
 
 /// What the checks read.
 pub(super) struct Inputs<'a> {
-    pub raw: Option<&'a Spanned<RawSparkplug>>,
-    pub raw_records: &'a [Spanned<RawRecord>],
+    pub(crate) raw: Option<&'a Spanned<RawSparkplug>>,
+    pub(crate) raw_records: &'a [Spanned<RawRecord>],
     /// The checked records, parallel to `raw_records` (`None`: the record has problems).
-    pub records: &'a [Option<RecordConfig>],
-    pub node_id: &'a str,
-    pub file: &'a str,
-    pub have_mqtt: bool,
+    pub(crate) records: &'a [Option<RecordConfig>],
+    pub(crate) node_id: &'a str,
+    pub(crate) file: &'a str,
+    pub(crate) have_mqtt: bool,
 }
 
 /// Checks `[sparkplug]` and the records' `sparkplug` fields.

@@ -115,10 +115,10 @@ fn count(n: &Spanned<i64>, what: &str, max: i64, problems: &mut Vec<Problem>) ->
 /// The history fields of one record, checked against `[store]` and the record's buffer.
 #[derive(Debug, Default)]
 pub(super) struct RecordHistory {
-    pub persist: bool,
-    pub retention: Option<Duration>,
-    pub max_rows: Option<u64>,
-    pub restore: bool,
+    pub(crate) persist: bool,
+    pub(crate) retention: Option<Duration>,
+    pub(crate) max_rows: Option<u64>,
+    pub(crate) restore: bool,
 }
 
 /// Checks `persist`, `retention`, `max_rows` and `restore` of record `r`; problems are pushed.

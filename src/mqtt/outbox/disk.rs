@@ -57,7 +57,7 @@ enum Op {
 /// The handle to the outbox thread. Dropping it without [`DiskOutbox::close`] still lets the
 /// thread commit what it was sent, but nobody waits for it.
 #[derive(Debug)]
-pub struct DiskOutbox {
+pub(crate) struct DiskOutbox {
     tx: mpsc::Sender<Op>,
 }
 
@@ -66,12 +66,12 @@ pub(super) type Kept = Vec<(u64, Vec<u8>)>;
 
 /// What [`DiskOutbox::register`] found.
 #[derive(Debug, Default)]
-pub struct Registered {
+pub(crate) struct Registered {
     /// For each link (in the order given): its row id and the values kept from earlier runs,
     /// oldest first.
-    pub links: Vec<(i64, Kept)>,
+    pub(crate) links: Vec<(i64, Kept)>,
     /// Values kept for links not registered (not configured now).
-    pub orphans: u64,
+    pub(crate) orphans: u64,
 }
 
 impl DiskOutbox {
@@ -80,7 +80,10 @@ impl DiskOutbox {
     /// The file never grows past `max_bytes` (`[mqtt] outbox_max_file_bytes`): values that
     /// would pass it are kept in memory only (logged, counted); free pages are given back after
     /// a drain, and the WAL is truncated after checkpoints.
-    pub fn open(path: PathBuf, max_bytes: u64) -> oneshot::Receiver<Result<DiskOutbox, String>> {
+    pub(crate) fn open(
+        path: PathBuf,
+        max_bytes: u64,
+    ) -> oneshot::Receiver<Result<DiskOutbox, String>> {
         let (reply, opened) = oneshot::channel();
         let spawned = std::thread::Builder::new()
             .name("aimdbd-outbox".into())
@@ -110,7 +113,7 @@ impl DiskOutbox {
 
     /// Registers links named `names` (record key, topic); resolves with their row ids and what
     /// each kept from earlier runs (an error: they are kept in memory only).
-    pub fn register(
+    pub(crate) fn register(
         &self,
         names: Vec<(String, String)>,
     ) -> oneshot::Receiver<Result<Registered, String>> {
@@ -125,7 +128,7 @@ impl DiskOutbox {
 
     /// Records that link `link` (a row id) holds `payload` as `seq`, for the value at record
     /// position `pos`; `acceptor` accepts it once committed. Never blocks.
-    pub fn insert(
+    pub(crate) fn insert(
         &self,
         link: i64,
         seq: u64,
@@ -143,13 +146,13 @@ impl DiskOutbox {
     }
 
     /// Records that link `link` (a row id) no longer holds `seq`. Never blocks.
-    pub fn delete(&self, link: i64, seq: u64) {
+    pub(crate) fn delete(&self, link: i64, seq: u64) {
         let _ = self.tx.send(Op::Delete { link, seq });
     }
 
     /// Commits everything sent so far and closes the file; resolves when done (or at once if
     /// the thread is gone).
-    pub async fn close(self) {
+    pub(crate) async fn close(self) {
         let (done, wait) = oneshot::channel();
         if self.tx.send(Op::Close(done)).is_ok() {
             let _ = wait.await;

@@ -8,5 +8,5 @@
 mod disk;
 mod queue;
 
-pub use disk::{DiskOutbox, Registered};
-pub use queue::{Held, OutboxQueue, Pushed};
+pub(crate) use disk::{DiskOutbox, Registered};
+pub(crate) use queue::{OutboxQueue, Pushed};

@@ -18,17 +18,17 @@ use crate::config::OutboxFull;
 
 /// One held value: its sequence number (increasing per link) and its encoded payload.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Held {
+pub(crate) struct Held {
     /// Position in the link's stream; increases by one per accepted value.
-    pub seq: u64,
+    pub(crate) seq: u64,
     /// The encoded value.
-    pub payload: Vec<u8>,
+    pub(crate) payload: Vec<u8>,
     acked: bool,
 }
 
 /// What a push did.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Pushed {
+pub(crate) enum Pushed {
     /// Held as `seq`.
     Held(u64),
     /// Held as `seq`; the oldest values, `dropped`, were discarded to make room.
@@ -44,7 +44,7 @@ pub enum Pushed {
 
 /// A bounded, ordered queue of values awaiting delivery.
 #[derive(Debug)]
-pub struct OutboxQueue {
+pub(crate) struct OutboxQueue {
     held: VecDeque<Held>,
     /// Index in `held` of the first value not yet handed to the client.
     unsent: usize,
@@ -61,7 +61,7 @@ pub struct OutboxQueue {
 
 impl OutboxQueue {
     /// An empty queue holding at most `capacity` (≥ 1) values and `max_bytes` payload bytes.
-    pub fn new(capacity: usize, max_bytes: usize, full: OutboxFull) -> Self {
+    pub(crate) fn new(capacity: usize, max_bytes: usize, full: OutboxFull) -> Self {
         Self {
             held: VecDeque::new(),
             unsent: 0,
@@ -75,7 +75,7 @@ impl OutboxQueue {
     }
 
     /// Sets what a push does at the bound from now on (a reload may change `outbox_full`).
-    pub fn set_policy(&mut self, full: OutboxFull) {
+    pub(crate) fn set_policy(&mut self, full: OutboxFull) {
         self.full = full;
     }
 
@@ -98,7 +98,7 @@ impl OutboxQueue {
 
     /// Refills the queue with values kept from an earlier run (oldest first), before any push.
     /// Beyond capacity the oldest are dropped; their sequence numbers are returned.
-    pub fn restore(&mut self, values: Vec<(u64, Vec<u8>)>) -> Vec<u64> {
+    pub(crate) fn restore(&mut self, values: Vec<(u64, Vec<u8>)>) -> Vec<u64> {
         let mut dropped = Vec::new();
         for (seq, payload) in values {
             self.next_seq = self.next_seq.max(seq + 1);
@@ -120,7 +120,7 @@ impl OutboxQueue {
 
     /// Takes a new value; never blocks. See the module docs for what happens at capacity (in
     /// values or bytes, whichever comes first).
-    pub fn push(&mut self, payload: Vec<u8>) -> Pushed {
+    pub(crate) fn push(&mut self, payload: Vec<u8>) -> Pushed {
         let mut dropped = Vec::new();
         if self.over(payload.len()) {
             match self.full {
@@ -154,7 +154,7 @@ impl OutboxQueue {
     }
 
     /// The oldest value not yet sent, marking it sent.
-    pub fn next_unsent(&mut self) -> Option<&Held> {
+    pub(crate) fn next_unsent(&mut self) -> Option<&Held> {
         while self.held.get(self.unsent).is_some_and(|h| h.acked) {
             self.unsent += 1;
         }
@@ -163,19 +163,20 @@ impl OutboxQueue {
         Some(h)
     }
 
+    #[cfg(test)]
     /// Whether a value waits to be sent.
-    pub fn has_unsent(&self) -> bool {
+    pub(crate) fn has_unsent(&self) -> bool {
         self.held.iter().skip(self.unsent).any(|h| !h.acked)
     }
 
     /// Un-marks the last value [`OutboxQueue::next_unsent`] gave (the client could not take it).
-    pub fn unsend_last(&mut self) {
+    pub(crate) fn unsend_last(&mut self) {
         self.unsent = self.unsent.saturating_sub(1);
     }
 
     /// The value `seq` has been delivered: it leaves the queue. Returns the sequence numbers
     /// that left (acks may come out of order; a value leaves once all older ones have).
-    pub fn ack(&mut self, seq: u64) -> Vec<u64> {
+    pub(crate) fn ack(&mut self, seq: u64) -> Vec<u64> {
         let Ok(i) = self.held.binary_search_by_key(&seq, |h| h.seq) else {
             return Vec::new(); // dropped meanwhile
         };
@@ -197,28 +198,28 @@ impl OutboxQueue {
     }
 
     /// Every unacknowledged value becomes unsent again (after a disconnect).
-    pub fn rewind(&mut self) {
+    pub(crate) fn rewind(&mut self) {
         self.unsent = 0;
     }
 
     /// Values held (sent or not, not yet acknowledged).
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.held.len() - self.acked_inside
     }
 
     /// Whether a push would not go past a bound (values or bytes; a value of more than
     /// `max_bytes` still goes into an empty queue).
-    pub fn has_room(&self) -> bool {
+    pub(crate) fn has_room(&self) -> bool {
         self.held.is_empty() || (self.held.len() < self.capacity && self.bytes < self.max_bytes)
     }
 
     /// Payload bytes held.
-    pub fn bytes(&self) -> usize {
+    pub(crate) fn bytes(&self) -> usize {
         self.bytes
     }
 
     /// Whether nothing is held.
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.held.is_empty()
     }
 }
