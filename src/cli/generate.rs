@@ -3,9 +3,9 @@
 //! packages `target/generated/`) or a source install.
 
 use std::fs;
+use std::io;
 use std::path::{Path, PathBuf};
 
-use anyhow::Context;
 use clap::{Args, Command, CommandFactory};
 use clap_complete::Shell;
 
@@ -30,7 +30,7 @@ pub(super) fn generate(args: &GenerateArgs) -> u8 {
             exit::OK
         }
         Err(e) => {
-            eprintln!("aimdbd generate: {e:#}");
+            eprintln!("aimdbd generate: {e}");
             exit::RUNTIME
         }
     }
@@ -51,28 +51,33 @@ fn visible_command() -> Command {
     cmd
 }
 
-fn write_all(out: &Path) -> anyhow::Result<Vec<PathBuf>> {
+/// `what` failed with `e`: the error says both (`creating DIR: No such file or directory`).
+fn context(what: String) -> impl FnOnce(io::Error) -> io::Error {
+    move |e| io::Error::new(e.kind(), format!("{what}: {e}"))
+}
+
+fn write_all(out: &Path) -> io::Result<Vec<PathBuf>> {
     let man_dir = out.join("man");
     let completions_dir = out.join("completions");
     for dir in [&man_dir, &completions_dir] {
-        fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        fs::create_dir_all(dir).map_err(context(format!("creating {}", dir.display())))?;
     }
     // A page per command (`aimdbd-check.1`, ...), then `aimdbd.1` again with its own sections.
-    clap_mangen::generate_to(visible_command(), &man_dir)
-        .with_context(|| format!("writing man pages into {}", man_dir.display()))?;
+    clap_mangen::generate_to(visible_command(), &man_dir).map_err(context(format!(
+        "writing man pages into {}",
+        man_dir.display()
+    )))?;
     let main_page = man_dir.join("aimdbd.1");
     fs::write(&main_page, main_page_roff()?)
-        .with_context(|| format!("writing {}", main_page.display()))?;
+        .map_err(context(format!("writing {}", main_page.display())))?;
     let mut files = sorted_entries(&man_dir)?;
     for shell in [Shell::Bash, Shell::Zsh, Shell::Fish] {
         let mut cmd = visible_command();
         let path = clap_complete::generate_to(shell, &mut cmd, "aimdbd", &completions_dir)
-            .with_context(|| {
-                format!(
-                    "writing the {shell} completions into {}",
-                    completions_dir.display()
-                )
-            })?;
+            .map_err(context(format!(
+                "writing the {shell} completions into {}",
+                completions_dir.display()
+            )))?;
         files.push(path);
     }
     Ok(files)
@@ -80,10 +85,15 @@ fn write_all(out: &Path) -> anyhow::Result<Vec<PathBuf>> {
 
 /// `aimdbd.1`: clap_mangen's page, with `Cli`'s examples unfilled (clap_mangen would reflow
 /// them), and FILES and SEE ALSO for the packaged layout, before its VERSION section.
-fn main_page_roff() -> anyhow::Result<String> {
+fn main_page_roff() -> io::Result<String> {
     let mut page = Vec::new();
     clap_mangen::Man::new(visible_command().disable_help_subcommand(true)).render(&mut page)?;
-    let page = String::from_utf8(page).context("clap_mangen wrote UTF-8")?;
+    let page = String::from_utf8(page).map_err(|e| {
+        io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("clap_mangen wrote UTF-8: {e}"),
+        )
+    })?;
     let mut extra = String::new();
     if let Some(after) = Cli::command().get_after_help() {
         let text = after.to_string();
@@ -121,14 +131,14 @@ fn roff_line(line: &str) -> String {
     format!("\\&{escaped}\n")
 }
 
-fn sorted_entries(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
+fn sorted_entries(dir: &Path) -> io::Result<Vec<PathBuf>> {
     let mut paths = fs::read_dir(dir)
         .and_then(|entries| {
             entries
                 .map(|e| e.map(|e| e.path()))
                 .collect::<Result<Vec<_>, _>>()
         })
-        .with_context(|| format!("listing {}", dir.display()))?;
+        .map_err(context(format!("listing {}", dir.display())))?;
     paths.sort();
     Ok(paths)
 }
