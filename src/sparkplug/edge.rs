@@ -439,7 +439,7 @@ impl EdgeNode {
         let changed = slot.set(value, ts);
         if !self.born {
             let named = slot.named(&changed);
-            self.history.hold(None, changed, &named);
+            self.history.hold(None, changed, named);
             return None;
         }
         if changed.is_empty() {
@@ -544,7 +544,7 @@ impl EdgeNode {
         }
         let device_born = d.born;
         if !self.born {
-            self.history.hold(Some(node), changed, &named);
+            self.history.hold(Some(node), changed, named);
             return Ok(None);
         }
         if !device_born {

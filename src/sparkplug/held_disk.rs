@@ -86,9 +86,9 @@ impl HeldDisk {
 
     /// Writes one held value (its metrics carry names). Never blocks: with no room in the
     /// channel the value is kept in memory only, counted and logged once.
-    pub(crate) fn insert(&mut self, device: Option<&str>, named: &[Metric]) {
+    pub(crate) fn insert(&mut self, device: Option<&str>, named: Vec<Metric>) {
         let bytes = Payload {
-            metrics: named.to_vec(),
+            metrics: named,
             ..Payload::default()
         }
         .encode_to_vec();
@@ -222,7 +222,7 @@ mod tests {
         let (mut disk, loaded) = HeldDisk::open(&path, 3).expect("open");
         assert!(loaded.is_empty());
         for n in 1..=5 {
-            disk.insert(if n == 5 { Some("node-7") } else { None }, &named(n));
+            disk.insert(if n == 5 { Some("node-7") } else { None }, named(n));
         }
         disk.close();
         let (mut disk, loaded) = HeldDisk::open(&path, 3).expect("reopen");

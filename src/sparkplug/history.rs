@@ -116,7 +116,7 @@ impl History {
         &mut self,
         device: Option<&str>,
         mut metrics: Vec<Metric>,
-        named: &[Metric],
+        mut named: Vec<Metric>,
     ) {
         let Some(max) = self.max else {
             return;
@@ -139,15 +139,10 @@ impl History {
             }
         }
         if let Some(disk) = &mut self.disk {
-            let named: Vec<Metric> = named
-                .iter()
-                .cloned()
-                .map(|mut m| {
-                    m.is_historical = Some(true);
-                    m
-                })
-                .collect();
-            disk.insert(device, &named);
+            for m in &mut named {
+                m.is_historical = Some(true);
+            }
+            disk.insert(device, named);
         }
         self.queue.push_back(Held {
             device: device.map(str::to_string),
@@ -239,10 +234,10 @@ mod tests {
     fn bounded_oldest_dropped_order_kept_batched_by_device() {
         let mut h = History::new(Some(3));
         for n in 0..5 {
-            h.hold(None, m(n), &[]);
+            h.hold(None, m(n), Vec::new());
         }
         assert_eq!(h.len(), 3);
-        h.hold(Some("node-7"), m(5), &[]);
+        h.hold(Some("node-7"), m(5), Vec::new());
         let held = h.take();
         assert!(h.is_empty());
         let values: Vec<_> = held.iter().map(|x| x.metrics[0].value.clone()).collect();
@@ -264,11 +259,11 @@ mod tests {
     #[test]
     fn disabled_holds_nothing_and_messages_are_bounded() {
         let mut off = History::new(None);
-        off.hold(None, m(1), &[]);
+        off.hold(None, m(1), Vec::new());
         assert!(off.is_empty() && !off.enabled());
         let mut h = History::new(Some(100_000));
         for n in 0..10_000 {
-            h.hold(None, m(n), &[]);
+            h.hold(None, m(n), Vec::new());
         }
         let b = batches(h.take());
         assert!(b.len() > 1);
