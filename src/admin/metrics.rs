@@ -98,7 +98,7 @@ pub(crate) fn render(state: &AdminState) -> String {
                 out,
                 "{name}{{record=\"{}\",type=\"{}\"}} {v}",
                 label(&r.key),
-                label(r.type_name)
+                label(r.ty.name)
             );
         }
     }

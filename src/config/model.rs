@@ -6,10 +6,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use aimdb_core::BufferCfg;
-use aimdb_records::Codec;
 
+use super::codec::{codec_name, LinkCodec};
 use super::secret::AdminToken;
 use crate::components::{SourceInstance, TapInstance, TransformInstance};
+use crate::record_types::TypeEntry;
 
 /// A validated config.
 #[derive(Debug, Clone)]
@@ -187,8 +188,8 @@ pub(crate) fn split_host_port(s: &str) -> Option<(&str, Option<&str>)> {
 pub(crate) struct RecordConfig {
     /// Its key.
     pub(crate) key: String,
-    /// Its type's config name (`"Temperature"`, `"json"`, ...).
-    pub(crate) type_name: &'static str,
+    /// Its type, resolved from `type = "..."` (`ty.name` is the config name).
+    pub(crate) ty: &'static TypeEntry,
     /// Its buffer.
     pub(crate) buffer: BufferCfg,
     /// What writes it in the graph (`None`: inbound links or nothing).
@@ -288,34 +289,4 @@ pub(crate) struct LinkConfig {
     /// link_to only: what its outbox does when full, resolved from the graph (see
     /// `config::validate::flow`).
     pub(crate) outbox_full: OutboxFull,
-}
-
-fn codec_name<S: serde::Serializer>(c: &LinkCodec, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_str(c.as_str())
-}
-
-/// A link's wire format: a record codec, or raw UTF-8 text for records of type `json`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum LinkCodec {
-    /// `postcard` or `json` (see `aimdb_records::Codec`).
-    Wire(Codec),
-    /// `text`: in, the payload (UTF-8) becomes a JSON string; out, a string value is published
-    /// as its bare text and any other value as JSON. Records of type `json` only.
-    Text,
-}
-
-impl LinkCodec {
-    /// The config spelling.
-    pub(crate) fn as_str(self) -> &'static str {
-        match self {
-            LinkCodec::Wire(c) => c.as_str(),
-            LinkCodec::Text => "text",
-        }
-    }
-}
-
-impl std::fmt::Display for LinkCodec {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
 }

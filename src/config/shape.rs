@@ -448,7 +448,7 @@ pub(super) fn toml_problem(e: &toml::de::Error) -> Problem {
         .replace('\n', "; ")
         .replace("expected i64", "expected an integer");
     let span = e.span().unwrap_or(0..0);
-    let hint = super::diagnostic::unknown_field_hint(&message);
+    let hint = crate::diagnostics::unknown_field_hint(&message);
     let p = Problem::at(span, message);
     match hint {
         Some(h) => p.with_hint(h),

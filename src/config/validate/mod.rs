@@ -12,7 +12,17 @@ mod store;
 use std::time::Duration;
 
 use super::shape;
-use super::{cut_long_values, Config, Lines, Probes, Problem};
+use super::{cut_long_values, Config, Lines, Problem};
+
+/// Checks of the machine at this moment that only `aimdbd check` makes, on top of the file's
+/// own. The daemon does not: on a reload it would find its own admin port taken, and at start
+/// the bind itself reports the error.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Probes {
+    /// Try to listen on `[admin] listen` (and let go at once): a port already taken, an
+    /// address that is not this machine's or a port this user may not bind is a warning.
+    pub(crate) admin_listen: bool,
+}
 
 /// Validates `text` (from `file`) into a [`Config`], or every problem found.
 pub(super) fn validate(file: &str, text: &str, probes: Probes) -> Result<Config, Vec<Problem>> {

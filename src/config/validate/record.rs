@@ -221,7 +221,7 @@ pub(super) fn record(
     let config = match (ok, entry, buffer) {
         (true, Some(entry), Some(buffer)) => Some(RecordConfig {
             key: key.clone(),
-            type_name: entry.name,
+            ty: entry,
             buffer,
             writer,
             taps,

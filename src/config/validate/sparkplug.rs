@@ -13,7 +13,6 @@ use toml::Spanned;
 use super::super::ranges;
 use super::super::raw::{RawRecord, RawSparkplug};
 use super::super::{Problem, RecordConfig};
-use crate::record_types;
 use crate::sparkplug::catalog::{command_metric, metrics_of};
 use crate::sparkplug::config::DEFAULT_STORE_FORWARD_MAX_VALUES;
 use crate::sparkplug::payload::{BDSEQ, REBIRTH};
@@ -127,9 +126,7 @@ pub(super) fn section(
             _ if devices.is_empty() => Origin::Node,
             _ => Origin::Devices(devices),
         };
-        let Some(entry) = record_types::lookup(rec.type_name) else {
-            continue;
-        };
+        let entry = rec.ty;
         let (names, metrics) = match origin {
             Origin::Node => (&mut node_names, metrics_of(entry, &metric)),
             Origin::Devices(_) => (&mut device_names, metrics_of(entry, &metric)),
@@ -152,7 +149,7 @@ pub(super) fn section(
         }
         records.push(SparkplugRecord {
             key: key.clone(),
-            type_name: rec.type_name,
+            ty: rec.ty,
             metric,
             origin,
         });
