@@ -274,7 +274,8 @@ pub(crate) struct TapConfig {
 pub(crate) struct LinkConfig {
     /// The URL as configured (`mqtt://<topic or filter>`).
     pub(crate) url: String,
-    /// The MQTT topic (link_to) or filter (link_from).
+    /// The MQTT topic (link_to) or filter (link_from), with `{node}` and `{key}` expanded and
+    /// checked at config time.
     pub(crate) topic: String,
     /// Wire codec.
     #[serde(serialize_with = "codec_name")]

@@ -178,7 +178,6 @@ pub(super) async fn reload(
 /// Reports only the MQTT links `config` has (links of a removed record or a changed topic are
 /// no longer shown in `/metrics`).
 fn retain_link_metrics(config: &Config) {
-    use crate::mqtt::connector::expand;
     use crate::mqtt::metrics::{metrics, Direction};
     metrics().retain_links(|dir, record, topic| {
         config.records.iter().any(|r| {
@@ -188,7 +187,7 @@ fn retain_link_metrics(config: &Config) {
                     Direction::Out => &r.links_to,
                 }
                 .iter()
-                .any(|l| expand(&l.topic, &config.node_id, &r.key) == topic)
+                .any(|l| l.topic == topic)
         })
     });
 }

@@ -142,12 +142,9 @@ fn feed<T: Storable>(mut consumer: Consumer<T, Rt>) -> TapFeed {
     }))
 }
 
-/// The node a link's topic addresses (`aimdb/<node>/...`), unless it is this gateway's own
-/// or a template: values to it are sent in the version that node speaks.
+/// The node a link's topic (expanded at config time) addresses (`aimdb/<node>/...`), unless
+/// it is this gateway's own: values to it are sent in the version that node speaks.
 fn peer_node(topic: &str, own: &str) -> Option<String> {
-    if topic.contains('{') {
-        return None;
-    }
     let node = aimdb_records::topic::parse(topic)?.node();
     (node != own).then(|| node.to_string())
 }

@@ -13,7 +13,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use aimdb_core::{BoxFuture, Connector, InboundLink, OutboundLink, RuntimeContext};
-use aimdb_records::topic;
 use rumqttc::QoS;
 use tokio::sync::watch;
 
@@ -38,7 +37,6 @@ struct Plan {
     owned: bool,
     /// The part of the daemon's graph this connector serves (0 for a graph of its own).
     part: u64,
-    node_id: String,
     shutdown_timeout: Duration,
     /// `(record, url)` → link config, per direction.
     links_to: HashMap<(String, String), LinkConfig>,
@@ -77,7 +75,6 @@ impl MqttConnector {
                 bridge,
                 owned,
                 part,
-                node_id: config.node_id.clone(),
                 shutdown_timeout: config.shutdown_timeout,
                 links_to: index(|r| &r.links_to),
                 links_from: index(|r| &r.links_from),
@@ -85,11 +82,6 @@ impl MqttConnector {
         });
         Self { plan }
     }
-}
-
-/// `{node}` and `{key}` in a link topic.
-pub(crate) fn expand(template: &str, node: &str, key: &str) -> String {
-    template.replace("{node}", node).replace("{key}", key)
 }
 
 fn qos(n: u8) -> QoS {
@@ -146,13 +138,8 @@ impl Connector<Rt> for MqttConnector {
                         link.url, link.record
                     )
                 })?;
-            let topic = expand(&cfg.topic, &b.node_id, &link.record);
-            topic::validate_topic(&topic).map_err(|e| {
-                format!(
-                    "link_to {:?} of {:?}: topic {topic:?} {e}",
-                    link.url, link.record
-                )
-            })?;
+            // Expanded and checked at config time.
+            let topic = cfg.topic.clone();
             let lm = m.link(Direction::Out, &link.record, &topic);
             out_metrics.push((lm.clone(), cfg.outbox_full == OutboxFull::Block));
             out_links.push(OutLink {
@@ -179,13 +166,8 @@ impl Connector<Rt> for MqttConnector {
                         link.url, link.record
                     )
                 })?;
-            let filter = expand(&cfg.topic, &b.node_id, &link.record);
-            topic::validate_filter(&filter).map_err(|e| {
-                format!(
-                    "link_from {:?} of {:?}: filter {filter:?} {e}",
-                    link.url, link.record
-                )
-            })?;
+            // Expanded and checked at config time.
+            let filter = cfg.topic.clone();
             let want = subscribe_qos(cfg.qos);
             match filters.iter_mut().find(|(f, _)| *f == filter) {
                 Some((_, have)) if want > *have => *have = want,

@@ -45,7 +45,7 @@ pub(super) fn validate(file: &str, text: &str, probes: Probes) -> Result<Config,
     let checked: Vec<_> = raw
         .record
         .iter()
-        .map(|rec| record::record(rec, text, store.is_some(), &mut problems))
+        .map(|rec| record::record(rec, &node_id, text, store.is_some(), &mut problems))
         .collect();
     let order = graph::check(&checked, text, &mut problems);
     let mut records: Vec<_> = checked.into_iter().map(|c| c.config).collect();

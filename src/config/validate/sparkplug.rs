@@ -268,12 +268,9 @@ fn metric_name(
     }
 }
 
-/// The node a `link_to` topic `aimdb/<node>/cmd/<key>` commands, unless it is this gateway or a
-/// template.
+/// The node a `link_to` topic `aimdb/<node>/cmd/<key>` (expanded) commands, unless it is this
+/// gateway.
 fn command_device(topic: &str, own: &str) -> Option<String> {
-    if topic.contains('{') {
-        return None;
-    }
     match aimdb_records::topic::parse(topic)? {
         aimdb_records::topic::Topic::Command { node, .. } if node != own => Some(node.to_string()),
         _ => None,
