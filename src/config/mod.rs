@@ -11,6 +11,7 @@
 mod codec;
 mod duration;
 mod model;
+pub(crate) mod paths;
 mod ranges;
 mod raw;
 mod secret;
@@ -24,6 +25,7 @@ pub(crate) use crate::diagnostics::line_column;
 pub use crate::diagnostics::ConfigError;
 pub(crate) use crate::diagnostics::{closest, cut_long_values, Lines, Located, Problem};
 pub(crate) use crate::fields::field_names;
+pub(crate) use crate::mqtt::config::{MqttConfig, Outbox, OutboxFull};
 pub(crate) use codec::LinkCodec;
 pub(crate) use duration::parse_duration;
 pub(crate) use model::*;

@@ -10,6 +10,7 @@ use aimdb_core::BufferCfg;
 use super::codec::{codec_name, LinkCodec};
 use super::secret::AdminToken;
 use crate::components::{SourceInstance, TapInstance, TransformInstance};
+use crate::mqtt::config::{MqttConfig, OutboxFull};
 use crate::record_types::TypeEntry;
 
 /// A validated config.
@@ -37,80 +38,6 @@ pub struct Config {
     /// What may work but is risky, as `FILE:LINE:COL: warning: ...` lines (with a `  hint:`
     /// line where there is one): `check` prints them, the daemon logs them.
     pub(crate) warnings: Vec<String>,
-}
-
-/// Where outbound values wait while the broker is away.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub(crate) enum Outbox {
-    /// In memory (lost on restart).
-    Memory,
-    /// On disk in the state directory.
-    Disk,
-}
-
-/// What an outbox does with a new value when it already holds `outbox_capacity` values.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "snake_case")]
-pub(crate) enum OutboxFull {
-    /// Hold back the QoS ≥ 1 inbound links upstream until the outbox has room (the default for
-    /// QoS ≥ 1 links of records fed only by QoS ≥ 1 inbound links): nothing is dropped.
-    Block,
-    /// Discard the oldest value held (the default otherwise: the newest data matters most).
-    DropOldest,
-    /// Discard the new value (what is held is kept, in order).
-    DropNewest,
-}
-
-/// `[mqtt]`
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub(crate) struct MqttConfig {
-    /// Broker URL (`mqtt://host:port` or `mqtts://host:port`).
-    pub(crate) url: String,
-    /// Whether the URL asks for TLS.
-    pub(crate) tls: bool,
-    /// Broker host.
-    pub(crate) host: String,
-    /// Broker port.
-    pub(crate) port: u16,
-    /// MQTT client id (default `aimdbd-<node id>`).
-    pub(crate) client_id: String,
-    /// Keep-alive interval.
-    pub(crate) keep_alive_s: u16,
-    /// User name, if any.
-    pub(crate) username: Option<String>,
-    /// Files with secrets and certificates.
-    pub(crate) password_file: Option<PathBuf>,
-    /// CA bundle for `mqtts://`.
-    pub(crate) ca_file: Option<PathBuf>,
-    /// Client certificate.
-    pub(crate) cert_file: Option<PathBuf>,
-    /// Client key.
-    pub(crate) key_file: Option<PathBuf>,
-    /// Outbox kind (default memory).
-    pub(crate) outbox: Outbox,
-    /// The disk outbox's SQLite file (default `outbox.db` in the state directory).
-    pub(crate) outbox_path: PathBuf,
-    /// Values each outbound link may hold unacknowledged (default 10 000).
-    pub(crate) outbox_capacity: usize,
-    /// Payload bytes each outbound link may hold unacknowledged (default 16 MiB); the outbox is
-    /// full at whichever bound comes first.
-    pub(crate) outbox_max_bytes: usize,
-    /// Largest size of the disk outbox's database file (default 1 GiB); a value that would
-    /// pass it is kept in memory only (logged, counted).
-    pub(crate) outbox_max_file_bytes: u64,
-    /// What a link's outbox does at `outbox_capacity` when neither the link sets `outbox_full`
-    /// nor it blocks by default (default drop the oldest).
-    pub(crate) outbox_full: OutboxFull,
-    /// Largest MQTT packet accepted or sent, in bytes (default 256 KiB).
-    pub(crate) max_packet_size: usize,
-    /// Whether the broker forgets the session on disconnect (default: true, false when a
-    /// `link_from` has QoS ≥ 1).
-    pub(crate) clean_session: bool,
-    /// First reconnect delay (default 100 ms); doubles per failed attempt, with jitter.
-    pub(crate) reconnect_min: Duration,
-    /// Longest reconnect delay (default 30 s).
-    pub(crate) reconnect_max: Duration,
 }
 
 /// `[store]`: the SQLite history (see docs/HISTORY.md).

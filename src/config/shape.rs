@@ -15,8 +15,9 @@ use toml::de::{DeTable, DeValue};
 use toml::Spanned;
 
 use super::ranges;
-use super::raw::{RawAdmin, RawConfig, RawMqtt, RawNode, RawRecord, RawSparkplug, RawStore};
+use super::raw::{RawAdmin, RawConfig, RawNode, RawRecord, RawSparkplug, RawStore};
 use super::{closest, field_names, Problem};
+use crate::mqtt::config::RawMqtt;
 
 /// Top-level keys, in the order the docs list them.
 const SECTIONS: &[&str] = &["node", "mqtt", "store", "admin", "sparkplug", "record"];

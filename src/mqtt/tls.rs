@@ -16,7 +16,7 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::{ClientConfig, RootCertStore};
 
-use crate::config::MqttConfig;
+use crate::mqtt::config::MqttConfig;
 
 /// Where the system keeps its CA bundle, tried in order when no `ca_file` is set.
 const SYSTEM_CA_BUNDLES: &[&str] = &[

@@ -33,7 +33,7 @@ pub(super) fn validate(file: &str, text: &str, probes: Probes) -> Result<Config,
     let mut mqtt = raw
         .mqtt
         .as_ref()
-        .and_then(|m| sections::mqtt(m, &node_id, file, &mut problems));
+        .and_then(|m| crate::mqtt::config::validate(m, &node_id, file, &mut problems));
     let store = raw
         .store
         .as_ref()

@@ -160,8 +160,8 @@ pub(super) fn section(
         node_id: inp.node_id.to_string(),
         primary_host_id: s.primary_host_id.as_ref().map(|p| p.get_ref().clone()),
         store_forward_max_values,
-        bdseq_path: super::sections::state_path(inp.file, BDSEQ_FILE),
-        held_path: super::sections::state_path(inp.file, HELD_FILE),
+        bdseq_path: super::super::paths::state_path(inp.file, BDSEQ_FILE),
+        held_path: super::super::paths::state_path(inp.file, HELD_FILE),
         records,
     })
 }

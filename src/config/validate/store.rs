@@ -61,7 +61,7 @@ pub(super) fn section(
         return None;
     }
     Some(StoreConfig {
-        path: super::sections::state_path(file, path),
+        path: super::super::paths::state_path(file, path),
         retention: retention?,
         max_rows,
         sweep_interval: sweep_interval?,
