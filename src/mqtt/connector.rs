@@ -12,7 +12,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use aimdb_core::{BoxFuture, Connector, InboundLink, OutboundLink, RuntimeContext};
+use aimdb_core::{BoxError, BoxFuture, Connector, InboundLink, OutboundLink, RuntimeContext};
 use aimdb_records::topic;
 use rumqttc::QoS;
 use tokio::sync::watch;
@@ -112,6 +112,56 @@ pub(crate) fn subscribe_qos(n: u8) -> QoS {
     qos(n.min(1))
 }
 
+/// Why [`MqttConnector`] refused a link when the graph started (surfacing as
+/// `StartError::Connector`). A config that passed validation yields neither: its links are the
+/// connector's, and their topics are checked there too.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum LinkRefused {
+    /// The link is not one of the config the connector was made from.
+    #[error("{} {url:?} of {record:?} is not in the config", link_key(.dir))]
+    NotInConfig {
+        dir: Direction,
+        url: String,
+        record: Arc<str>,
+    },
+    /// Its topic (link_to) or filter (link_from), templates expanded, is not valid MQTT.
+    #[error("{} {url:?} of {record:?}: {} {topic:?} {error}", link_key(.dir), topic_noun(.dir))]
+    BadTopic {
+        dir: Direction,
+        url: String,
+        record: Arc<str>,
+        topic: String,
+        #[source]
+        error: topic::TopicError,
+    },
+}
+
+impl LinkRefused {
+    fn not_in_config(dir: Direction, url: String, record: &Arc<str>) -> Self {
+        LinkRefused::NotInConfig {
+            dir,
+            url,
+            record: record.clone(),
+        }
+    }
+}
+
+/// The config key of a link going `dir`.
+fn link_key(dir: &Direction) -> &'static str {
+    match dir {
+        Direction::In => "link_from",
+        Direction::Out => "link_to",
+    }
+}
+
+/// What the topic of a link going `dir` is to MQTT.
+fn topic_noun(dir: &Direction) -> &'static str {
+    match dir {
+        Direction::In => "filter",
+        Direction::Out => "topic",
+    }
+}
+
 impl Connector<Rt> for MqttConnector {
     fn scheme(&self) -> &str {
         "mqtt"
@@ -129,7 +179,7 @@ impl Connector<Rt> for MqttConnector {
         ctx: RuntimeContext<Rt>,
         outbound: Vec<OutboundLink>,
         inbound: Vec<InboundLink>,
-    ) -> Result<Vec<BoxFuture>, String> {
+    ) -> Result<Vec<BoxFuture>, BoxError> {
         let Some(b) = &self.plan else {
             return Ok(unbridged::start(ctx, outbound, inbound));
         };
@@ -141,18 +191,19 @@ impl Connector<Rt> for MqttConnector {
                 .links_to
                 .get(&(link.record.to_string(), link.url.clone()))
                 .ok_or_else(|| {
-                    format!(
-                        "link_to {:?} of {:?} is not in the config",
-                        link.url, link.record
-                    )
+                    LinkRefused::not_in_config(Direction::Out, link.url.clone(), &link.record)
                 })?;
             let topic = expand(&cfg.topic, &b.node_id, &link.record);
-            topic::validate_topic(&topic).map_err(|e| {
-                format!(
-                    "link_to {:?} of {:?}: topic {topic:?} {e}",
-                    link.url, link.record
-                )
-            })?;
+            if let Err(error) = topic::validate_topic(&topic) {
+                return Err(LinkRefused::BadTopic {
+                    dir: Direction::Out,
+                    url: link.url.clone(),
+                    record: link.record.clone(),
+                    topic,
+                    error,
+                }
+                .into());
+            }
             let lm = m.link(Direction::Out, &link.record, &topic);
             out_metrics.push((lm.clone(), cfg.outbox_full == OutboxFull::Block));
             out_links.push(OutLink {
@@ -174,18 +225,19 @@ impl Connector<Rt> for MqttConnector {
                 .links_from
                 .get(&(link.record.to_string(), link.url.clone()))
                 .ok_or_else(|| {
-                    format!(
-                        "link_from {:?} of {:?} is not in the config",
-                        link.url, link.record
-                    )
+                    LinkRefused::not_in_config(Direction::In, link.url.clone(), &link.record)
                 })?;
             let filter = expand(&cfg.topic, &b.node_id, &link.record);
-            topic::validate_filter(&filter).map_err(|e| {
-                format!(
-                    "link_from {:?} of {:?}: filter {filter:?} {e}",
-                    link.url, link.record
-                )
-            })?;
+            if let Err(error) = topic::validate_filter(&filter) {
+                return Err(LinkRefused::BadTopic {
+                    dir: Direction::In,
+                    url: link.url.clone(),
+                    record: link.record.clone(),
+                    topic: filter,
+                    error,
+                }
+                .into());
+            }
             let want = subscribe_qos(cfg.qos);
             match filters.iter_mut().find(|(f, _)| *f == filter) {
                 Some((_, have)) if want > *have => *have = want,

@@ -42,6 +42,10 @@ impl fmt::Display for CodecError {
 
 impl core::error::Error for CodecError {}
 
+/// A connector's own error, whatever its type: [`Connector::start`](crate::Connector::start)
+/// returns it, [`crate::StartError::Connector`] carries it (downcast it to the connector's type).
+pub type BoxError = Box<dyn core::error::Error + Send + Sync + 'static>;
+
 /// Encodes a value, appending to the buffer.
 pub type Encoder<T> = Arc<dyn Fn(&T, &mut Vec<u8>) -> Result<(), CodecError> + Send + Sync>;
 /// Decodes a payload into a value.
@@ -292,12 +296,16 @@ pub trait Connector<R: Runtime>: Send + Sync + 'static {
     /// tasks to run. Called for every registered connector, also when the graph has none of its
     /// links (a connector may keep a session of its own, such as an MQTT birth message); return
     /// no tasks to do nothing. See the module docs for the shutdown contract.
+    ///
+    /// An error (the connector's own type, boxed) stops the graph from starting: it surfaces as
+    /// [`StartError::Connector`](crate::StartError::Connector) with this connector's scheme,
+    /// inside [`BuildError::Start`](crate::BuildError::Start). Name the link it is about.
     fn start(
         &self,
         ctx: RuntimeContext<R>,
         outbound: Vec<OutboundLink>,
         inbound: Vec<InboundLink>,
-    ) -> Result<Vec<BoxFuture>, String>;
+    ) -> Result<Vec<BoxFuture>, BoxError>;
 }
 
 /// The scheme of a URL (`"mqtt"` in `"mqtt://host/topic"`), if it has one.

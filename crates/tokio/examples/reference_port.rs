@@ -31,7 +31,9 @@ use std::time::Duration;
 
 use aimdb_core::link::FrameError;
 use aimdb_core::{buffer::BufferCfg, AimDbBuilder};
-use aimdb_core::{BoxFuture, CodecError, Connector, InboundLink, OutboundLink, RuntimeContext};
+use aimdb_core::{
+    BoxError, BoxFuture, CodecError, Connector, InboundLink, OutboundLink, RuntimeContext,
+};
 use aimdb_derive::RecordKey; // ref: `use aimdb_core::RecordKey;` (derive re-exported there)
 use aimdb_tokio::TokioAdapter; // ref: `use aimdb_tokio_adapter::{TokioAdapter, TokioRecordRegistrarExt};`
 
@@ -231,7 +233,7 @@ impl Connector<Arc<TokioAdapter>> for Wire {
         _ctx: RuntimeContext<Arc<TokioAdapter>>,
         outbound: Vec<OutboundLink>,
         inbound: Vec<InboundLink>,
-    ) -> std::result::Result<Vec<BoxFuture>, String> {
+    ) -> std::result::Result<Vec<BoxFuture>, BoxError> {
         let mut tasks: Vec<BoxFuture> = Vec::new();
         for mut link in outbound {
             let sent = self.sent.clone();
