@@ -7,7 +7,8 @@ use std::fmt::Debug;
 use std::sync::Arc;
 
 use aimdb_core::{
-    AccessError, AimDb, AimDbBuilder, Consumer, DbHandle, Decoder, Encoder, RecvError, TopicDecoder,
+    AccessError, AimDb, AimDbBuilder, CodecError, Consumer, DbHandle, Decoder, Encoder, RecvError,
+    TopicDecoder,
 };
 use aimdb_records::frame::{self, FrameError};
 use aimdb_records::types::*;
@@ -363,18 +364,18 @@ fn encoder<T: Storable>(codec: LinkCodec, peer: Option<String>) -> Encoder<T> {
             let version = match &peer {
                 None => T::VERSION,
                 Some(p) => p.get().ok_or_else(|| {
-                    aimdb_core::CodecError(format!(
+                    CodecError::Unrepresentable(format!(
                         "node {:?} announced no version of {} that this gateway speaks",
                         p.node, p.entry.name
                     ))
                 })?,
             };
             v.encode_at(c, version, out).map_err(|e| match &peer {
-                Some(p) if version < T::VERSION => aimdb_core::CodecError(format!(
+                Some(p) if version < T::VERSION => CodecError::Unrepresentable(format!(
                     "node {:?} speaks {} v{version}: {e}",
                     p.node, p.entry.name
                 )),
-                _ => aimdb_core::CodecError(e),
+                _ => CodecError::Unrepresentable(e),
             })
         }
         LinkCodec::Text => match serde_json::to_value(v) {
@@ -383,8 +384,8 @@ fn encoder<T: Storable>(codec: LinkCodec, peer: Option<String>) -> Encoder<T> {
                 Ok(())
             }
             Ok(other) => serde_json::to_writer(out, &other)
-                .map_err(|e| aimdb_core::CodecError(e.to_string())),
-            Err(e) => Err(aimdb_core::CodecError(e.to_string())),
+                .map_err(|e| CodecError::Unrepresentable(e.to_string())),
+            Err(e) => Err(CodecError::Unrepresentable(e.to_string())),
         },
     })
 }
@@ -405,29 +406,28 @@ impl Source {
     }
 }
 
-/// The start of a decode error that a payload's version caused: the inbound router counts it
-/// as `reason="version"` and does not log it again (the first of each record and version is
-/// logged by [`NodeSchemas::refused`](crate::mqtt::schemas::NodeSchemas::refused)).
-pub(crate) const VERSION_ERROR: &str = "version: ";
-
-fn decode<T: Storable>(
-    codec: LinkCodec,
-    bytes: &[u8],
-    from: &Source,
-) -> Result<T, aimdb_core::CodecError> {
+/// Decodes a payload of a link. A payload refused for its version is
+/// [`CodecError::Refused`]: the inbound router counts it as `reason="version"` and does not log
+/// it again (the first of each record and version is logged here, by
+/// [`NodeSchemas::refused`](crate::mqtt::schemas::NodeSchemas::refused)); anything else that
+/// does not decode is [`CodecError::Malformed`].
+fn decode<T: Storable>(codec: LinkCodec, bytes: &[u8], from: &Source) -> Result<T, CodecError> {
     match codec {
         LinkCodec::Wire(c) => T::decode_any(c, bytes).map_err(|e| match e {
             WireError::Version { version, detail } => {
                 schemas().refused(&from.record, from.type_name, version, &detail);
-                aimdb_core::CodecError(format!("{VERSION_ERROR}{detail}"))
+                CodecError::Refused {
+                    version,
+                    reason: detail,
+                }
             }
-            WireError::Codec(e) => aimdb_core::CodecError(e),
+            WireError::Codec(e) => CodecError::Malformed(e),
         }),
         LinkCodec::Text => {
             let text = std::str::from_utf8(bytes)
-                .map_err(|e| aimdb_core::CodecError(format!("text payload is not UTF-8: {e}")))?;
+                .map_err(|e| CodecError::Malformed(format!("text payload is not UTF-8: {e}")))?;
             serde_json::from_value(Value::String(text.to_string()))
-                .map_err(|e| aimdb_core::CodecError(e.to_string()))
+                .map_err(|e| CodecError::Malformed(e.to_string()))
         }
     }
 }
@@ -447,17 +447,17 @@ fn node_decoder<T: Storable>(codec: LinkCodec, field: &str, from: Source) -> Top
             return Ok(value);
         };
         let mut json =
-            serde_json::to_value(&value).map_err(|e| aimdb_core::CodecError(e.to_string()))?;
+            serde_json::to_value(&value).map_err(|e| CodecError::Malformed(e.to_string()))?;
         match json.as_object_mut().and_then(|o| o.get_mut(&field)) {
             Some(slot) => *slot = Value::String(node.to_string()),
             None => {
-                return Err(aimdb_core::CodecError(format!(
+                return Err(CodecError::Malformed(format!(
                     "node_into: the value has no field {field:?}"
                 )))
             }
         }
         serde_json::from_value(json).map_err(|e| {
-            aimdb_core::CodecError(format!(
+            CodecError::Malformed(format!(
                 "node_into: node id {node:?} does not fit field {field:?}: {e}"
             ))
         })
@@ -506,6 +506,70 @@ fn carry_latest<T: Storable>(from: &DbHandle<Rt>, to: &AimDb<Rt>, key: &str) -> 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use aimdb_records::Versioned;
+
+    fn sample() -> Temperature {
+        Temperature {
+            sensor_id: aimdb_records::types::id("t1").unwrap(),
+            celsius: 21.5,
+            timestamp_ms: 1_000,
+        }
+    }
+
+    #[test]
+    fn a_link_decoder_says_refused_for_a_version_and_malformed_for_garbage() {
+        let from = Source::new::<Temperature>("sensor.kinds");
+        let postcard = LinkCodec::Wire(Codec::Postcard);
+        let bare = Codec::Postcard.encode_to_vec(&sample()).unwrap();
+        let mut v2 = frame::Header {
+            version: 2,
+            schema: 0,
+        }
+        .to_bytes()
+        .to_vec();
+        v2.extend_from_slice(&bare);
+        let Err(CodecError::Refused { version, reason }) =
+            decode::<Temperature>(postcard, &v2, &from)
+        else {
+            panic!("a v2 payload is refused for its version")
+        };
+        assert_eq!(version, 2);
+        assert!(reason.starts_with("version 2 is unknown here"), "{reason}");
+        assert_eq!(schemas().refused_count("sensor.kinds", 2), 1, "and counted");
+
+        let mut foreign = frame::Header {
+            version: 1,
+            schema: Temperature::SCHEMA_ID.short() ^ 1,
+        }
+        .to_bytes()
+        .to_vec();
+        foreign.extend_from_slice(&bare);
+        assert!(matches!(
+            decode::<Temperature>(postcard, &foreign, &from),
+            Err(CodecError::Refused { version: 1, .. })
+        ));
+
+        for garbage in [&[0xA1, 1][..], &[0x09], b"{}"] {
+            assert!(
+                matches!(
+                    decode::<Temperature>(postcard, garbage, &from),
+                    Err(CodecError::Malformed(_))
+                ),
+                "{garbage:?}"
+            );
+        }
+        let json = LinkCodec::Wire(Codec::Json);
+        let v9 = br#"{"v":9,"sensor_id":"t1","celsius":21.5,"timestamp_ms":1000}"#;
+        assert!(matches!(
+            decode::<Temperature>(json, v9, &from),
+            Err(CodecError::Refused { version: 9, .. })
+        ));
+        assert!(matches!(
+            decode::<Temperature>(json, b"{", &from),
+            Err(CodecError::Malformed(_))
+        ));
+        assert_eq!(decode::<Temperature>(postcard, &bare, &from), Ok(sample()));
+    }
 
     #[test]
     fn every_record_type_once_plus_json() {

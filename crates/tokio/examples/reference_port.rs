@@ -151,12 +151,12 @@ fn temperature_to_json(t: &Temperature, out: &mut Vec<u8>) -> std::result::Resul
 
 fn command_from_json(data: &[u8]) -> std::result::Result<TemperatureCommand, CodecError> {
     // ref: `TemperatureCommand::from_json(data)` (serde_json)
-    let text = std::str::from_utf8(data).map_err(|e| CodecError(e.to_string()))?;
+    let text = std::str::from_utf8(data).map_err(|e| CodecError::Malformed(e.to_string()))?;
     let setpoint = text
         .trim_matches(|c| c == '{' || c == '}')
         .strip_prefix("\"setpoint\":")
         .and_then(|v| v.parse().ok())
-        .ok_or_else(|| CodecError(format!("not a command: {text}")))?;
+        .ok_or_else(|| CodecError::Malformed(format!("not a command: {text}")))?;
     Ok(TemperatureCommand { setpoint })
 }
 

@@ -40,7 +40,9 @@ fn enc(v: &u32, out: &mut Vec<u8>) -> Result<(), CodecError> {
 }
 
 fn dec(b: &[u8]) -> Result<u32, CodecError> {
-    let arr: [u8; 4] = b.try_into().map_err(|_| CodecError("len".into()))?;
+    let arr: [u8; 4] = b
+        .try_into()
+        .map_err(|_| CodecError::Malformed("len".into()))?;
     Ok(u32::from_le_bytes(arr))
 }
 

@@ -79,7 +79,7 @@ fn enc(v: &u32, out: &mut Vec<u8>) -> Result<(), CodecError> {
 fn dec(b: &[u8]) -> Result<u32, CodecError> {
     let arr: [u8; 4] = b
         .try_into()
-        .map_err(|_| CodecError("want 4 bytes".into()))?;
+        .map_err(|_| CodecError::Malformed("want 4 bytes".into()))?;
     Ok(u32::from_le_bytes(arr))
 }
 
