@@ -295,11 +295,6 @@ fn decode_json<T: Storable>(codec: Codec, bytes: &[u8]) -> Result<Value, String>
     serde_json::to_value(&v).map_err(|e| e.to_string())
 }
 
-/// The start of a decode error that a payload's version caused: the inbound router counts it
-/// as `reason="version"` and does not log it again (the first of each record and version is
-/// logged by [`NodeSchemas::refused`](crate::mqtt::schemas::NodeSchemas::refused)).
-pub(crate) const VERSION_ERROR: &str = "version: ";
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -9,7 +9,8 @@
 use std::sync::Arc;
 
 use aimdb_core::{
-    AccessError, AimDb, AimDbBuilder, Consumer, DbHandle, Decoder, Encoder, RecvError, TopicDecoder,
+    AccessError, AimDb, AimDbBuilder, CodecError, Consumer, DbHandle, Decoder, Encoder, RecvError,
+    TopicDecoder,
 };
 use aimdb_records::for_each_record_type;
 use aimdb_records::types::*;
@@ -19,7 +20,7 @@ use serde_json::Value;
 use crate::components::{Env, TapEvent, TapFeed};
 use crate::config::{LinkCodec, RecordConfig, Writer};
 use crate::mqtt::schemas::schemas;
-use crate::record_types::{self, Storable, TypeEntry, WireError, COUNT, VERSION_ERROR};
+use crate::record_types::{self, Storable, TypeEntry, WireError, COUNT};
 use crate::store::{Persist, SeedTarget};
 use crate::Rt;
 
@@ -184,18 +185,18 @@ fn encoder<T: Storable>(codec: LinkCodec, peer: Option<String>) -> Encoder<T> {
             let version = match &peer {
                 None => T::VERSION,
                 Some(p) => p.get().ok_or_else(|| {
-                    aimdb_core::CodecError(format!(
+                    CodecError::Unrepresentable(format!(
                         "node {:?} announced no version of {} that this gateway speaks",
                         p.node, p.entry.name
                     ))
                 })?,
             };
             v.encode_at(c, version, out).map_err(|e| match &peer {
-                Some(p) if version < T::VERSION => aimdb_core::CodecError(format!(
+                Some(p) if version < T::VERSION => CodecError::Unrepresentable(format!(
                     "node {:?} speaks {} v{version}: {e}",
                     p.node, p.entry.name
                 )),
-                _ => aimdb_core::CodecError(e),
+                _ => CodecError::Unrepresentable(e),
             })
         }
         LinkCodec::Text => match serde_json::to_value(v) {
@@ -204,8 +205,8 @@ fn encoder<T: Storable>(codec: LinkCodec, peer: Option<String>) -> Encoder<T> {
                 Ok(())
             }
             Ok(other) => serde_json::to_writer(out, &other)
-                .map_err(|e| aimdb_core::CodecError(e.to_string())),
-            Err(e) => Err(aimdb_core::CodecError(e.to_string())),
+                .map_err(|e| CodecError::Unrepresentable(e.to_string())),
+            Err(e) => Err(CodecError::Unrepresentable(e.to_string())),
         },
     })
 }
@@ -226,24 +227,28 @@ impl Source {
     }
 }
 
-fn decode<T: Storable>(
-    codec: LinkCodec,
-    bytes: &[u8],
-    from: &Source,
-) -> Result<T, aimdb_core::CodecError> {
+/// Decodes a payload of a link. A payload refused for its version is
+/// [`CodecError::Refused`]: the inbound router counts it as `reason="version"` and does not log
+/// it again (the first of each record and version is logged here, by
+/// [`NodeSchemas::refused`](crate::mqtt::schemas::NodeSchemas::refused)); anything else that
+/// does not decode is [`CodecError::Malformed`].
+fn decode<T: Storable>(codec: LinkCodec, bytes: &[u8], from: &Source) -> Result<T, CodecError> {
     match codec {
         LinkCodec::Wire(c) => T::decode_any(c, bytes).map_err(|e| match e {
             WireError::Version { version, detail } => {
                 schemas().refused(&from.record, from.type_name, version, &detail);
-                aimdb_core::CodecError(format!("{VERSION_ERROR}{detail}"))
+                CodecError::Refused {
+                    version,
+                    reason: detail,
+                }
             }
-            WireError::Codec(e) => aimdb_core::CodecError(e),
+            WireError::Codec(e) => CodecError::Malformed(e),
         }),
         LinkCodec::Text => {
             let text = std::str::from_utf8(bytes)
-                .map_err(|e| aimdb_core::CodecError(format!("text payload is not UTF-8: {e}")))?;
+                .map_err(|e| CodecError::Malformed(format!("text payload is not UTF-8: {e}")))?;
             serde_json::from_value(Value::String(text.to_string()))
-                .map_err(|e| aimdb_core::CodecError(e.to_string()))
+                .map_err(|e| CodecError::Malformed(e.to_string()))
         }
     }
 }
@@ -263,17 +268,17 @@ fn node_decoder<T: Storable>(codec: LinkCodec, field: &str, from: Source) -> Top
             return Ok(value);
         };
         let mut json =
-            serde_json::to_value(&value).map_err(|e| aimdb_core::CodecError(e.to_string()))?;
+            serde_json::to_value(&value).map_err(|e| CodecError::Malformed(e.to_string()))?;
         match json.as_object_mut().and_then(|o| o.get_mut(&field)) {
             Some(slot) => *slot = Value::String(node.to_string()),
             None => {
-                return Err(aimdb_core::CodecError(format!(
+                return Err(CodecError::Malformed(format!(
                     "node_into: the value has no field {field:?}"
                 )))
             }
         }
         serde_json::from_value(json).map_err(|e| {
-            aimdb_core::CodecError(format!(
+            CodecError::Malformed(format!(
                 "node_into: node id {node:?} does not fit field {field:?}: {e}"
             ))
         })
@@ -350,6 +355,70 @@ impl SeedTarget for Unstarted<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use aimdb_records::{frame, Codec, Versioned};
+
+    fn sample() -> Temperature {
+        Temperature {
+            sensor_id: aimdb_records::types::id("t1").unwrap(),
+            celsius: 21.5,
+            timestamp_ms: 1_000,
+        }
+    }
+
+    #[test]
+    fn a_link_decoder_says_refused_for_a_version_and_malformed_for_garbage() {
+        let from = Source::new::<Temperature>("sensor.kinds");
+        let postcard = LinkCodec::Wire(Codec::Postcard);
+        let bare = Codec::Postcard.encode_to_vec(&sample()).unwrap();
+        let mut v2 = frame::Header {
+            version: 2,
+            schema: 0,
+        }
+        .to_bytes()
+        .to_vec();
+        v2.extend_from_slice(&bare);
+        let Err(CodecError::Refused { version, reason }) =
+            decode::<Temperature>(postcard, &v2, &from)
+        else {
+            panic!("a v2 payload is refused for its version")
+        };
+        assert_eq!(version, 2);
+        assert!(reason.starts_with("version 2 is unknown here"), "{reason}");
+        assert_eq!(schemas().refused_count("sensor.kinds", 2), 1, "and counted");
+
+        let mut foreign = frame::Header {
+            version: 1,
+            schema: Temperature::SCHEMA_ID.short() ^ 1,
+        }
+        .to_bytes()
+        .to_vec();
+        foreign.extend_from_slice(&bare);
+        assert!(matches!(
+            decode::<Temperature>(postcard, &foreign, &from),
+            Err(CodecError::Refused { version: 1, .. })
+        ));
+
+        for garbage in [&[0xA1, 1][..], &[0x09], b"{}"] {
+            assert!(
+                matches!(
+                    decode::<Temperature>(postcard, garbage, &from),
+                    Err(CodecError::Malformed(_))
+                ),
+                "{garbage:?}"
+            );
+        }
+        let json = LinkCodec::Wire(Codec::Json);
+        let v9 = br#"{"v":9,"sensor_id":"t1","celsius":21.5,"timestamp_ms":1000}"#;
+        assert!(matches!(
+            decode::<Temperature>(json, v9, &from),
+            Err(CodecError::Refused { version: 9, .. })
+        ));
+        assert!(matches!(
+            decode::<Temperature>(json, b"{", &from),
+            Err(CodecError::Malformed(_))
+        ));
+        assert_eq!(decode::<Temperature>(postcard, &bare, &from), Ok(sample()));
+    }
 
     #[test]
     fn ops_are_in_the_order_of_the_types() {

@@ -12,7 +12,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use aimdb_core::{BoxFuture, Connector, InboundLink, OutboundLink, RuntimeContext};
+use aimdb_core::{BoxError, BoxFuture, Connector, InboundLink, OutboundLink, RuntimeContext};
 use rumqttc::QoS;
 use tokio::sync::watch;
 
@@ -104,6 +104,38 @@ pub(crate) fn subscribe_qos(n: u8) -> QoS {
     qos(n.min(1))
 }
 
+/// Why [`MqttConnector`] refused a link when the graph started (surfacing as
+/// `StartError::Connector`). A config that passed validation never yields it: its links are the
+/// connector's (their topics were expanded and checked with the config).
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum LinkRefused {
+    /// The link is not one of the config the connector was made from.
+    #[error("{} {url:?} of {record:?} is not in the config", link_key(.dir))]
+    NotInConfig {
+        dir: Direction,
+        url: String,
+        record: Arc<str>,
+    },
+}
+
+impl LinkRefused {
+    fn not_in_config(dir: Direction, url: String, record: &Arc<str>) -> Self {
+        LinkRefused::NotInConfig {
+            dir,
+            url,
+            record: record.clone(),
+        }
+    }
+}
+
+/// The config key of a link going `dir`.
+fn link_key(dir: &Direction) -> &'static str {
+    match dir {
+        Direction::In => "link_from",
+        Direction::Out => "link_to",
+    }
+}
+
 impl Connector<Rt> for MqttConnector {
     fn scheme(&self) -> &str {
         "mqtt"
@@ -121,7 +153,7 @@ impl Connector<Rt> for MqttConnector {
         ctx: RuntimeContext<Rt>,
         outbound: Vec<OutboundLink>,
         inbound: Vec<InboundLink>,
-    ) -> Result<Vec<BoxFuture>, String> {
+    ) -> Result<Vec<BoxFuture>, BoxError> {
         let Some(b) = &self.plan else {
             return Ok(unbridged::start(ctx, outbound, inbound));
         };
@@ -133,10 +165,7 @@ impl Connector<Rt> for MqttConnector {
                 .links_to
                 .get(&(link.record.to_string(), link.url.clone()))
                 .ok_or_else(|| {
-                    format!(
-                        "link_to {:?} of {:?} is not in the config",
-                        link.url, link.record
-                    )
+                    LinkRefused::not_in_config(Direction::Out, link.url.clone(), &link.record)
                 })?;
             // Expanded and checked at config time.
             let topic = cfg.topic.clone();
@@ -161,10 +190,7 @@ impl Connector<Rt> for MqttConnector {
                 .links_from
                 .get(&(link.record.to_string(), link.url.clone()))
                 .ok_or_else(|| {
-                    format!(
-                        "link_from {:?} of {:?} is not in the config",
-                        link.url, link.record
-                    )
+                    LinkRefused::not_in_config(Direction::In, link.url.clone(), &link.record)
                 })?;
             // Expanded and checked at config time.
             let filter = cfg.topic.clone();
