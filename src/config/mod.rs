@@ -26,10 +26,11 @@ pub use crate::diagnostics::ConfigError;
 pub(crate) use crate::diagnostics::{closest, cut_long_values, Lines, Located, Problem};
 pub(crate) use crate::fields::field_names;
 pub(crate) use crate::mqtt::config::{MqttConfig, Outbox, OutboxFull};
+pub use crate::store::StoreConfig;
 pub(crate) use codec::LinkCodec;
 pub(crate) use duration::parse_duration;
+pub use model::Config;
 pub(crate) use model::*;
-pub use model::{Config, StoreConfig};
 pub(crate) use secret::AdminToken;
 pub(crate) use validate::Probes;
 

@@ -1,7 +1,6 @@
 //! The validated config: what the daemon runs. Every value here has passed its checks.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -12,6 +11,7 @@ use super::secret::AdminToken;
 use crate::components::{SourceInstance, TapInstance, TransformInstance};
 use crate::mqtt::config::{MqttConfig, OutboxFull};
 use crate::record_types::TypeEntry;
+use crate::store::StoreConfig;
 
 /// A validated config.
 #[derive(Debug, Clone)]
@@ -38,29 +38,6 @@ pub struct Config {
     /// What may work but is risky, as `FILE:LINE:COL: warning: ...` lines (with a `  hint:`
     /// line where there is one): `check` prints them, the daemon logs them.
     pub(crate) warnings: Vec<String>,
-}
-
-/// `[store]`: the SQLite history (see docs/HISTORY.md).
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct StoreConfig {
-    /// Database file, resolved against `$STATE_DIRECTORY` or the config's directory.
-    pub path: PathBuf,
-    /// How long history is kept (default 7 days); a record's `retention` overrides it.
-    pub retention: Duration,
-    /// Most rows kept per record (default: no cap); a record's `max_rows` overrides it.
-    pub max_rows: Option<u64>,
-    /// How often the retention sweep runs (default 1 minute).
-    pub sweep_interval: Duration,
-    /// Values that may wait for the writer (default 65 536); when full, persisting records
-    /// fall behind on their own buffers (counted as lost), never the graph.
-    pub queue_capacity: usize,
-    /// Bytes (an estimate of the values' size in memory) that may wait for the writer (default
-    /// 32 MiB); persist taps wait at whichever bound comes first.
-    pub queue_max_bytes: usize,
-    /// Most values written in one transaction (default 4096).
-    pub batch_size: usize,
-    /// Longest a value waits for its batch to fill (default 100 ms).
-    pub batch_delay: Duration,
 }
 
 /// `[admin]`

@@ -6,13 +6,9 @@
 use crate::mqtt::config::{
     KEEP_ALIVE_S, MAX_PACKET_SIZE, OUTBOX_CAPACITY, OUTBOX_MAX_BYTES, OUTBOX_MAX_FILE_BYTES,
 };
+// So are `[store]`'s (`crate::store::config`).
+use crate::store::config::{MAX_ROWS, QUEUE, QUEUE_MAX_BYTES};
 
-/// `[store] max_rows` and a record's `max_rows`.
-pub(super) const MAX_ROWS: (i64, i64) = (1, i64::MAX);
-/// `[store] queue_capacity` and `batch_size`.
-pub(super) const QUEUE: (i64, i64) = (1, 1 << 24);
-/// `[store] queue_max_bytes` (one value's weight is counted in a `u32`).
-pub(super) const QUEUE_MAX_BYTES: (i64, i64) = (1, u32::MAX as i64);
 /// `[admin] max_connections`.
 pub(super) const MAX_CONNECTIONS: (i64, i64) = (1, 65_536);
 /// A record's `buffer = { kind = "spmc_ring", capacity = N }`.
@@ -77,10 +73,9 @@ pub(super) fn duration_unit(place: &str) -> Option<&'static str> {
 mod tests {
     use super::*;
     use crate::config::field_names;
-    use crate::config::raw::{
-        RawAdmin, RawBuffer, RawLink, RawNode, RawRecord, RawSparkplug, RawStore,
-    };
+    use crate::config::raw::{RawAdmin, RawBuffer, RawLink, RawNode, RawRecord, RawSparkplug};
     use crate::mqtt::config::RawMqtt;
+    use crate::store::config::RawStore;
 
     /// Every place named in the tables is a field of its table (no entry outlives a rename).
     #[test]

@@ -6,6 +6,7 @@ use serde::Deserialize;
 use toml::{Spanned, Table};
 
 use crate::mqtt::config::RawMqtt;
+use crate::store::config::RawStore;
 
 /// The whole file, put together table by table by [`super::shape`].
 #[derive(Debug, Default)]
@@ -24,20 +25,6 @@ pub(super) struct RawConfig {
 pub(super) struct RawNode {
     pub(crate) id: Spanned<String>,
     pub(crate) shutdown_timeout: Option<Spanned<String>>,
-}
-
-/// `[store]`
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(super) struct RawStore {
-    pub(crate) path: Option<Spanned<String>>,
-    pub(crate) retention: Option<Spanned<String>>,
-    pub(crate) max_rows: Option<Spanned<i64>>,
-    pub(crate) sweep_interval: Option<Spanned<String>>,
-    pub(crate) queue_capacity: Option<Spanned<i64>>,
-    pub(crate) queue_max_bytes: Option<Spanned<i64>>,
-    pub(crate) batch_size: Option<Spanned<i64>>,
-    pub(crate) batch_delay: Option<Spanned<String>>,
 }
 
 /// `[admin]`

@@ -15,9 +15,10 @@ use toml::de::{DeTable, DeValue};
 use toml::Spanned;
 
 use super::ranges;
-use super::raw::{RawAdmin, RawConfig, RawNode, RawRecord, RawSparkplug, RawStore};
+use super::raw::{RawAdmin, RawConfig, RawNode, RawRecord, RawSparkplug};
 use super::{closest, field_names, Problem};
 use crate::mqtt::config::RawMqtt;
+use crate::store::config::RawStore;
 
 /// Top-level keys, in the order the docs list them.
 const SECTIONS: &[&str] = &["node", "mqtt", "store", "admin", "sparkplug", "record"];

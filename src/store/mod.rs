@@ -21,6 +21,7 @@
 //!   queue is flushed into the database (bounded by `[node] shutdown_timeout`), the WAL is
 //!   checkpointed. Every value a persist tap handed over before is then in the database.
 
+pub(crate) mod config;
 mod error;
 pub(crate) mod persist;
 pub(crate) mod query;
@@ -32,6 +33,7 @@ pub(crate) mod status;
 pub mod writer;
 
 pub use crate::record_types::Weigh;
+pub use config::StoreConfig;
 pub(crate) use error::StoreError;
 pub use persist::{Persist, PersistRecord};
 pub(crate) use restore::SeedTarget;
@@ -47,7 +49,7 @@ use aimdb_tokio::concurrency::{BackgroundSink, PeriodicConfig, PeriodicWorker};
 use parking_lot::RwLock;
 use rusqlite::Connection;
 
-use crate::config::{Config, StoreConfig};
+use crate::config::Config;
 use retention::{RetentionPolicy, RetentionSweep};
 
 /// The daemon's history store: one writer for the daemon's lifetime, across reloads.

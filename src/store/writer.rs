@@ -25,10 +25,10 @@ use aimdb_tokio::concurrency::{
 };
 use rusqlite::{params, Connection, TransactionBehavior};
 
+use super::config::StoreConfig;
 use super::error::StoreError;
 use super::row::HistoryRow;
 use super::status::{LostReason, StoreStatus};
-use crate::config::StoreConfig;
 
 const INSERT: &str =
     "INSERT INTO history (key, ts_ms, node, source, value) VALUES (?1, ?2, ?3, ?4, ?5)";

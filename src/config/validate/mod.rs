@@ -37,7 +37,7 @@ pub(super) fn validate(file: &str, text: &str, probes: Probes) -> Result<Config,
     let store = raw
         .store
         .as_ref()
-        .and_then(|s| store::section(s, file, &mut problems));
+        .and_then(|s| crate::store::config::validate(s, file, &mut problems));
     let admin = raw
         .admin
         .as_ref()
