@@ -23,7 +23,8 @@
 use axum::http::{header, HeaderMap, Method, StatusCode};
 use std::net::{IpAddr, SocketAddr};
 
-use crate::config::{split_host_port, AdminConfig, AdminToken};
+use super::config::{split_host_port, AdminConfig};
+use crate::config::AdminToken;
 
 /// The access rules of one endpoint: its bound address, extra host names and token.
 #[derive(Debug, Clone)]

@@ -9,6 +9,7 @@
 
 mod access;
 mod api;
+pub(crate) mod config;
 mod dashboard;
 mod guard;
 mod history;

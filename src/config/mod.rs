@@ -20,6 +20,7 @@ mod validate;
 
 use std::path::Path;
 
+pub(crate) use crate::admin::config::AdminConfig;
 #[cfg(test)]
 pub(crate) use crate::diagnostics::line_column;
 pub use crate::diagnostics::ConfigError;

@@ -1,13 +1,12 @@
 //! The validated config: what the daemon runs. Every value here has passed its checks.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use aimdb_core::BufferCfg;
 
 use super::codec::{codec_name, LinkCodec};
-use super::secret::AdminToken;
+use crate::admin::config::AdminConfig;
 use crate::components::{SourceInstance, TapInstance, TransformInstance};
 use crate::mqtt::config::{MqttConfig, OutboxFull};
 use crate::record_types::TypeEntry;
@@ -38,53 +37,6 @@ pub struct Config {
     /// What may work but is risky, as `FILE:LINE:COL: warning: ...` lines (with a `  hint:`
     /// line where there is one): `check` prints them, the daemon logs them.
     pub(crate) warnings: Vec<String>,
-}
-
-/// `[admin]`
-#[derive(Debug, Clone)]
-pub(crate) struct AdminConfig {
-    /// Address the HTTP endpoint listens on.
-    pub(crate) listen: SocketAddr,
-    /// Further names (`host` or `host:port`, lower case) that `Host` and `Origin` may carry,
-    /// besides the listen address and, on loopback, `localhost`.
-    pub(crate) allowed_hosts: Vec<String>,
-    /// The bearer token read from `token_file` when the config was validated.
-    pub(crate) token: Option<AdminToken>,
-    /// Most connections open at once; a new one beyond it closes the oldest.
-    pub(crate) max_connections: usize,
-    /// How long a connection may go without a complete request head (after it opened or
-    /// after its last response) before it is closed.
-    pub(crate) idle_timeout: Duration,
-}
-
-impl AdminConfig {
-    /// `max_connections` when not set.
-    pub(crate) const DEFAULT_MAX_CONNECTIONS: usize = 256;
-    /// `idle_timeout` when not set.
-    pub(crate) const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(10);
-
-    /// Whether the endpoint listens beyond loopback (then every request needs the token).
-    pub(crate) fn beyond_loopback(&self) -> bool {
-        !self.listen.ip().is_loopback()
-    }
-}
-
-/// `host[:port]` → (host, port); IPv6 hosts keep their brackets.
-pub(crate) fn split_host_port(s: &str) -> Option<(&str, Option<&str>)> {
-    if s.starts_with('[') {
-        let end = s.find(']')?;
-        let (host, rest) = s.split_at(end + 1);
-        match rest {
-            "" => Some((host, None)),
-            r => r.strip_prefix(':').map(|p| (host, Some(p))),
-        }
-    } else {
-        match s.split_once(':') {
-            Some((h, p)) if !p.contains(':') => Some((h, Some(p))),
-            Some(_) => None,
-            None => Some((s, None)),
-        }
-    }
 }
 
 /// One record.

@@ -8,9 +8,9 @@ use crate::mqtt::config::{
 };
 // So are `[store]`'s (`crate::store::config`).
 use crate::store::config::{MAX_ROWS, QUEUE, QUEUE_MAX_BYTES};
+// And `[admin]`'s (`crate::admin::config`).
+use crate::admin::config::MAX_CONNECTIONS;
 
-/// `[admin] max_connections`.
-pub(super) const MAX_CONNECTIONS: (i64, i64) = (1, 65_536);
 /// A record's `buffer = { kind = "spmc_ring", capacity = N }`.
 pub(super) const RING_CAPACITY: (i64, i64) = (1, 1 << 20);
 /// `[sparkplug] store_forward_max_values`.
@@ -72,8 +72,9 @@ pub(super) fn duration_unit(place: &str) -> Option<&'static str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::admin::config::RawAdmin;
     use crate::config::field_names;
-    use crate::config::raw::{RawAdmin, RawBuffer, RawLink, RawNode, RawRecord, RawSparkplug};
+    use crate::config::raw::{RawBuffer, RawLink, RawNode, RawRecord, RawSparkplug};
     use crate::mqtt::config::RawMqtt;
     use crate::store::config::RawStore;
 

@@ -5,6 +5,7 @@
 use serde::Deserialize;
 use toml::{Spanned, Table};
 
+use crate::admin::config::RawAdmin;
 use crate::mqtt::config::RawMqtt;
 use crate::store::config::RawStore;
 
@@ -25,17 +26,6 @@ pub(super) struct RawConfig {
 pub(super) struct RawNode {
     pub(crate) id: Spanned<String>,
     pub(crate) shutdown_timeout: Option<Spanned<String>>,
-}
-
-/// `[admin]`
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(super) struct RawAdmin {
-    pub(crate) listen: Spanned<String>,
-    pub(crate) allowed_hosts: Option<Spanned<Vec<Spanned<String>>>>,
-    pub(crate) token_file: Option<Spanned<String>>,
-    pub(crate) max_connections: Option<Spanned<i64>>,
-    pub(crate) idle_timeout: Option<Spanned<String>>,
 }
 
 /// `[sparkplug]` (checked in `validate/sparkplug.rs`).

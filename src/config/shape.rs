@@ -15,8 +15,9 @@ use toml::de::{DeTable, DeValue};
 use toml::Spanned;
 
 use super::ranges;
-use super::raw::{RawAdmin, RawConfig, RawNode, RawRecord, RawSparkplug};
+use super::raw::{RawConfig, RawNode, RawRecord, RawSparkplug};
 use super::{closest, field_names, Problem};
+use crate::admin::config::RawAdmin;
 use crate::mqtt::config::RawMqtt;
 use crate::store::config::RawStore;
 

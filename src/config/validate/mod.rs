@@ -3,8 +3,8 @@
 mod flow;
 mod graph;
 mod links;
+mod node;
 mod record;
-mod sections;
 mod sparkplug;
 mod state;
 mod store;
@@ -29,7 +29,7 @@ pub(super) fn validate(file: &str, text: &str, probes: Probes) -> Result<Config,
     let mut problems = Vec::new();
     let mut warnings = Vec::new();
     let raw = shape::shape(text, &mut problems).ok_or_else(|| problems.clone())?;
-    let (node_id, shutdown_timeout) = sections::node(raw.node.as_ref(), &mut problems);
+    let (node_id, shutdown_timeout) = node::node(raw.node.as_ref(), &mut problems);
     let mut mqtt = raw
         .mqtt
         .as_ref()
@@ -41,7 +41,7 @@ pub(super) fn validate(file: &str, text: &str, probes: Probes) -> Result<Config,
     let admin = raw
         .admin
         .as_ref()
-        .and_then(|a| sections::admin(a, file, &mut problems, &mut warnings));
+        .and_then(|a| crate::admin::config::validate(a, file, &mut problems, &mut warnings));
     let checked: Vec<_> = raw
         .record
         .iter()
@@ -79,7 +79,7 @@ pub(super) fn validate(file: &str, text: &str, probes: Probes) -> Result<Config,
         &mut |w| warnings.push(w),
     );
     if let (true, Some(raw), Some(a)) = (probes.admin_listen, &raw.admin, &admin) {
-        sections::probe_listen(raw.get_ref(), a, &mut warnings);
+        crate::admin::config::probe_listen(raw.get_ref(), a, &mut warnings);
     }
     if raw.mqtt.is_none() {
         links::unbridged(&raw.record, &mut |w| warnings.push(w));
