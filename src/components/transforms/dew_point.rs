@@ -6,7 +6,6 @@ use std::sync::Arc;
 
 use aimdb_records::transforms::{DewPointJoin, DewPointParams};
 use aimdb_records::{DewPoint, Humidity, Temperature};
-use serde::Deserialize;
 
 use crate::components::{
     registrar, ComponentTable, InputDoc, ParamDoc, TransformInstance, TransformKind,
@@ -37,22 +36,15 @@ pub(crate) static KIND: TransformKind = TransformKind {
     parse,
 };
 
-#[derive(Debug, Clone, Copy, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct DewPointConfig {
-    max_skew_ms: Option<u64>,
-}
-
 #[derive(Debug)]
 struct DewPointTransform(DewPointParams);
 
 fn parse(t: &ComponentTable) -> Result<Arc<dyn TransformInstance>, Vec<Problem>> {
-    let c: DewPointConfig = t
+    // The parameters as `aimdb-records` defines them (unknown fields refused there).
+    let params: DewPointParams = t
         .params(&["temperature", "humidity"])
         .map_err(|p| vec![p])?;
-    Ok(Arc::new(DewPointTransform(DewPointParams {
-        max_skew_ms: c.max_skew_ms,
-    })))
+    Ok(Arc::new(DewPointTransform(params)))
 }
 
 impl TransformInstance for DewPointTransform {

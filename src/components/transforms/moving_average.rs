@@ -6,7 +6,6 @@ use std::sync::Arc;
 
 use aimdb_records::transforms::{MovingAverage, MovingAverageParams};
 use aimdb_records::Temperature;
-use serde::Deserialize;
 
 use crate::components::{
     registrar, ComponentTable, InputDoc, ParamDoc, TransformInstance, TransformKind,
@@ -31,18 +30,12 @@ pub(crate) static KIND: TransformKind = TransformKind {
     parse,
 };
 
-#[derive(Debug, Clone, Copy, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct MovingAverageConfig {
-    window: usize,
-}
-
 #[derive(Debug)]
 struct MovingAverageTransform(MovingAverageParams);
 
 fn parse(t: &ComponentTable) -> Result<Arc<dyn TransformInstance>, Vec<Problem>> {
-    let c: MovingAverageConfig = t.params(&["input"]).map_err(|p| vec![p])?;
-    let params = MovingAverageParams { window: c.window };
+    // The parameters as `aimdb-records` defines them (unknown fields refused there).
+    let params: MovingAverageParams = t.params(&["input"]).map_err(|p| vec![p])?;
     MovingAverage::new(params).map_err(|e| {
         vec![Problem::at(
             t.value_span("window"),

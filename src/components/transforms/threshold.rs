@@ -6,7 +6,6 @@ use std::sync::Arc;
 
 use aimdb_records::transforms::{Threshold, ThresholdParams};
 use aimdb_records::{Temperature, TemperatureAlert};
-use serde::Deserialize;
 
 use crate::components::{
     registrar, ComponentTable, InputDoc, ParamDoc, TransformInstance, TransformKind,
@@ -45,30 +44,15 @@ pub(crate) static KIND: TransformKind = TransformKind {
     parse,
 };
 
-#[derive(Debug, Clone, Copy, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ThresholdConfig {
-    above: Option<f32>,
-    below: Option<f32>,
-    #[serde(default)]
-    hysteresis: f32,
-}
-
 #[derive(Debug)]
 struct ThresholdTransform(ThresholdParams);
 
 fn parse(t: &ComponentTable) -> Result<Arc<dyn TransformInstance>, Vec<Problem>> {
-    let c: ThresholdConfig = t.params(&["input"]).map_err(|p| vec![p])?;
-    let params = ThresholdParams {
-        above: c.above,
-        below: c.below,
-        hysteresis: c.hysteresis,
-    };
+    // The parameters as `aimdb-records` defines them (unknown fields refused there).
+    let params: ThresholdParams = t.params(&["input"]).map_err(|p| vec![p])?;
     Threshold::new(params).map_err(|e| {
-        let field = ["above", "below", "hysteresis"]
-            .into_iter()
-            .find(|f| e.to_string().contains(&format!("`{f}`")))
-            .unwrap_or("kind");
+        // Neither threshold given: placed where `above` would be (the table, as it is absent).
+        let field = e.param().unwrap_or("above");
         vec![Problem::at(t.value_span(field), format!("threshold: {e}"))]
     })?;
     Ok(Arc::new(ThresholdTransform(params)))

@@ -30,6 +30,7 @@ pub fn dew_point_celsius(celsius: f32, percent: f32) -> Option<f32> {
 /// Parameters of [`DewPointJoin`], as written in the config
 /// (`transform = { kind = "dew_point", temperature = "...", humidity = "...", max_skew_ms = 60000 }`).
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[serde(deny_unknown_fields)]
 pub struct DewPointParams {
     /// If set, emit only when the temperature and humidity timestamps are at most this many
     /// milliseconds apart, so a dead sensor's last value is not joined forever.

@@ -66,6 +66,19 @@ pub enum ParamError {
     },
 }
 
+impl ParamError {
+    /// The config parameter the error is about (`None`: the parameters together, e.g. neither
+    /// `above` nor `below`).
+    pub fn param(&self) -> Option<&'static str> {
+        match self {
+            ParamError::NotFinite { param, .. } | ParamError::Negative { param, .. } => Some(param),
+            ParamError::NoThreshold => None,
+            ParamError::ThresholdsInverted { .. } => Some("above"),
+            ParamError::WindowZero | ParamError::WindowTooLarge { .. } => Some("window"),
+        }
+    }
+}
+
 impl fmt::Display for ParamError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {

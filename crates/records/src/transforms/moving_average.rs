@@ -10,6 +10,7 @@ use crate::types::Temperature;
 /// Parameters of [`MovingAverage`], as written in the config
 /// (`transform = { kind = "moving_average", input = "...", window = 10 }`).
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
 pub struct MovingAverageParams {
     /// How many of the latest readings to average: `1..=MovingAverage::MAX_WINDOW`.
     pub window: usize,

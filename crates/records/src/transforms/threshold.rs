@@ -8,6 +8,7 @@ use crate::types::{AlertLevel, Temperature, TemperatureAlert};
 /// Parameters of [`Threshold`], as written in the config
 /// (`transform = { kind = "threshold", input = "...", above = 35.0, hysteresis = 0.5 }`).
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Default)]
+#[serde(deny_unknown_fields)]
 pub struct ThresholdParams {
     /// Readings strictly above this (°C) are [`AlertLevel::High`].
     #[serde(default)]
