@@ -92,7 +92,9 @@ pub struct SyncHandle {
     writers: Arc<Writers>,
     /// Tells the engine to shut down, and how long it may take to drain.
     stop: Option<oneshot::Sender<Duration>>,
-    done: crossbeam_channel::Receiver<()>,
+    /// Sent once the engine thread is done: whether the graph drained (`false`: its grace ran
+    /// out and what was left was cancelled).
+    done: crossbeam_channel::Receiver<bool>,
     thread: Option<JoinHandle<()>>,
 }
 
@@ -108,20 +110,20 @@ impl SyncHandle {
             .build()?;
         let (ready_tx, ready_rx) = crossbeam_channel::bounded(1);
         let (stop_tx, stop_rx) = oneshot::channel::<Duration>();
-        let (done_tx, done_rx) = crossbeam_channel::bounded::<()>(1);
+        let (done_tx, done_rx) = crossbeam_channel::bounded::<bool>(1);
         let writers = Arc::new(Writers::default());
         let writers2 = writers.clone();
         let default_grace = options.detach_timeout;
         let thread = std::thread::Builder::new()
             .name("aimdb-runtime".into())
             .spawn(move || {
-                runtime.block_on(async move {
+                let drained = runtime.block_on(async move {
                     let adapter = TokioAdapter::with_handle(Handle::current());
                     let db = match builder.runtime(adapter).build() {
                         Ok(db) => db,
                         Err(e) => {
                             let _ = ready_tx.send(Err(AttachError::Build(e)));
-                            return;
+                            return true;
                         }
                     };
                     let handle = db.handle();
@@ -152,15 +154,19 @@ impl SyncHandle {
                             if let Err(e) = result {
                                 tracing::error!("aimdb engine stopped with an error: {e}");
                             }
+                            true
                         }
-                        grace = bound => tracing::warn!(
-                            "aimdb engine did not drain within {grace:?}; its remaining tasks are cancelled"
-                        ),
+                        grace = bound => {
+                            tracing::warn!(
+                                "aimdb engine did not drain within {grace:?}; its remaining tasks are cancelled"
+                            );
+                            false
+                        }
                     }
                 });
                 // Cancels what did not finish (a tap that never ends), so the thread ends.
                 runtime.shutdown_timeout(Duration::from_millis(100));
-                let _ = done_tx.send(());
+                let _ = done_tx.send(drained);
             })?;
         let db = ready_rx.recv().map_err(|_| AttachError::ThreadEnded)??;
         Ok(Self {
@@ -239,7 +245,9 @@ impl SyncHandle {
         // Taken whatever the outcome: the thread is waited for at most once.
         let thread = self.thread.take();
         match self.done.recv_timeout(timeout) {
-            Ok(()) => match thread.map(JoinHandle::join) {
+            // The engine's own bound (the same `timeout`) ran out first: as late as ours.
+            Ok(false) => Err(DetachError::Timeout(timeout)),
+            Ok(true) => match thread.map(JoinHandle::join) {
                 Some(Err(_)) => Err(DetachError::Panicked),
                 _ => Ok(()),
             },
