@@ -1003,19 +1003,26 @@ fn held_values_survive_kill_9_of_the_daemon() {
     let dir = TestDir::new("sparkplug-held-disk");
     let broker = Mosquitto::start(dir.path());
     let mut host = Host::start(broker.port);
-    let writer = TestClient::connect(broker.port, "feeder", &[]);
+    let writer = TestClient::connect(broker.port, "feeder", &["aimdb/test-gw/status"]);
     let admin = free_port();
     let cfg = host_config(admin, &broker, 100);
-    let started = |d: &Daemon| {
-        support::wait_until("the bridge is connected", || {
-            d.metric("aimdbd_mqtt_connected") == Some(1.0)
+    // The bridge publishes `online` after subscribing: from the `n`th, `plant/feed` reaches
+    // `feed` (a value fed before would be lost, and the test would count too few).
+    let started = |d: &Daemon, n: usize| {
+        support::wait_until("the bridge is subscribed", || {
+            writer
+                .texts("aimdb/test-gw/status")
+                .iter()
+                .filter(|t| *t == "online")
+                .count()
+                >= n
         });
         support::wait_until("the session waits for the primary host", || {
             scrape(d).contains("aimdbd_sparkplug_bdseq")
         });
     };
     let mut daemon = Daemon::start(dir.path(), admin, &cfg);
-    started(&daemon);
+    started(&daemon, 1);
     for n in 1..=5 {
         feed(&writer, n);
     }
@@ -1028,7 +1035,7 @@ fn held_values_survive_kill_9_of_the_daemon() {
     let _ = daemon.wait_exit();
 
     let daemon = Daemon::start(dir.path(), admin, &cfg);
-    started(&daemon);
+    started(&daemon, 2);
     support::wait_until("the five are back from the disk", || {
         scrape(&daemon).contains("aimdbd_sparkplug_held_values 5")
     });
