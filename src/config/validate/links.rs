@@ -15,8 +15,19 @@ pub(super) enum Direction {
     From,
 }
 
-/// Checks one link; `None` (with problems pushed) if it is broken. `fields` are those of the
-/// record's type, for `node_into` (empty: any field, as for `json`).
+impl Direction {
+    /// The config key of links going this way.
+    fn field(self) -> &'static str {
+        match self {
+            Direction::To => "link_to",
+            Direction::From => "link_from",
+        }
+    }
+}
+
+/// Checks one link; `None` (with problems pushed) if it is broken. `place` is `(node id, record
+/// key)`, for the topic's `{node}` and `{key}`; `fields` are those of the record's type, for
+/// `node_into` (empty: any field, as for `json`).
 pub(super) fn link(
     raw: &Spanned<RawLink>,
     place: (&str, &str),
@@ -26,17 +37,53 @@ pub(super) fn link(
     push: &mut impl FnMut(Problem),
 ) -> Option<LinkConfig> {
     let l = raw.get_ref();
-    let url = l.url.get_ref();
     let mut ok = true;
-    let field = if dir == Direction::To {
-        "link_to"
-    } else {
-        "link_from"
+    let mut push = |p: Problem| {
+        ok = false;
+        push(p);
     };
-    let topic = match url.split_once("://") {
+    let topic = topic(l, place, dir, &mut push);
+    let codec = codec(l, postcard_ok, &mut push);
+    let qos = qos(l, &mut push);
+    let retain = retain(l, dir, &mut push);
+    let node_into = node_into(l, dir, fields, &mut push);
+    if let (Some(f), Direction::From) = (&l.outbox_full, dir) {
+        push(Problem::at(
+            f.span(),
+            "`outbox_full` applies to link_to only",
+        ));
+    }
+    ok.then(|| LinkConfig {
+        url: l.url.get_ref().clone(),
+        topic,
+        codec,
+        qos,
+        retain,
+        node_into,
+        // Resolved with the whole graph in `flow`.
+        outbox_full: OutboxFull::DropOldest,
+    })
+}
+
+/// The topic (link_to) or filter (link_from) of `mqtt://...`, with `{node}` and `{key}` of
+/// `place` expanded.
+fn topic(
+    l: &RawLink,
+    place: (&str, &str),
+    dir: Direction,
+    push: &mut impl FnMut(Problem),
+) -> String {
+    let url = l.url.get_ref();
+    let field = dir.field();
+    // Whether anything was wrong before the expanded topic is checked.
+    let pushed = std::cell::Cell::new(0);
+    let mut push = |p: Problem| {
+        pushed.set(pushed.get() + 1);
+        push(p);
+    };
+    match url.split_once("://") {
         Some(("mqtt", t)) => {
             if let Err(e) = check_template(t) {
-                ok = false;
                 push(
                     Problem::at(l.url.span(), format!("{field} url {url:?}: {e}")).with_hint(
                         "topics may use {node} (this node's id) and {key} (the record's key)",
@@ -50,7 +97,6 @@ pub(super) fn link(
             };
             let allowed = l.allow_system_topics.as_ref().is_some_and(|a| *a.get_ref());
             if let (Ok(()), false, Some(why)) = (&checked, allowed, reserved(dir, t)) {
-                ok = false;
                 push(
                     Problem::at(l.url.span(), format!("{field} url {url:?}: {why}")).with_hint(
                         "set `allow_system_topics = true` on this link if that is really meant",
@@ -58,8 +104,6 @@ pub(super) fn link(
                 );
             }
             if let Err(e) = checked {
-                ok = false;
-
                 let what = if dir == Direction::To {
                     "topic"
                 } else {
@@ -85,8 +129,7 @@ pub(super) fn link(
             } else {
                 topic::validate_filter(&expanded)
             };
-            if let (true, Err(e)) = (ok, checked) {
-                ok = false;
+            if let (0, Err(e)) = (pushed.get(), checked) {
                 push(Problem::at(
                     l.url.span(),
                     format!("{field} url {url:?}: expanded for node {node:?} and this record's key, it is not a valid MQTT {}: {e}", if dir == Direction::To { "topic" } else { "topic filter" }),
@@ -95,7 +138,6 @@ pub(super) fn link(
             expanded
         }
         Some((scheme, _)) => {
-            ok = false;
             push(
                 Problem::at(
                     l.url.span(),
@@ -106,30 +148,31 @@ pub(super) fn link(
             String::new()
         }
         None => {
-            ok = false;
             push(
                 Problem::at(l.url.span(), format!("{field} url {url:?} has no scheme"))
                     .with_hint("links use mqtt://<topic>, e.g. mqtt://aimdb/+/sensor.temp.indoor"),
             );
             String::new()
         }
-    };
-    let codec =
-        match &l.codec {
-            None => LinkCodec::Wire(Codec::Json),
-            Some(c) if c.get_ref() == "text" => {
-                if postcard_ok {
-                    ok = false;
-                    push(
-                        Problem::at(c.span(), "codec \"text\" is for records of type \"json\"")
-                            .with_hint("typed records use codec = \"postcard\" or \"json\""),
-                    );
-                }
-                LinkCodec::Text
+    }
+}
+
+/// `codec`: `json` by default; `text` for type `json` only, `postcard` for typed records only.
+fn codec(l: &RawLink, postcard_ok: bool, push: &mut impl FnMut(Problem)) -> LinkCodec {
+    match &l.codec {
+        None => LinkCodec::Wire(Codec::Json),
+        Some(c) if c.get_ref() == "text" => {
+            if postcard_ok {
+                push(
+                    Problem::at(c.span(), "codec \"text\" is for records of type \"json\"")
+                        .with_hint("typed records use codec = \"postcard\" or \"json\""),
+                );
             }
-            Some(c) => match c.get_ref().parse::<Codec>() {
+            LinkCodec::Text
+        }
+        Some(c) => {
+            match c.get_ref().parse::<Codec>() {
                 Ok(Codec::Postcard) if !postcard_ok => {
-                    ok = false;
                     push(
                         Problem::at(c.span(), "codec \"postcard\" cannot carry type \"json\"")
                             .with_hint("records of type \"json\" use codec = \"json\" or \"text\""),
@@ -138,22 +181,25 @@ pub(super) fn link(
                 }
                 Ok(codec) => LinkCodec::Wire(codec),
                 Err(e) => {
-                    ok = false;
                     push(Problem::at(c.span(), e.to_string()).with_hint(
                         "link codecs: \"postcard\", \"json\", \"text\" (type json only)",
                     ));
                     LinkCodec::Wire(Codec::Json)
                 }
-            },
-        };
-    let qos = match &l.qos {
+            }
+        }
+    }
+}
+
+/// `qos`: 0, 1 or 2 (default 0).
+fn qos(l: &RawLink, push: &mut impl FnMut(Problem)) -> u8 {
+    match &l.qos {
         None => 0,
         Some(q) => match *q.get_ref() {
             0 => 0,
             1 => 1,
             2 => 2,
             n => {
-                ok = false;
                 push(Problem::at(
                     q.span(),
                     format!("qos {n} is not an MQTT QoS; use 0, 1 or 2"),
@@ -161,18 +207,29 @@ pub(super) fn link(
                 0
             }
         },
-    };
-    let retain = match (&l.retain, dir) {
+    }
+}
+
+/// `retain` (link_to only).
+fn retain(l: &RawLink, dir: Direction, push: &mut impl FnMut(Problem)) -> bool {
+    match (&l.retain, dir) {
         (Some(r), Direction::From) => {
-            ok = false;
             push(Problem::at(r.span(), "`retain` applies to link_to only"));
             false
         }
         (r, _) => r.as_ref().is_some_and(|r| *r.get_ref()),
-    };
-    let node_into = match (&l.node_into, dir) {
+    }
+}
+
+/// `node_into` (link_from only): a field of the record's type (`fields`; empty: any).
+fn node_into(
+    l: &RawLink,
+    dir: Direction,
+    fields: &[&str],
+    push: &mut impl FnMut(Problem),
+) -> Option<String> {
+    match (&l.node_into, dir) {
         (Some(n), Direction::To) => {
-            ok = false;
             push(Problem::at(
                 n.span(),
                 "`node_into` applies to link_from only",
@@ -180,14 +237,12 @@ pub(super) fn link(
             None
         }
         (Some(n), Direction::From) if n.get_ref().is_empty() => {
-            ok = false;
             push(Problem::at(n.span(), "`node_into` must name a field"));
             None
         }
         (Some(n), Direction::From)
             if !fields.is_empty() && !fields.contains(&n.get_ref().as_str()) =>
         {
-            ok = false;
             let p = Problem::at(
                 n.span(),
                 format!(
@@ -204,24 +259,7 @@ pub(super) fn link(
             None
         }
         (n, _) => n.as_ref().map(|n| n.get_ref().clone()),
-    };
-    if let (Some(f), Direction::From) = (&l.outbox_full, dir) {
-        ok = false;
-        push(Problem::at(
-            f.span(),
-            "`outbox_full` applies to link_to only",
-        ));
     }
-    ok.then(|| LinkConfig {
-        url: url.clone(),
-        topic,
-        codec,
-        qos,
-        retain,
-        node_into,
-        // Resolved with the whole graph in `flow`.
-        outbox_full: OutboxFull::DropOldest,
-    })
 }
 
 /// The hint for a control character in a node id, key or topic.

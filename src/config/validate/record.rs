@@ -6,13 +6,13 @@ use std::ops::Range;
 use aimdb_core::BufferCfg;
 use toml::{Spanned, Table};
 
-use super::super::raw::{RawBuffer, RawRecord};
+use super::super::raw::{RawBuffer, RawLink, RawRecord};
 use super::super::{
     closest, Problem, RecordConfig, SourceConfig, TapConfig, TransformConfig, Writer,
 };
 use super::links;
 use crate::components::{ComponentTable, SOURCES, TAPS, TRANSFORMS};
-use crate::record_types;
+use crate::record_types::{self, TypeEntry};
 
 /// Largest ring a config may ask for.
 const MAX_CAPACITY: i64 = super::super::ranges::RING_CAPACITY.1;
@@ -54,187 +54,32 @@ pub(super) fn record(
     let before = problems.len();
     let mut push = |p: Problem| problems.push(p.in_record(&key));
 
-    match aimdb_records::topic::validate_key(&key) {
-        Ok(()) => {}
-        Err(e @ aimdb_records::topic::TopicError::ContainsControl { .. }) => push(
-            Problem::at(r.key.span(), format!("invalid key: {e}")).with_hint(links::CONTROL_HINT),
-        ),
-        Err(e) => push(Problem::at(r.key.span(), format!("invalid key: {e}")).with_hint(
-            "keys are one MQTT topic level: non-empty, no '/', '+', '#', not \"cmd\" or \"status\"",
-        )),
-    }
-    let type_name = r.type_name.get_ref();
-    let entry = record_types::lookup(type_name);
-    if entry.is_none() {
-        let names = record_types::TYPES.iter().map(|t| t.name);
-        let mut p = Problem::at(r.type_name.span(), format!("unknown type {type_name:?}"));
-        p = match closest(type_name, names.clone()) {
-            Some(s) => p.with_hint(format!("did you mean {s:?}? (`aimdbd types` lists them)")),
-            None => p.with_hint(format!(
-                "known types: {}",
-                names.collect::<Vec<_>>().join(", ")
-            )),
-        };
-        push(p);
-    }
+    check_key(&r.key, &mut push);
+    let entry = resolve_type(&r.type_name, &mut push);
     let buffer = buffer(r.buffer.as_ref(), &mut push);
-
-    let mut writers: Vec<(&str, Range<usize>)> = Vec::new();
-    let mut writer = None;
-    if let Some(s) = &r.source {
-        writers.push(("source", s.span()));
-        let t = ComponentTable {
-            table: s.get_ref(),
-            span: s.span(),
-            text,
-        };
-        if let Some(kind) = kind_of(&t, "source", SOURCES.iter().map(|k| k.kind), &mut push) {
-            if let Some(k) = SOURCES.iter().find(|k| k.kind == kind) {
-                if entry.is_some() && !k.output_types.contains(&type_name.as_str()) {
-                    push(Problem::at(
-                        t.value_span("kind"),
-                        format!(
-                            "source {kind:?} writes {}, but the record's type is {type_name}",
-                            k.output_types.join(" or ")
-                        ),
-                    ));
-                }
-                match (k.parse)(&t) {
-                    Ok(instance) => {
-                        writer = Some(Writer::Source(SourceConfig {
-                            kind: k.kind,
-                            instance,
-                        }))
-                    }
-                    Err(ps) => ps.into_iter().for_each(&mut push),
-                }
-            }
-        }
-    }
-    let mut inputs = Vec::new();
-    if let Some(tr) = &r.transform {
-        writers.push(("transform", tr.span()));
-        let t = ComponentTable {
-            table: tr.get_ref(),
-            span: tr.span(),
-            text,
-        };
-        if let Some(kind) = kind_of(
-            &t,
-            "transform",
-            TRANSFORMS.iter().map(|k| k.kind),
-            &mut push,
-        ) {
-            if let Some(k) = TRANSFORMS.iter().find(|k| k.kind == kind) {
-                if entry.is_some() && k.output_type != type_name {
-                    push(Problem::at(
-                        t.value_span("kind"),
-                        format!(
-                            "transform {kind:?} writes {}, but the record's type is {type_name}",
-                            k.output_type
-                        ),
-                    ));
-                }
-                let mut keys = Vec::new();
-                for input in k.inputs {
-                    match t.string(input.field) {
-                        Ok(Some(s)) => {
-                            keys.push((input.field, s.to_string()));
-                            inputs.push(InputUse {
-                                field: input.field,
-                                key: s.to_string(),
-                                span: t.value_span(input.field),
-                                expected: input.ty,
-                                kind: k.kind,
-                            });
-                        }
-                        Ok(None) => push(Problem::at(
-                            tr.span(),
-                            format!(
-                                "transform {kind:?} needs `{}` (the key of a {} record)",
-                                input.field, input.ty
-                            ),
-                        )),
-                        Err(p) => push(p),
-                    }
-                }
-                match (k.parse)(&t) {
-                    Ok(instance) if keys.len() == k.inputs.len() => {
-                        writer = Some(Writer::Transform(TransformConfig {
-                            kind: k.kind,
-                            inputs: keys,
-                            instance,
-                        }))
-                    }
-                    Ok(_) => {}
-                    Err(ps) => ps.into_iter().for_each(&mut push),
-                }
-            }
-        }
-    }
-    if let Some(first) = r.link_from.first() {
-        writers.push(("link_from", first.span()));
-    }
-    if writers.len() > 1 {
-        let names: Vec<&str> = writers.iter().map(|(n, _)| *n).collect();
-        push(
-            Problem::at(
-                writers[1].1.clone(),
-                format!("two writers ({})", names.join(" and ")),
-            )
-            .with_hint("a record is written by exactly one source, transform or set of link_from"),
-        );
-    }
-
-    let mut taps = Vec::new();
-    for tap in &r.tap {
-        let t = ComponentTable {
-            table: tap.get_ref(),
-            span: tap.span(),
-            text,
-        };
-        if let Some(kind) = kind_of(&t, "tap", TAPS.iter().map(|k| k.kind), &mut push) {
-            if let Some(k) = TAPS.iter().find(|k| k.kind == kind) {
-                match (k.parse)(&t) {
-                    Ok(instance) => taps.push(TapConfig {
-                        kind: k.kind,
-                        instance,
-                    }),
-                    Err(ps) => ps.into_iter().for_each(&mut push),
-                }
-            }
-        }
-    }
+    let out = Output {
+        entry,
+        type_name: r.type_name.get_ref(),
+    };
+    let source = r
+        .source
+        .as_ref()
+        .and_then(|s| source(s, text, &out, &mut push));
+    let (transform, inputs) = match &r.transform {
+        Some(t) => transform(t, text, &out, &mut push),
+        None => (None, Vec::new()),
+    };
+    check_one_writer(r, &mut push);
+    let taps = taps(r, text, &mut push);
     let postcard_ok = entry.is_none_or(|e| e.postcard);
     let fields = entry.map_or(&[][..], |e| (e.fields)());
-    let links_to: Vec<_> = r
-        .link_to
-        .iter()
-        .filter_map(|l| {
-            links::link(
-                l,
-                (node_id, &key),
-                links::Direction::To,
-                postcard_ok,
-                fields,
-                &mut push,
-            )
-        })
-        .collect();
-    let links_from: Vec<_> = r
-        .link_from
-        .iter()
-        .filter_map(|l| {
-            links::link(
-                l,
-                (node_id, &key),
-                links::Direction::From,
-                postcard_ok,
-                fields,
-                &mut push,
-            )
-        })
-        .collect();
+    let mut links = |list: &[Spanned<RawLink>], dir| -> Vec<_> {
+        list.iter()
+            .filter_map(|l| links::link(l, (node_id, &key), dir, postcard_ok, fields, &mut push))
+            .collect()
+    };
+    let links_to = links(&r.link_to, links::Direction::To);
+    let links_from = links(&r.link_from, links::Direction::From);
     let history = super::store::record_fields(r, buffer, have_store, &mut push);
     let ok = problems.len() == before;
     let config = match (ok, entry, buffer) {
@@ -242,7 +87,7 @@ pub(super) fn record(
             key: key.clone(),
             ty: entry,
             buffer,
-            writer,
+            writer: source.or(transform),
             taps,
             links_to,
             links_from,
@@ -256,10 +101,208 @@ pub(super) fn record(
     Checked {
         key,
         key_span: r.key.span(),
-        type_name: type_name.clone(),
+        type_name: r.type_name.get_ref().clone(),
         inputs,
         config,
     }
+}
+
+/// The key: one MQTT topic level.
+fn check_key(key: &Spanned<String>, push: &mut impl FnMut(Problem)) {
+    match aimdb_records::topic::validate_key(key.get_ref()) {
+        Ok(()) => {}
+        Err(e @ aimdb_records::topic::TopicError::ContainsControl { .. }) => push(
+            Problem::at(key.span(), format!("invalid key: {e}")).with_hint(links::CONTROL_HINT),
+        ),
+        Err(e) => push(Problem::at(key.span(), format!("invalid key: {e}")).with_hint(
+            "keys are one MQTT topic level: non-empty, no '/', '+', '#', not \"cmd\" or \"status\"",
+        )),
+    }
+}
+
+/// `type = "..."` resolved to its entry, or a problem with a did-you-mean.
+fn resolve_type(
+    type_name: &Spanned<String>,
+    push: &mut impl FnMut(Problem),
+) -> Option<&'static TypeEntry> {
+    let name = type_name.get_ref();
+    let entry = record_types::lookup(name);
+    if entry.is_none() {
+        let names = record_types::TYPES.iter().map(|t| t.name);
+        let p = Problem::at(type_name.span(), format!("unknown type {name:?}"));
+        push(match closest(name, names.clone()) {
+            Some(s) => p.with_hint(format!("did you mean {s:?}? (`aimdbd types` lists them)")),
+            None => p.with_hint(format!(
+                "known types: {}",
+                names.collect::<Vec<_>>().join(", ")
+            )),
+        });
+    }
+    entry
+}
+
+/// The record's type, as a writer must produce it.
+struct Output<'a> {
+    /// `None`: the type is unknown (already reported; writers are not checked against it).
+    entry: Option<&'static TypeEntry>,
+    type_name: &'a str,
+}
+
+impl Output<'_> {
+    /// A problem at `kind` unless a writer of `what` `kind` producing `writes` fits the record.
+    fn check(
+        &self,
+        t: &ComponentTable,
+        what: &str,
+        kind: &str,
+        writes: &[&str],
+        push: &mut impl FnMut(Problem),
+    ) {
+        if self.entry.is_some() && !writes.contains(&self.type_name) {
+            push(Problem::at(
+                t.value_span("kind"),
+                format!(
+                    "{what} {kind:?} writes {}, but the record's type is {}",
+                    writes.join(" or "),
+                    self.type_name
+                ),
+            ));
+        }
+    }
+}
+
+/// `source = { kind = "...", ... }`.
+fn source(
+    s: &Spanned<Table>,
+    text: &str,
+    out: &Output,
+    push: &mut impl FnMut(Problem),
+) -> Option<Writer> {
+    let t = ComponentTable {
+        table: s.get_ref(),
+        span: s.span(),
+        text,
+    };
+    let kind = kind_of(&t, "source", SOURCES.iter().map(|k| k.kind), push)?;
+    let k = SOURCES.iter().find(|k| k.kind == kind)?;
+    out.check(&t, "source", kind, k.output_types, push);
+    match (k.parse)(&t) {
+        Ok(instance) => Some(Writer::Source(SourceConfig {
+            kind: k.kind,
+            instance,
+        })),
+        Err(ps) => {
+            ps.into_iter().for_each(push);
+            None
+        }
+    }
+}
+
+/// `transform = { kind = "...", <inputs>, ... }`: the writer, and its inputs as written (for the
+/// graph checks, even when the transform has problems).
+fn transform(
+    tr: &Spanned<Table>,
+    text: &str,
+    out: &Output,
+    push: &mut impl FnMut(Problem),
+) -> (Option<Writer>, Vec<InputUse>) {
+    let mut inputs = Vec::new();
+    let t = ComponentTable {
+        table: tr.get_ref(),
+        span: tr.span(),
+        text,
+    };
+    let Some(kind) = kind_of(&t, "transform", TRANSFORMS.iter().map(|k| k.kind), push) else {
+        return (None, inputs);
+    };
+    let Some(k) = TRANSFORMS.iter().find(|k| k.kind == kind) else {
+        return (None, inputs);
+    };
+    out.check(&t, "transform", kind, &[k.output_type], push);
+    let mut keys = Vec::new();
+    for input in k.inputs {
+        match t.string(input.field) {
+            Ok(Some(s)) => {
+                keys.push((input.field, s.to_string()));
+                inputs.push(InputUse {
+                    field: input.field,
+                    key: s.to_string(),
+                    span: t.value_span(input.field),
+                    expected: input.ty,
+                    kind: k.kind,
+                });
+            }
+            Ok(None) => push(Problem::at(
+                tr.span(),
+                format!(
+                    "transform {kind:?} needs `{}` (the key of a {} record)",
+                    input.field, input.ty
+                ),
+            )),
+            Err(p) => push(p),
+        }
+    }
+    let writer = match (k.parse)(&t) {
+        Ok(instance) if keys.len() == k.inputs.len() => Some(Writer::Transform(TransformConfig {
+            kind: k.kind,
+            inputs: keys,
+            instance,
+        })),
+        Ok(_) => None,
+        Err(ps) => {
+            ps.into_iter().for_each(push);
+            None
+        }
+    };
+    (writer, inputs)
+}
+
+/// At most one writer: a source, a transform, or `link_from`s.
+fn check_one_writer(r: &RawRecord, push: &mut impl FnMut(Problem)) {
+    let writers: Vec<(&str, Range<usize>)> = [
+        r.source.as_ref().map(|s| ("source", s.span())),
+        r.transform.as_ref().map(|t| ("transform", t.span())),
+        r.link_from.first().map(|l| ("link_from", l.span())),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    if writers.len() > 1 {
+        let names: Vec<&str> = writers.iter().map(|(n, _)| *n).collect();
+        push(
+            Problem::at(
+                writers[1].1.clone(),
+                format!("two writers ({})", names.join(" and ")),
+            )
+            .with_hint("a record is written by exactly one source, transform or set of link_from"),
+        );
+    }
+}
+
+/// `[[record.tap]]`s.
+fn taps(r: &RawRecord, text: &str, push: &mut impl FnMut(Problem)) -> Vec<TapConfig> {
+    let mut taps = Vec::new();
+    for tap in &r.tap {
+        let t = ComponentTable {
+            table: tap.get_ref(),
+            span: tap.span(),
+            text,
+        };
+        let Some(kind) = kind_of(&t, "tap", TAPS.iter().map(|k| k.kind), push) else {
+            continue;
+        };
+        let Some(k) = TAPS.iter().find(|k| k.kind == kind) else {
+            continue;
+        };
+        match (k.parse)(&t) {
+            Ok(instance) => taps.push(TapConfig {
+                kind: k.kind,
+                instance,
+            }),
+            Err(ps) => ps.into_iter().for_each(&mut *push),
+        }
+    }
+    taps
 }
 
 fn buffer(raw: Option<&Spanned<RawBuffer>>, push: &mut impl FnMut(Problem)) -> Option<BufferCfg> {
