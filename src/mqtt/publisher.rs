@@ -34,7 +34,7 @@ use parking_lot::Mutex;
 use rumqttc::{AsyncClient, QoS};
 use tokio::sync::Notify;
 
-use super::metrics::{metrics, LinkMetrics};
+use super::metrics::{LinkMetrics, MqttMetrics};
 use super::outbox::{DiskOutbox, OutboxQueue, Pushed, Registered};
 use super::ratelimit::LogLimit;
 use crate::config::OutboxFull;
@@ -112,12 +112,19 @@ pub(crate) struct Publisher {
     too_large: LogLimit,
     /// Outbox drops at the bound (`outbox_full = "drop_*"`), logged at most every 10 s.
     dropped_log: LogLimit,
+    /// The bridge's counters.
+    metrics: Arc<MqttMetrics>,
 }
 
 impl Publisher {
     /// A publisher with no links yet; each will have an outbox of `capacity` values and
-    /// `max_bytes` bytes.
-    pub(crate) fn new(capacity: usize, max_bytes: usize, max_packet: usize) -> Self {
+    /// `max_bytes` bytes. It counts into `metrics`.
+    pub(crate) fn new(
+        capacity: usize,
+        max_bytes: usize,
+        max_packet: usize,
+        metrics: Arc<MqttMetrics>,
+    ) -> Self {
         Self {
             state: Mutex::new(State {
                 grown: false,
@@ -139,6 +146,7 @@ impl Publisher {
             max_packet,
             too_large: LogLimit::new(Duration::from_secs(10)),
             dropped_log: LogLimit::new(Duration::from_secs(10)),
+            metrics,
         }
     }
 
@@ -434,7 +442,7 @@ impl Publisher {
         let Some((tag, size)) = st.awaiting.pop_front() else {
             return;
         };
-        metrics()
+        self.metrics
             .sent_bytes
             .fetch_add(u64::from(size), Ordering::Relaxed);
         if pkid == 0 {
@@ -453,7 +461,7 @@ impl Publisher {
         let st = &mut *st;
         if let Some((tag, written)) = st.inflight.remove(&pkid) {
             if tag.is_some() {
-                metrics().publish_ack.observe(written.elapsed());
+                self.metrics.publish_ack.observe(written.elapsed());
             }
             delivered(st, tag);
         }

@@ -28,7 +28,7 @@ use rumqttc::{
 use tokio::sync::Notify;
 
 use super::inbound::Router;
-use super::metrics::{metrics, BadInput};
+use super::metrics::{BadInput, MqttMetrics};
 use super::publisher::Publisher;
 use super::schemas::own_announcement;
 use super::tls;
@@ -108,6 +108,8 @@ pub(crate) struct Session {
     pub(crate) abandon: Arc<Notify>,
     /// Notified when the session has ended.
     pub(crate) ended: Arc<Notify>,
+    /// The bridge's counters.
+    pub(crate) metrics: Arc<MqttMetrics>,
 }
 
 impl Session {
@@ -142,7 +144,7 @@ impl Session {
             ];
             self.event_loop(&options, &births, backoff).await;
         }
-        metrics().connected.store(0, Ordering::Relaxed);
+        self.metrics.connected.store(0, Ordering::Relaxed);
         if let Some(disk) = self.publisher.take_disk() {
             disk.close().await;
         }
@@ -198,7 +200,7 @@ impl Session {
         births: &[(&str, &[u8])],
         mut backoff: Backoff,
     ) {
-        let m = metrics();
+        let m = &self.metrics;
         let mut el = self.new_client(options);
         // When the current connection was accepted, and how many in a row were lost soon after.
         let mut connected_at: Option<Instant> = None;
@@ -338,7 +340,7 @@ impl Session {
             ConnectionError::MqttState(StateError::Deserialization(
                 rumqttc::Error::PayloadSizeLimitExceeded(n),
             )) => {
-                metrics().bad_input(BadInput::Oversized);
+                self.metrics.bad_input(BadInput::Oversized);
                 tracing::warn!(
                     %broker, attempt, retry_in_ms, bytes = n,
                     "received a packet larger than MQTT allows ({MQTT_MAX_PACKET} bytes); reconnecting"

@@ -22,14 +22,14 @@
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
-use std::sync::mpsc;
+use std::sync::{mpsc, Arc};
 use std::time::Duration;
 
 use std::sync::atomic::Ordering;
 
 use aimdb_core::Acceptor;
 
-use crate::mqtt::metrics::metrics;
+use crate::mqtt::metrics::MqttMetrics;
 use rusqlite::{params, Connection};
 use tokio::sync::oneshot;
 
@@ -79,10 +79,12 @@ impl DiskOutbox {
     /// file is open.
     /// The file never grows past `max_bytes` (`[mqtt] outbox_max_file_bytes`): values that
     /// would pass it are kept in memory only (logged, counted); free pages are given back after
-    /// a drain, and the WAL is truncated after checkpoints.
+    /// a drain, and the WAL is truncated after checkpoints. Failed transactions are counted in
+    /// `metrics`.
     pub(crate) fn open(
         path: PathBuf,
         max_bytes: u64,
+        metrics: Arc<MqttMetrics>,
     ) -> oneshot::Receiver<Result<DiskOutbox, String>> {
         let (reply, opened) = oneshot::channel();
         let spawned = std::thread::Builder::new()
@@ -92,7 +94,7 @@ impl DiskOutbox {
                 match open_db(&path, max_bytes) {
                     Ok(conn) => {
                         if reply.send(Ok(DiskOutbox { tx })).is_ok() {
-                            run(conn, rx, &path);
+                            run(conn, rx, &path, &metrics);
                         }
                     }
                     Err(e) => {
@@ -278,7 +280,7 @@ fn migrate_link_names(conn: &Connection) -> rusqlite::Result<()> {
 }
 
 /// The outbox thread's loop: one transaction per batch of queued operations.
-fn run(mut conn: Connection, rx: mpsc::Receiver<Op>, path: &Path) {
+fn run(mut conn: Connection, rx: mpsc::Receiver<Op>, path: &Path, metrics: &MqttMetrics) {
     const BATCH: usize = 4096;
     let mut failures = 0u64;
     let mut known = HashSet::new();
@@ -335,7 +337,7 @@ fn run(mut conn: Connection, rx: mpsc::Receiver<Op>, path: &Path) {
         if let Err(e) = apply(&mut conn, &batch, true) {
             failures += 1;
             let full = is_full(&e);
-            metrics().disk_failures.fetch_add(1, Ordering::Relaxed);
+            metrics.disk_failures.fetch_add(1, Ordering::Relaxed);
             if failures.is_power_of_two() {
                 let why = if full {
                     " (the file reached [mqtt] outbox_max_file_bytes)"
