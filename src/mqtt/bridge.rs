@@ -166,6 +166,7 @@ impl Bridge {
                     self.cfg.outbox_path.clone(),
                     self.cfg.outbox_max_file_bytes,
                     self.metrics.clone(),
+                    self.publisher.room(),
                 )
                 .await
                 {

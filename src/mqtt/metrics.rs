@@ -136,6 +136,8 @@ pub(crate) struct MqttMetrics {
     pub(crate) unacked: AtomicU64,
     /// Disk outbox transactions that failed (their values kept in memory only).
     pub(crate) disk_failures: AtomicU64,
+    /// Values of `drop_*` links the disk writer's queue had no room for (kept in memory only).
+    pub(crate) disk_skipped: AtomicU64,
     /// Bytes of PUBLISH packets received (fixed header, topic, packet id, payload).
     pub(crate) received_bytes: AtomicU64,
     /// Bytes of PUBLISH packets written to the broker (as `received_bytes`).
@@ -252,6 +254,12 @@ impl MqttMetrics {
             "aimdbd_mqtt_outbox_disk_failures_total",
             "Disk outbox transactions that failed (full at outbox_max_file_bytes, or a disk error): their values were kept in memory only.",
             g(&self.disk_failures),
+        )?;
+        counter(
+            enc,
+            "aimdbd_mqtt_outbox_disk_skipped_total",
+            "Values of links with outbox_full = drop_* not written to the disk outbox because its writer was behind (queue full): kept in memory only and accepted upstream as such, lost if the daemon stops before they are sent.",
+            g(&self.disk_skipped),
         )?;
         counters(
             enc,

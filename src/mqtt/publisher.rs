@@ -106,12 +106,15 @@ struct State {
 pub(crate) struct Publisher {
     state: Mutex<State>,
     changed: Notify,
-    /// Notified when values leave an outbox (room for blocked links).
-    room: Notify,
+    /// Notified when values leave an outbox or the disk writer's queue (room for blocked
+    /// links).
+    room: Arc<Notify>,
     max_packet: usize,
     too_large: LogLimit,
     /// Outbox drops at the bound (`outbox_full = "drop_*"`), logged at most every 10 s.
     dropped_log: LogLimit,
+    /// Values the disk writer had no room for, logged at most every 10 s.
+    disk_skipped_log: LogLimit,
     /// The bridge's counters.
     metrics: Arc<MqttMetrics>,
 }
@@ -142,12 +145,19 @@ impl Publisher {
                 max_bytes,
             }),
             changed: Notify::new(),
-            room: Notify::new(),
+            room: Arc::new(Notify::new()),
             max_packet,
             too_large: LogLimit::new(Duration::from_secs(10)),
             dropped_log: LogLimit::new(Duration::from_secs(10)),
+            disk_skipped_log: LogLimit::new(Duration::from_secs(10)),
             metrics,
         }
+    }
+
+    /// What the disk outbox notifies when its writer's queue shrinks (see
+    /// [`super::outbox::DiskOutbox::open`]): blocked links wait on it.
+    pub(crate) fn room(&self) -> Arc<Notify> {
+        self.room.clone()
     }
 
     /// Keeps a disk copy of every outbox from now on (before the first [`Publisher::attach`]).
@@ -250,7 +260,10 @@ impl Publisher {
 
     /// Whether the slot's outbox may take a value without dropping one.
     pub(crate) fn has_room(&self, at: SlotRef) -> bool {
-        Self::slot(&mut self.state.lock(), at).is_none_or(|s| s.queue.has_room())
+        let mut st = self.state.lock();
+        let disk_room = st.disk.as_ref().is_none_or(DiskOutbox::has_room);
+        Self::slot(&mut st, at)
+            .is_none_or(|s| s.queue.has_room() && (disk_room || s.disk_id.is_none()))
     }
 
     /// Waits until the slot's outbox has room (`outbox_full = "block"`). Cancel-safe.
@@ -283,8 +296,10 @@ impl Publisher {
 
     /// Takes one encoded value for the slot, from record position `pos`. Never blocks: the
     /// value is queued (dropping per `outbox_full` at capacity; a blocking link waits for
-    /// [`Publisher::wait_room`] first) and sent at once if the session is connected. The value
-    /// is accepted upstream now (memory outbox), once committed (disk), or now if dropped.
+    /// [`Publisher::wait_room`] first, which includes room in the disk writer's queue) and sent
+    /// at once if the session is connected. The value is accepted upstream now (memory outbox),
+    /// once committed (disk), or now if dropped or if the disk writer had no room for it (a
+    /// `drop_*` link: kept in memory only, counted).
     pub(crate) fn push(&self, at: SlotRef, payload: &[u8], pos: u64) {
         let mut st = self.state.lock();
         let st = &mut *st;
@@ -310,6 +325,8 @@ impl Publisher {
         }
         let disk = st.disk.as_ref().zip(slot.disk_id);
         let acceptor = &slot.link.acceptor;
+        // A blocking link waited for room in the writer's queue (see `has_room`).
+        let waited = slot.link.full == OutboxFull::Block;
         let pushed = slot.queue.push(payload.to_vec());
         let dropped = match &pushed {
             Pushed::HeldDroppingOldest { dropped, .. } => dropped.len(),
@@ -332,7 +349,7 @@ impl Publisher {
         }
         let on_disk = match pushed {
             Pushed::Held(seq) => {
-                disk.map(|(d, id)| d.insert(id, seq, payload, pos, acceptor.clone()))
+                disk.map(|(d, id)| d.insert(id, seq, payload, pos, acceptor.clone(), waited))
             }
             Pushed::HeldDroppingOldest { seq, dropped } => {
                 slot.link
@@ -340,10 +357,11 @@ impl Publisher {
                     .outbox_dropped
                     .fetch_add(dropped.len() as u64, Ordering::Relaxed);
                 disk.map(|(d, id)| {
-                    d.insert(id, seq, payload, pos, acceptor.clone());
+                    let queued = d.insert(id, seq, payload, pos, acceptor.clone(), waited);
                     for old in dropped {
                         d.delete(id, old);
                     }
+                    queued
                 })
             }
             Pushed::DroppedNewest => {
@@ -354,7 +372,19 @@ impl Publisher {
                 None
             }
         };
-        if on_disk.is_none() {
+        if on_disk == Some(false) {
+            self.metrics.disk_skipped.fetch_add(1, Ordering::Relaxed);
+            if let Some(suppressed) = self.disk_skipped_log.allow() {
+                tracing::warn!(
+                    record = %slot.link.record,
+                    topic = %slot.link.topic,
+                    policy = ?slot.link.full,
+                    suppressed,
+                    "disk outbox writer behind: a value is kept in memory only, lost if the daemon stops before it is sent (see aimdbd_mqtt_outbox_disk_skipped_total; outbox_full = \"block\" waits for the writer instead)"
+                );
+            }
+        }
+        if on_disk != Some(true) {
             if let Some(a) = &slot.link.acceptor {
                 a.accept(pos);
             }
