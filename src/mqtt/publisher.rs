@@ -738,6 +738,78 @@ fn publish_size(topic: usize, payload: usize, qos: QoS) -> u32 {
 mod tests {
     use super::*;
 
+    fn link(record: &str, full: OutboxFull) -> OutLink {
+        OutLink {
+            record: record.into(),
+            topic: format!("out/{record}"),
+            qos: QoS::AtLeastOnce,
+            retain: false,
+            full,
+            acceptor: None,
+            metrics: Arc::default(),
+        }
+    }
+
+    /// The disk writer's bound, seen through the publisher: a `drop_*` link's value past it is
+    /// kept in memory only and counted; a blocking link waits for room until the writer
+    /// commits; every value the writer took is on disk.
+    #[test]
+    fn a_full_disk_writer_holds_blocking_links_back_and_counts_what_others_skip() {
+        use super::super::outbox::DISK_QUEUE;
+        let dir = std::env::temp_dir().join(format!("aimdbd-pub-disk-{}", std::process::id()));
+        let _ = std::fs::create_dir_all(&dir);
+        let path = dir.join("outbox.db");
+        let _ = std::fs::remove_file(&path);
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .unwrap();
+        let metrics = Arc::new(MqttMetrics::default());
+        let publisher = Publisher::new(4 * DISK_QUEUE, 1 << 30, 1 << 20, metrics.clone());
+        let disk = DiskOutbox::open(path.clone(), 1 << 30, metrics.clone(), publisher.room())
+            .blocking_recv()
+            .unwrap()
+            .unwrap();
+        publisher.set_disk(disk);
+        let links = vec![
+            link("blocking", OutboxFull::Block),
+            link("dropping", OutboxFull::DropNewest),
+        ];
+        let registered = rt.block_on(publisher.register_new(&links));
+        let slots = publisher.attach(links, registered);
+        let (blocking, dropping) = (slots[0], slots[1]);
+        // Another connection holds the write lock: the writer commits nothing until released.
+        let blocker = rusqlite::Connection::open(&path).unwrap();
+        blocker.execute_batch("BEGIN IMMEDIATE;").unwrap();
+        for pos in 0..=DISK_QUEUE as u64 {
+            publisher.push(dropping, b"v", pos);
+        }
+        assert_eq!(
+            metrics.disk_skipped.load(Ordering::Relaxed),
+            1,
+            "the value past the bound is kept in memory only"
+        );
+        assert!(!publisher.has_room(blocking), "the blocking link must wait");
+        rt.block_on(async {
+            let waiting =
+                tokio::time::timeout(Duration::from_millis(200), publisher.wait_room(blocking));
+            assert!(waiting.await.is_err(), "no room while the writer is stuck");
+            blocker.execute_batch("COMMIT;").unwrap();
+            tokio::time::timeout(Duration::from_secs(10), publisher.wait_room(blocking))
+                .await
+                .expect("room once the writer committed");
+        });
+        publisher.push(blocking, b"b", 0);
+        let disk = publisher.take_disk().expect("the disk outbox");
+        rt.block_on(disk.close());
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        let rows: i64 = conn
+            .query_row("SELECT count(*) FROM message", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(rows, i64::try_from(DISK_QUEUE).unwrap() + 1);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
     #[test]
     fn publish_size_matches_rumqttc_encoding() {
         for (topic, payload) in [(1, 0), (10, 100), (20, 16_000), (30, 300_000)] {
