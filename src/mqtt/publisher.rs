@@ -790,15 +790,15 @@ mod tests {
             "the value past the bound is kept in memory only"
         );
         assert!(!publisher.has_room(blocking), "the blocking link must wait");
-        rt.block_on(async {
-            let waiting =
-                tokio::time::timeout(Duration::from_millis(200), publisher.wait_room(blocking));
-            assert!(waiting.await.is_err(), "no room while the writer is stuck");
-            blocker.execute_batch("COMMIT;").unwrap();
-            tokio::time::timeout(Duration::from_secs(10), publisher.wait_room(blocking))
-                .await
-                .expect("room once the writer committed");
-        });
+        let wait = |d: Duration| {
+            rt.block_on(async { tokio::time::timeout(d, publisher.wait_room(blocking)).await })
+        };
+        assert!(
+            wait(Duration::from_millis(200)).is_err(),
+            "no room while the writer is stuck"
+        );
+        blocker.execute_batch("COMMIT;").unwrap();
+        wait(Duration::from_secs(10)).expect("room once the writer committed");
         publisher.push(blocking, b"b", 0);
         let disk = publisher.take_disk().expect("the disk outbox");
         rt.block_on(disk.close());

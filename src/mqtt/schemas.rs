@@ -52,7 +52,7 @@ pub(crate) struct NodeSchemas {
 
 static SCHEMAS: LazyLock<NodeSchemas> = LazyLock::new(NodeSchemas::default);
 
-/// The process-wide table (like [`super::metrics::metrics`], it outlives reloads).
+/// The process-wide table; like the daemon's [`super::metrics::MqttMetrics`], it outlives reloads.
 pub(crate) fn schemas() -> &'static NodeSchemas {
     &SCHEMAS
 }
