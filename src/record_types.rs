@@ -1,28 +1,21 @@
 //! The record-type registry: every type of `aimdb-records` (listed once, by
 //! `for_each_record_type!`) plus `"json"` (an untyped `serde_json::Value`, for bridging plain
-//! JSON services). Each entry knows how to add a record of its type to the engine's builder and
-//! how to read and write its values as JSON for the admin endpoint.
+//! JSON services). Each entry holds what is known of its type without running a graph: its
+//! name, versions and schema, its fields, how its wire payloads read as JSON. Config validation
+//! resolves `type = "..."` to an entry here; what a running graph does with a type (add a
+//! record, read and write its values as JSON) is `engine::typed`, in the same order.
+//!
+//! A leaf: of the daemon's modules it uses only `fields`.
 
 use std::fmt::Debug;
-use std::sync::Arc;
 
-use aimdb_core::{
-    AccessError, AimDb, AimDbBuilder, Consumer, DbHandle, Decoder, Encoder, RecvError, TopicDecoder,
-};
 use aimdb_records::frame::{self, FrameError};
 use aimdb_records::types::*;
 use aimdb_records::version::{negotiate, VersionError};
 use aimdb_records::{announce, for_each_record_type, Codec, RecordType};
-use parking_lot::Mutex;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::Value;
-
-use crate::components::{Env, TapEvent, TapFeed};
-use crate::config::{LinkCodec, RecordConfig, Writer};
-use crate::mqtt::schemas::schemas;
-use crate::store::Weigh;
-use crate::Rt;
 
 /// [`TypeEntry::negotiate`]: a peer's `(version, short schema id)` pairs (`None`: it announced
 /// nothing) → the version to speak with it (`None`: none in common).
@@ -51,33 +44,36 @@ pub(crate) struct TypeEntry {
     /// Decodes a wire payload of any version this build knows into the JSON of its value
     /// (the Sparkplug session reads node records from its own subscription).
     pub(crate) decode_json: fn(Codec, &[u8]) -> Result<Value, String>,
-    /// Adds a record of this type to a builder; problems starting components are pushed.
-    pub(crate) configure: fn(&mut AimDbBuilder<Rt>, &RecordConfig, &Env, &mut Vec<String>),
-    /// A new reader of the running record, as JSON values (a ring reader for `spmc_ring`: it
-    /// never slows the writer; a slow reader is told how many values it missed).
-    pub(crate) subscribe_json: fn(&DbHandle<Rt>, &str) -> Result<TapFeed, AccessError>,
-    /// The record's newest value as JSON.
-    pub(crate) latest_json: fn(&DbHandle<Rt>, &str) -> Result<Option<Value>, String>,
-    /// Writes a value given as JSON into the running record, under the writer rule (only a
-    /// record with no writer in the graph takes it).
-    pub(crate) set_json: fn(&DbHandle<Rt>, &str, Value) -> Result<(), SetJsonError>,
-    /// Seeds a built, not yet running graph's record with a value given as JSON, whatever
-    /// writes it (values restored from history).
-    pub(crate) seed_json: fn(&AimDb<Rt>, &str, Value) -> Result<(), SetJsonError>,
-    /// Copies the newest value of `key` from a running graph into a built, not yet running one
-    /// (a reload); whether one was.
-    pub(crate) carry_latest: fn(&DbHandle<Rt>, &AimDb<Rt>, &str) -> bool,
+    /// Its place in [`TYPES`]: the runtime's table of per-type operations
+    /// (`engine::typed`) is in the same order.
+    pub(crate) index: usize,
 }
 
-/// Why a JSON value was not written into a record.
-#[derive(Debug, thiserror::Error)]
-pub(crate) enum SetJsonError {
-    /// The record cannot be written from outside (writer rule), or its key or type is wrong.
-    #[error(transparent)]
-    Access(#[from] AccessError),
-    /// The JSON is not a value of the record's type.
-    #[error("not a valid value: {0}")]
-    Invalid(serde_json::Error),
+/// A value's size in memory, as counted against `[store] queue_max_bytes`: its own size, plus
+/// what it owns on the heap where that can be large (JSON values). Record types of
+/// `aimdb-records` are fixed-size (`heapless`), so the default is exact for them.
+pub trait Weigh {
+    /// Bytes this value holds.
+    fn weight(&self) -> usize {
+        std::mem::size_of_val(self)
+    }
+}
+
+impl Weigh for Value {
+    fn weight(&self) -> usize {
+        // Per entry: the value itself, plus a map node's key and bookkeeping (an estimate).
+        const MAP_ENTRY: usize = 32;
+        std::mem::size_of::<Value>()
+            + match self {
+                Value::String(s) => s.capacity(),
+                Value::Array(a) => a.iter().map(Weigh::weight).sum(),
+                Value::Object(m) => m
+                    .iter()
+                    .map(|(k, v)| k.capacity() + MAP_ENTRY + v.weight())
+                    .sum(),
+                _ => 0,
+            }
+    }
 }
 
 /// What a record value must be.
@@ -232,236 +228,63 @@ impl TypeEntry {
             negotiate: T::negotiate,
             announce: T::announce,
             rust_name: std::any::type_name::<T>,
-            fields: crate::config::field_names::<T>,
+            fields: crate::fields::field_names::<T>,
             schema: T::schema,
             decode_json: decode_json::<T>,
-            configure: configure::<T>,
-            latest_json: latest_json::<T>,
-            subscribe_json: subscribe_json::<T>,
-            set_json: set_json::<T>,
-            seed_json: seed_json::<T>,
-            carry_latest: carry_latest::<T>,
+            index: 0,
         }
     }
 }
 
+impl Debug for TypeEntry {
+    /// Its config name: a record's `Debug` (a part's fingerprint) shows the type it was given.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name)
+    }
+}
+
+impl PartialEq for TypeEntry {
+    fn eq(&self, other: &Self) -> bool {
+        self.index == other.index
+    }
+}
+
+impl Eq for TypeEntry {}
+
+/// How many record types there are: those of `aimdb-records`, and `json`.
+pub(crate) const COUNT: usize = aimdb_records::RECORD_TYPE_NAMES.len() + 1;
+
 macro_rules! type_table {
     ($($t:ident),*) => {
-        &[
-            $(&TypeEntry::of::<$t>(<$t as RecordType>::NAME, true),)*
-            &TypeEntry::of::<Value>("json", false),
+        [
+            $(TypeEntry::of::<$t>(<$t as RecordType>::NAME, true),)*
+            TypeEntry::of::<Value>("json", false),
         ]
     };
 }
 
+/// Sets each entry's [`TypeEntry::index`] to its place.
+const fn numbered(mut types: [TypeEntry; COUNT]) -> [TypeEntry; COUNT] {
+    let mut i = 0;
+    while i < COUNT {
+        types[i].index = i;
+        i += 1;
+    }
+    types
+}
+
 /// Every record type, in `for_each_record_type!` order, then `json`.
-pub(crate) static TYPES: &[&TypeEntry] = for_each_record_type!(type_table);
+pub(crate) static TYPES: [TypeEntry; COUNT] = numbered(for_each_record_type!(type_table));
 
 /// The entry named `name`.
 pub(crate) fn lookup(name: &str) -> Option<&'static TypeEntry> {
-    TYPES.iter().copied().find(|t| t.name == name)
+    TYPES.iter().find(|t| t.name == name)
 }
 
-fn configure<T: Storable>(
-    builder: &mut AimDbBuilder<Rt>,
-    rec: &RecordConfig,
-    env: &Env,
-    problems: &mut Vec<String>,
-) {
-    builder.configure::<T>(rec.key.as_str(), |reg| {
-        reg.buffer(rec.buffer);
-        let attached = match &rec.writer {
-            Some(Writer::Source(s)) => s.instance.attach(reg, env),
-            Some(Writer::Transform(t)) => {
-                let keys: Vec<String> = t.inputs.iter().map(|(_, k)| k.clone()).collect();
-                t.instance.attach(reg, &keys)
-            }
-            None => Ok(()),
-        };
-        if let Err(e) = attached {
-            problems.push(format!("record {:?}: {e}", rec.key));
-        }
-        for tap in &rec.taps {
-            let inst = tap.instance.clone();
-            reg.tap_named(&inst.describe(), move |ctx, c| inst.run(ctx, feed::<T>(c)));
-        }
-        if let (true, Some(store)) = (rec.persist, &env.store) {
-            reg.tap_named("store", store.tap::<T>(rec));
-        }
-        for l in &rec.links_to {
-            let peer = peer_node(&l.topic, &env.node_id);
-            reg.link_to_with(&l.url, encoder::<T>(l.codec, peer));
-        }
-        for l in &rec.links_from {
-            let from = Source::new::<T>(&rec.key);
-            match &l.node_into {
-                None => reg.link_from_with(&l.url, decoder::<T>(l.codec, from)),
-                Some(field) => reg.link_from_topic(&l.url, node_decoder::<T>(l.codec, field, from)),
-            };
-        }
-    });
-}
-
-fn feed<T: Storable>(mut consumer: Consumer<T, Rt>) -> TapFeed {
-    TapFeed::new(Box::new(move |cx| {
-        consumer.poll_recv(cx).map(|r| match r {
-            Ok(v) => Some(TapEvent::Value(
-                serde_json::to_value(&v).unwrap_or(Value::Null),
-            )),
-            Err(RecvError::Lagged(n)) => Some(TapEvent::Lagged(n)),
-            Err(RecvError::Closed) => None,
-        })
-    }))
-}
-
-/// The node a link's topic addresses (`aimdb/<node>/...`), unless it is this gateway's own
-/// or a template: values to it are sent in the version that node speaks.
-fn peer_node(topic: &str, own: &str) -> Option<String> {
-    if topic.contains('{') {
-        return None;
-    }
-    let node = aimdb_records::topic::parse(topic)?.node();
-    (node != own).then(|| node.to_string())
-}
-
-/// The version to send to a peer node, cached until the announcement table changes.
-struct PeerVersion {
-    node: String,
-    entry: &'static TypeEntry,
-    cached: Mutex<(u64, Option<u16>)>,
-}
-
-impl PeerVersion {
-    fn new<T: Storable>(node: String) -> Option<Self> {
-        let rust_name = std::any::type_name::<T>();
-        let entry = TYPES
-            .iter()
-            .copied()
-            .find(|e| (e.rust_name)() == rust_name)?;
-        Some(Self {
-            node,
-            entry,
-            cached: Mutex::new((u64::MAX, None)),
-        })
-    }
-
-    fn get(&self) -> Option<u16> {
-        let table = schemas();
-        let generation = table.generation();
-        let mut cached = self.cached.lock();
-        if cached.0 != generation {
-            *cached = (generation, table.version_for(&self.node, self.entry));
-        }
-        cached.1
-    }
-}
-
-fn encoder<T: Storable>(codec: LinkCodec, peer: Option<String>) -> Encoder<T> {
-    let peer = peer.and_then(PeerVersion::new::<T>);
-    Arc::new(move |v: &T, out: &mut Vec<u8>| match codec {
-        LinkCodec::Wire(c) => {
-            let version = match &peer {
-                None => T::VERSION,
-                Some(p) => p.get().ok_or_else(|| {
-                    aimdb_core::CodecError(format!(
-                        "node {:?} announced no version of {} that this gateway speaks",
-                        p.node, p.entry.name
-                    ))
-                })?,
-            };
-            v.encode_at(c, version, out).map_err(|e| match &peer {
-                Some(p) if version < T::VERSION => aimdb_core::CodecError(format!(
-                    "node {:?} speaks {} v{version}: {e}",
-                    p.node, p.entry.name
-                )),
-                _ => aimdb_core::CodecError(e),
-            })
-        }
-        LinkCodec::Text => match serde_json::to_value(v) {
-            Ok(Value::String(s)) => {
-                out.extend_from_slice(s.as_bytes());
-                Ok(())
-            }
-            Ok(other) => serde_json::to_writer(out, &other)
-                .map_err(|e| aimdb_core::CodecError(e.to_string())),
-            Err(e) => Err(aimdb_core::CodecError(e.to_string())),
-        },
-    })
-}
-
-/// The record a decoder feeds, for counting payloads refused for their version.
-#[derive(Clone)]
-struct Source {
-    record: Arc<str>,
-    type_name: &'static str,
-}
-
-impl Source {
-    fn new<T: Storable>(record: &str) -> Self {
-        Self {
-            record: record.into(),
-            type_name: T::TYPE_NAME,
-        }
-    }
-}
-
-/// The start of a decode error that a payload's version caused: the inbound router counts it
-/// as `reason="version"` and does not log it again (the first of each record and version is
-/// logged by [`NodeSchemas::refused`](crate::mqtt::schemas::NodeSchemas::refused)).
-pub(crate) const VERSION_ERROR: &str = "version: ";
-
-fn decode<T: Storable>(
-    codec: LinkCodec,
-    bytes: &[u8],
-    from: &Source,
-) -> Result<T, aimdb_core::CodecError> {
-    match codec {
-        LinkCodec::Wire(c) => T::decode_any(c, bytes).map_err(|e| match e {
-            WireError::Version { version, detail } => {
-                schemas().refused(&from.record, from.type_name, version, &detail);
-                aimdb_core::CodecError(format!("{VERSION_ERROR}{detail}"))
-            }
-            WireError::Codec(e) => aimdb_core::CodecError(e),
-        }),
-        LinkCodec::Text => {
-            let text = std::str::from_utf8(bytes)
-                .map_err(|e| aimdb_core::CodecError(format!("text payload is not UTF-8: {e}")))?;
-            serde_json::from_value(Value::String(text.to_string()))
-                .map_err(|e| aimdb_core::CodecError(e.to_string()))
-        }
-    }
-}
-
-fn decoder<T: Storable>(codec: LinkCodec, from: Source) -> Decoder<T> {
-    Arc::new(move |bytes: &[u8]| decode::<T>(codec, bytes, &from))
-}
-
-/// Decodes with `codec`, then sets string field `field` to the node of an `aimdb/<node>/...`
-/// topic (other topics leave the value as decoded). Goes through JSON, so it costs more than a
-/// plain decode; only links with `node_into` use it.
-fn node_decoder<T: Storable>(codec: LinkCodec, field: &str, from: Source) -> TopicDecoder<T> {
-    let field = field.to_string();
-    Arc::new(move |topic: &str, bytes: &[u8]| {
-        let value = decode::<T>(codec, bytes, &from)?;
-        let Some(node) = aimdb_records::topic::parse(topic).map(|t| t.node()) else {
-            return Ok(value);
-        };
-        let mut json =
-            serde_json::to_value(&value).map_err(|e| aimdb_core::CodecError(e.to_string()))?;
-        match json.as_object_mut().and_then(|o| o.get_mut(&field)) {
-            Some(slot) => *slot = Value::String(node.to_string()),
-            None => {
-                return Err(aimdb_core::CodecError(format!(
-                    "node_into: the value has no field {field:?}"
-                )))
-            }
-        }
-        serde_json::from_value(json).map_err(|e| {
-            aimdb_core::CodecError(format!(
-                "node_into: node id {node:?} does not fit field {field:?}: {e}"
-            ))
-        })
-    })
+/// The entry of Rust type `T`.
+pub(crate) fn of<T: 'static>() -> Option<&'static TypeEntry> {
+    let rust_name = std::any::type_name::<T>();
+    TYPES.iter().find(|e| (e.rust_name)() == rust_name)
 }
 
 fn decode_json<T: Storable>(codec: Codec, bytes: &[u8]) -> Result<Value, String> {
@@ -470,37 +293,6 @@ fn decode_json<T: Storable>(codec: Codec, bytes: &[u8]) -> Result<Value, String>
         WireError::Codec(e) => e,
     })?;
     serde_json::to_value(&v).map_err(|e| e.to_string())
-}
-
-fn subscribe_json<T: Storable>(h: &DbHandle<Rt>, key: &str) -> Result<TapFeed, AccessError> {
-    h.consumer::<T>(key).map(feed::<T>)
-}
-
-fn latest_json<T: Storable>(h: &DbHandle<Rt>, key: &str) -> Result<Option<Value>, String> {
-    let v = h.latest::<T>(key).map_err(|e| e.to_string())?;
-    v.map(|v| serde_json::to_value(&v).map_err(|e| e.to_string()))
-        .transpose()
-}
-
-fn set_json<T: Storable>(h: &DbHandle<Rt>, key: &str, value: Value) -> Result<(), SetJsonError> {
-    // The writer rule first: a record that cannot be set says so whatever the value.
-    let producer = h.producer::<T>(key)?;
-    let v = T::from_json(value).map_err(SetJsonError::Invalid)?;
-    producer.produce(v);
-    Ok(())
-}
-
-fn seed_json<T: Storable>(db: &AimDb<Rt>, key: &str, value: Value) -> Result<(), SetJsonError> {
-    let v = T::from_json(value).map_err(SetJsonError::Invalid)?;
-    db.seed(key, v)?;
-    Ok(())
-}
-
-fn carry_latest<T: Storable>(from: &DbHandle<Rt>, to: &AimDb<Rt>, key: &str) -> bool {
-    match from.latest::<T>(key) {
-        Ok(Some(v)) => to.seed(key, v).is_ok(),
-        _ => false,
-    }
 }
 
 #[cfg(test)]

@@ -37,7 +37,7 @@ pub(crate) fn text(cfg: &Config) -> String {
         edges
     );
     for r in ordered(cfg) {
-        let _ = writeln!(out, "  {} : {} [{}]", r.key, r.type_name, r.buffer);
+        let _ = writeln!(out, "  {} : {} [{}]", r.key, r.ty.name, r.buffer);
         let _ = writeln!(out, "      writer: {}", writer(r));
         for t in &r.taps {
             let _ = writeln!(out, "      tap: {}", t.instance.describe());
@@ -75,7 +75,7 @@ pub(crate) fn dot(cfg: &Config) -> String {
             out,
             "  {} [label={}];",
             dot_str(&[&r.key]),
-            dot_str(&[&r.key, r.type_name, &buffer])
+            dot_str(&[&r.key, r.ty.name, &buffer])
         );
         for input in r.inputs() {
             let kind = match &r.writer {
@@ -120,7 +120,7 @@ pub(crate) fn record_json(r: &RecordConfig) -> Value {
     };
     json!({
         "key": r.key,
-        "type": r.type_name,
+        "type": r.ty.name,
         "buffer": r.buffer.to_string(),
         "writer": r.writer_kind(),
         "writer_kind": (!kind.is_empty()).then_some(kind),

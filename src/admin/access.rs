@@ -1,4 +1,5 @@
-//! Who may use the admin endpoint: every request passes [`guard`] before its handler.
+//! Who may use the admin endpoint: every request passes `guard` (the middleware applying
+//! [`AccessPolicy::check`]) before its handler.
 //!
 //! # Contract
 //!
@@ -19,14 +20,9 @@
 //! attacker's name in `Host`); the token keeps out other local users and, beyond loopback,
 //! the network.
 
-use axum::extract::{Request, State};
 use axum::http::{header, HeaderMap, Method, StatusCode};
-use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
 use std::net::{IpAddr, SocketAddr};
 
-use super::api::error;
-use super::state::AdminState;
 use crate::config::{split_host_port, AdminConfig, AdminToken};
 
 /// The access rules of one endpoint: its bound address, extra host names and token.
@@ -182,41 +178,6 @@ fn is_json(headers: &HeaderMap) -> bool {
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.split(';').next())
         .is_some_and(|essence| essence.trim().eq_ignore_ascii_case("application/json"))
-}
-
-/// The middleware: refuses what [`AccessPolicy::check`] refuses, logs it at debug level.
-pub(super) async fn guard(
-    State(state): State<AdminState>,
-    request: Request,
-    next: Next,
-) -> Response {
-    let verdict = match state.access() {
-        Some(policy) => policy.check(request.method(), request.headers()),
-        None => Err(Refusal {
-            status: StatusCode::SERVICE_UNAVAILABLE,
-            message: "the endpoint has no access rules yet".into(),
-        }),
-    };
-    match verdict {
-        Ok(()) => next.run(request).await,
-        Err(refusal) => {
-            tracing::debug!(
-                method = %request.method(),
-                path = %request.uri().path(),
-                status = refusal.status.as_u16(),
-                "admin request refused: {}",
-                refusal.message
-            );
-            let mut response = error(refusal.status, refusal.message);
-            if refusal.status == StatusCode::UNAUTHORIZED {
-                response.headers_mut().insert(
-                    header::WWW_AUTHENTICATE,
-                    header::HeaderValue::from_static("Bearer realm=\"aimdbd\""),
-                );
-            }
-            response.into_response()
-        }
-    }
 }
 
 #[cfg(test)]

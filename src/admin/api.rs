@@ -9,23 +9,11 @@ use serde_json::{json, Value};
 
 use aimdb_core::AccessError;
 
-use super::state::{AdminState, Live, Phase};
-use crate::record_types::{self, SetJsonError};
+use super::reply::{error, live, typed_record};
+use super::state::{AdminState, Phase};
+use crate::engine::typed::{ops, SetJsonError};
 use crate::render;
 use crate::store::StoreState;
-
-pub(super) fn error(status: StatusCode, message: impl Into<String>) -> Response {
-    (status, Json(json!({ "error": message.into() }))).into_response()
-}
-
-pub(super) fn live(state: &AdminState) -> Result<Live, Box<Response>> {
-    state.live().ok_or_else(|| {
-        Box::new(error(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "the graph is not running yet",
-        ))
-    })
-}
 
 pub(super) async fn healthz() -> &'static str {
     "ok\n"
@@ -100,39 +88,6 @@ pub(super) async fn records(State(state): State<AdminState>) -> Response {
     Json(list).into_response()
 }
 
-pub(super) fn find<'a>(
-    live: &'a Live,
-    key: &str,
-) -> Result<&'a crate::config::RecordConfig, Box<Response>> {
-    live.config
-        .records
-        .iter()
-        .find(|r| r.key == key)
-        .ok_or_else(|| {
-            let keys = live.config.records.iter().map(|r| r.key.as_str());
-            let hint = aimdb_core::graph::closest_match(key, keys)
-                .map(|s| format!("; did you mean {s:?}?"))
-                .unwrap_or_default();
-            Box::new(error(
-                StatusCode::NOT_FOUND,
-                format!("no record {key:?}{hint}"),
-            ))
-        })
-}
-
-/// The running graph and the type of its record `key`: a 503 before a graph runs, a 404 with a
-/// did-you-mean for an unknown key.
-pub(super) fn typed_record(
-    state: &AdminState,
-    key: &str,
-) -> Result<(Live, &'static record_types::TypeEntry), Box<Response>> {
-    let live = live(state)?;
-    let type_name = find(&live, key)?.type_name;
-    let entry = record_types::lookup(type_name)
-        .ok_or_else(|| Box::new(error(StatusCode::INTERNAL_SERVER_ERROR, "unknown type")))?;
-    Ok((live, entry))
-}
-
 pub(super) async fn get_record(
     State(state): State<AdminState>,
     Path(key): Path<String>,
@@ -145,7 +100,7 @@ pub(super) async fn get_record(
         .graphs
         .handle(&key)
         .map_err(|e| e.to_string())
-        .and_then(|h| (entry.latest_json)(h, &key))
+        .and_then(|h| (ops(entry).latest_json)(h, &key))
     {
         Ok(value) => {
             Json(json!({ "key": key, "type": entry.name, "value": value })).into_response()
@@ -188,7 +143,7 @@ pub(super) async fn set_record(
         .graphs
         .handle(&key)
         .map_err(SetJsonError::from)
-        .and_then(|h| (entry.set_json)(h, &key, value))
+        .and_then(|h| (ops(entry).set_json)(h, &key, value))
     {
         Ok(()) => Json(json!({ "key": key, "ok": true })).into_response(),
         // The writer rule: the record's own writer is the only one.

@@ -17,7 +17,7 @@ use axum::extract::Path;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 
-use super::api::error;
+use super::reply::error;
 
 /// The policy sent with every dashboard file.
 pub(super) const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; \

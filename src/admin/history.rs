@@ -10,7 +10,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 
-use super::api::error;
+use super::reply::error;
 use super::state::AdminState;
 use crate::store::persist::now_ms;
 use crate::store::query::{self, HistoryQuery};

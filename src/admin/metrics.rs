@@ -85,7 +85,7 @@ impl Collector for Page {
             .iter()
             .filter_map(|r| {
                 Some((
-                    [("record", r.key.as_str()), ("type", r.type_name)],
+                    [("record", r.key.as_str()), ("type", r.ty.name)],
                     live.graphs.stats(&r.key)?,
                 ))
             })

@@ -10,8 +10,10 @@
 mod access;
 mod api;
 mod dashboard;
+mod guard;
 mod history;
 mod metrics;
+mod reply;
 mod server;
 mod state;
 mod store_metrics;
@@ -45,7 +47,7 @@ pub(crate) fn router(state: AdminState) -> Router {
         .route("/api/stream", get(stream::stream_all))
         .route("/", get(dashboard::index))
         .route("/ui/{name}", get(dashboard::asset))
-        .layer(middleware::from_fn_with_state(state.clone(), access::guard))
+        .layer(middleware::from_fn_with_state(state.clone(), guard::guard))
         .layer(middleware::from_fn(server::deadline))
         .with_state(state)
 }

@@ -40,10 +40,11 @@ use axum::response::{IntoResponse, Response};
 use futures_core::Stream;
 use serde_json::{json, Value};
 
-use super::api::{error, live, typed_record};
+use super::reply::{error, live, typed_record};
 use super::state::{AdminState, Live};
 use crate::components::{TapEvent, TapFeed};
-use crate::record_types::{self, TypeEntry};
+use crate::engine::typed::ops;
+use crate::record_types::TypeEntry;
 use aimdb_core::BufferCfg;
 
 /// How often an idle stream sends a keep-alive comment.
@@ -129,7 +130,7 @@ fn opening(live: &Live, entry: &TypeEntry, key: &str) -> Option<Value> {
     }
     live.graphs
         .get(key)
-        .and_then(|h| (entry.latest_json)(h, key).ok().flatten())
+        .and_then(|h| (ops(entry).latest_json)(h, key).ok().flatten())
 }
 
 /// The handler; see the module doc.
@@ -142,7 +143,7 @@ pub(super) async fn stream(State(state): State<AdminState>, Path(key): Path<Stri
     let feed = match live
         .graphs
         .handle(&key)
-        .and_then(|h| (entry.subscribe_json)(h, &key))
+        .and_then(|h| (ops(entry).subscribe_json)(h, &key))
     {
         Ok(f) => f,
         Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
@@ -257,14 +258,12 @@ pub(super) async fn stream_all(State(state): State<AdminState>) -> Response {
     let mut feeds = Vec::with_capacity(live.config.records.len());
     let mut latest = VecDeque::new();
     for rec in &live.config.records {
-        let Some(entry) = record_types::lookup(rec.type_name) else {
-            return error(StatusCode::INTERNAL_SERVER_ERROR, "unknown type");
-        };
+        let entry = rec.ty;
         // Subscribe first: a value produced between the two calls is then streamed, not lost.
         let feed = match live
             .graphs
             .handle(&rec.key)
-            .and_then(|h| (entry.subscribe_json)(h, &rec.key))
+            .and_then(|h| (ops(entry).subscribe_json)(h, &rec.key))
         {
             Ok(f) => f,
             Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),

@@ -25,11 +25,7 @@ pub(super) struct CheckArgs {
     nodes_wait: u64,
 }
 
-pub(super) fn check(path: Option<PathBuf>, args: &CheckArgs) -> u8 {
-    let path = match super::require_config(path) {
-        Ok(p) => p,
-        Err(code) => return code,
-    };
+pub(super) fn check(path: PathBuf, args: &CheckArgs) -> u8 {
     let probes = config::Probes { admin_listen: true };
     let cfg = match config::load_blocking_with(&path, probes) {
         Ok(c) => c,

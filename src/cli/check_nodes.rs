@@ -16,7 +16,6 @@ use aimdb_records::Codec;
 use crate::config::{Config, LinkCodec, LinkConfig, RecordConfig};
 use crate::mqtt::announcements;
 use crate::mqtt::schemas::{mismatch_hint, versions_text};
-use crate::record_types;
 
 /// The warnings for `cfg`, reading the announcements for at most `wait`.
 pub(super) fn warnings(cfg: &Config, wait: Duration) -> Vec<String> {
@@ -85,7 +84,7 @@ fn judge_link(
     node: &str,
     payload: &[u8],
 ) -> Option<String> {
-    let entry = record_types::lookup(rec.type_name).filter(|e| e.version > 0)?;
+    let entry = Some(rec.ty).filter(|e| e.version > 0)?;
     let (file, key, url, ty, ours) = (&cfg.file, &rec.key, &link.url, entry.name, entry.version);
     let spoken = match announce::find(payload, ty) {
         Err(e) => {

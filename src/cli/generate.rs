@@ -1,15 +1,14 @@
 //! `aimdbd generate --out DIR` (hidden): the man pages and shell completions, generated from the
-//! clap definition ([`Cli`]), for the Debian package (`[package.metadata.deb]` in Cargo.toml
+//! clap definition (`cli::Cli`, handed in as `cli`), for the Debian package (`[package.metadata.deb]` in Cargo.toml
 //! packages `target/generated/`) or a source install.
 
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 
-use clap::{Args, Command, CommandFactory};
+use clap::{Args, Command};
 use clap_complete::Shell;
 
-use super::Cli;
 use crate::exit;
 
 #[derive(Debug, Args)]
@@ -20,9 +19,10 @@ pub(super) struct GenerateArgs {
     out: PathBuf,
 }
 
-/// Writes the files, prints their paths; exit 0, or 1 with the failing path on an I/O error.
-pub(super) fn generate(args: &GenerateArgs) -> u8 {
-    match write_all(&args.out) {
+/// Writes the files of command `cli`, prints their paths; exit 0, or 1 with the failing path
+/// on an I/O error.
+pub(super) fn generate(args: &GenerateArgs, cli: &Command) -> u8 {
+    match write_all(&args.out, cli) {
         Ok(files) => {
             for f in files {
                 println!("{}", f.display());
@@ -38,9 +38,8 @@ pub(super) fn generate(args: &GenerateArgs) -> u8 {
 
 /// The command as users see it: without hidden commands (`generate` itself), which the
 /// completion generators would otherwise offer. clap cannot remove a subcommand, so this
-/// rebuilds the top level from `Cli`'s parts (its examples go to the man page's EXAMPLES).
-fn visible_command() -> Command {
-    let cli = Cli::command();
+/// rebuilds the top level from `cli`'s parts (its examples go to the man page's EXAMPLES).
+fn visible_command(cli: &Command) -> Command {
     let mut cmd = Command::new("aimdbd")
         .version(env!("CARGO_PKG_VERSION"))
         .args(cli.get_arguments().cloned())
@@ -56,23 +55,23 @@ fn context(what: String) -> impl FnOnce(io::Error) -> io::Error {
     move |e| io::Error::new(e.kind(), format!("{what}: {e}"))
 }
 
-fn write_all(out: &Path) -> io::Result<Vec<PathBuf>> {
+fn write_all(out: &Path, cli: &Command) -> io::Result<Vec<PathBuf>> {
     let man_dir = out.join("man");
     let completions_dir = out.join("completions");
     for dir in [&man_dir, &completions_dir] {
         fs::create_dir_all(dir).map_err(context(format!("creating {}", dir.display())))?;
     }
     // A page per command (`aimdbd-check.1`, ...), then `aimdbd.1` again with its own sections.
-    clap_mangen::generate_to(visible_command(), &man_dir).map_err(context(format!(
+    clap_mangen::generate_to(visible_command(cli), &man_dir).map_err(context(format!(
         "writing man pages into {}",
         man_dir.display()
     )))?;
     let main_page = man_dir.join("aimdbd.1");
-    fs::write(&main_page, main_page_roff()?)
+    fs::write(&main_page, main_page_roff(cli)?)
         .map_err(context(format!("writing {}", main_page.display())))?;
     let mut files = sorted_entries(&man_dir)?;
     for shell in [Shell::Bash, Shell::Zsh, Shell::Fish] {
-        let mut cmd = visible_command();
+        let mut cmd = visible_command(cli);
         let path = clap_complete::generate_to(shell, &mut cmd, "aimdbd", &completions_dir)
             .map_err(context(format!(
                 "writing the {shell} completions into {}",
@@ -85,9 +84,9 @@ fn write_all(out: &Path) -> io::Result<Vec<PathBuf>> {
 
 /// `aimdbd.1`: clap_mangen's page, with `Cli`'s examples unfilled (clap_mangen would reflow
 /// them), and FILES and SEE ALSO for the packaged layout, before its VERSION section.
-fn main_page_roff() -> io::Result<String> {
+fn main_page_roff(cli: &Command) -> io::Result<String> {
     let mut page = Vec::new();
-    clap_mangen::Man::new(visible_command().disable_help_subcommand(true)).render(&mut page)?;
+    clap_mangen::Man::new(visible_command(cli).disable_help_subcommand(true)).render(&mut page)?;
     let page = String::from_utf8(page).map_err(|e| {
         io::Error::new(
             io::ErrorKind::InvalidData,
@@ -95,7 +94,7 @@ fn main_page_roff() -> io::Result<String> {
         )
     })?;
     let mut extra = String::new();
-    if let Some(after) = Cli::command().get_after_help() {
+    if let Some(after) = cli.get_after_help() {
         let text = after.to_string();
         let text = text.strip_prefix("Examples:\n").unwrap_or(&text);
         extra.push_str(".SH EXAMPLES\n.nf\n");

@@ -22,11 +22,7 @@ pub(super) struct GraphArgs {
     format: Format,
 }
 
-pub(super) fn graph(path: Option<PathBuf>, args: &GraphArgs) -> u8 {
-    let path = match super::require_config(path) {
-        Ok(p) => p,
-        Err(code) => return code,
-    };
+pub(super) fn graph(path: PathBuf, args: &GraphArgs) -> u8 {
     match config::load_blocking(&path) {
         Ok(cfg) => {
             match args.format {

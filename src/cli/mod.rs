@@ -1,5 +1,6 @@
 //! The command line (clap derive); each subcommand is a file.
 
+mod admin_client;
 mod check;
 mod check_nodes;
 mod ctl;
@@ -14,7 +15,7 @@ mod types;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 
 use crate::logging::LogFormat;
 
@@ -77,15 +78,15 @@ pub fn main() -> ExitCode {
         quiet_on_closed_pipe();
     }
     let code = match cli.command {
-        None | Some(Command::Run) => {
-            run::run(cli.config, &cli.log_level, cli.log_format, cli.watch_config)
-        }
-        Some(Command::Check(args)) => check::check(cli.config, &args),
-        Some(Command::Graph(args)) => graph::graph(cli.config, &args),
+        None | Some(Command::Run) => with_config(cli.config, |path| {
+            run::run(path, &cli.log_level, cli.log_format, cli.watch_config)
+        }),
+        Some(Command::Check(args)) => with_config(cli.config, |path| check::check(path, &args)),
+        Some(Command::Graph(args)) => with_config(cli.config, |path| graph::graph(path, &args)),
         Some(Command::Types) => types::types(),
         Some(Command::Ctl(args)) => ctl::ctl(&args, cli.config.as_deref()),
         Some(Command::History(args)) => history::history(cli.config, &args),
-        Some(Command::Generate(args)) => generate::generate(&args),
+        Some(Command::Generate(args)) => generate::generate(&args, &Cli::command()),
     };
     ExitCode::from(code)
 }
@@ -102,10 +103,13 @@ fn quiet_on_closed_pipe() {
     }
 }
 
-/// The config path, or a usage message.
-fn require_config(config: Option<PathBuf>) -> Result<PathBuf, u8> {
-    config.ok_or_else(|| {
-        eprintln!("aimdbd: --config FILE is required (see `aimdbd --help`)");
-        crate::exit::CONFIG
-    })
+/// Runs `command` with the config path, or prints a usage message and returns exit 78.
+fn with_config(config: Option<PathBuf>, command: impl FnOnce(PathBuf) -> u8) -> u8 {
+    match config {
+        Some(path) => command(path),
+        None => {
+            eprintln!("aimdbd: --config FILE is required (see `aimdbd --help`)");
+            crate::exit::CONFIG
+        }
+    }
 }

@@ -7,15 +7,11 @@ use crate::daemon;
 use crate::exit;
 use crate::logging::{self, LogFormat};
 
-pub(super) fn run(path: Option<PathBuf>, level: &str, format: LogFormat, watch: bool) -> u8 {
+pub(super) fn run(path: PathBuf, level: &str, format: LogFormat, watch: bool) -> u8 {
     if let Err(e) = logging::init(level, format) {
         eprintln!("aimdbd: {e}");
         return exit::CONFIG;
     }
-    let path = match super::require_config(path) {
-        Ok(p) => p,
-        Err(code) => return code,
-    };
     let cfg = match config::load_blocking(&path) {
         Ok(c) => c,
         Err(e) => {

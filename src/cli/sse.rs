@@ -6,7 +6,7 @@
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 
-use super::ctl::Target;
+use super::admin_client::Target;
 
 /// The longest line accepted: a record value as JSON is far smaller.
 const MAX_LINE: usize = 16 * 1024 * 1024;

@@ -22,7 +22,7 @@ use ratatui::widgets::{Block, Paragraph, Row, Table};
 use ratatui::Frame;
 use serde_json::Value;
 
-use super::ctl::{request, Target};
+use super::admin_client::{request, Target};
 
 /// Counters of one record at one reading.
 #[derive(Clone, Debug, Default, PartialEq)]

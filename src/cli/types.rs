@@ -15,7 +15,7 @@ fn params(ps: &[ParamDoc]) {
 
 pub(super) fn types() -> u8 {
     println!("record types (type = \"...\"):");
-    for t in TYPES {
+    for t in &TYPES {
         let codecs = if t.postcard {
             "postcard, json"
         } else {

@@ -6,7 +6,7 @@ use std::ops::Range;
 use serde::de::DeserializeOwned;
 use toml::{Table, Value};
 
-use crate::config::Problem;
+use crate::diagnostics::Problem;
 
 /// A component table and where it sits in the config text.
 pub(crate) struct ComponentTable<'a> {
@@ -79,7 +79,7 @@ impl<'a> ComponentTable<'a> {
                 .as_deref()
                 .and_then(|f| self.find_key(f).map(|at| at..at + f.len()))
                 .unwrap_or_else(|| self.span.clone());
-            let hint = crate::config::unknown_field_hint(&message);
+            let hint = crate::diagnostics::unknown_field_hint(&message);
             let p = Problem::at(span, message);
             match hint {
                 Some(h) => p.with_hint(h),

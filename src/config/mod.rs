@@ -8,10 +8,10 @@
 //! validator (`aimdb_core::graph::check_graph`), whose issues by index are placed at the key or
 //! input they are about.
 
-mod diagnostic;
+mod codec;
 mod duration;
-mod fields;
 mod model;
+pub(crate) mod paths;
 mod ranges;
 mod raw;
 mod secret;
@@ -21,26 +21,18 @@ mod validate;
 use std::path::Path;
 
 #[cfg(test)]
-pub(crate) use diagnostic::line_column;
-pub use diagnostic::ConfigError;
-pub(crate) use diagnostic::{
-    closest, cut_long_values, unknown_field_hint, Lines, Located, Problem,
-};
+pub(crate) use crate::diagnostics::line_column;
+pub use crate::diagnostics::ConfigError;
+pub(crate) use crate::diagnostics::{closest, cut_long_values, Lines, Located, Problem};
+pub(crate) use crate::fields::field_names;
+pub(crate) use crate::mqtt::config::{MqttConfig, Outbox, OutboxFull};
+pub use crate::store::StoreConfig;
+pub(crate) use codec::LinkCodec;
 pub(crate) use duration::parse_duration;
-pub(crate) use fields::field_names;
+pub use model::Config;
 pub(crate) use model::*;
-pub use model::{Config, StoreConfig};
 pub(crate) use secret::AdminToken;
-
-/// Checks of the machine at this moment that only `aimdbd check` makes, on top of the file's
-/// own. The daemon does not: on a reload it would find its own admin port taken, and at start
-/// the bind itself reports the error.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub(crate) struct Probes {
-    /// Try to listen on `[admin] listen` (and let go at once): a port already taken, an
-    /// address that is not this machine's or a port this user may not bind is a warning.
-    pub(crate) admin_listen: bool,
-}
+pub(crate) use validate::Probes;
 
 /// Parses and validates config `text`; `file` names it in messages and anchors relative paths.
 pub fn parse(file: &str, text: &str) -> Result<Config, ConfigError> {

@@ -1,15 +1,17 @@
 //! The validated config: what the daemon runs. Every value here has passed its checks.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
 use aimdb_core::BufferCfg;
-use aimdb_records::Codec;
 
+use super::codec::{codec_name, LinkCodec};
 use super::secret::AdminToken;
 use crate::components::{SourceInstance, TapInstance, TransformInstance};
+use crate::mqtt::config::{MqttConfig, OutboxFull};
+use crate::record_types::TypeEntry;
+use crate::store::StoreConfig;
 
 /// A validated config.
 #[derive(Debug, Clone)]
@@ -36,103 +38,6 @@ pub struct Config {
     /// What may work but is risky, as `FILE:LINE:COL: warning: ...` lines (with a `  hint:`
     /// line where there is one): `check` prints them, the daemon logs them.
     pub(crate) warnings: Vec<String>,
-}
-
-/// Where outbound values wait while the broker is away.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub(crate) enum Outbox {
-    /// In memory (lost on restart).
-    Memory,
-    /// On disk in the state directory.
-    Disk,
-}
-
-/// What an outbox does with a new value when it already holds `outbox_capacity` values.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "snake_case")]
-pub(crate) enum OutboxFull {
-    /// Hold back the QoS ≥ 1 inbound links upstream until the outbox has room (the default for
-    /// QoS ≥ 1 links of records fed only by QoS ≥ 1 inbound links): nothing is dropped.
-    Block,
-    /// Discard the oldest value held (the default otherwise: the newest data matters most).
-    DropOldest,
-    /// Discard the new value (what is held is kept, in order).
-    DropNewest,
-}
-
-/// `[mqtt]`
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub(crate) struct MqttConfig {
-    /// Broker URL (`mqtt://host:port` or `mqtts://host:port`).
-    pub(crate) url: String,
-    /// Whether the URL asks for TLS.
-    pub(crate) tls: bool,
-    /// Broker host.
-    pub(crate) host: String,
-    /// Broker port.
-    pub(crate) port: u16,
-    /// MQTT client id (default `aimdbd-<node id>`).
-    pub(crate) client_id: String,
-    /// Keep-alive interval.
-    pub(crate) keep_alive_s: u16,
-    /// User name, if any.
-    pub(crate) username: Option<String>,
-    /// Files with secrets and certificates.
-    pub(crate) password_file: Option<PathBuf>,
-    /// CA bundle for `mqtts://`.
-    pub(crate) ca_file: Option<PathBuf>,
-    /// Client certificate.
-    pub(crate) cert_file: Option<PathBuf>,
-    /// Client key.
-    pub(crate) key_file: Option<PathBuf>,
-    /// Outbox kind (default memory).
-    pub(crate) outbox: Outbox,
-    /// The disk outbox's SQLite file (default `outbox.db` in the state directory).
-    pub(crate) outbox_path: PathBuf,
-    /// Values each outbound link may hold unacknowledged (default 10 000).
-    pub(crate) outbox_capacity: usize,
-    /// Payload bytes each outbound link may hold unacknowledged (default 16 MiB); the outbox is
-    /// full at whichever bound comes first.
-    pub(crate) outbox_max_bytes: usize,
-    /// Largest size of the disk outbox's database file (default 1 GiB); a value that would
-    /// pass it is kept in memory only (logged, counted).
-    pub(crate) outbox_max_file_bytes: u64,
-    /// What a link's outbox does at `outbox_capacity` when neither the link sets `outbox_full`
-    /// nor it blocks by default (default drop the oldest).
-    pub(crate) outbox_full: OutboxFull,
-    /// Largest MQTT packet accepted or sent, in bytes (default 256 KiB).
-    pub(crate) max_packet_size: usize,
-    /// Whether the broker forgets the session on disconnect (default: true, false when a
-    /// `link_from` has QoS ≥ 1).
-    pub(crate) clean_session: bool,
-    /// First reconnect delay (default 100 ms); doubles per failed attempt, with jitter.
-    pub(crate) reconnect_min: Duration,
-    /// Longest reconnect delay (default 30 s).
-    pub(crate) reconnect_max: Duration,
-}
-
-/// `[store]`: the SQLite history (see docs/HISTORY.md).
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct StoreConfig {
-    /// Database file, resolved against `$STATE_DIRECTORY` or the config's directory.
-    pub path: PathBuf,
-    /// How long history is kept (default 7 days); a record's `retention` overrides it.
-    pub retention: Duration,
-    /// Most rows kept per record (default: no cap); a record's `max_rows` overrides it.
-    pub max_rows: Option<u64>,
-    /// How often the retention sweep runs (default 1 minute).
-    pub sweep_interval: Duration,
-    /// Values that may wait for the writer (default 65 536); when full, persisting records
-    /// fall behind on their own buffers (counted as lost), never the graph.
-    pub queue_capacity: usize,
-    /// Bytes (an estimate of the values' size in memory) that may wait for the writer (default
-    /// 32 MiB); persist taps wait at whichever bound comes first.
-    pub queue_max_bytes: usize,
-    /// Most values written in one transaction (default 4096).
-    pub batch_size: usize,
-    /// Longest a value waits for its batch to fill (default 100 ms).
-    pub batch_delay: Duration,
 }
 
 /// `[admin]`
@@ -187,8 +92,8 @@ pub(crate) fn split_host_port(s: &str) -> Option<(&str, Option<&str>)> {
 pub(crate) struct RecordConfig {
     /// Its key.
     pub(crate) key: String,
-    /// Its type's config name (`"Temperature"`, `"json"`, ...).
-    pub(crate) type_name: &'static str,
+    /// Its type, resolved from `type = "..."` (`ty.name` is the config name).
+    pub(crate) ty: &'static TypeEntry,
     /// Its buffer.
     pub(crate) buffer: BufferCfg,
     /// What writes it in the graph (`None`: inbound links or nothing).
@@ -273,7 +178,8 @@ pub(crate) struct TapConfig {
 pub(crate) struct LinkConfig {
     /// The URL as configured (`mqtt://<topic or filter>`).
     pub(crate) url: String,
-    /// The MQTT topic (link_to) or filter (link_from).
+    /// The MQTT topic (link_to) or filter (link_from), with `{node}` and `{key}` expanded and
+    /// checked at config time.
     pub(crate) topic: String,
     /// Wire codec.
     #[serde(serialize_with = "codec_name")]
@@ -288,34 +194,4 @@ pub(crate) struct LinkConfig {
     /// link_to only: what its outbox does when full, resolved from the graph (see
     /// `config::validate::flow`).
     pub(crate) outbox_full: OutboxFull,
-}
-
-fn codec_name<S: serde::Serializer>(c: &LinkCodec, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_str(c.as_str())
-}
-
-/// A link's wire format: a record codec, or raw UTF-8 text for records of type `json`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum LinkCodec {
-    /// `postcard` or `json` (see `aimdb_records::Codec`).
-    Wire(Codec),
-    /// `text`: in, the payload (UTF-8) becomes a JSON string; out, a string value is published
-    /// as its bare text and any other value as JSON. Records of type `json` only.
-    Text,
-}
-
-impl LinkCodec {
-    /// The config spelling.
-    pub(crate) fn as_str(self) -> &'static str {
-        match self {
-            LinkCodec::Wire(c) => c.as_str(),
-            LinkCodec::Text => "text",
-        }
-    }
-}
-
-impl std::fmt::Display for LinkCodec {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
 }

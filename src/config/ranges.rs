@@ -2,23 +2,13 @@
 //! use and that messages quote (an integer too large for TOML is reported with its field and
 //! this range, not as a bare overflow), and the fields that take a duration.
 
-/// `[mqtt] keep_alive_s`: 0 (off) or seconds.
-pub(super) const KEEP_ALIVE_S: (i64, i64) = (0, 65_535);
-/// `[mqtt] outbox_capacity`.
-pub(super) const OUTBOX_CAPACITY: (i64, i64) = (1, 10_000_000);
-/// `[mqtt] outbox_max_bytes`.
-pub(super) const OUTBOX_MAX_BYTES: (i64, i64) = (64 * 1024, 1 << 40);
-/// `[mqtt] outbox_max_file_bytes`.
-pub(super) const OUTBOX_MAX_FILE_BYTES: (i64, i64) = (1 << 20, 1 << 44);
-/// `[mqtt] max_packet_size`: up to the largest packet MQTT can carry (remaining length
-/// 268 435 455 bytes).
-pub(super) const MAX_PACKET_SIZE: (i64, i64) = (1024, 268_435_455);
-/// `[store] max_rows` and a record's `max_rows`.
-pub(super) const MAX_ROWS: (i64, i64) = (1, i64::MAX);
-/// `[store] queue_capacity` and `batch_size`.
-pub(super) const QUEUE: (i64, i64) = (1, 1 << 24);
-/// `[store] queue_max_bytes` (one value's weight is counted in a `u32`).
-pub(super) const QUEUE_MAX_BYTES: (i64, i64) = (1, u32::MAX as i64);
+// `[mqtt]`'s ranges are the MQTT subsystem's own (`crate::mqtt::config`).
+use crate::mqtt::config::{
+    KEEP_ALIVE_S, MAX_PACKET_SIZE, OUTBOX_CAPACITY, OUTBOX_MAX_BYTES, OUTBOX_MAX_FILE_BYTES,
+};
+// So are `[store]`'s (`crate::store::config`).
+use crate::store::config::{MAX_ROWS, QUEUE, QUEUE_MAX_BYTES};
+
 /// `[admin] max_connections`.
 pub(super) const MAX_CONNECTIONS: (i64, i64) = (1, 65_536);
 /// A record's `buffer = { kind = "spmc_ring", capacity = N }`.
@@ -83,9 +73,9 @@ pub(super) fn duration_unit(place: &str) -> Option<&'static str> {
 mod tests {
     use super::*;
     use crate::config::field_names;
-    use crate::config::raw::{
-        RawAdmin, RawBuffer, RawLink, RawMqtt, RawNode, RawRecord, RawSparkplug, RawStore,
-    };
+    use crate::config::raw::{RawAdmin, RawBuffer, RawLink, RawNode, RawRecord, RawSparkplug};
+    use crate::mqtt::config::RawMqtt;
+    use crate::store::config::RawStore;
 
     /// Every place named in the tables is a field of its table (no entry outlives a rename).
     #[test]

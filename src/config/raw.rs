@@ -5,6 +5,9 @@
 use serde::Deserialize;
 use toml::{Spanned, Table};
 
+use crate::mqtt::config::RawMqtt;
+use crate::store::config::RawStore;
+
 /// The whole file, put together table by table by [`super::shape`].
 #[derive(Debug, Default)]
 pub(super) struct RawConfig {
@@ -22,44 +25,6 @@ pub(super) struct RawConfig {
 pub(super) struct RawNode {
     pub(crate) id: Spanned<String>,
     pub(crate) shutdown_timeout: Option<Spanned<String>>,
-}
-
-/// `[mqtt]`
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(super) struct RawMqtt {
-    pub(crate) url: Spanned<String>,
-    pub(crate) client_id: Option<Spanned<String>>,
-    pub(crate) keep_alive_s: Option<Spanned<i64>>,
-    pub(crate) username: Option<Spanned<String>>,
-    pub(crate) password_file: Option<Spanned<String>>,
-    pub(crate) ca_file: Option<Spanned<String>>,
-    pub(crate) cert_file: Option<Spanned<String>>,
-    pub(crate) key_file: Option<Spanned<String>>,
-    pub(crate) outbox: Option<Spanned<String>>,
-    pub(crate) outbox_path: Option<Spanned<String>>,
-    pub(crate) outbox_capacity: Option<Spanned<i64>>,
-    pub(crate) outbox_max_bytes: Option<Spanned<i64>>,
-    pub(crate) outbox_max_file_bytes: Option<Spanned<i64>>,
-    pub(crate) outbox_full: Option<Spanned<String>>,
-    pub(crate) max_packet_size: Option<Spanned<i64>>,
-    pub(crate) clean_session: Option<Spanned<bool>>,
-    pub(crate) reconnect_min: Option<Spanned<String>>,
-    pub(crate) reconnect_max: Option<Spanned<String>>,
-}
-
-/// `[store]`
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(super) struct RawStore {
-    pub(crate) path: Option<Spanned<String>>,
-    pub(crate) retention: Option<Spanned<String>>,
-    pub(crate) max_rows: Option<Spanned<i64>>,
-    pub(crate) sweep_interval: Option<Spanned<String>>,
-    pub(crate) queue_capacity: Option<Spanned<i64>>,
-    pub(crate) queue_max_bytes: Option<Spanned<i64>>,
-    pub(crate) batch_size: Option<Spanned<i64>>,
-    pub(crate) batch_delay: Option<Spanned<String>>,
 }
 
 /// `[admin]`

@@ -15,8 +15,10 @@ use toml::de::{DeTable, DeValue};
 use toml::Spanned;
 
 use super::ranges;
-use super::raw::{RawAdmin, RawConfig, RawMqtt, RawNode, RawRecord, RawSparkplug, RawStore};
+use super::raw::{RawAdmin, RawConfig, RawNode, RawRecord, RawSparkplug};
 use super::{closest, field_names, Problem};
+use crate::mqtt::config::RawMqtt;
+use crate::store::config::RawStore;
 
 /// Top-level keys, in the order the docs list them.
 const SECTIONS: &[&str] = &["node", "mqtt", "store", "admin", "sparkplug", "record"];
@@ -448,7 +450,7 @@ pub(super) fn toml_problem(e: &toml::de::Error) -> Problem {
         .replace('\n', "; ")
         .replace("expected i64", "expected an integer");
     let span = e.span().unwrap_or(0..0);
-    let hint = super::diagnostic::unknown_field_hint(&message);
+    let hint = crate::diagnostics::unknown_field_hint(&message);
     let p = Problem::at(span, message);
     match hint {
         Some(h) => p.with_hint(h),

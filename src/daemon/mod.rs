@@ -7,14 +7,18 @@
 //! - SIGHUP: see [`reload`]. With `--watch-config`, a changed config file does the same (see
 //!   [`watch`]).
 
+mod budget;
 mod graph;
 mod lock;
+mod logs;
 mod notify;
 mod reload;
 mod signals;
 mod watch;
 
+use budget::mqtt_budget;
 pub(crate) use lock::StateLocks;
+use logs::{log_stats, log_warnings};
 pub(crate) use notify::notify;
 pub(crate) use signals::{Signal, Signals};
 
@@ -23,7 +27,7 @@ use std::sync::Arc;
 
 use crate::admin::{self, AdminState, Phase};
 use crate::config::Config;
-use crate::engine::{self, DrainOutcome, Graphs, Parts};
+use crate::engine::{self, DrainOutcome, Parts};
 use crate::exit;
 use crate::mqtt;
 use crate::sparkplug::Sparkplug;
@@ -70,7 +74,9 @@ pub(crate) async fn run(path: PathBuf, config: Config, watch_config: bool) -> u8
     let plans = engine::partition(&config);
     match graph::build(&mut parts, &config, plans, store.persist(), bridge.as_ref()) {
         Ok(built) => {
-            store.before_start(&config, &graph::dbs(&built)).await;
+            store
+                .before_start(&config, &engine::typed::Unstarted::new(&graph::dbs(&built)))
+                .await;
             if let Some(b) = &bridge {
                 b.spawn();
             }
@@ -173,38 +179,5 @@ pub(crate) async fn run(path: PathBuf, config: Config, watch_config: bool) -> u8
             tracing::error!("graph failed: {e}");
             exit::RUNTIME
         }
-    }
-}
-
-/// What is left, of 3/4 of `timeout` since `started`, for the MQTT session to send what its
-/// outboxes hold before it says `offline`.
-pub(crate) fn mqtt_budget(
-    timeout: std::time::Duration,
-    started: tokio::time::Instant,
-) -> std::time::Duration {
-    timeout.mul_f32(0.75).saturating_sub(started.elapsed())
-}
-
-/// Logs every record's counters (one line each), e.g. at shutdown.
-pub(crate) fn log_stats(graphs: &Graphs, config: &Config) {
-    for r in &config.records {
-        if let Some(s) = graphs.stats(&r.key) {
-            tracing::info!(
-                record = %r.key,
-                produced = s.produced,
-                delivered = s.delivered,
-                lagged = s.lagged,
-                dropped = s.dropped,
-                "record stats"
-            );
-        }
-    }
-}
-
-/// Logs the config's warnings (the lines `aimdbd check` prints), one log line each.
-pub(crate) fn log_warnings(config: &Config) {
-    for w in &config.warnings {
-        let (line, hint) = w.split_once("\n  hint: ").unwrap_or((w, ""));
-        tracing::warn!(hint, "{line}");
     }
 }

@@ -32,9 +32,9 @@ use aimdb_core::BufferCfg;
 use super::{graph, notify};
 use crate::admin::{AccessPolicy, AdminState, Phase};
 use crate::config::{self, AdminConfig, Config};
+use crate::engine::typed::ops;
 use crate::engine::{self, PartPlan, Parts};
 use crate::mqtt::Bridge;
-use crate::record_types;
 use crate::store::Store;
 
 /// What a reload replaces.
@@ -120,8 +120,11 @@ pub(super) async fn reload(
     if !keep_session {
         if let Some(old) = bridge.take() {
             tracing::info!("[mqtt] changed: closing the MQTT session for a new one");
-            old.close(super::mqtt_budget(current.shutdown_timeout, started))
-                .await;
+            old.close(super::budget::mqtt_budget(
+                current.shutdown_timeout,
+                started,
+            ))
+            .await;
         }
         if let Some(b) = &next_bridge {
             b.spawn();
@@ -135,18 +138,18 @@ pub(super) async fn reload(
             let unchanged = current
                 .records
                 .iter()
-                .any(|o| o.key == r.key && o.type_name == r.type_name && o.buffer == r.buffer);
+                .any(|o| o.key == r.key && o.ty == r.ty && o.buffer == r.buffer);
             if !unchanged || r.buffer != BufferCfg::SingleLatest {
                 continue;
             }
-            if let (Some(old), Some(t)) =
-                (retired.handle_of(&r.key), record_types::lookup(r.type_name))
-            {
-                carried += usize::from((t.carry_latest)(old, &part.db, &r.key));
+            if let Some(old) = retired.handle_of(&r.key) {
+                carried += usize::from((ops(r.ty).carry_latest)(old, &part.db, &r.key));
             }
         }
     }
-    store.before_start(&next, &graph::dbs(&built)).await;
+    store
+        .before_start(&next, &engine::typed::Unstarted::new(&graph::dbs(&built)))
+        .await;
     let rebuilt = built.len();
     graph::start(parts, built, bridge.as_deref()).await;
     drop(retired);
@@ -155,7 +158,7 @@ pub(super) async fn reload(
     if let (Some(bound), Some(admin)) = (state.bound(), &next.admin) {
         state.set_access(AccessPolicy::new(bound, admin));
     }
-    super::log_warnings(&next);
+    super::logs::log_warnings(&next);
     *current = Arc::new(next);
     retain_link_metrics(state.mqtt_metrics(), current);
     state.publish(parts.graphs(current), current.clone());
@@ -175,7 +178,6 @@ pub(super) async fn reload(
 /// Reports only the MQTT links `config` has (links of a removed record or a changed topic are
 /// no longer shown in `/metrics`).
 fn retain_link_metrics(metrics: &crate::mqtt::metrics::MqttMetrics, config: &Config) {
-    use crate::mqtt::connector::expand;
     use crate::mqtt::metrics::Direction;
     metrics.retain_links(|dir, record, topic| {
         config.records.iter().any(|r| {
@@ -185,7 +187,7 @@ fn retain_link_metrics(metrics: &crate::mqtt::metrics::MqttMetrics, config: &Con
                     Direction::Out => &r.links_to,
                 }
                 .iter()
-                .any(|l| expand(&l.topic, &config.node_id, &r.key) == topic)
+                .any(|l| l.topic == topic)
         })
     });
 }

@@ -2,6 +2,7 @@
 
 mod parts;
 mod running;
+pub(crate) mod typed;
 
 pub(crate) use parts::{partition, store_key, BuiltPart, Graphs, PartPlan, Parts};
 pub use running::{DrainOutcome, RunningGraph};
@@ -13,7 +14,6 @@ use aimdb_core::{AimDb, AimDbBuilder};
 use crate::components::Env;
 use crate::config::{Config, RecordConfig};
 use crate::mqtt::MqttConnector;
-use crate::record_types;
 use crate::store::Persist;
 use crate::Rt;
 
@@ -58,13 +58,10 @@ fn build_records(
     builder.connector(mqtt);
     let env = Env {
         node_id: Arc::from(config.node_id.as_str()),
-        store: store.cloned(),
     };
     let mut problems = Vec::new();
     for rec in records {
-        let entry = record_types::lookup(rec.type_name)
-            .ok_or_else(|| EngineError::Attach(format!("unknown type {}", rec.type_name)))?;
-        (entry.configure)(&mut builder, rec, &env, &mut problems);
+        (typed::ops(rec.ty).configure)(&mut builder, rec, &env, store, &mut problems);
     }
     if !problems.is_empty() {
         return Err(EngineError::Attach(problems.join("; ")));

@@ -12,7 +12,7 @@ use std::time::Duration;
 use aimdb_records::topic::{self, Topic};
 use rumqttc::{AsyncClient, Event, Packet, QoS};
 
-use crate::config::MqttConfig;
+use crate::mqtt::config::MqttConfig;
 
 /// How long without a new retained message ends the collection.
 pub(crate) const QUIET: Duration = Duration::from_millis(500);

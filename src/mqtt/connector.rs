@@ -12,8 +12,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use aimdb_core::{BoxFuture, Connector, InboundLink, OutboundLink, RuntimeContext};
-use aimdb_records::topic;
+use aimdb_core::{BoxError, BoxFuture, Connector, InboundLink, OutboundLink, RuntimeContext};
 use rumqttc::QoS;
 use tokio::sync::watch;
 
@@ -38,7 +37,6 @@ struct Plan {
     owned: bool,
     /// The part of the daemon's graph this connector serves (0 for a graph of its own).
     part: u64,
-    node_id: String,
     shutdown_timeout: Duration,
     /// `(record, url)` → link config, per direction.
     links_to: HashMap<(String, String), LinkConfig>,
@@ -77,7 +75,6 @@ impl MqttConnector {
                 bridge,
                 owned,
                 part,
-                node_id: config.node_id.clone(),
                 shutdown_timeout: config.shutdown_timeout,
                 links_to: index(|r| &r.links_to),
                 links_from: index(|r| &r.links_from),
@@ -85,11 +82,6 @@ impl MqttConnector {
         });
         Self { plan }
     }
-}
-
-/// `{node}` and `{key}` in a link topic.
-pub(crate) fn expand(template: &str, node: &str, key: &str) -> String {
-    template.replace("{node}", node).replace("{key}", key)
 }
 
 fn qos(n: u8) -> QoS {
@@ -112,6 +104,38 @@ pub(crate) fn subscribe_qos(n: u8) -> QoS {
     qos(n.min(1))
 }
 
+/// Why [`MqttConnector`] refused a link when the graph started (surfacing as
+/// `StartError::Connector`). A config that passed validation never yields it: its links are the
+/// connector's (their topics were expanded and checked with the config).
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum LinkRefused {
+    /// The link is not one of the config the connector was made from.
+    #[error("{} {url:?} of {record:?} is not in the config", link_key(.dir))]
+    NotInConfig {
+        dir: Direction,
+        url: String,
+        record: Arc<str>,
+    },
+}
+
+impl LinkRefused {
+    fn not_in_config(dir: Direction, url: String, record: &Arc<str>) -> Self {
+        LinkRefused::NotInConfig {
+            dir,
+            url,
+            record: record.clone(),
+        }
+    }
+}
+
+/// The config key of a link going `dir`.
+fn link_key(dir: &Direction) -> &'static str {
+    match dir {
+        Direction::In => "link_from",
+        Direction::Out => "link_to",
+    }
+}
+
 impl Connector<Rt> for MqttConnector {
     fn scheme(&self) -> &str {
         "mqtt"
@@ -129,7 +153,7 @@ impl Connector<Rt> for MqttConnector {
         ctx: RuntimeContext<Rt>,
         outbound: Vec<OutboundLink>,
         inbound: Vec<InboundLink>,
-    ) -> Result<Vec<BoxFuture>, String> {
+    ) -> Result<Vec<BoxFuture>, BoxError> {
         let Some(b) = &self.plan else {
             return Ok(unbridged::start(ctx, outbound, inbound));
         };
@@ -141,18 +165,10 @@ impl Connector<Rt> for MqttConnector {
                 .links_to
                 .get(&(link.record.to_string(), link.url.clone()))
                 .ok_or_else(|| {
-                    format!(
-                        "link_to {:?} of {:?} is not in the config",
-                        link.url, link.record
-                    )
+                    LinkRefused::not_in_config(Direction::Out, link.url.clone(), &link.record)
                 })?;
-            let topic = expand(&cfg.topic, &b.node_id, &link.record);
-            topic::validate_topic(&topic).map_err(|e| {
-                format!(
-                    "link_to {:?} of {:?}: topic {topic:?} {e}",
-                    link.url, link.record
-                )
-            })?;
+            // Expanded and checked at config time.
+            let topic = cfg.topic.clone();
             let lm = m.link(Direction::Out, &link.record, &topic);
             out_metrics.push((lm.clone(), cfg.outbox_full == OutboxFull::Block));
             out_links.push(OutLink {
@@ -174,18 +190,10 @@ impl Connector<Rt> for MqttConnector {
                 .links_from
                 .get(&(link.record.to_string(), link.url.clone()))
                 .ok_or_else(|| {
-                    format!(
-                        "link_from {:?} of {:?} is not in the config",
-                        link.url, link.record
-                    )
+                    LinkRefused::not_in_config(Direction::In, link.url.clone(), &link.record)
                 })?;
-            let filter = expand(&cfg.topic, &b.node_id, &link.record);
-            topic::validate_filter(&filter).map_err(|e| {
-                format!(
-                    "link_from {:?} of {:?}: filter {filter:?} {e}",
-                    link.url, link.record
-                )
-            })?;
+            // Expanded and checked at config time.
+            let filter = cfg.topic.clone();
             let want = subscribe_qos(cfg.qos);
             match filters.iter_mut().find(|(f, _)| *f == filter) {
                 Some((_, have)) if want > *have => *have = want,

@@ -38,7 +38,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
-use aimdb_core::{Acceptance, InboundLink, ProgressWatch};
+use aimdb_core::{Acceptance, CodecError, InboundLink, ProgressWatch};
 use aimdb_records::topic;
 use parking_lot::{Mutex, RwLock};
 use rumqttc::{AsyncClient, Publish, QoS};
@@ -488,7 +488,7 @@ impl Router {
                         flow.acks.owe(id, slot, pos);
                     }
                 }
-                Err(e) if e.0.starts_with(crate::record_types::VERSION_ERROR) => {
+                Err(CodecError::Refused { .. }) => {
                     // Logged once per record and version where it was refused.
                     route.metrics.errors.fetch_add(1, Ordering::Relaxed);
                     self.metrics.bad_input(BadInput::Version);
@@ -591,4 +591,109 @@ fn truncated(topic: &str) -> &str {
         end -= 1;
     }
     &topic[..end]
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::Ordering;
+    use std::sync::Arc;
+
+    use aimdb_core::{
+        AimDbBuilder, BoxError, BoxFuture, BufferCfg, CodecError, Connector, InboundLink,
+        OutboundLink, RuntimeContext,
+    };
+    use parking_lot::Mutex;
+    use rumqttc::{Publish, QoS};
+
+    use super::{Route, Router};
+    use crate::mqtt::metrics::{metrics, BadInput, LinkMetrics};
+    use crate::Rt;
+
+    /// Hands the graph's inbound links to the test.
+    #[derive(Clone, Default)]
+    struct Grab(Arc<Mutex<Vec<InboundLink>>>);
+
+    impl Connector<Rt> for Grab {
+        fn scheme(&self) -> &str {
+            "mqtt"
+        }
+        fn start(
+            &self,
+            _ctx: RuntimeContext<Rt>,
+            _out: Vec<OutboundLink>,
+            inbound: Vec<InboundLink>,
+        ) -> Result<Vec<BoxFuture>, BoxError> {
+            *self.0.lock() = inbound;
+            Ok(Vec::new())
+        }
+    }
+
+    /// A payload `v<N>` is of version N, which this side refuses (with a reason that starts
+    /// with nothing in particular); any other payload but `ok` is garbage.
+    fn decode(payload: &[u8]) -> Result<u32, CodecError> {
+        match payload {
+            b"ok" => Ok(1),
+            [b'v', n] => Err(CodecError::Refused {
+                version: u16::from(*n - b'0'),
+                reason: "a version nobody here speaks".into(),
+            }),
+            _ => Err(CodecError::Malformed("not a number".into())),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_refused_payload_counts_as_version_and_a_malformed_one_as_decode() {
+        let grab = Grab::default();
+        let mut b = AimDbBuilder::new().runtime(Rt::new().expect("runtime"));
+        b.connector(grab.clone());
+        b.configure::<u32>("sensor.n", |r| {
+            r.buffer(BufferCfg::SpmcRing { capacity: 8 })
+                .link_from_with("mqtt://aimdb/n1/sensor.n", Arc::new(decode));
+        });
+        let db = b.build().expect("graph");
+        let links = std::mem::take(&mut *grab.0.lock());
+        let filter = "aimdb/n1/sensor.n".to_string();
+        let route = Route {
+            filter: filter.clone(),
+            metrics: Arc::new(LinkMetrics::default()),
+        };
+        let link_metrics = route.metrics.clone();
+        let router = Arc::new(Router::new(1024, false, "gw-test"));
+        let _settle = router.attach(
+            1,
+            vec![route],
+            links,
+            vec![(filter.clone(), QoS::AtMostOnce)],
+            true,
+        );
+        let mut c = db.handle().consumer::<u32>("sensor.n").expect("record");
+        let send = |payload: &[u8]| {
+            router.receive(Publish::new(&filter, QoS::AtMostOnce, payload.to_vec()));
+        };
+
+        // Only this test routes messages in this binary, so the global counters are its own.
+        let counts = || {
+            (
+                metrics().bad_inputs(BadInput::Version),
+                metrics().bad_inputs(BadInput::Decode),
+                link_metrics.errors.load(Ordering::Relaxed),
+            )
+        };
+        let (version, decode, _) = counts();
+        send(b"v2");
+        assert_eq!(
+            counts(),
+            (version + 1, decode, 1),
+            "refused by its kind, whatever its text says"
+        );
+        send(b"garbage");
+        assert_eq!(
+            counts(),
+            (version + 1, decode + 1, 2),
+            "a malformed payload is not a version refusal"
+        );
+        send(b"ok");
+        assert_eq!(c.try_recv(), Ok(1), "neither stopped the link");
+        assert_eq!(link_metrics.messages.load(Ordering::Relaxed), 1);
+    }
 }

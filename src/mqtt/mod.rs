@@ -22,6 +22,7 @@
 pub(crate) mod acks;
 pub(crate) mod announcements;
 pub(crate) mod bridge;
+pub(crate) mod config;
 pub(crate) mod connector;
 pub(crate) mod inbound;
 pub(crate) mod metrics;

@@ -37,7 +37,7 @@ use tokio::sync::Notify;
 use super::metrics::{LinkMetrics, MqttMetrics};
 use super::outbox::{DiskOutbox, OutboxQueue, Pushed, Registered};
 use super::ratelimit::LogLimit;
-use crate::config::OutboxFull;
+use crate::mqtt::config::OutboxFull;
 
 /// One outbound link as the publisher sees it.
 #[derive(Debug)]

@@ -32,7 +32,7 @@ use super::metrics::{BadInput, MqttMetrics};
 use super::publisher::Publisher;
 use super::schemas::own_announcement;
 use super::tls;
-use crate::config::MqttConfig;
+use crate::mqtt::config::MqttConfig;
 use aimdb_core::backoff::Backoff;
 
 /// Requests the client may queue for the event loop; the publisher stops handing over values

@@ -18,7 +18,7 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::{ClientConfig, RootCertStore};
 
-use crate::config::MqttConfig;
+use crate::mqtt::config::MqttConfig;
 
 /// Why TLS could not be set up.
 #[derive(Debug, thiserror::Error)]

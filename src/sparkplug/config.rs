@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 
 use crate::config::LinkCodec;
+use crate::record_types::TypeEntry;
 
 /// `[sparkplug] store_forward_max_values` when not given.
 pub(crate) const DEFAULT_STORE_FORWARD_MAX_VALUES: usize = 10_000;
@@ -37,8 +38,8 @@ pub(crate) struct SparkplugConfig {
 pub(crate) struct SparkplugRecord {
     /// The record's key.
     pub(crate) key: String,
-    /// Its type's config name.
-    pub(crate) type_name: &'static str,
+    /// Its type.
+    pub(crate) ty: &'static TypeEntry,
     /// The metric name (default the key); struct fields become `<metric>/<field>`.
     pub(crate) metric: String,
     /// Where its values come from.

@@ -26,7 +26,7 @@ use super::stats::stats;
 use super::table::{AliasRow, AliasTable};
 use super::topic::{EdgeTopics, MessageType};
 use crate::config::LinkCodec;
-use crate::record_types::{self, TypeEntry};
+use crate::record_types::TypeEntry;
 
 /// The alias of `Node Control/Rebirth`; node and device metrics follow it.
 pub(crate) const REBIRTH_ALIAS: u64 = 1;
@@ -208,9 +208,9 @@ impl EdgeNode {
         self.next_alias = REBIRTH_ALIAS + 1;
         self.node.clear();
         for (i, r) in self.cfg.records.iter().enumerate() {
-            if let (Origin::Node, Some(entry)) = (&r.origin, record_types::lookup(r.type_name)) {
+            if let Origin::Node = r.origin {
                 self.node
-                    .push((i, Slot::new(entry, &r.metric, &mut self.next_alias)));
+                    .push((i, Slot::new(r.ty, &r.metric, &mut self.next_alias)));
             }
         }
         let names: Vec<String> = self.devices.keys().cloned().collect();
@@ -231,8 +231,8 @@ impl EdgeNode {
             if let Origin::Command { .. } = r.origin {
                 let def = command_metric(&r.metric);
                 slots.push((i, Slot::of(vec![def], &mut self.next_alias)));
-            } else if let Some(entry) = record_types::lookup(r.type_name) {
-                slots.push((i, Slot::new(entry, &r.metric, &mut self.next_alias)));
+            } else {
+                slots.push((i, Slot::new(r.ty, &r.metric, &mut self.next_alias)));
             }
         }
         slots
@@ -240,12 +240,12 @@ impl EdgeNode {
 
     /// The node records: `(index into the config's records, key, type)`, for the session to
     /// read from the graph.
-    pub(crate) fn node_records(&self) -> Vec<(usize, String, &'static str)> {
+    pub(crate) fn node_records(&self) -> Vec<(usize, String, &'static TypeEntry)> {
         self.node
             .iter()
             .map(|(i, _)| {
                 let r = &self.cfg.records[*i];
-                (*i, r.key.clone(), r.type_name)
+                (*i, r.key.clone(), r.ty)
             })
             .collect()
     }
@@ -521,9 +521,7 @@ impl EdgeNode {
             else {
                 continue;
             };
-            let entry = record_types::lookup(r.type_name)
-                .ok_or_else(|| format!("unknown type {}", r.type_name))?;
-            value = Some((i, decode(entry, link.codec, bytes)?));
+            value = Some((i, decode(r.ty, link.codec, bytes)?));
             break;
         }
         let Some((record, value)) = value else {
@@ -675,7 +673,7 @@ mod tests {
             held_path: std::path::PathBuf::from("unused"),
             records: vec![crate::sparkplug::SparkplugRecord {
                 key: "sim.temp".into(),
-                type_name: "Temperature",
+                ty: crate::record_types::lookup("Temperature").unwrap(),
                 metric: "sim.temp".into(),
                 origin: Origin::Node,
             }],

@@ -50,8 +50,8 @@ use super::table;
 use super::topic::{Command, MessageType};
 use crate::components::TapEvent;
 use crate::config::{Config, MqttConfig};
+use crate::engine::typed::{ops, SetJsonError};
 use crate::engine::Graphs;
-use crate::record_types;
 
 /// Requests the MQTT client may queue before `try_publish` refuses.
 const CHANNEL: usize = 1024;
@@ -198,16 +198,13 @@ fn attach_graph(
     values: &mpsc::Sender<(u64, usize, Value)>,
 ) -> Vec<JoinHandle<()>> {
     let mut readers = Vec::new();
-    for (idx, key, type_name) in edge.node_records() {
-        let Some(entry) = record_types::lookup(type_name) else {
-            continue;
-        };
-        if let Some(Ok(Some(v))) = graph.get(&key).map(|h| (entry.latest_json)(h, &key)) {
+    for (idx, key, entry) in edge.node_records() {
+        if let Some(Ok(Some(v))) = graph.get(&key).map(|h| (ops(entry).latest_json)(h, &key)) {
             edge.node_value(idx, &v);
         }
         let mut feed = match graph
             .handle(&key)
-            .and_then(|h| (entry.subscribe_json)(h, &key))
+            .and_then(|h| (ops(entry).subscribe_json)(h, &key))
         {
             Ok(f) => f,
             Err(e) => {
@@ -629,12 +626,12 @@ fn device_command(
             .records
             .iter()
             .find(|r| r.key == key)
-            .and_then(|r| record_types::lookup(r.type_name))
+            .map(|r| r.ty)
             .ok_or_else(|| payload::CommandError::Unknown(key.clone()))?;
         graph
             .handle(&key)
-            .map_err(record_types::SetJsonError::from)
-            .and_then(|h| (entry.set_json)(h, &key, value))
+            .map_err(SetJsonError::from)
+            .and_then(|h| (ops(entry).set_json)(h, &key, value))
             .map_err(|e| payload::CommandError::Invalid(key.clone(), e.to_string()))?;
         tracing::info!(record = %key, device, "sparkplug: DCMD written");
     }

@@ -21,32 +21,35 @@
 //!   queue is flushed into the database (bounded by `[node] shutdown_timeout`), the WAL is
 //!   checkpointed. Every value a persist tap handed over before is then in the database.
 
+pub(crate) mod config;
 mod error;
 pub(crate) mod persist;
 pub(crate) mod query;
 mod restore;
 pub(crate) mod retention;
+mod row;
 pub mod schema;
 pub(crate) mod status;
 pub mod writer;
 
+pub use crate::record_types::Weigh;
+pub use config::StoreConfig;
 pub(crate) use error::StoreError;
-pub use persist::{Persist, PersistRecord, Weigh};
+pub use persist::{Persist, PersistRecord};
+pub(crate) use restore::SeedTarget;
+pub(crate) use row::HistoryRow;
 pub(crate) use status::StoreState;
 pub use status::StoreStatus;
-pub(crate) use writer::HistoryRow;
 
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use aimdb_core::AimDb;
 use aimdb_tokio::concurrency::{BackgroundSink, PeriodicConfig, PeriodicWorker};
 use parking_lot::RwLock;
 use rusqlite::Connection;
 
-use crate::config::{Config, StoreConfig};
-use crate::Rt;
+use crate::config::Config;
 use retention::{RetentionPolicy, RetentionSweep};
 
 /// The daemon's history store: one writer for the daemon's lifetime, across reloads.
@@ -189,12 +192,12 @@ impl Store {
     /// start: every part; on reload: the rebuilt ones): applies `config`'s retention settings,
     /// restores `restore = true` records of `dbs` and remembers the values already in their
     /// persisting records (carried by a reload) so they are not stored twice.
-    pub(crate) async fn before_start(&self, config: &Config, dbs: &[&AimDb<Rt>]) {
+    pub(crate) async fn before_start(&self, config: &Config, graph: &dyn SeedTarget) {
         if let Some(open) = &self.open {
             *open.policy.write() = RetentionPolicy::of(config);
         }
         if let Some(persist) = &self.persist {
-            restore::seed(self.status.path(), persist, &self.status, config, dbs).await;
+            restore::seed(self.status.path(), persist, &self.status, config, graph).await;
         }
     }
 

@@ -33,12 +33,12 @@ use aimdb_tokio::concurrency::{BackgroundSink, PushError, SinkError};
 use parking_lot::Mutex;
 use serde::Serialize;
 
-use crate::record_types::JsonForm;
+use crate::record_types::{JsonForm, Weigh};
 use serde_json::Value;
 use tokio::sync::Semaphore;
 
+use super::row::{AcceptOnDrop, HistoryRow};
 use super::status::{LostReason, StoreStatus};
-use super::writer::{AcceptOnDrop, HistoryRow};
 use crate::config::{RecordConfig, Writer};
 use crate::Rt;
 
@@ -143,7 +143,7 @@ impl Persist {
     where
         T: Serialize + Weigh + JsonForm + Clone + Send + Sync + 'static,
     {
-        let record = self.record(&rec.key, rec.type_name, &source_of(rec));
+        let record = self.record(&rec.key, rec.ty.name, &source_of(rec));
         move |_ctx, consumer| Box::pin(record.run(consumer))
     }
 
@@ -250,32 +250,5 @@ impl PersistRecord {
                 self.persist.status.lost(LostReason::Closed, 1)
             }
         }
-    }
-}
-
-/// A value's size in memory, as counted against `[store] queue_max_bytes`: its own size, plus
-/// what it owns on the heap where that can be large (JSON values). Record types of
-/// `aimdb-records` are fixed-size (`heapless`), so the default is exact for them.
-pub trait Weigh {
-    /// Bytes this value holds.
-    fn weight(&self) -> usize {
-        std::mem::size_of_val(self)
-    }
-}
-
-impl Weigh for Value {
-    fn weight(&self) -> usize {
-        // Per entry: the value itself, plus a map node's key and bookkeeping (an estimate).
-        const MAP_ENTRY: usize = 32;
-        std::mem::size_of::<Value>()
-            + match self {
-                Value::String(s) => s.capacity(),
-                Value::Array(a) => a.iter().map(Weigh::weight).sum(),
-                Value::Object(m) => m
-                    .iter()
-                    .map(|(k, v)| k.capacity() + MAP_ENTRY + v.weight())
-                    .sum(),
-                _ => 0,
-            }
     }
 }

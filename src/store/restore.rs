@@ -5,41 +5,39 @@
 
 use std::path::{Path, PathBuf};
 
-use aimdb_core::AimDb;
 use serde_json::Value;
 
 use super::error::StoreError;
 use super::persist::Persist;
 use super::status::{StoreState, StoreStatus};
 use super::{query, schema};
-use crate::config::Config;
-use crate::record_types;
-use crate::Rt;
+use crate::config::{Config, RecordConfig};
 
-/// Seeds `dbs` (parts built from `config`, not started; records of parts that already run are
-/// left alone). Never fails: problems are logged.
+/// A graph that is built but not yet running, as history sees it: records by their config,
+/// values as JSON. The engine implements it (`engine::typed::Unstarted`), so that this module
+/// needs no record types.
+pub(crate) trait SeedTarget {
+    /// Whether `rec` is one of this graph's records (those of parts that already run are not).
+    fn holds(&self, rec: &RecordConfig) -> bool;
+    /// The newest value in `rec`, as JSON (`None`: none, or `rec` is not held).
+    fn latest(&self, rec: &RecordConfig) -> Option<Value>;
+    /// Seeds `rec` with `value`; why not (not a value of its type, not held).
+    fn seed(&self, rec: &RecordConfig, value: Value) -> Result<(), String>;
+}
+
+/// Seeds `graph` (parts built from `config`, not started). Never fails: problems are logged.
 pub(super) async fn seed(
     path: Option<PathBuf>,
     persist: &Persist,
     status: &StoreStatus,
     config: &Config,
-    dbs: &[&AimDb<Rt>],
+    graph: &dyn SeedTarget,
 ) {
     persist.clear_seeded();
-    let handles: Vec<_> = dbs.iter().map(|db| db.handle()).collect();
-    let db_of = |key: &str| {
-        (0..dbs.len())
-            .find(|&i| handles[i].stats(key).is_some())
-            .map(|i| (dbs[i], &handles[i]))
-    };
-    let latest = |key: &str, type_name: &str| {
-        let (_, handle) = db_of(key)?;
-        record_types::lookup(type_name).and_then(|t| (t.latest_json)(handle, key).ok().flatten())
-    };
     let wanted: Vec<String> = config
         .records
         .iter()
-        .filter(|r| r.restore && db_of(&r.key).is_some() && latest(&r.key, r.type_name).is_none())
+        .filter(|r| r.restore && graph.holds(r) && graph.latest(r).is_none())
         .map(|r| r.key.clone())
         .collect();
     if let (false, Some(path)) = (
@@ -51,9 +49,7 @@ pub(super) async fn seed(
             Ok(Ok(values)) => {
                 let mut restored = 0;
                 for (key, json) in values {
-                    if let Some((db, _)) = db_of(&key) {
-                        restored += u64::from(restore_one(config, db, &key, &json));
-                    }
+                    restored += u64::from(restore_one(config, graph, &key, &json));
                 }
                 status.restored(restored);
                 if restored > 0 {
@@ -65,22 +61,19 @@ pub(super) async fn seed(
         }
     }
     for r in config.records.iter().filter(|r| r.persist) {
-        if let Some(v) = latest(&r.key, r.type_name) {
+        if let Some(v) = graph.latest(r) {
             persist.mark_seeded(&r.key, v);
         }
     }
 }
 
-fn restore_one(config: &Config, db: &AimDb<Rt>, key: &str, json: &str) -> bool {
+fn restore_one(config: &Config, graph: &dyn SeedTarget, key: &str, json: &str) -> bool {
     let Some(rec) = config.records.iter().find(|r| r.key == key) else {
-        return false;
-    };
-    let Some(entry) = record_types::lookup(rec.type_name) else {
         return false;
     };
     let result = serde_json::from_str::<Value>(json)
         .map_err(|e| e.to_string())
-        .and_then(|v| (entry.seed_json)(db, key, v).map_err(|e| e.to_string()));
+        .and_then(|v| graph.seed(rec, v));
     match result {
         Ok(()) => true,
         Err(e) => {

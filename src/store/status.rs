@@ -11,7 +11,7 @@ use aimdb_tokio::concurrency::{BackgroundSink, SinkStats};
 use parking_lot::RwLock;
 use tokio::sync::Semaphore;
 
-use super::writer::HistoryRow;
+use super::row::HistoryRow;
 use crate::telemetry::histogram::Histogram;
 
 /// The store's condition.

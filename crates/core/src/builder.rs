@@ -12,7 +12,7 @@ use crate::graph::{self, GraphError, GraphPlan, LinkCheck};
 use crate::key::RecordKey;
 use crate::lifecycle::{ShutdownSignal, TaskTracker};
 use crate::link::{url_scheme, Connector, InboundLink, OutboundLink};
-use crate::record::{AnyRecordSpec, RecordInfo, RecordRegistrar};
+use crate::record::{AnyRecordSpec, RecordInfo, RecordRegistrar, StartError};
 use crate::runtime::{Runtime, RuntimeContext};
 
 /// Collects records and connectors; [`AimDbBuilder::build`] validates them as one graph.
@@ -138,7 +138,10 @@ impl<R: Runtime> AimDbBuilder<R> {
             let ctx = RuntimeContext::new(runtime.clone(), scheme.into(), inner.shutdown.clone());
             let tasks = connector
                 .start(ctx, out, inb)
-                .map_err(|e| BuildError::Start(alloc::format!("connector {scheme:?}: {e}")))?;
+                .map_err(|source| StartError::Connector {
+                    scheme: scheme.into(),
+                    source,
+                })?;
             pending.tasks.extend(tasks);
         }
         Ok(AimDb { inner, pending })

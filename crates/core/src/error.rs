@@ -4,17 +4,18 @@ use alloc::string::String;
 use core::fmt;
 
 use crate::graph::GraphError;
+pub use crate::record::StartError;
 use crate::record::WriterKind;
 
 /// Why a graph could not be built or started.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug)]
 pub enum BuildError {
     /// `AimDbBuilder::runtime` was not called.
     NoRuntime,
     /// The graph is invalid; every problem is listed.
     Graph(GraphError),
-    /// A component could not be started.
-    Start(String),
+    /// A component of a valid graph could not be started: which one, and why.
+    Start(StartError),
     /// The runtime refused to spawn a task.
     Spawn(crate::runtime::SpawnError),
 }
@@ -30,11 +31,25 @@ impl fmt::Display for BuildError {
     }
 }
 
-impl core::error::Error for BuildError {}
+/// `source` is the [`StartError`] of [`BuildError::Start`], whose text `Display` includes.
+impl core::error::Error for BuildError {
+    fn source(&self) -> Option<&(dyn core::error::Error + 'static)> {
+        match self {
+            BuildError::Start(e) => Some(e),
+            _ => None,
+        }
+    }
+}
 
 impl From<GraphError> for BuildError {
     fn from(e: GraphError) -> Self {
         BuildError::Graph(e)
+    }
+}
+
+impl From<StartError> for BuildError {
+    fn from(e: StartError) -> Self {
+        BuildError::Start(e)
     }
 }
 

@@ -41,12 +41,12 @@ pub use buffer::{BufferCfg, RecordStats, RecvError, TryRecvError};
 pub use builder::AimDbBuilder;
 pub use consumer::Consumer;
 pub use db::{AimDb, DbHandle};
-pub use error::{AccessError, BuildError};
+pub use error::{AccessError, BuildError, StartError};
 pub use graph::{Edge, GraphError, GraphProblem};
 pub use key::RecordKey;
 pub use link::{
-    Acceptance, BoxFuture, CodecError, Connector, Decoder, Encoder, InboundLink, OutboundLink,
-    TopicDecoder,
+    Acceptance, BoxError, BoxFuture, CodecError, Connector, Decoder, Encoder, InboundLink,
+    OutboundLink, TopicDecoder,
 };
 pub use producer::Producer;
 pub use record::{RecordInfo, RecordRegistrar, WriterKind};

@@ -30,17 +30,54 @@ use crate::runtime::{Runtime, RuntimeContext};
 /// A spawned unit of work. Boxed once per task at start, never per message.
 pub type BoxFuture = Pin<Box<dyn Future<Output = ()> + Send + 'static>>;
 
-/// A value could not be encoded or decoded.
+/// Why a value could not be encoded or a payload decoded, by kind, so that a connector counts
+/// and logs each kind apart by matching on it, never on the message.
+///
+/// | kind | from | what a connector does with it |
+/// |---|---|---|
+/// | [`Malformed`](CodecError::Malformed) | a [`Decoder`] | drops the payload; counts and logs it as malformed |
+/// | [`Refused`](CodecError::Refused) | a [`Decoder`] | drops the payload; counts it as refused for its version (one side needs an upgrade, not the sender a fix) |
+/// | [`Unrepresentable`](CodecError::Unrepresentable) | an [`Encoder`] | skips the value ([`FrameError::Encode`]); counts and logs it |
+///
+/// The daemon counts the first two as `aimdbd_mqtt_bad_input_total{reason="decode"}` and
+/// `{reason="version"}`, the firmware as `commands_malformed` and `commands_refused`.
+/// `Display` is the message alone, without the kind.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CodecError(pub String);
+#[non_exhaustive]
+pub enum CodecError {
+    /// The payload is not a valid encoding of the record's type: garbage, truncated, a
+    /// missing or mistyped field, trailing bytes.
+    Malformed(String),
+    /// The payload is well-formed, but of a version this side does not read: a version it
+    /// does not know, or a schema id for that version that is not its own (the peer changed
+    /// the type without bumping its version). Nothing is wrong with the bytes; an upgrade of
+    /// one side, or the peer speaking a version this side announces, fixes it.
+    Refused {
+        /// The version the payload says it is.
+        version: u16,
+        /// Why it was refused.
+        reason: String,
+    },
+    /// The value cannot be written in the form asked for: it has no form in the peer's
+    /// version, the peer speaks no version in common, or the codec cannot express it (a
+    /// buffer too small, a value a text link cannot carry).
+    Unrepresentable(String),
+}
 
 impl fmt::Display for CodecError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        match self {
+            CodecError::Malformed(m) | CodecError::Unrepresentable(m) => f.write_str(m),
+            CodecError::Refused { reason, .. } => f.write_str(reason),
+        }
     }
 }
 
 impl core::error::Error for CodecError {}
+
+/// A connector's own error, whatever its type: [`Connector::start`](crate::Connector::start)
+/// returns it, [`crate::StartError::Connector`] carries it (downcast it to the connector's type).
+pub type BoxError = Box<dyn core::error::Error + Send + Sync + 'static>;
 
 /// Encodes a value, appending to the buffer.
 pub type Encoder<T> = Arc<dyn Fn(&T, &mut Vec<u8>) -> Result<(), CodecError> + Send + Sync>;
@@ -292,12 +329,16 @@ pub trait Connector<R: Runtime>: Send + Sync + 'static {
     /// tasks to run. Called for every registered connector, also when the graph has none of its
     /// links (a connector may keep a session of its own, such as an MQTT birth message); return
     /// no tasks to do nothing. See the module docs for the shutdown contract.
+    ///
+    /// An error (the connector's own type, boxed) stops the graph from starting: it surfaces as
+    /// [`StartError::Connector`](crate::StartError::Connector) with this connector's scheme,
+    /// inside [`BuildError::Start`](crate::BuildError::Start). Name the link it is about.
     fn start(
         &self,
         ctx: RuntimeContext<R>,
         outbound: Vec<OutboundLink>,
         inbound: Vec<InboundLink>,
-    ) -> Result<Vec<BoxFuture>, String>;
+    ) -> Result<Vec<BoxFuture>, BoxError>;
 }
 
 /// The scheme of a URL (`"mqtt"` in `"mqtt://host/topic"`), if it has one.

@@ -17,7 +17,7 @@ use crate::buffer::{BufferCfg, RecordStats, Shared};
 use crate::consumer::Consumer;
 use crate::key::RecordKey;
 use crate::lifecycle::ShutdownSignal;
-use crate::link::{BoxFuture, Decoder, Encoder, InboundLink, OutboundLink, TopicDecoder};
+use crate::link::{BoxError, BoxFuture, Decoder, Encoder, InboundLink, OutboundLink, TopicDecoder};
 use crate::producer::Producer;
 use crate::runtime::{Runtime, RuntimeContext};
 use crate::transform::{InputRef, JoinBuilder, Resolve, Transform, TransformBuilder};
@@ -266,6 +266,70 @@ impl<T: Clone + Send + Sync + 'static, R: Runtime> AnyRecord for TypedRecord<T, 
     }
 }
 
+/// Why a component of a valid graph could not be started, naming the record or connector.
+///
+/// Graph validation reports every mistake it can see before anything starts (a link without a
+/// codec, an input that is not a record); the record variants here are what is left when a
+/// component disagrees with validation at start. [`StartError::Connector`] is a connector's
+/// own refusal of the links it was handed.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum StartError {
+    /// A link of the record has no codec: neither its own nor the record's.
+    NoCodec {
+        /// The record's key.
+        record: Arc<str>,
+        /// The link's URL.
+        url: String,
+    },
+    /// A transform of the record could not subscribe to one of its inputs.
+    InputUnavailable {
+        /// The record the transform writes.
+        record: Arc<str>,
+        /// The input's key.
+        input: String,
+    },
+    /// The record's buffer does not carry the record's type (an engine bug).
+    BufferType {
+        /// The record's key.
+        record: Arc<str>,
+    },
+    /// The connector of a URL scheme refused its links.
+    Connector {
+        /// The connector's scheme (`"mqtt"`).
+        scheme: String,
+        /// The connector's error; `Display` includes its text.
+        source: BoxError,
+    },
+}
+
+impl fmt::Display for StartError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StartError::NoCodec { record, url } => {
+                write!(f, "record {record:?}: link {url:?} has no codec")
+            }
+            StartError::InputUnavailable { record, input } => {
+                write!(f, "record {record:?}: input {input:?} is not available")
+            }
+            StartError::BufferType { record } => {
+                write!(f, "record {record:?}: buffer of another type")
+            }
+            StartError::Connector { scheme, source } => write!(f, "connector {scheme:?}: {source}"),
+        }
+    }
+}
+
+/// `source` is the connector's error of [`StartError::Connector`].
+impl core::error::Error for StartError {
+    fn source(&self) -> Option<&(dyn core::error::Error + 'static)> {
+        match self {
+            StartError::Connector { source, .. } => Some(&**source),
+            _ => None,
+        }
+    }
+}
+
 /// A record's configuration with its type erased, for the builder.
 pub(crate) trait AnyRecordSpec<R: Runtime>: Send {
     fn info(&self) -> RecordInfo;
@@ -279,7 +343,7 @@ pub(crate) trait AnyRecordSpec<R: Runtime>: Send {
         resolve: &dyn Resolve,
         runtime: &R,
         shutdown: &ShutdownSignal<R::Mutex>,
-    ) -> Result<Started, String>;
+    ) -> Result<Started, StartError>;
 }
 
 impl<T, R> AnyRecordSpec<R> for RecordRegistrar<T, R>
@@ -336,12 +400,14 @@ where
         resolve: &dyn Resolve,
         runtime: &R,
         shutdown: &ShutdownSignal<R::Mutex>,
-    ) -> Result<Started, String> {
+    ) -> Result<Started, StartError> {
         let this = *self;
         let shared = record
             .buffer_any()
             .downcast_ref::<Arc<Shared<T, R::Mutex>>>()
-            .ok_or_else(|| alloc::format!("record {:?}: buffer of another type", this.key))?
+            .ok_or_else(|| StartError::BufferType {
+                record: this.key.clone(),
+            })?
             .clone();
         let ctx = RuntimeContext::new(runtime.clone(), this.key.clone(), shutdown.clone());
         let producer = || Producer::new(shared.clone(), runtime.clone());
@@ -363,9 +429,12 @@ where
             started.tasks.push(tap(ctx.clone(), consumer()));
         }
         for (url, enc) in this.links_to {
-            let enc = enc.or_else(|| this.encoder.clone()).ok_or_else(|| {
-                alloc::format!("record {:?}: link {url:?} has no codec", this.key)
-            })?;
+            let enc = enc
+                .or_else(|| this.encoder.clone())
+                .ok_or_else(|| StartError::NoCodec {
+                    record: this.key.clone(),
+                    url: url.clone(),
+                })?;
             started
                 .outbound
                 .push(OutboundLink::new(this.key.clone(), url, consumer(), enc));
@@ -377,16 +446,21 @@ where
                         .clone()
                         .map(|d| -> TopicDecoder<T> { Arc::new(move |_, b: &[u8]| d(b)) })
                 })
-                .ok_or_else(|| {
-                    alloc::format!("record {:?}: link {url:?} has no codec", this.key)
+                .ok_or_else(|| StartError::NoCodec {
+                    record: this.key.clone(),
+                    url: url.clone(),
                 })?;
             started
                 .inbound
                 .push(InboundLink::new(this.key.clone(), url, producer(), dec));
         }
         for transform in this.transforms {
-            let task = (transform.start)(resolve, producer(), ctx.clone())
-                .map_err(|e| alloc::format!("record {:?}: {e}", this.key))?;
+            let task = (transform.start)(resolve, producer(), ctx.clone()).map_err(|input| {
+                StartError::InputUnavailable {
+                    record: this.key.clone(),
+                    input,
+                }
+            })?;
             started.tasks.push(task);
         }
         for source in this.sources {

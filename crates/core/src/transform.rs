@@ -123,6 +123,7 @@ where
 
 type InputFactory<S, T> =
     Box<dyn FnOnce(&dyn Resolve, Arc<dyn Ledger>) -> Option<Box<dyn JoinInput<S, T>>> + Send>;
+/// Starts a transform; `Err` is the key of an input that could not be subscribed to.
 type StartFn<T, R> = Box<
     dyn FnOnce(&dyn Resolve, Producer<T, R>, RuntimeContext<R>) -> Result<BoxFuture, String> + Send,
 >;
@@ -240,7 +241,7 @@ where
             for (factory, key) in factories.into_iter().zip(keys) {
                 match factory(resolve, producer.ledger()) {
                     Some(r) => readers.push(r),
-                    None => return Err(alloc::format!("input {key:?} is not available")),
+                    None => return Err(key),
                 }
             }
             let task: BoxFuture = Box::pin(run_join(state, readers, producer, ctx));

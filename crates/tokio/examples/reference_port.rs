@@ -31,7 +31,9 @@ use std::time::Duration;
 
 use aimdb_core::link::FrameError;
 use aimdb_core::{buffer::BufferCfg, AimDbBuilder};
-use aimdb_core::{BoxFuture, CodecError, Connector, InboundLink, OutboundLink, RuntimeContext};
+use aimdb_core::{
+    BoxError, BoxFuture, CodecError, Connector, InboundLink, OutboundLink, RuntimeContext,
+};
 use aimdb_derive::RecordKey; // ref: `use aimdb_core::RecordKey;` (derive re-exported there)
 use aimdb_tokio::TokioAdapter; // ref: `use aimdb_tokio_adapter::{TokioAdapter, TokioRecordRegistrarExt};`
 
@@ -149,12 +151,12 @@ fn temperature_to_json(t: &Temperature, out: &mut Vec<u8>) -> std::result::Resul
 
 fn command_from_json(data: &[u8]) -> std::result::Result<TemperatureCommand, CodecError> {
     // ref: `TemperatureCommand::from_json(data)` (serde_json)
-    let text = std::str::from_utf8(data).map_err(|e| CodecError(e.to_string()))?;
+    let text = std::str::from_utf8(data).map_err(|e| CodecError::Malformed(e.to_string()))?;
     let setpoint = text
         .trim_matches(|c| c == '{' || c == '}')
         .strip_prefix("\"setpoint\":")
         .and_then(|v| v.parse().ok())
-        .ok_or_else(|| CodecError(format!("not a command: {text}")))?;
+        .ok_or_else(|| CodecError::Malformed(format!("not a command: {text}")))?;
     Ok(TemperatureCommand { setpoint })
 }
 
@@ -231,7 +233,7 @@ impl Connector<Arc<TokioAdapter>> for Wire {
         _ctx: RuntimeContext<Arc<TokioAdapter>>,
         outbound: Vec<OutboundLink>,
         inbound: Vec<InboundLink>,
-    ) -> std::result::Result<Vec<BoxFuture>, String> {
+    ) -> std::result::Result<Vec<BoxFuture>, BoxError> {
         let mut tasks: Vec<BoxFuture> = Vec::new();
         for mut link in outbound {
             let sent = self.sent.clone();

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use aimdb_core::{
-    AimDbBuilder, BoxFuture, BufferCfg, CodecError, Connector, InboundLink, OutboundLink,
+    AimDbBuilder, BoxError, BoxFuture, BufferCfg, CodecError, Connector, InboundLink, OutboundLink,
     RuntimeContext,
 };
 use aimdb_tokio::TokioAdapter;
@@ -28,7 +28,7 @@ impl Connector<TokioAdapter> for Hand {
         _ctx: RuntimeContext<TokioAdapter>,
         outbound: Vec<OutboundLink>,
         inbound: Vec<InboundLink>,
-    ) -> Result<Vec<BoxFuture>, String> {
+    ) -> Result<Vec<BoxFuture>, BoxError> {
         *self.links.lock() = (outbound, inbound);
         Ok(Vec::new())
     }
@@ -40,7 +40,9 @@ fn enc(v: &u32, out: &mut Vec<u8>) -> Result<(), CodecError> {
 }
 
 fn dec(b: &[u8]) -> Result<u32, CodecError> {
-    let arr: [u8; 4] = b.try_into().map_err(|_| CodecError("len".into()))?;
+    let arr: [u8; 4] = b
+        .try_into()
+        .map_err(|_| CodecError::Malformed("len".into()))?;
     Ok(u32::from_le_bytes(arr))
 }
 

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use aimdb_core::link::FrameError;
 use aimdb_core::{
-    AimDbBuilder, BoxFuture, BufferCfg, CodecError, Connector, InboundLink, OutboundLink,
+    AimDbBuilder, BoxError, BoxFuture, BufferCfg, CodecError, Connector, InboundLink, OutboundLink,
     RuntimeContext,
 };
 use aimdb_tokio::TokioAdapter;
@@ -38,7 +38,7 @@ impl Connector<TokioAdapter> for Loopback {
         ctx: RuntimeContext<TokioAdapter>,
         outbound: Vec<OutboundLink>,
         inbound: Vec<InboundLink>,
-    ) -> Result<Vec<BoxFuture>, String> {
+    ) -> Result<Vec<BoxFuture>, BoxError> {
         let inbound = Arc::new(Mutex::new(Some(inbound)));
         let mut tasks: Vec<BoxFuture> = Vec::new();
         let closer = inbound.clone();
@@ -79,7 +79,7 @@ fn enc(v: &u32, out: &mut Vec<u8>) -> Result<(), CodecError> {
 fn dec(b: &[u8]) -> Result<u32, CodecError> {
     let arr: [u8; 4] = b
         .try_into()
-        .map_err(|_| CodecError("want 4 bytes".into()))?;
+        .map_err(|_| CodecError::Malformed("want 4 bytes".into()))?;
     Ok(u32::from_le_bytes(arr))
 }
 
@@ -138,6 +138,61 @@ async fn a_connector_can_reject_a_url() {
     assert!(err.contains("link \"mem://\": needs a name"), "{err}");
 }
 
+/// A connector's own error type, to be found again behind `BuildError::Start`.
+#[derive(Debug, PartialEq)]
+struct NoSuchPort(String);
+
+impl std::fmt::Display for NoSuchPort {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "link {:?}: no such port", self.0)
+    }
+}
+
+impl std::error::Error for NoSuchPort {}
+
+#[tokio::test]
+async fn a_connector_that_refuses_its_links_stops_the_start_with_its_own_error() {
+    struct Refuse;
+    impl Connector<TokioAdapter> for Refuse {
+        fn scheme(&self) -> &str {
+            "port"
+        }
+        fn start(
+            &self,
+            _ctx: RuntimeContext<TokioAdapter>,
+            outbound: Vec<OutboundLink>,
+            _inbound: Vec<InboundLink>,
+        ) -> Result<Vec<BoxFuture>, BoxError> {
+            Err(Box::new(NoSuchPort(outbound[0].url.clone())))
+        }
+    }
+    let mut b = AimDbBuilder::new().runtime(TokioAdapter::new().unwrap());
+    b.connector(Refuse);
+    b.configure::<u32>("x", |r| {
+        r.buffer(BufferCfg::SingleLatest)
+            .codec(Arc::new(enc), Arc::new(dec))
+            .link_to("port://9");
+    });
+    let Err(err) = b.build() else {
+        panic!("the connector refused its links")
+    };
+    assert_eq!(
+        err.to_string(),
+        "could not start the graph: connector \"port\": link \"port://9\": no such port"
+    );
+    let aimdb_core::BuildError::Start(aimdb_core::StartError::Connector { scheme, source }) = &err
+    else {
+        panic!("a connector's refusal: {err:?}")
+    };
+    assert_eq!(scheme, "port");
+    assert_eq!(
+        source.downcast_ref::<NoSuchPort>(),
+        Some(&NoSuchPort("port://9".into()))
+    );
+    let chain = std::error::Error::source(&err).and_then(std::error::Error::source);
+    assert!(chain.is_some_and(|e| e.is::<NoSuchPort>()), "{chain:?}");
+}
+
 #[tokio::test]
 async fn a_topic_decoder_sees_the_topic_and_plain_push_gives_none() {
     let mut b = AimDbBuilder::new().runtime(TokioAdapter::new().unwrap());
@@ -153,7 +208,7 @@ async fn a_topic_decoder_sees_the_topic_and_plain_push_gives_none() {
             ctx: RuntimeContext<TokioAdapter>,
             _out: Vec<OutboundLink>,
             mut inbound: Vec<InboundLink>,
-        ) -> Result<Vec<BoxFuture>, String> {
+        ) -> Result<Vec<BoxFuture>, BoxError> {
             *self.0.lock() = inbound.pop();
             let slot = self.0.clone();
             Ok(vec![Box::pin(async move {

@@ -27,12 +27,14 @@ pub enum Exit {
 }
 
 /// Why the node could not start.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug)]
 pub enum NodeError {
     /// The configuration is invalid.
     Config(ConfigError),
     /// The graph could not be built or started (e.g. the task pool is too small).
     Graph(BuildError),
+    /// The node's task ended without a result (a host harness whose executor stopped first).
+    Ended,
 }
 
 impl fmt::Display for NodeError {
@@ -40,6 +42,7 @@ impl fmt::Display for NodeError {
         match self {
             NodeError::Config(e) => write!(f, "invalid node config: {e}"),
             NodeError::Graph(e) => write!(f, "cannot start the record graph: {e}"),
+            NodeError::Ended => f.write_str("the node task ended without a result"),
         }
     }
 }

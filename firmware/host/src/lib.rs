@@ -103,7 +103,5 @@ pub fn run(
         )));
     }
     let result = outcome.lock().unwrap_or_else(|e| e.into_inner()).take();
-    result.unwrap_or(Err(NodeError::Graph(aimdb_core::BuildError::Start(
-        "node task ended without a result".into(),
-    ))))
+    result.unwrap_or(Err(NodeError::Ended))
 }

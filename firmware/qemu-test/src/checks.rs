@@ -177,7 +177,7 @@ pub async fn node_app_without_broker(rt: EmbassyAdapter, heap_used: fn() -> usiz
         peak <= BOARD_HEAP,
         "node peak heap {peak} B exceeds the board's {BOARD_HEAP} B"
     );
-    assert_eq!(exit, Ok(Exit::Stopped));
+    assert!(matches!(exit, Ok(Exit::Stopped)), "{exit:?}");
     let failures = NodeStats::get(&stats.connect_failures);
     assert!(failures >= 2, "reconnect with backoff: {failures} attempts");
     assert_eq!(NodeStats::get(&stats.sensor_errors), 0);

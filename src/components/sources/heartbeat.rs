@@ -10,7 +10,7 @@ use aimdb_records::{id, Heartbeat};
 use serde::Deserialize;
 
 use crate::components::{registrar, ComponentTable, Env, ParamDoc, SourceInstance, SourceKind};
-use crate::config::Problem;
+use crate::diagnostics::Problem;
 
 /// Registration.
 pub(crate) static KIND: SourceKind = SourceKind {

@@ -11,7 +11,7 @@ use aimdb_records::{id, Humidity, Id, Temperature};
 use serde::Deserialize;
 
 use crate::components::{registrar, ComponentTable, Env, ParamDoc, SourceInstance, SourceKind};
-use crate::config::Problem;
+use crate::diagnostics::Problem;
 use crate::Rt;
 
 /// Registration.

@@ -8,7 +8,7 @@ use aimdb_core::{BoxFuture, RuntimeContext};
 use serde::Deserialize;
 
 use crate::components::{ComponentTable, ParamDoc, TapEvent, TapFeed, TapInstance, TapKind};
-use crate::config::Problem;
+use crate::diagnostics::Problem;
 use crate::Rt;
 
 /// Registration.

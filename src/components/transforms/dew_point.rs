@@ -11,7 +11,7 @@ use serde::Deserialize;
 use crate::components::{
     registrar, ComponentTable, InputDoc, ParamDoc, TransformInstance, TransformKind,
 };
-use crate::config::Problem;
+use crate::diagnostics::Problem;
 
 /// Registration.
 pub(crate) static KIND: TransformKind = TransformKind {

@@ -20,8 +20,9 @@ use std::collections::HashMap;
 
 use toml::Spanned;
 
-use super::super::raw::{RawMqtt, RawRecord};
+use super::super::raw::RawRecord;
 use super::super::{MqttConfig, OutboxFull, Problem, RecordConfig, Writer};
+use crate::mqtt::config::RawMqtt;
 
 /// Parses an `outbox_full` value.
 pub(super) fn parse_outbox_full(

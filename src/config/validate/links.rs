@@ -19,6 +19,7 @@ pub(super) enum Direction {
 /// record's type, for `node_into` (empty: any field, as for `json`).
 pub(super) fn link(
     raw: &Spanned<RawLink>,
+    place: (&str, &str),
     dir: Direction,
     postcard_ok: bool,
     fields: &[&str],
@@ -77,7 +78,21 @@ pub(super) fn link(
                 }
                 push(p);
             }
-            t.to_string()
+            let (node, key) = place;
+            let expanded = expand(t, node, key);
+            let checked = if dir == Direction::To {
+                topic::validate_topic(&expanded)
+            } else {
+                topic::validate_filter(&expanded)
+            };
+            if let (true, Err(e)) = (ok, checked) {
+                ok = false;
+                push(Problem::at(
+                    l.url.span(),
+                    format!("{field} url {url:?}: expanded for node {node:?} and this record's key, it is not a valid MQTT {}: {e}", if dir == Direction::To { "topic" } else { "topic filter" }),
+                ));
+            }
+            expanded
         }
         Some((scheme, _)) => {
             ok = false;
@@ -273,6 +288,11 @@ pub(super) fn unbridged(records: &[Spanned<RawRecord>], push: &mut impl FnMut(Pr
         }
     }
 }
+/// `{node}` and `{key}` in a link topic.
+fn expand(template: &str, node: &str, key: &str) -> String {
+    template.replace("{node}", node).replace("{key}", key)
+}
+
 /// The placeholders a link topic may use.
 pub(super) const PLACEHOLDERS: &[&str] = &["{node}", "{key}"];
 

@@ -12,7 +12,17 @@ mod store;
 use std::time::Duration;
 
 use super::shape;
-use super::{cut_long_values, Config, Lines, Probes, Problem};
+use super::{cut_long_values, Config, Lines, Problem};
+
+/// Checks of the machine at this moment that only `aimdbd check` makes, on top of the file's
+/// own. The daemon does not: on a reload it would find its own admin port taken, and at start
+/// the bind itself reports the error.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Probes {
+    /// Try to listen on `[admin] listen` (and let go at once): a port already taken, an
+    /// address that is not this machine's or a port this user may not bind is a warning.
+    pub(crate) admin_listen: bool,
+}
 
 /// Validates `text` (from `file`) into a [`Config`], or every problem found.
 pub(super) fn validate(file: &str, text: &str, probes: Probes) -> Result<Config, Vec<Problem>> {
@@ -23,11 +33,11 @@ pub(super) fn validate(file: &str, text: &str, probes: Probes) -> Result<Config,
     let mut mqtt = raw
         .mqtt
         .as_ref()
-        .and_then(|m| sections::mqtt(m, &node_id, file, &mut problems));
+        .and_then(|m| crate::mqtt::config::validate(m, &node_id, file, &mut problems));
     let store = raw
         .store
         .as_ref()
-        .and_then(|s| store::section(s, file, &mut problems));
+        .and_then(|s| crate::store::config::validate(s, file, &mut problems));
     let admin = raw
         .admin
         .as_ref()
@@ -35,7 +45,7 @@ pub(super) fn validate(file: &str, text: &str, probes: Probes) -> Result<Config,
     let checked: Vec<_> = raw
         .record
         .iter()
-        .map(|rec| record::record(rec, text, store.is_some(), &mut problems))
+        .map(|rec| record::record(rec, &node_id, text, store.is_some(), &mut problems))
         .collect();
     let order = graph::check(&checked, text, &mut problems);
     let mut records: Vec<_> = checked.into_iter().map(|c| c.config).collect();

@@ -44,6 +44,7 @@ pub(super) struct Checked {
 /// Checks one record; problems are pushed, and what could be understood is returned.
 pub(super) fn record(
     raw: &Spanned<RawRecord>,
+    node_id: &str,
     text: &str,
     have_store: bool,
     problems: &mut Vec<Problem>,
@@ -209,19 +210,37 @@ pub(super) fn record(
     let links_to: Vec<_> = r
         .link_to
         .iter()
-        .filter_map(|l| links::link(l, links::Direction::To, postcard_ok, fields, &mut push))
+        .filter_map(|l| {
+            links::link(
+                l,
+                (node_id, &key),
+                links::Direction::To,
+                postcard_ok,
+                fields,
+                &mut push,
+            )
+        })
         .collect();
     let links_from: Vec<_> = r
         .link_from
         .iter()
-        .filter_map(|l| links::link(l, links::Direction::From, postcard_ok, fields, &mut push))
+        .filter_map(|l| {
+            links::link(
+                l,
+                (node_id, &key),
+                links::Direction::From,
+                postcard_ok,
+                fields,
+                &mut push,
+            )
+        })
         .collect();
     let history = super::store::record_fields(r, buffer, have_store, &mut push);
     let ok = problems.len() == before;
     let config = match (ok, entry, buffer) {
         (true, Some(entry), Some(buffer)) => Some(RecordConfig {
             key: key.clone(),
-            type_name: entry.name,
+            ty: entry,
             buffer,
             writer,
             taps,

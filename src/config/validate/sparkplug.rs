@@ -13,7 +13,6 @@ use toml::Spanned;
 use super::super::ranges;
 use super::super::raw::{RawRecord, RawSparkplug};
 use super::super::{Problem, RecordConfig};
-use crate::record_types;
 use crate::sparkplug::catalog::{command_metric, metrics_of};
 use crate::sparkplug::config::DEFAULT_STORE_FORWARD_MAX_VALUES;
 use crate::sparkplug::payload::{BDSEQ, REBIRTH};
@@ -127,9 +126,7 @@ pub(super) fn section(
             _ if devices.is_empty() => Origin::Node,
             _ => Origin::Devices(devices),
         };
-        let Some(entry) = record_types::lookup(rec.type_name) else {
-            continue;
-        };
+        let entry = rec.ty;
         let (names, metrics) = match origin {
             Origin::Node => (&mut node_names, metrics_of(entry, &metric)),
             Origin::Devices(_) => (&mut device_names, metrics_of(entry, &metric)),
@@ -152,7 +149,7 @@ pub(super) fn section(
         }
         records.push(SparkplugRecord {
             key: key.clone(),
-            type_name: rec.type_name,
+            ty: rec.ty,
             metric,
             origin,
         });
@@ -163,8 +160,8 @@ pub(super) fn section(
         node_id: inp.node_id.to_string(),
         primary_host_id: s.primary_host_id.as_ref().map(|p| p.get_ref().clone()),
         store_forward_max_values,
-        bdseq_path: super::sections::state_path(inp.file, BDSEQ_FILE),
-        held_path: super::sections::state_path(inp.file, HELD_FILE),
+        bdseq_path: super::super::paths::state_path(inp.file, BDSEQ_FILE),
+        held_path: super::super::paths::state_path(inp.file, HELD_FILE),
         records,
     })
 }
@@ -271,12 +268,9 @@ fn metric_name(
     }
 }
 
-/// The node a `link_to` topic `aimdb/<node>/cmd/<key>` commands, unless it is this gateway or a
-/// template.
+/// The node a `link_to` topic `aimdb/<node>/cmd/<key>` (expanded) commands, unless it is this
+/// gateway.
 fn command_device(topic: &str, own: &str) -> Option<String> {
-    if topic.contains('{') {
-        return None;
-    }
     match aimdb_records::topic::parse(topic)? {
         aimdb_records::topic::Topic::Command { node, .. } if node != own => Some(node.to_string()),
         _ => None,

@@ -11,8 +11,9 @@ use std::path::{Path, PathBuf};
 
 use toml::Spanned;
 
-use super::super::raw::{RawMqtt, RawStore};
 use super::super::{MqttConfig, Outbox, Problem, StoreConfig};
+use crate::mqtt::config::RawMqtt;
+use crate::store::config::RawStore;
 
 /// Says how a relative path is resolved, and what to do by hand.
 const HINT_MISSING: &str = "relative paths are resolved against $STATE_DIRECTORY, which the unit's StateDirectory=aimdbd creates (/var/lib/aimdbd) and sets; without it, against the config file's directory. Run by hand: create the directory (mkdir -p), writable by the user aimdbd runs as, or write an absolute path";

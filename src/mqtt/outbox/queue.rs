@@ -14,7 +14,7 @@
 
 use std::collections::VecDeque;
 
-use crate::config::OutboxFull;
+use crate::mqtt::config::OutboxFull;
 
 /// One held value: its sequence number (increasing per link) and its encoded payload.
 #[derive(Debug, Clone, PartialEq, Eq)]

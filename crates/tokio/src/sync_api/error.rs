@@ -14,6 +14,9 @@ pub enum AttachError {
     /// The engine thread ended before reporting whether the graph built.
     #[error("the engine thread ended during start-up")]
     ThreadEnded,
+    /// A record asked for while starting could not be had (its key or type is wrong).
+    #[error("could not start the graph: {0}")]
+    Access(#[from] AccessError),
 }
 
 /// `detach` did not finish cleanly.
@@ -52,10 +55,4 @@ pub enum GetError {
     /// The record closed or the engine shut down, and everything delivered has been read.
     #[error("closed")]
     Closed,
-}
-
-impl From<AccessError> for AttachError {
-    fn from(e: AccessError) -> Self {
-        AttachError::Build(BuildError::Start(e.to_string()))
-    }
 }

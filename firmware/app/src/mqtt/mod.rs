@@ -19,9 +19,11 @@ use alloc::vec;
 use alloc::vec::Vec;
 
 use aimdb_core::lifecycle::ShutdownSignal;
-use aimdb_core::{BlockingMutex, BoxFuture, Connector, InboundLink, MutexFamily, OutboundLink};
+use aimdb_core::{
+    BlockingMutex, BoxError, BoxFuture, Connector, InboundLink, MutexFamily, OutboundLink,
+};
 use aimdb_core::{Runtime, RuntimeContext};
-use aimdb_records::topic::{validate_filter, validate_topic};
+use aimdb_records::topic::{validate_filter, validate_topic, TopicError};
 
 pub use aimdb_core::backoff::Backoff;
 
@@ -36,6 +38,33 @@ pub fn mqtt_url(topic: &str) -> String {
     url.push_str(topic);
     url
 }
+
+/// Why [`MqttConnector::start`] refused an outbound link (as the source of
+/// `StartError::Connector`): its topic is not one a node may publish to.
+pub struct BadTopic {
+    /// The link's URL.
+    pub url: String,
+    /// What is wrong with its topic.
+    pub error: TopicError,
+}
+
+impl core::fmt::Display for BadTopic {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "{}: {}", self.url, self.error)
+    }
+}
+
+/// The same text as `Display`: a derived `Debug` would link core's struct formatter, which
+/// nothing else on the node uses (4 KiB of flash).
+impl core::fmt::Debug for BadTopic {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        core::fmt::Display::fmt(self, f)
+    }
+}
+
+/// No `source`: [`BadTopic::error`] is there to read, and returning it as a `dyn Error` would
+/// link `TopicError`'s `Debug` and the struct formatter again (2 KiB).
+impl core::error::Error for BadTopic {}
 
 /// The topic of a `mqtt://<topic>` URL.
 pub fn url_topic(url: &str) -> Option<&str> {
@@ -112,14 +141,19 @@ impl<R: Runtime> Connector<R> for MqttConnector<R> {
         _ctx: RuntimeContext<R>,
         outbound: Vec<OutboundLink>,
         inbound: Vec<InboundLink>,
-    ) -> Result<Vec<BoxFuture>, String> {
+    ) -> Result<Vec<BoxFuture>, BoxError> {
         let mut links = Links {
             outbound: Vec::with_capacity(outbound.len()),
             inbound: Vec::with_capacity(inbound.len()),
         };
         for link in outbound {
             let topic = url_topic(&link.url).unwrap_or_default();
-            validate_topic(topic).map_err(|e| alloc::format!("{}: {e}", link.url))?;
+            if let Err(error) = validate_topic(topic) {
+                return Err(Box::new(BadTopic {
+                    url: link.url,
+                    error,
+                }));
+            }
             let topic = String::from(topic);
             links.outbound.push((link, topic));
         }

@@ -12,7 +12,7 @@ use core::time::Duration;
 
 use aimdb_core::lifecycle::ShutdownSignal;
 use aimdb_core::link::FrameError;
-use aimdb_core::{LogLevel, Runtime};
+use aimdb_core::{CodecError, LogLevel, Runtime};
 use aimdb_records::topic::{schema_topic, status_topic};
 use aimdb_records::NodeStatus;
 use embassy_futures::select::{select, select4, Either, Either4};
@@ -399,11 +399,11 @@ impl<R: Runtime> Session<'_, R> {
                 }
                 Err(e) => e,
             };
-            if let Some(why) = e.0.strip_prefix(crate::graph::REFUSED) {
+            if let CodecError::Refused { .. } = e {
                 NodeStats::bump(&self.stats.commands_refused);
                 self.log(
                     LogLevel::Warn,
-                    format_args!("dropped command on {topic}: {why}"),
+                    format_args!("dropped command on {topic}: {e}"),
                 );
             } else {
                 NodeStats::bump(&self.stats.commands_malformed);
