@@ -606,7 +606,7 @@ mod tests {
     use rumqttc::{Publish, QoS};
 
     use super::{Route, Router};
-    use crate::mqtt::metrics::{metrics, BadInput, LinkMetrics};
+    use crate::mqtt::metrics::{BadInput, LinkMetrics, MqttMetrics};
     use crate::Rt;
 
     /// Hands the graph's inbound links to the test.
@@ -658,7 +658,8 @@ mod tests {
             metrics: Arc::new(LinkMetrics::default()),
         };
         let link_metrics = route.metrics.clone();
-        let router = Arc::new(Router::new(1024, false, "gw-test"));
+        let metrics = Arc::new(MqttMetrics::default());
+        let router = Arc::new(Router::new(1024, false, "gw-test", metrics.clone()));
         let _settle = router.attach(
             1,
             vec![route],
@@ -671,11 +672,11 @@ mod tests {
             router.receive(Publish::new(&filter, QoS::AtMostOnce, payload.to_vec()));
         };
 
-        // Only this test routes messages in this binary, so the global counters are its own.
+        // The router's own counters (no other test shares them).
         let counts = || {
             (
-                metrics().bad_inputs(BadInput::Version),
-                metrics().bad_inputs(BadInput::Decode),
+                metrics.bad_inputs(BadInput::Version),
+                metrics.bad_inputs(BadInput::Decode),
                 link_metrics.errors.load(Ordering::Relaxed),
             )
         };
