@@ -1,6 +1,7 @@
 //! Security, with the real `aimdbd` and a real Mosquitto: `mqtts://` with mutual TLS against a
 //! Mosquitto TLS listener (CA, server and client certificates generated here with the `openssl`
-//! CLI); username + `password_file` against a Mosquitto password file; a wrong password is a
+//! CLI), and without `ca_file` against the system trust store (`SSL_CERT_FILE`); username +
+//! `password_file` against a Mosquitto password file; a wrong password is a
 //! clear error line, retried with backoff; a wrong CA is a clear TLS error. Secrets never appear
 //! in the log or the admin API.
 
@@ -169,6 +170,25 @@ fn mutual_tls_bridges_and_a_wrong_ca_is_a_clear_error() {
     ];
     let got = pub_sub_roundtrip(broker.port, &tls, p);
     assert_eq!(got, r#"{"hello":"tls"}"#, "bridged over mutual TLS");
+    drop(daemon);
+
+    // No ca_file: the system trust store, which SSL_CERT_FILE points at (rustls-native-certs).
+    let system_dir = p.join("system");
+    std::fs::create_dir_all(&system_dir).expect("dir");
+    let admin = support::free_port();
+    let config = format!(
+        "{}[mqtt]\nurl = \"mqtts://127.0.0.1:{}\"\ncert_file = \"{}\"\nkey_file = \"{}\"\n{RECORDS}",
+        config_head(admin),
+        broker.port,
+        d("client.crt"),
+        d("client.key")
+    );
+    let ca = d("ca.crt");
+    let daemon = Daemon::spawn(&system_dir, admin, &config, None, &[("SSL_CERT_FILE", &ca)]);
+    daemon.wait_ready();
+    wait_until("connected with the system trust store", || {
+        connected(&daemon)
+    });
     drop(daemon);
 
     // Trusting another CA: a clear TLS error, retried, never connected.

@@ -46,12 +46,12 @@ pub(super) async fn readyz(State(state): State<AdminState>) -> Response {
 pub(super) async fn metrics(State(state): State<AdminState>) -> Response {
     // Procfs and file sizes are read: off the async workers.
     match tokio::task::spawn_blocking(move || super::metrics::render(&state)).await {
-        Ok(page) => (
-            [(
-                header::CONTENT_TYPE,
-                "text/plain; version=0.0.4; charset=utf-8",
-            )],
-            page,
+        Ok(Ok(page)) => {
+            ([(header::CONTENT_TYPE, super::metrics::CONTENT_TYPE)], page).into_response()
+        }
+        Ok(Err(e)) => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("encoding the metrics failed: {e}\n"),
         )
             .into_response(),
         Err(e) => (

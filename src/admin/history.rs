@@ -99,22 +99,23 @@ fn parse_params(key: &str, raw: &str) -> Result<HistoryQuery, String> {
     Ok(q)
 }
 
-/// Decodes `%XX` escapes (a `+` stays a `+`, so RFC 3339 offsets survive).
+/// Decodes `%XX` escapes (a `+` stays a `+`, so RFC 3339 offsets survive). `None` for a `%`
+/// not followed by two hex digits (which `percent-encoding` would keep as it is) or for bytes
+/// that are not UTF-8.
 fn percent_decode(s: &str) -> Option<String> {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' {
-            let hex = s.get(i + 1..i + 3)?;
-            out.push(u8::from_str_radix(hex, 16).ok()?);
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
+    let well_formed = s.split('%').skip(1).all(|escape| {
+        escape
+            .as_bytes()
+            .get(..2)
+            .is_some_and(|hex| hex.iter().all(u8::is_ascii_hexdigit))
+    });
+    if !well_formed {
+        return None;
     }
-    String::from_utf8(out).ok()
+    percent_encoding::percent_decode_str(s)
+        .decode_utf8()
+        .ok()
+        .map(std::borrow::Cow::into_owned)
 }
 
 #[cfg(test)]
@@ -133,5 +134,14 @@ mod tests {
         assert!(parse_params("k", "since=soon").is_err());
         assert!(parse_params("k", "order=asc").is_err());
         assert_eq!(parse_params("k", "").expect("ok").limit, DEFAULT_LIMIT);
+    }
+
+    #[test]
+    fn percent_escapes_must_be_two_hex_digits_of_utf_8() {
+        assert_eq!(percent_decode("a%3Ab+c").as_deref(), Some("a:b+c"));
+        assert_eq!(percent_decode("%e2%82%AC").as_deref(), Some("\u{20ac}"));
+        for bad in ["%", "%4", "%zz", "a%4g", "%FF"] {
+            assert_eq!(percent_decode(bad), None, "{bad}");
+        }
     }
 }

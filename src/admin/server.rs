@@ -13,7 +13,6 @@
 //! `aimdbd_admin_connections_closed_total{reason}`, `aimdbd_admin_accept_errors_total`.
 
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -183,40 +182,40 @@ pub(super) async fn deadline(req: Request, next: Next) -> Response {
     }
 }
 
-/// Appends the connection metrics to a `/metrics` page.
-pub(super) fn render(out: &mut String) {
+/// Writes the connection metrics of a `/metrics` page.
+pub(super) fn encode(
+    enc: &mut prometheus_client::encoding::DescriptorEncoder<'_>,
+) -> crate::telemetry::exposition::Encoded {
+    use crate::telemetry::exposition::{counter, counters, gauge};
     let c = &COUNTERS;
     let get = |a: &AtomicU64| a.load(Ordering::Relaxed);
-    let _ = writeln!(
-        out,
-        "# HELP aimdbd_admin_connections Open connections to the admin endpoint."
-    );
-    let _ = writeln!(out, "# TYPE aimdbd_admin_connections gauge");
-    let _ = writeln!(out, "aimdbd_admin_connections {}", get(&c.open));
-    let _ = writeln!(
-        out,
-        "# HELP aimdbd_admin_connections_max [admin] max_connections."
-    );
-    let _ = writeln!(out, "# TYPE aimdbd_admin_connections_max gauge");
-    let _ = writeln!(out, "aimdbd_admin_connections_max {}", get(&c.max));
-    let _ = writeln!(out, "# HELP aimdbd_admin_connections_closed_total Admin connections the endpoint closed: idle (no complete request head within idle_timeout), evicted (the oldest, at max_connections), request_timeout (a request took longer than 30 s).");
-    let _ = writeln!(out, "# TYPE aimdbd_admin_connections_closed_total counter");
-    for (reason, v) in [
-        ("idle", &c.idle),
-        ("evicted", &c.evicted),
-        ("request_timeout", &c.request_timeout),
-    ] {
-        let _ = writeln!(
-            out,
-            "aimdbd_admin_connections_closed_total{{reason=\"{reason}\"}} {}",
-            get(v)
-        );
-    }
-    let _ = writeln!(out, "# HELP aimdbd_admin_accept_errors_total Failed accepts on the admin endpoint (e.g. out of file descriptors).");
-    let _ = writeln!(out, "# TYPE aimdbd_admin_accept_errors_total counter");
-    let _ = writeln!(
-        out,
-        "aimdbd_admin_accept_errors_total {}",
-        get(&c.accept_errors)
-    );
+    gauge(
+        enc,
+        "aimdbd_admin_connections",
+        "Open connections to the admin endpoint.",
+        get(&c.open),
+    )?;
+    gauge(
+        enc,
+        "aimdbd_admin_connections_max",
+        "[admin] max_connections.",
+        get(&c.max),
+    )?;
+    counters(
+        enc,
+        "aimdbd_admin_connections_closed_total",
+        "Admin connections the endpoint closed: idle (no complete request head within idle_timeout), evicted (the oldest, at max_connections), request_timeout (a request took longer than 30 s).",
+        [
+            ("idle", &c.idle),
+            ("evicted", &c.evicted),
+            ("request_timeout", &c.request_timeout),
+        ]
+        .map(|(reason, v)| ([("reason", reason)], get(v))),
+    )?;
+    counter(
+        enc,
+        "aimdbd_admin_accept_errors_total",
+        "Failed accepts on the admin endpoint (e.g. out of file descriptors).",
+        get(&c.accept_errors),
+    )
 }

@@ -8,6 +8,7 @@ use parking_lot::RwLock;
 use super::access::AccessPolicy;
 use crate::config::Config;
 use crate::engine::Graphs;
+use crate::mqtt::metrics::MqttMetrics;
 use crate::store::StoreStatus;
 
 /// The daemon's phase, as `/readyz` reports it.
@@ -46,6 +47,8 @@ struct Inner {
     reloads_failed: AtomicU64,
     store: RwLock<Option<Arc<StoreStatus>>>,
     access: RwLock<Option<Arc<AccessPolicy>>>,
+    /// The MQTT bridge's counters: one set for the process, handed to every bridge it opens.
+    mqtt: Arc<MqttMetrics>,
     /// Bumped at every [`AdminState::publish`].
     published: tokio::sync::watch::Sender<u64>,
 }
@@ -67,9 +70,16 @@ impl AdminState {
                 reloads_failed: AtomicU64::new(0),
                 store: RwLock::new(None),
                 access: RwLock::new(None),
+                mqtt: Arc::default(),
                 published: tokio::sync::watch::Sender::new(0),
             }),
         }
+    }
+
+    /// The process's MQTT metrics (see [`crate::mqtt::metrics`]): each bridge the daemon opens
+    /// counts into them, and `/metrics` shows them.
+    pub(crate) fn mqtt_metrics(&self) -> &Arc<MqttMetrics> {
+        &self.inner.mqtt
     }
 
     /// Sets the phase.

@@ -279,13 +279,14 @@ pub(super) async fn stream_all(State(state): State<AdminState>) -> Response {
         .into_response()
 }
 
-/// Appends the stream gauge to a `/metrics` page.
-pub(super) fn render(out: &mut String) {
-    use std::fmt::Write as _;
-    let _ = writeln!(
-        out,
-        "# HELP aimdbd_admin_streams Record streams (GET /api/records/KEY/stream, /api/stream) open now."
-    );
-    let _ = writeln!(out, "# TYPE aimdbd_admin_streams gauge");
-    let _ = writeln!(out, "aimdbd_admin_streams {}", OPEN.load(Ordering::Relaxed));
+/// Writes the stream gauge of a `/metrics` page.
+pub(super) fn encode(
+    enc: &mut prometheus_client::encoding::DescriptorEncoder<'_>,
+) -> crate::telemetry::exposition::Encoded {
+    crate::telemetry::exposition::gauge(
+        enc,
+        "aimdbd_admin_streams",
+        "Record streams (GET /api/records/KEY/stream, /api/stream) open now.",
+        OPEN.load(Ordering::Relaxed),
+    )
 }

@@ -69,7 +69,7 @@ pub(crate) async fn run(path: PathBuf, config: Config, watch_config: bool) -> u8
     let mut store = Store::open(&config).await;
     state.set_store(store.status());
     let mut config = Arc::new(config);
-    let mut bridge = mqtt::Bridge::for_daemon(&config).await;
+    let mut bridge = mqtt::Bridge::for_daemon(&config, state.mqtt_metrics()).await;
     let mut parts = Parts::new();
     let plans = engine::partition(&config);
     match graph::build(&mut parts, &config, plans, store.persist(), bridge.as_ref()) {

@@ -79,7 +79,7 @@ pub(super) async fn reload(
     let next_bridge = if keep_session {
         bridge.clone()
     } else {
-        Bridge::for_daemon(&next).await
+        Bridge::for_daemon(&next, state.mqtt_metrics()).await
     };
     // Running parts stay when nothing they depend on changed (see the module docs): the
     // session they are bound to (or no MQTT before and after) and the store's availability.
@@ -93,7 +93,7 @@ pub(super) async fn reload(
         Err(e) => {
             tracing::error!("{e}");
             // Links the rejected graph registered are not reported.
-            retain_link_metrics(current);
+            retain_link_metrics(state.mqtt_metrics(), current);
             return keep(state, "the new graph could not be built");
         }
     };
@@ -160,7 +160,7 @@ pub(super) async fn reload(
     }
     super::logs::log_warnings(&next);
     *current = Arc::new(next);
-    retain_link_metrics(current);
+    retain_link_metrics(state.mqtt_metrics(), current);
     state.publish(parts.graphs(current), current.clone());
     state.reloaded(true);
     state.set_phase(Phase::Ready);
@@ -177,9 +177,9 @@ pub(super) async fn reload(
 
 /// Reports only the MQTT links `config` has (links of a removed record or a changed topic are
 /// no longer shown in `/metrics`).
-fn retain_link_metrics(config: &Config) {
-    use crate::mqtt::metrics::{metrics, Direction};
-    metrics().retain_links(|dir, record, topic| {
+fn retain_link_metrics(metrics: &crate::mqtt::metrics::MqttMetrics, config: &Config) {
+    use crate::mqtt::metrics::Direction;
+    metrics.retain_links(|dir, record, topic| {
         config.records.iter().any(|r| {
             r.key == record
                 && match dir {

@@ -27,6 +27,7 @@ use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 
 use super::inbound::{Route, Router};
+use super::metrics::MqttMetrics;
 use super::outbox::DiskOutbox;
 use super::publisher::{OutLink, Publisher, SlotRef};
 use super::session::{close_when_drained, Session};
@@ -53,6 +54,8 @@ pub(crate) struct Bridge {
     /// What the credential and TLS files held when the bridge was made (see
     /// [`Bridge::serves`]); 0 when not read.
     secrets: u64,
+    /// The counters it counts into (the daemon's, which outlive bridges, or its own).
+    metrics: Arc<MqttMetrics>,
 }
 
 /// What a graph brings to [`Bridge::attach`].
@@ -68,23 +71,26 @@ pub(crate) struct Links {
 }
 
 impl Bridge {
-    /// The bridge for `config`, if it has `[mqtt]`. Nothing connects until it runs.
+    /// The bridge for `config`, if it has `[mqtt]`, counting into metrics of its own. Nothing
+    /// connects until it runs.
     pub(crate) fn new(config: &Config) -> Option<Arc<Self>> {
-        Self::with_secrets(config, 0)
+        Self::with_secrets(config, 0, Arc::default())
     }
 
-    fn with_secrets(config: &Config, secrets: u64) -> Option<Arc<Self>> {
+    fn with_secrets(config: &Config, secrets: u64, metrics: Arc<MqttMetrics>) -> Option<Arc<Self>> {
         let mqtt = config.mqtt.as_ref()?;
         Some(Arc::new(Self {
             publisher: Arc::new(Publisher::new(
                 mqtt.outbox_capacity,
                 mqtt.outbox_max_bytes,
                 mqtt.max_packet_size,
+                metrics.clone(),
             )),
             router: Arc::new(Router::new(
                 mqtt.max_packet_size,
                 !mqtt.clean_session,
                 &config.node_id,
+                metrics.clone(),
             )),
             cfg: Arc::new(mqtt.clone()),
             node_id: config.node_id.clone(),
@@ -95,13 +101,24 @@ impl Bridge {
             part_attached: Notify::new(),
             task: Mutex::new(None),
             secrets,
+            metrics,
         }))
     }
 
-    /// The daemon's bridge for `config`: like [`Bridge::new`], and it remembers what its
-    /// credential and TLS files hold, so that a reload after they changed makes a new session.
-    pub(crate) async fn for_daemon(config: &Config) -> Option<Arc<Self>> {
-        Self::with_secrets(config, secrets(config.mqtt.as_ref()?).await)
+    /// The daemon's bridge for `config`, counting into the daemon's `metrics`: like
+    /// [`Bridge::new`], and it remembers what its credential and TLS files hold, so that a
+    /// reload after they changed makes a new session.
+    pub(crate) async fn for_daemon(
+        config: &Config,
+        metrics: &Arc<MqttMetrics>,
+    ) -> Option<Arc<Self>> {
+        let secrets = secrets(config.mqtt.as_ref()?).await;
+        Self::with_secrets(config, secrets, metrics.clone())
+    }
+
+    /// The counters this bridge counts into.
+    pub(crate) fn metrics(&self) -> &Arc<MqttMetrics> {
+        &self.metrics
     }
 
     /// Whether this bridge can serve `config` as it is — same `[mqtt]`, same node id, and its
@@ -125,6 +142,7 @@ impl Bridge {
             router: self.router.clone(),
             abandon: self.abandon.clone(),
             ended: self.ended.clone(),
+            metrics: self.metrics.clone(),
         }
         .run()
     }
@@ -144,11 +162,16 @@ impl Bridge {
         if !*attached {
             *attached = true;
             if self.cfg.outbox == Outbox::Disk {
-                match DiskOutbox::open(self.cfg.outbox_path.clone(), self.cfg.outbox_max_file_bytes)
-                    .await
+                match DiskOutbox::open(
+                    self.cfg.outbox_path.clone(),
+                    self.cfg.outbox_max_file_bytes,
+                    self.metrics.clone(),
+                    self.publisher.room(),
+                )
+                .await
                 {
                     Ok(Ok(disk)) => {
-                        super::metrics::metrics().set_outbox_file(
+                        self.metrics.set_outbox_file(
                             self.cfg.outbox_path.clone(),
                             self.cfg.outbox_max_file_bytes,
                         );

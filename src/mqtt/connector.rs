@@ -18,7 +18,7 @@ use tokio::sync::watch;
 
 use super::bridge::{Bridge, Links};
 use super::inbound::Route;
-use super::metrics::{metrics, Direction};
+use super::metrics::Direction;
 use super::publisher::{OutLink, SlotRef};
 use super::{outbound, unbridged};
 use crate::config::{Config, LinkConfig, OutboxFull};
@@ -157,7 +157,7 @@ impl Connector<Rt> for MqttConnector {
         let Some(b) = &self.plan else {
             return Ok(unbridged::start(ctx, outbound, inbound));
         };
-        let m = metrics();
+        let m = b.bridge.metrics().clone();
         let mut out_links = Vec::with_capacity(outbound.len());
         let mut out_metrics = Vec::with_capacity(outbound.len());
         for link in &outbound {

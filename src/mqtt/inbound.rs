@@ -45,7 +45,7 @@ use rumqttc::{AsyncClient, Publish, QoS};
 use tokio::sync::Notify;
 
 use super::acks::{AckQueue, SlotId};
-use super::metrics::{metrics, BadInput, LinkMetrics};
+use super::metrics::{BadInput, LinkMetrics, MqttMetrics};
 use super::ratelimit::LogLimit;
 use crate::telemetry::unix_ms;
 
@@ -119,14 +119,21 @@ pub(crate) struct Router {
     persistent: bool,
     max_packet: usize,
     logs: [LogLimit; BadInput::ALL.len()],
+    /// The bridge's counters.
+    metrics: Arc<MqttMetrics>,
 }
 
 const LOG_EVERY: Duration = Duration::from_secs(10);
 
 impl Router {
     /// A router with no part bound yet: messages wait until [`Router::end_swap`] (or an
-    /// [`Router::attach`] that starts routing).
-    pub(crate) fn new(max_packet: usize, persistent: bool, own_node: &str) -> Self {
+    /// [`Router::attach`] that starts routing); it counts into `metrics`.
+    pub(crate) fn new(
+        max_packet: usize,
+        persistent: bool,
+        own_node: &str,
+        metrics: Arc<MqttMetrics>,
+    ) -> Self {
         Self {
             own_node: own_node.to_string(),
             bound: RwLock::new(Bound {
@@ -146,6 +153,7 @@ impl Router {
             persistent,
             max_packet,
             logs: std::array::from_fn(|_| LogLimit::new(LOG_EVERY)),
+            metrics,
         }
     }
 
@@ -340,7 +348,7 @@ impl Router {
                 // Our own announcement, retained: neither a node's message nor a node's schema.
                 Some(topic::Topic::Schema { node }) if node == self.own_node => {}
                 Some(t) => {
-                    metrics().node_message(t.node(), unix_ms());
+                    self.metrics.node_message(t.node(), unix_ms());
                     if let topic::Topic::Schema { node } = t {
                         self.announced(node, &p);
                     }
@@ -433,7 +441,7 @@ impl Router {
                 flow.acks.pop();
             }
         }
-        metrics()
+        self.metrics
             .unacked
             .store(flow.acks.len() as u64, Ordering::Relaxed);
     }
@@ -483,7 +491,7 @@ impl Router {
                 Err(CodecError::Refused { .. }) => {
                     // Logged once per record and version where it was refused.
                     route.metrics.errors.fetch_add(1, Ordering::Relaxed);
-                    metrics().bad_input(BadInput::Version);
+                    self.metrics.bad_input(BadInput::Version);
                 }
                 Err(e) => {
                     route.metrics.errors.fetch_add(1, Ordering::Relaxed);
@@ -515,7 +523,7 @@ impl Router {
         }
         drop(flow);
         self.rebound.notify_waiters();
-        metrics().unacked.store(0, Ordering::Relaxed);
+        self.metrics.unacked.store(0, Ordering::Relaxed);
     }
 
     /// Takes a node's schema announcement into the table; a refused one is counted and logged.
@@ -532,7 +540,7 @@ impl Router {
         record: Option<&str>,
         reason: impl FnOnce() -> String,
     ) {
-        metrics().bad_input(why);
+        self.metrics.bad_input(why);
         if let Some(suppressed) = self.logs[why as usize].allow() {
             tracing::warn!(
                 topic = %truncated(topic),
@@ -598,7 +606,7 @@ mod tests {
     use rumqttc::{Publish, QoS};
 
     use super::{Route, Router};
-    use crate::mqtt::metrics::{metrics, BadInput, LinkMetrics};
+    use crate::mqtt::metrics::{BadInput, LinkMetrics, MqttMetrics};
     use crate::Rt;
 
     /// Hands the graph's inbound links to the test.
@@ -650,7 +658,8 @@ mod tests {
             metrics: Arc::new(LinkMetrics::default()),
         };
         let link_metrics = route.metrics.clone();
-        let router = Arc::new(Router::new(1024, false, "gw-test"));
+        let metrics = Arc::new(MqttMetrics::default());
+        let router = Arc::new(Router::new(1024, false, "gw-test", metrics.clone()));
         let _settle = router.attach(
             1,
             vec![route],
@@ -663,11 +672,11 @@ mod tests {
             router.receive(Publish::new(&filter, QoS::AtMostOnce, payload.to_vec()));
         };
 
-        // Only this test routes messages in this binary, so the global counters are its own.
+        // The router's own counters (no other test shares them).
         let counts = || {
             (
-                metrics().bad_inputs(BadInput::Version),
-                metrics().bad_inputs(BadInput::Decode),
+                metrics.bad_inputs(BadInput::Version),
+                metrics.bad_inputs(BadInput::Decode),
                 link_metrics.errors.load(Ordering::Relaxed),
             )
         };

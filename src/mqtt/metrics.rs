@@ -1,14 +1,18 @@
-//! The bridge's counters, for `/metrics`. One set per process, so counters keep counting across
-//! reloads (a reloaded link with the same record and topic keeps its counters).
+//! The bridge's counters, for `/metrics`. The daemon makes one set ([`MqttMetrics`], owned by
+//! its admin state) and hands it to every bridge it opens, so counters keep counting across
+//! reloads, a changed `[mqtt]` included (a reloaded link with the same record and topic keeps
+//! its counters). A bridge of its own (`aimdbd check`, in-process graphs) counts into a set of
+//! its own. The hot paths only touch atomics; [`MqttMetrics::encode`] reads them at scrape time.
 
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, LazyLock};
+use std::sync::Arc;
 
 use parking_lot::Mutex;
+use prometheus_client::encoding::DescriptorEncoder;
 
+use crate::telemetry::exposition::{counter, counters, gauge, gauges, Encoded};
 use crate::telemetry::histogram::Histogram;
 
 /// Why an inbound message was dropped.
@@ -99,10 +103,11 @@ struct NodeSeen {
 
 type LinkKey = (Direction, String, String);
 
-/// One per-link metric family: name, kind, help, the direction it applies to, its counter.
+/// One per-link metric family: name, whether it is a counter (else a gauge), help, the
+/// direction it applies to, its value.
 type PerLink = (
     &'static str,
-    &'static str,
+    bool,
     &'static str,
     Option<Direction>,
     fn(&LinkMetrics) -> &AtomicU64,
@@ -131,6 +136,8 @@ pub(crate) struct MqttMetrics {
     pub(crate) unacked: AtomicU64,
     /// Disk outbox transactions that failed (their values kept in memory only).
     pub(crate) disk_failures: AtomicU64,
+    /// Values of `drop_*` links the disk writer's queue had no room for (kept in memory only).
+    pub(crate) disk_skipped: AtomicU64,
     /// Bytes of PUBLISH packets received (fixed header, topic, packet id, payload).
     pub(crate) received_bytes: AtomicU64,
     /// Bytes of PUBLISH packets written to the broker (as `received_bytes`).
@@ -146,13 +153,6 @@ pub(crate) struct MqttMetrics {
     nodes: Mutex<BTreeMap<String, NodeSeen>>,
     /// Messages of nodes not counted by name: beyond `MAX_NODES`, or ids no node can have.
     nodes_overflow: AtomicU64,
-}
-
-static METRICS: LazyLock<MqttMetrics> = LazyLock::new(MqttMetrics::default);
-
-/// The process's bridge metrics.
-pub(crate) fn metrics() -> &'static MqttMetrics {
-    &METRICS
 }
 
 impl MqttMetrics {
@@ -215,218 +215,170 @@ impl MqttMetrics {
             .retain(|((dir, record, topic), _)| configured(*dir, record, topic));
     }
 
-    /// Appends the Prometheus text of every bridge metric to `out`. Blocking (it reads the disk
-    /// outbox's file size): call it off the async workers.
-    pub(crate) fn render(&self, out: &mut String, label: impl Fn(&str) -> String) {
+    /// Writes every bridge metric family. Blocking (it reads the disk outbox's file size): call
+    /// it off the async workers.
+    pub(crate) fn encode(&self, enc: &mut DescriptorEncoder<'_>) -> Encoded {
         let g = |v: &AtomicU64| v.load(Ordering::Relaxed);
-        let family = |out: &mut String, name: &str, kind: &str, help: &str| {
-            let _ = writeln!(out, "# HELP {name} {help}");
-            let _ = writeln!(out, "# TYPE {name} {kind}");
-        };
-        family(
-            out,
+        gauge(
+            enc,
             "aimdbd_mqtt_connected",
-            "gauge",
             "Whether the bridge is connected to the broker (1) or not (0).",
-        );
-        let _ = writeln!(out, "aimdbd_mqtt_connected {}", g(&self.connected));
-        family(
-            out,
+            g(&self.connected),
+        )?;
+        counter(
+            enc,
             "aimdbd_mqtt_connects_total",
-            "counter",
             "Connections the broker accepted (the first and every reconnect).",
-        );
-        let _ = writeln!(out, "aimdbd_mqtt_connects_total {}", g(&self.connects));
-        family(
-            out,
+            g(&self.connects),
+        )?;
+        counter(
+            enc,
             "aimdbd_mqtt_connection_errors_total",
-            "counter",
             "Failed connection attempts and lost connections.",
-        );
-        let _ = writeln!(
-            out,
-            "aimdbd_mqtt_connection_errors_total {}",
-            g(&self.connection_errors)
-        );
-        family(
-            out,
+            g(&self.connection_errors),
+        )?;
+        gauge(
+            enc,
             "aimdbd_mqtt_reconnect_delay_seconds",
-            "gauge",
             "The reconnect delay last waited.",
-        );
-        let _ = writeln!(
-            out,
-            "aimdbd_mqtt_reconnect_delay_seconds {}",
-            g(&self.reconnect_delay_ms) as f64 / 1000.0
-        );
-        family(
-            out,
+            seconds(g(&self.reconnect_delay_ms)),
+        )?;
+        gauge(
+            enc,
             "aimdbd_mqtt_inbound_unacked",
-            "gauge",
             "QoS >= 1 messages received and not yet acknowledged: held by the broker until every durable reader downstream has their values.",
-        );
-        let _ = writeln!(out, "aimdbd_mqtt_inbound_unacked {}", g(&self.unacked));
-        family(
-            out,
+            g(&self.unacked),
+        )?;
+        counter(
+            enc,
             "aimdbd_mqtt_outbox_disk_failures_total",
-            "counter",
             "Disk outbox transactions that failed (full at outbox_max_file_bytes, or a disk error): their values were kept in memory only.",
-        );
-        let _ = writeln!(
-            out,
-            "aimdbd_mqtt_outbox_disk_failures_total {}",
-            g(&self.disk_failures)
-        );
-        family(
-            out,
+            g(&self.disk_failures),
+        )?;
+        counter(
+            enc,
+            "aimdbd_mqtt_outbox_disk_skipped_total",
+            "Values of links with outbox_full = drop_* not written to the disk outbox because its writer was behind (queue full): kept in memory only and accepted upstream as such, lost if the daemon stops before they are sent.",
+            g(&self.disk_skipped),
+        )?;
+        counters(
+            enc,
             "aimdbd_mqtt_bad_input_total",
-            "counter",
             "Inbound messages dropped, by reason.",
-        );
-        for why in BadInput::ALL {
-            let _ = writeln!(
-                out,
-                "aimdbd_mqtt_bad_input_total{{reason=\"{}\"}} {}",
-                why.as_str(),
-                self.bad_inputs(why)
-            );
-        }
-        family(
-            out,
-            "aimdbd_mqtt_node_messages_total",
-            "counter",
-            "Inbound messages on aimdb/<node>/... topics, by node.",
-        );
+            BadInput::ALL.map(|why| ([("reason", why.as_str())], self.bad_inputs(why))),
+        )?;
         let nodes: Vec<(String, NodeSeen)> = self
             .nodes
             .lock()
             .iter()
-            .map(|(k, v)| (label(k), *v))
+            .map(|(k, v)| (k.clone(), *v))
             .collect();
-        for (node, n) in &nodes {
-            let _ = writeln!(
-                out,
-                "aimdbd_mqtt_node_messages_total{{node=\"{node}\"}} {}",
-                n.messages
-            );
-        }
-        family(
-            out,
+        counters(
+            enc,
+            "aimdbd_mqtt_node_messages_total",
+            "Inbound messages on aimdb/<node>/... topics, by node.",
+            nodes
+                .iter()
+                .map(|(node, n)| ([("node", node.as_str())], n.messages)),
+        )?;
+        gauges(
+            enc,
             "aimdbd_mqtt_node_last_seen_timestamp_seconds",
-            "gauge",
             "When a message on an aimdb/<node>/... topic last arrived from the node (unix time); nodes appear from their first message, at most 256 of them.",
-        );
-        for (node, n) in &nodes {
-            let _ = writeln!(
-                out,
-                "aimdbd_mqtt_node_last_seen_timestamp_seconds{{node=\"{node}\"}} {}",
-                seconds(n.last_ms)
-            );
-        }
-        family(
-            out,
+            nodes
+                .iter()
+                .map(|(node, n)| ([("node", node.as_str())], seconds(n.last_ms))),
+        )?;
+        counter(
+            enc,
             "aimdbd_mqtt_node_messages_overflow_total",
-            "counter",
             "Inbound messages on aimdb/<node>/... topics not counted by node: from nodes beyond the first 256, or with an id no node can have (longer than 32 bytes, control characters).",
-        );
-        let _ = writeln!(
-            out,
-            "aimdbd_mqtt_node_messages_overflow_total {}",
-            g(&self.nodes_overflow)
-        );
-        family(
-            out,
+            g(&self.nodes_overflow),
+        )?;
+        counter(
+            enc,
             "aimdbd_mqtt_received_bytes_total",
-            "counter",
             "Bytes of PUBLISH packets received from the broker (fixed header, topic, packet id, payload); other MQTT packets are not counted.",
-        );
-        let _ = writeln!(
-            out,
-            "aimdbd_mqtt_received_bytes_total {}",
-            g(&self.received_bytes)
-        );
-        family(
-            out,
+            g(&self.received_bytes),
+        )?;
+        counter(
+            enc,
             "aimdbd_mqtt_sent_bytes_total",
-            "counter",
             "Bytes of PUBLISH packets written to the broker (fixed header, topic, packet id, payload; resends after a reconnect count again); other MQTT packets are not counted.",
-        );
-        let _ = writeln!(out, "aimdbd_mqtt_sent_bytes_total {}", g(&self.sent_bytes));
-        family(
-            out,
+            g(&self.sent_bytes),
+        )?;
+        self.publish_ack.encode(
+            enc,
             "aimdbd_mqtt_publish_ack_duration_seconds",
-            "histogram",
             "Outbound QoS >= 1 link values: time from the PUBLISH written to the broker's PUBACK (QoS 1) or PUBCOMP (QoS 2).",
-        );
-        self.publish_ack
-            .render(out, "aimdbd_mqtt_publish_ack_duration_seconds", "");
+        )?;
         let outbox_file = self.outbox_file.lock().clone();
         if let Some((path, max)) = outbox_file {
             if let Some(bytes) = crate::telemetry::sqlite_file_bytes(&path) {
-                family(
-                    out,
+                gauge(
+                    enc,
                     "aimdbd_mqtt_outbox_file_bytes",
-                    "gauge",
                     "Size of the disk outbox's SQLite file plus its write-ahead log.",
-                );
-                let _ = writeln!(out, "aimdbd_mqtt_outbox_file_bytes {bytes}");
+                    bytes,
+                )?;
             }
-            family(
-                out,
+            gauge(
+                enc,
                 "aimdbd_mqtt_outbox_file_max_bytes",
-                "gauge",
                 "[mqtt] outbox_max_file_bytes: past it, values are kept in memory only (aimdbd_mqtt_outbox_disk_failures_total).",
-            );
-            let _ = writeln!(out, "aimdbd_mqtt_outbox_file_max_bytes {max}");
+                max,
+            )?;
         }
         let active = self.active.lock().clone();
-        let per_link: [PerLink; 9] = [
-            ("aimdbd_mqtt_messages_total", "counter", "Messages decoded into a record (in) or acknowledged by the broker (out), per link.", None, |m| &m.messages),
-            ("aimdbd_mqtt_link_errors_total", "counter", "Payloads that failed to decode (in) or values that failed to encode or exceeded max_packet_size (out), per link.", None, |m| &m.errors),
-            ("aimdbd_mqtt_outbox_depth", "gauge", "Values an outbound link holds until the broker acknowledges them.", Some(Direction::Out), |m| &m.outbox_depth),
-            ("aimdbd_mqtt_outbox_bytes", "gauge", "Payload bytes an outbound link holds until the broker acknowledges them (bounded by outbox_max_bytes).", Some(Direction::Out), |m| &m.outbox_bytes),
-            ("aimdbd_mqtt_outbox_capacity", "gauge", "The outbox bound of an outbound link.", Some(Direction::Out), |m| &m.outbox_capacity),
-            ("aimdbd_mqtt_outbox_dropped_total", "counter", "Values an outbound link's outbox dropped at its bound.", Some(Direction::Out), |m| &m.outbox_dropped),
-            ("aimdbd_mqtt_outbox_waits_total", "counter", "Times an outbound link with outbox_full = \"block\" waited for room in its outbox.", Some(Direction::Out), |m| &m.outbox_waits),
-            ("aimdbd_mqtt_inbound_paused", "gauge", "1 while an inbound link holds messages back because a durable reader downstream is full.", Some(Direction::In), |m| &m.paused),
-            ("aimdbd_mqtt_inbound_pauses_total", "counter", "Times an inbound link paused for a full durable reader downstream.", Some(Direction::In), |m| &m.pauses),
-        ];
-        family(
-            out,
+        gauges(
+            enc,
             "aimdbd_mqtt_link_last_message_timestamp_seconds",
-            "gauge",
             "When an inbound link last decoded a message into its record (unix time); a link appears from its first message.",
-        );
-        for ((dir, record, topic), m) in &active {
-            let last = g(&m.last_message_ms);
-            if *dir != Direction::In || last == 0 {
-                continue;
+            active
+                .iter()
+                .filter(|((dir, _, _), m)| *dir == Direction::In && g(&m.last_message_ms) != 0)
+                .map(|((dir, record, topic), m)| {
+                    (link_labels(*dir, record, topic), seconds(g(&m.last_message_ms)))
+                }),
+        )?;
+        let per_link: [PerLink; 9] = [
+            ("aimdbd_mqtt_messages_total", true, "Messages decoded into a record (in) or acknowledged by the broker (out), per link.", None, |m| &m.messages),
+            ("aimdbd_mqtt_link_errors_total", true, "Payloads that failed to decode (in) or values that failed to encode or exceeded max_packet_size (out), per link.", None, |m| &m.errors),
+            ("aimdbd_mqtt_outbox_depth", false, "Values an outbound link holds until the broker acknowledges them.", Some(Direction::Out), |m| &m.outbox_depth),
+            ("aimdbd_mqtt_outbox_bytes", false, "Payload bytes an outbound link holds until the broker acknowledges them (bounded by outbox_max_bytes).", Some(Direction::Out), |m| &m.outbox_bytes),
+            ("aimdbd_mqtt_outbox_capacity", false, "The outbox bound of an outbound link.", Some(Direction::Out), |m| &m.outbox_capacity),
+            ("aimdbd_mqtt_outbox_dropped_total", true, "Values an outbound link's outbox dropped at its bound.", Some(Direction::Out), |m| &m.outbox_dropped),
+            ("aimdbd_mqtt_outbox_waits_total", true, "Times an outbound link with outbox_full = \"block\" waited for room in its outbox.", Some(Direction::Out), |m| &m.outbox_waits),
+            ("aimdbd_mqtt_inbound_paused", false, "1 while an inbound link holds messages back because a durable reader downstream is full.", Some(Direction::In), |m| &m.paused),
+            ("aimdbd_mqtt_inbound_pauses_total", true, "Times an inbound link paused for a full durable reader downstream.", Some(Direction::In), |m| &m.pauses),
+        ];
+        for (name, is_counter, help, only, get) in per_link {
+            let series = active
+                .iter()
+                .filter(|((dir, _, _), _)| only.is_none_or(|d| d == *dir))
+                .map(|((dir, record, topic), m)| (link_labels(*dir, record, topic), g(get(m))));
+            if is_counter {
+                counters(enc, name, help, series)?;
+            } else {
+                gauges(enc, name, help, series)?;
             }
-            let _ = writeln!(
-                out,
-                "aimdbd_mqtt_link_last_message_timestamp_seconds{{direction=\"in\",record=\"{}\",topic=\"{}\"}} {}",
-                label(record),
-                label(topic),
-                seconds(last)
-            );
         }
-        for (name, kind, help, only, get) in per_link {
-            family(out, name, kind, help);
-            for ((dir, record, topic), m) in &active {
-                if only.is_some_and(|d| d != *dir) {
-                    continue;
-                }
-                let d = if *dir == Direction::In { "in" } else { "out" };
-                let _ = writeln!(
-                    out,
-                    "{name}{{direction=\"{d}\",record=\"{}\",topic=\"{}\"}} {}",
-                    label(record),
-                    label(topic),
-                    g(get(m))
-                );
-            }
-        }
+        Ok(())
     }
+}
+
+/// The labels of a link's series.
+fn link_labels<'a>(
+    dir: Direction,
+    record: &'a str,
+    topic: &'a str,
+) -> [(&'static str, &'a str); 3] {
+    let direction = if dir == Direction::In { "in" } else { "out" };
+    [
+        ("direction", direction),
+        ("record", record),
+        ("topic", topic),
+    ]
 }
 
 /// ms since the Unix epoch as Prometheus' seconds.

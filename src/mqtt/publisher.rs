@@ -34,7 +34,7 @@ use parking_lot::Mutex;
 use rumqttc::{AsyncClient, QoS};
 use tokio::sync::Notify;
 
-use super::metrics::{metrics, LinkMetrics};
+use super::metrics::{LinkMetrics, MqttMetrics};
 use super::outbox::{DiskOutbox, OutboxQueue, Pushed, Registered};
 use super::ratelimit::LogLimit;
 use crate::mqtt::config::OutboxFull;
@@ -106,18 +106,28 @@ struct State {
 pub(crate) struct Publisher {
     state: Mutex<State>,
     changed: Notify,
-    /// Notified when values leave an outbox (room for blocked links).
-    room: Notify,
+    /// Notified when values leave an outbox or the disk writer's queue (room for blocked
+    /// links).
+    room: Arc<Notify>,
     max_packet: usize,
     too_large: LogLimit,
     /// Outbox drops at the bound (`outbox_full = "drop_*"`), logged at most every 10 s.
     dropped_log: LogLimit,
+    /// Values the disk writer had no room for, logged at most every 10 s.
+    disk_skipped_log: LogLimit,
+    /// The bridge's counters.
+    metrics: Arc<MqttMetrics>,
 }
 
 impl Publisher {
     /// A publisher with no links yet; each will have an outbox of `capacity` values and
-    /// `max_bytes` bytes.
-    pub(crate) fn new(capacity: usize, max_bytes: usize, max_packet: usize) -> Self {
+    /// `max_bytes` bytes. It counts into `metrics`.
+    pub(crate) fn new(
+        capacity: usize,
+        max_bytes: usize,
+        max_packet: usize,
+        metrics: Arc<MqttMetrics>,
+    ) -> Self {
         Self {
             state: Mutex::new(State {
                 grown: false,
@@ -135,11 +145,19 @@ impl Publisher {
                 max_bytes,
             }),
             changed: Notify::new(),
-            room: Notify::new(),
+            room: Arc::new(Notify::new()),
             max_packet,
             too_large: LogLimit::new(Duration::from_secs(10)),
             dropped_log: LogLimit::new(Duration::from_secs(10)),
+            disk_skipped_log: LogLimit::new(Duration::from_secs(10)),
+            metrics,
         }
+    }
+
+    /// What the disk outbox notifies when its writer's queue shrinks (see
+    /// [`super::outbox::DiskOutbox::open`]): blocked links wait on it.
+    pub(crate) fn room(&self) -> Arc<Notify> {
+        self.room.clone()
     }
 
     /// Keeps a disk copy of every outbox from now on (before the first [`Publisher::attach`]).
@@ -242,7 +260,10 @@ impl Publisher {
 
     /// Whether the slot's outbox may take a value without dropping one.
     pub(crate) fn has_room(&self, at: SlotRef) -> bool {
-        Self::slot(&mut self.state.lock(), at).is_none_or(|s| s.queue.has_room())
+        let mut st = self.state.lock();
+        let disk_room = st.disk.as_ref().is_none_or(DiskOutbox::has_room);
+        Self::slot(&mut st, at)
+            .is_none_or(|s| s.queue.has_room() && (disk_room || s.disk_id.is_none()))
     }
 
     /// Waits until the slot's outbox has room (`outbox_full = "block"`). Cancel-safe.
@@ -275,8 +296,10 @@ impl Publisher {
 
     /// Takes one encoded value for the slot, from record position `pos`. Never blocks: the
     /// value is queued (dropping per `outbox_full` at capacity; a blocking link waits for
-    /// [`Publisher::wait_room`] first) and sent at once if the session is connected. The value
-    /// is accepted upstream now (memory outbox), once committed (disk), or now if dropped.
+    /// [`Publisher::wait_room`] first, which includes room in the disk writer's queue) and sent
+    /// at once if the session is connected. The value is accepted upstream now (memory outbox),
+    /// once committed (disk), or now if dropped or if the disk writer had no room for it (a
+    /// `drop_*` link: kept in memory only, counted).
     pub(crate) fn push(&self, at: SlotRef, payload: &[u8], pos: u64) {
         let mut st = self.state.lock();
         let st = &mut *st;
@@ -302,6 +325,8 @@ impl Publisher {
         }
         let disk = st.disk.as_ref().zip(slot.disk_id);
         let acceptor = &slot.link.acceptor;
+        // A blocking link waited for room in the writer's queue (see `has_room`).
+        let waited = slot.link.full == OutboxFull::Block;
         let pushed = slot.queue.push(payload.to_vec());
         let dropped = match &pushed {
             Pushed::HeldDroppingOldest { dropped, .. } => dropped.len(),
@@ -324,7 +349,7 @@ impl Publisher {
         }
         let on_disk = match pushed {
             Pushed::Held(seq) => {
-                disk.map(|(d, id)| d.insert(id, seq, payload, pos, acceptor.clone()))
+                disk.map(|(d, id)| d.insert(id, seq, payload, pos, acceptor.clone(), waited))
             }
             Pushed::HeldDroppingOldest { seq, dropped } => {
                 slot.link
@@ -332,10 +357,11 @@ impl Publisher {
                     .outbox_dropped
                     .fetch_add(dropped.len() as u64, Ordering::Relaxed);
                 disk.map(|(d, id)| {
-                    d.insert(id, seq, payload, pos, acceptor.clone());
+                    let queued = d.insert(id, seq, payload, pos, acceptor.clone(), waited);
                     for old in dropped {
                         d.delete(id, old);
                     }
+                    queued
                 })
             }
             Pushed::DroppedNewest => {
@@ -346,7 +372,19 @@ impl Publisher {
                 None
             }
         };
-        if on_disk.is_none() {
+        if on_disk == Some(false) {
+            self.metrics.disk_skipped.fetch_add(1, Ordering::Relaxed);
+            if let Some(suppressed) = self.disk_skipped_log.allow() {
+                tracing::warn!(
+                    record = %slot.link.record,
+                    topic = %slot.link.topic,
+                    policy = ?slot.link.full,
+                    suppressed,
+                    "disk outbox writer behind: a value is kept in memory only, lost if the daemon stops before it is sent (see aimdbd_mqtt_outbox_disk_skipped_total; outbox_full = \"block\" waits for the writer instead)"
+                );
+            }
+        }
+        if on_disk != Some(true) {
             if let Some(a) = &slot.link.acceptor {
                 a.accept(pos);
             }
@@ -434,7 +472,7 @@ impl Publisher {
         let Some((tag, size)) = st.awaiting.pop_front() else {
             return;
         };
-        metrics()
+        self.metrics
             .sent_bytes
             .fetch_add(u64::from(size), Ordering::Relaxed);
         if pkid == 0 {
@@ -453,7 +491,7 @@ impl Publisher {
         let st = &mut *st;
         if let Some((tag, written)) = st.inflight.remove(&pkid) {
             if tag.is_some() {
-                metrics().publish_ack.observe(written.elapsed());
+                self.metrics.publish_ack.observe(written.elapsed());
             }
             delivered(st, tag);
         }
@@ -699,6 +737,78 @@ fn publish_size(topic: usize, payload: usize, qos: QoS) -> u32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn link(record: &str, full: OutboxFull) -> OutLink {
+        OutLink {
+            record: record.into(),
+            topic: format!("out/{record}"),
+            qos: QoS::AtLeastOnce,
+            retain: false,
+            full,
+            acceptor: None,
+            metrics: Arc::default(),
+        }
+    }
+
+    /// The disk writer's bound, seen through the publisher: a `drop_*` link's value past it is
+    /// kept in memory only and counted; a blocking link waits for room until the writer
+    /// commits; every value the writer took is on disk.
+    #[test]
+    fn a_full_disk_writer_holds_blocking_links_back_and_counts_what_others_skip() {
+        use super::super::outbox::DISK_QUEUE;
+        let dir = std::env::temp_dir().join(format!("aimdbd-pub-disk-{}", std::process::id()));
+        let _ = std::fs::create_dir_all(&dir);
+        let path = dir.join("outbox.db");
+        let _ = std::fs::remove_file(&path);
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .unwrap();
+        let metrics = Arc::new(MqttMetrics::default());
+        let publisher = Publisher::new(4 * DISK_QUEUE, 1 << 30, 1 << 20, metrics.clone());
+        let disk = DiskOutbox::open(path.clone(), 1 << 30, metrics.clone(), publisher.room())
+            .blocking_recv()
+            .unwrap()
+            .unwrap();
+        publisher.set_disk(disk);
+        let links = vec![
+            link("blocking", OutboxFull::Block),
+            link("dropping", OutboxFull::DropNewest),
+        ];
+        let registered = rt.block_on(publisher.register_new(&links));
+        let slots = publisher.attach(links, registered);
+        let (blocking, dropping) = (slots[0], slots[1]);
+        // Another connection holds the write lock: the writer commits nothing until released.
+        let blocker = rusqlite::Connection::open(&path).unwrap();
+        blocker.execute_batch("BEGIN IMMEDIATE;").unwrap();
+        for pos in 0..=DISK_QUEUE as u64 {
+            publisher.push(dropping, b"v", pos);
+        }
+        assert_eq!(
+            metrics.disk_skipped.load(Ordering::Relaxed),
+            1,
+            "the value past the bound is kept in memory only"
+        );
+        assert!(!publisher.has_room(blocking), "the blocking link must wait");
+        let wait = |d: Duration| {
+            rt.block_on(async { tokio::time::timeout(d, publisher.wait_room(blocking)).await })
+        };
+        assert!(
+            wait(Duration::from_millis(200)).is_err(),
+            "no room while the writer is stuck"
+        );
+        blocker.execute_batch("COMMIT;").unwrap();
+        wait(Duration::from_secs(10)).expect("room once the writer committed");
+        publisher.push(blocking, b"b", 0);
+        let disk = publisher.take_disk().expect("the disk outbox");
+        rt.block_on(disk.close());
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        let rows: i64 = conn
+            .query_row("SELECT count(*) FROM message", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(rows, i64::try_from(DISK_QUEUE).unwrap() + 1);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 
     #[test]
     fn publish_size_matches_rumqttc_encoding() {

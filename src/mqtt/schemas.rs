@@ -17,7 +17,6 @@
 //!   version in common with this gateway at warn (`aimdbd_node_schema_mismatch` is 1 for it).
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::LazyLock;
 
@@ -26,6 +25,8 @@ use parking_lot::{Mutex, RwLock};
 use serde::Serialize;
 
 use crate::record_types::{self, TypeEntry};
+use crate::telemetry::exposition::{self, Encoded};
+use prometheus_client::encoding::DescriptorEncoder;
 
 /// Most nodes whose announcements are kept.
 pub(crate) const MAX_NODES: usize = 256;
@@ -51,7 +52,7 @@ pub(crate) struct NodeSchemas {
 
 static SCHEMAS: LazyLock<NodeSchemas> = LazyLock::new(NodeSchemas::default);
 
-/// The process-wide table (like [`super::metrics::metrics`], it outlives reloads).
+/// The process-wide table; like the daemon's [`super::metrics::MqttMetrics`], it outlives reloads.
 pub(crate) fn schemas() -> &'static NodeSchemas {
     &SCHEMAS
 }
@@ -224,54 +225,47 @@ impl NodeSchemas {
             .collect()
     }
 
-    /// Appends this table's metric families to `out`.
-    pub(crate) fn render(&self, out: &mut String, label: impl Fn(&str) -> String) {
-        family(
-            out,
+    /// Writes this table's metric families.
+    pub(crate) fn encode(&self, enc: &mut DescriptorEncoder<'_>) -> Encoded {
+        let mismatches: Vec<([(&str, String); 2], u32)> = self
+            .view()
+            .into_iter()
+            .flat_map(|n| {
+                n.types
+                    .into_iter()
+                    .filter(|t| t.ours.is_some())
+                    .map(move |t| {
+                        (
+                            [("node", n.node.clone()), ("record", t.type_name)],
+                            u32::from(t.mismatch),
+                        )
+                    })
+            })
+            .collect();
+        exposition::gauges(
+            enc,
             "aimdbd_node_schema_mismatch",
-            "gauge",
             "1 for each record type a node announced that this gateway knows but shares no version with (schema id included); 0 where they meet.",
-        );
-        for n in self.view() {
-            for t in n.types.iter().filter(|t| t.ours.is_some()) {
-                let _ = writeln!(
-                    out,
-                    "aimdbd_node_schema_mismatch{{node=\"{}\",record=\"{}\"}} {}",
-                    label(&n.node),
-                    label(&t.type_name),
-                    u8::from(t.mismatch)
-                );
-            }
-        }
-        family(
-            out,
-            "aimdbd_mqtt_unknown_version_total",
-            "counter",
-            "Inbound payloads dropped because this gateway does not know their version (or its schema id differs), by record and version.",
-        );
-        let unknown: Vec<_> = self
+            mismatches,
+        )?;
+        let unknown: Vec<([(&str, String); 2], u64)> = self
             .unknown
             .lock()
             .iter()
-            .map(|((r, v), n)| (label(r), *v, *n))
+            .map(|((r, v), n)| ([("record", r.clone()), ("version", v.to_string())], *n))
             .collect();
-        for (record, version, n) in unknown {
-            let _ = writeln!(
-                out,
-                "aimdbd_mqtt_unknown_version_total{{record=\"{record}\",version=\"{version}\"}} {n}"
-            );
-        }
-        family(
-            out,
+        exposition::counters(
+            enc,
+            "aimdbd_mqtt_unknown_version_total",
+            "Inbound payloads dropped because this gateway does not know their version (or its schema id differs), by record and version.",
+            unknown,
+        )?;
+        exposition::counter(
+            enc,
             "aimdbd_node_schema_announcements_refused_total",
-            "counter",
             "Schema announcements refused: malformed, too long, or beyond the 256 nodes kept.",
-        );
-        let _ = writeln!(
-            out,
-            "aimdbd_node_schema_announcements_refused_total {}",
-            self.refused.load(Ordering::Relaxed)
-        );
+            self.refused.load(Ordering::Relaxed),
+        )
     }
 }
 
@@ -288,11 +282,6 @@ fn type_view(name: &str, spoken: &Spoken) -> TypeView {
         ours: entry.map(|e| e.version),
         mismatch: entry.is_some() && speak.is_none(),
     }
-}
-
-fn family(out: &mut String, name: &str, kind: &str, help: &str) {
-    let _ = writeln!(out, "# HELP {name} {help}");
-    let _ = writeln!(out, "# TYPE {name} {kind}");
 }
 
 /// What to do when a peer speaking `spoken` and this gateway (current version `ours`) share no
@@ -352,7 +341,7 @@ mod tests {
 
     #[test]
     fn announcements_are_kept_replaced_and_refused() {
-        let table = NodeSchemas::default();
+        let table = std::sync::Arc::new(NodeSchemas::default());
         let t1 = Temperature::SCHEMA_ID.short();
         let temp = record_types::lookup("Temperature").unwrap();
         assert_eq!(table.version_for("n1", temp), Some(1), "unannounced: ours");
@@ -379,8 +368,8 @@ mod tests {
             .types
             .iter()
             .any(|t| t.type_name == "Fancy" && !t.mismatch));
-        let mut text = String::new();
-        table.render(&mut text, str::to_string);
+        let shown = std::sync::Arc::clone(&table);
+        let text = crate::telemetry::exposition::text(move |enc| shown.encode(enc));
         assert!(
             text.contains("aimdbd_node_schema_mismatch{node=\"n1\",record=\"Temperature\"} 1"),
             "{text}"
@@ -398,13 +387,13 @@ mod tests {
 
     #[test]
     fn refused_versions_are_counted_per_record_and_version() {
-        let table = NodeSchemas::default();
+        let table = std::sync::Arc::new(NodeSchemas::default());
         table.refused("sensor.t", "Temperature", 2, "unknown");
         table.refused("sensor.t", "Temperature", 2, "unknown");
         table.refused("sensor.t", "Temperature", 3, "unknown");
         assert_eq!(table.refused_count("sensor.t", 2), 2);
-        let mut text = String::new();
-        table.render(&mut text, str::to_string);
+        let shown = std::sync::Arc::clone(&table);
+        let text = crate::telemetry::exposition::text(move |enc| shown.encode(enc));
         assert!(
             text.contains("aimdbd_mqtt_unknown_version_total{record=\"sensor.t\",version=\"2\"} 2")
         );

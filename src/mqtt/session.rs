@@ -28,7 +28,7 @@ use rumqttc::{
 use tokio::sync::Notify;
 
 use super::inbound::Router;
-use super::metrics::{metrics, BadInput};
+use super::metrics::{BadInput, MqttMetrics};
 use super::publisher::Publisher;
 use super::schemas::own_announcement;
 use super::tls;
@@ -72,7 +72,8 @@ struct Release {
 }
 
 impl Release {
-    /// Queues a PUBREL for every id, ahead of any request (rumqttc sends `pending` first).
+    /// Queues a PUBREL for every id, ahead of any request: rumqttc sends the event loop's public
+    /// `pending` queue first on a connection, and its client has no call that sends a PUBREL.
     fn start(el: &mut EventLoop) -> Self {
         el.pending
             .extend((1..=INFLIGHT).map(|id| Request::PubRel(PubRel::new(id))));
@@ -107,6 +108,8 @@ pub(crate) struct Session {
     pub(crate) abandon: Arc<Notify>,
     /// Notified when the session has ended.
     pub(crate) ended: Arc<Notify>,
+    /// The bridge's counters.
+    pub(crate) metrics: Arc<MqttMetrics>,
 }
 
 impl Session {
@@ -134,22 +137,14 @@ impl Session {
             }
         };
         if let Some(options) = options {
-            let (client, mut eventloop) = AsyncClient::new(options, CHANNEL);
-            // Small packets (PUBACKs, QoS ≥ 1 publishes waiting for them) must not wait for
-            // Nagle's algorithm: with delayed ACKs that adds tens of ms per round trip.
-            let mut net = eventloop.network_options();
-            net.set_tcp_nodelay(true);
-            eventloop.set_network_options(net);
-            self.router.set_client(client.clone());
-            self.publisher.set_client(client);
             let schema = (topic::schema_topic(&self.node_id), own_announcement());
             let births: [(&str, &[u8]); 2] = [
                 (&status, topic::STATUS_ONLINE.as_bytes()),
                 (&schema.0, schema.1.as_bytes()),
             ];
-            self.event_loop(eventloop, &births, backoff).await;
+            self.event_loop(&options, &births, backoff).await;
         }
-        metrics().connected.store(0, Ordering::Relaxed);
+        self.metrics.connected.store(0, Ordering::Relaxed);
         if let Some(disk) = self.publisher.take_disk() {
             disk.close().await;
         }
@@ -174,8 +169,39 @@ impl Session {
         Ok(o)
     }
 
-    async fn event_loop(&self, mut el: EventLoop, births: &[(&str, &[u8])], mut backoff: Backoff) {
-        let m = metrics();
+    /// A new client and event loop for `options`, the client handed to the router and the
+    /// publisher: for the first connection, and again after each lost one (see
+    /// [`Session::event_loop`]).
+    fn new_client(&self, options: &MqttOptions) -> EventLoop {
+        let (client, mut eventloop) = AsyncClient::new(options.clone(), CHANNEL);
+        // Small packets (PUBACKs, QoS ≥ 1 publishes waiting for them) must not wait for
+        // Nagle's algorithm: with delayed ACKs that adds tens of ms per round trip.
+        let mut net = eventloop.network_options();
+        net.set_tcp_nodelay(true);
+        eventloop.set_network_options(net);
+        self.router.set_client(client.clone());
+        self.publisher.set_client(client);
+        eventloop
+    }
+
+    /// Drives connections until abandoned or cleanly disconnected.
+    ///
+    /// After a connection error the event loop is dropped and a new client and event loop are
+    /// made ([`Session::new_client`]): rumqttc would otherwise replay on its own what the lost
+    /// connection had not finished (its unacknowledged publishes and releases, and the requests
+    /// still in the client's channel), while the publisher sends every unacknowledged value
+    /// again with fresh packet ids and the router waits for the broker to redeliver what it did
+    /// not acknowledge. rumqttc's public API has no call that forgets that state on a kept event
+    /// loop: `EventLoop::clean` moves it into `pending` rather than dropping it, and only the
+    /// public fields (`pending`, `state.events`, `state.collision`) could be cleared by hand.
+    async fn event_loop(
+        &self,
+        options: &MqttOptions,
+        births: &[(&str, &[u8])],
+        mut backoff: Backoff,
+    ) {
+        let m = &self.metrics;
+        let mut el = self.new_client(options);
         // When the current connection was accepted, and how many in a row were lost soon after.
         let mut connected_at: Option<Instant> = None;
         let mut quick_losses = 0u32;
@@ -264,7 +290,8 @@ impl Session {
                     release = None;
                     self.publisher.disconnected();
                     self.router.disconnected();
-                    forget_unsent(&mut el);
+                    // Nothing of the lost connection is replayed (see above).
+                    el = self.new_client(options);
                     m.connected.store(0, Ordering::Relaxed);
                     m.connection_errors.fetch_add(1, Ordering::Relaxed);
                     if self.publisher.closing() {
@@ -313,7 +340,7 @@ impl Session {
             ConnectionError::MqttState(StateError::Deserialization(
                 rumqttc::Error::PayloadSizeLimitExceeded(n),
             )) => {
-                metrics().bad_input(BadInput::Oversized);
+                self.metrics.bad_input(BadInput::Oversized);
                 tracing::warn!(
                     %broker, attempt, retry_in_ms, bytes = n,
                     "received a packet larger than MQTT allows ({MQTT_MAX_PACKET} bytes); reconnecting"
@@ -337,15 +364,6 @@ impl Session {
             _ = self.abandon.notified() => false,
         }
     }
-}
-
-/// After a connection error: drop whatever rumqttc would replay on its own (the publisher sends
-/// it again with fresh ids) and any event of the dead connection.
-fn forget_unsent(el: &mut EventLoop) {
-    el.clean();
-    el.pending.clear();
-    el.state.events.clear();
-    el.state.collision = None;
 }
 
 /// The shutdown side of a session: drops inbound links, waits until the outboxes are drained

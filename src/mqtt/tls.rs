@@ -1,7 +1,9 @@
 //! TLS for `mqtts://`: a rustls client config (ring provider) from the configured files.
 //!
 //! - `ca_file`: PEM certificates the broker's certificate must chain to. Without it, the system's
-//!   trust store (`/etc/ssl/certs/ca-certificates.crt` and friends) is used.
+//!   trust store is used, as `rustls-native-certs` finds it: `SSL_CERT_FILE` / `SSL_CERT_DIR` if
+//!   set, else the distribution's bundle and certificate directory (`/etc/ssl/certs/...`, found
+//!   by `openssl-probe`).
 //! - `cert_file` + `key_file`: PEM client certificate (chain) and its private key (PKCS#8, PKCS#1
 //!   or SEC1), for brokers that require mutual TLS.
 //!
@@ -17,13 +19,6 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::{ClientConfig, RootCertStore};
 
 use crate::mqtt::config::MqttConfig;
-
-/// Where the system keeps its CA bundle, tried in order when no `ca_file` is set.
-const SYSTEM_CA_BUNDLES: &[&str] = &[
-    "/etc/ssl/certs/ca-certificates.crt",
-    "/etc/pki/tls/certs/ca-bundle.crt",
-    "/etc/ssl/cert.pem",
-];
 
 /// Why TLS could not be set up.
 #[derive(Debug, thiserror::Error)]
@@ -48,6 +43,9 @@ pub(crate) enum TlsError {
         /// What is wrong.
         reason: String,
     },
+    /// No `ca_file`, and the system trust store gave no usable certificate.
+    #[error("the system trust store: no usable CA certificate{}", reasons(.0))]
+    SystemRoots(Vec<String>),
     /// rustls rejected the combination.
     #[error("TLS setup: {0}")]
     Rustls(String),
@@ -56,19 +54,26 @@ pub(crate) enum TlsError {
 /// Builds the client config for `cfg` (which has `tls` set).
 pub(crate) async fn client_config(cfg: &MqttConfig) -> Result<Arc<ClientConfig>, TlsError> {
     let mut roots = RootCertStore::empty();
-    let (ca_what, ca_path) = match &cfg.ca_file {
-        Some(p) => ("ca_file", p.clone()),
-        None => ("the system CA bundle", system_bundle().await),
-    };
-    let ca_pem = read(ca_what, &ca_path).await?;
-    let ca_certs = certs(ca_what, &ca_path, &ca_pem)?;
-    let (added, _ignored) = roots.add_parsable_certificates(ca_certs);
-    if added == 0 {
-        return Err(TlsError::Parse {
-            what: ca_what,
-            path: ca_path,
-            reason: "no usable CA certificate".into(),
-        });
+    match &cfg.ca_file {
+        Some(ca_path) => {
+            let ca_pem = read("ca_file", ca_path).await?;
+            let ca_certs = certs("ca_file", ca_path, &ca_pem)?;
+            let (added, _ignored) = roots.add_parsable_certificates(ca_certs);
+            if added == 0 {
+                return Err(TlsError::Parse {
+                    what: "ca_file",
+                    path: ca_path.clone(),
+                    reason: "no usable CA certificate".into(),
+                });
+            }
+        }
+        None => {
+            let (certs, errors) = system_roots().await;
+            let (added, _ignored) = roots.add_parsable_certificates(certs);
+            if added == 0 {
+                return Err(TlsError::SystemRoots(errors));
+            }
+        }
     }
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let builder = ClientConfig::builder_with_provider(provider)
@@ -93,13 +98,26 @@ pub(crate) async fn client_config(cfg: &MqttConfig) -> Result<Arc<ClientConfig>,
     Ok(Arc::new(config))
 }
 
-async fn system_bundle() -> PathBuf {
-    for p in SYSTEM_CA_BUNDLES {
-        if tokio::fs::metadata(p).await.is_ok() {
-            return PathBuf::from(p);
-        }
+/// The system's trust store through `rustls-native-certs` (blocking file reads, so on the
+/// blocking pool): its certificates, and why any part of it could not be read (the errors name
+/// files, never their contents).
+async fn system_roots() -> (Vec<CertificateDer<'static>>, Vec<String>) {
+    match tokio::task::spawn_blocking(rustls_native_certs::load_native_certs).await {
+        Ok(found) => (
+            found.certs,
+            found.errors.iter().map(ToString::to_string).collect(),
+        ),
+        Err(e) => (Vec::new(), vec![format!("loading task: {e}")]),
     }
-    PathBuf::from(SYSTEM_CA_BUNDLES[0])
+}
+
+/// ` (why; why)` after a message, or nothing when there is no reason to give.
+fn reasons(errors: &[String]) -> String {
+    if errors.is_empty() {
+        String::new()
+    } else {
+        format!(" ({})", errors.join("; "))
+    }
 }
 
 async fn read(what: &'static str, path: &Path) -> Result<Vec<u8>, TlsError> {

@@ -1,8 +1,11 @@
 //! The Sparkplug counters behind `/metrics` (families `aimdbd_sparkplug_*`), shown once a
 //! Sparkplug session has started.
 
-use std::fmt::Write as _;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
+
+use prometheus_client::encoding::DescriptorEncoder;
+
+use crate::telemetry::exposition::{self, Encoded};
 
 /// Process-wide Sparkplug counters.
 #[derive(Debug, Default)]
@@ -108,119 +111,102 @@ impl SparkplugStats {
     }
 }
 
-/// A metric family: name, type, help, `(kind label or "", counter)` series.
-type Family<'a> = (&'a str, &'a str, &'a str, &'a [(&'a str, &'a AtomicU64)]);
+/// A counter family: name, help, `(kind label or "", counter)` series.
+type Family<'a> = (&'a str, &'a str, &'a [(&'a str, &'a AtomicU64)]);
 
-/// Appends the `aimdbd_sparkplug_*` families (nothing while no session has started).
-pub(crate) fn render(out: &mut String) {
+/// Writes the `aimdbd_sparkplug_*` families (nothing while no session has started).
+pub(crate) fn encode(enc: &mut DescriptorEncoder<'_>) -> Encoded {
     let s = stats();
     if !s.enabled.load(Relaxed) {
-        return;
+        return Ok(());
     }
     let families: [Family<'_>; 10] = [
         (
             "aimdbd_sparkplug_births_total",
-            "counter",
             "Sparkplug birth certificates published (NBIRTH, DBIRTH).",
             &[("node", &s.node_births), ("device", &s.device_births)],
         ),
         (
             "aimdbd_sparkplug_deaths_total",
-            "counter",
             "Sparkplug death certificates published by this daemon (NDEATH on a clean close, DDEATH); an NDEATH the broker sends as the will is not counted here.",
             &[("node", &s.node_deaths), ("device", &s.device_deaths)],
         ),
         (
             "aimdbd_sparkplug_rebirth_requests_total",
-            "counter",
             "NCMD Node Control/Rebirth requests acted on.",
             &[("", &s.rebirth_requests)],
         ),
         (
             "aimdbd_sparkplug_commands_rejected_total",
-            "counter",
             "NCMD/DCMD messages refused (malformed, unknown metric, unsupported); each is logged.",
             &[("", &s.commands_rejected)],
         ),
         (
             "aimdbd_sparkplug_device_payloads_rejected_total",
-            "counter",
             "Node payloads the Sparkplug session could not decode (not published as DDATA); each is logged.",
             &[("", &s.device_payloads_rejected)],
         ),
         (
             "aimdbd_sparkplug_publish_dropped_total",
-            "counter",
             "Sparkplug messages dropped because the MQTT client's queue was full (a host sees a seq gap and asks for a rebirth).",
             &[("", &s.publish_dropped)],
         ),
         (
             "aimdbd_sparkplug_host_states_ignored_total",
-            "counter",
             "Primary host STATE messages ignored (older timestamp than one already taken, or not the spec's JSON); each is logged.",
             &[("", &s.host_states_ignored)],
         ),
         (
             "aimdbd_sparkplug_held_dropped_total",
-            "counter",
             "Values kept for store-and-forward and then dropped (the oldest, past [sparkplug] store_forward_max_values; or a reload or a device no longer born); each drop is logged.",
             &[("", &s.held_dropped)],
         ),
         (
             "aimdbd_sparkplug_historical_sent_total",
-            "counter",
             "Values kept while the primary host was offline and sent after its return with is_historical = true.",
             &[("", &s.historical_sent)],
         ),
         (
             "aimdbd_sparkplug_held_disk_skipped_total",
-            "counter",
             "Held values not written to the store-and-forward file (its writer was behind): kept in memory only, lost if the daemon stops before they are sent.",
             &[("", &s.held_disk_skipped)],
         ),
     ];
-    for (name, kind, help, series) in families {
-        let _ = writeln!(out, "# HELP {name} {help}");
-        let _ = writeln!(out, "# TYPE {name} {kind}");
-        for (label, v) in series {
-            let v = v.load(Relaxed);
-            if label.is_empty() {
-                let _ = writeln!(out, "{name} {v}");
-            } else {
-                let _ = writeln!(out, "{name}{{kind=\"{label}\"}} {v}");
-            }
+    for (name, help, series) in families {
+        match series {
+            [("", v)] => exposition::counter(enc, name, help, v.load(Relaxed))?,
+            kinds => exposition::counters(
+                enc,
+                name,
+                help,
+                kinds
+                    .iter()
+                    .map(|(kind, v)| ([("kind", *kind)], v.load(Relaxed))),
+            )?,
         }
     }
-    let _ = writeln!(
-        out,
-        "# HELP aimdbd_sparkplug_bdseq The bdSeq of the Sparkplug session's current (or last) MQTT connection."
-    );
-    let _ = writeln!(out, "# TYPE aimdbd_sparkplug_bdseq gauge");
-    let _ = writeln!(out, "aimdbd_sparkplug_bdseq {}", s.bdseq.load(Relaxed));
-    let _ = writeln!(
-        out,
-        "# HELP aimdbd_sparkplug_held_values Values kept for store-and-forward now (while not born with a primary host)."
-    );
-    let _ = writeln!(out, "# TYPE aimdbd_sparkplug_held_values gauge");
-    let _ = writeln!(out, "aimdbd_sparkplug_held_values {}", s.held.load(Relaxed));
-    let _ = writeln!(
-        out,
-        "# HELP aimdbd_sparkplug_host_online Whether the primary host's last STATE said online (1) or not (0); 0 without [sparkplug] primary_host_id."
-    );
-    let _ = writeln!(out, "# TYPE aimdbd_sparkplug_host_online gauge");
-    let _ = writeln!(
-        out,
-        "aimdbd_sparkplug_host_online {}",
-        u8::from(s.host_online.load(Relaxed))
-    );
-    let _ = writeln!(
-        out,
-        "# HELP aimdbd_sparkplug_connected Whether the Sparkplug session is connected and born (1) or not (0)."
-    );
-    let _ = writeln!(out, "# TYPE aimdbd_sparkplug_connected gauge");
-    let _ = writeln!(
-        out,
-        "aimdbd_sparkplug_connected {}",
-        u8::from(s.connected.load(Relaxed))
-    );
+    exposition::gauge(
+        enc,
+        "aimdbd_sparkplug_bdseq",
+        "The bdSeq of the Sparkplug session's current (or last) MQTT connection.",
+        s.bdseq.load(Relaxed),
+    )?;
+    exposition::gauge(
+        enc,
+        "aimdbd_sparkplug_held_values",
+        "Values kept for store-and-forward now (while not born with a primary host).",
+        s.held.load(Relaxed),
+    )?;
+    exposition::gauge(
+        enc,
+        "aimdbd_sparkplug_host_online",
+        "Whether the primary host's last STATE said online (1) or not (0); 0 without [sparkplug] primary_host_id.",
+        u32::from(s.host_online.load(Relaxed)),
+    )?;
+    exposition::gauge(
+        enc,
+        "aimdbd_sparkplug_connected",
+        "Whether the Sparkplug session is connected and born (1) or not (0).",
+        u32::from(s.connected.load(Relaxed)),
+    )
 }

@@ -6,11 +6,13 @@
 //! - Bounds are upper bounds (`le`, inclusive) in seconds, ascending, fixed at construction; a
 //!   value above the last lands in the implicit `+Inf` bucket. Durations are kept in whole
 //!   nanoseconds (the sum saturates after about 584 years of observed time).
-//! - Rendering ([`Histogram::render`]) writes `NAME_bucket{le=...}` (cumulative), `NAME_sum`
-//!   (seconds) and `NAME_count`. Observations racing a scrape may be in some buckets and not yet
-//!   in others; `_count` is always the `+Inf` bucket of the same scrape, so the two agree.
+//! - Encoding ([`Histogram::encode`], through `prometheus-client`) writes `NAME_bucket{le=...}`
+//!   (cumulative), `NAME_sum` (seconds) and `NAME_count`. Observations racing a scrape may be in
+//!   some buckets and not yet in others; `_count` is always the `+Inf` bucket of the same scrape,
+//!   so the two agree.
 
-use std::fmt::Write as _;
+use prometheus_client::encoding::{DescriptorEncoder, NoLabelSet};
+use prometheus_client::metrics::MetricType;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
@@ -98,33 +100,28 @@ impl Histogram {
             .sum()
     }
 
-    /// Appends the series of this histogram named `name` to `out`: `labels` (already escaped,
-    /// e.g. `link="a"`, or empty) go on every line before `le`. The family's `# HELP` and
-    /// `# TYPE NAME histogram` lines are the caller's (a family may hold several histograms).
-    pub(crate) fn render(&self, out: &mut String, name: &str, labels: &str) {
-        let sep = if labels.is_empty() { "" } else { "," };
-        let mut cumulative = 0u64;
-        for (i, bound) in self.bounds.iter().enumerate() {
-            cumulative += self.buckets[i].load(Ordering::Relaxed);
-            let _ = writeln!(
-                out,
-                "{name}_bucket{{{labels}{sep}le=\"{}\"}} {cumulative}",
-                bound.as_secs_f64()
-            );
-        }
-        cumulative += self.buckets[self.bounds.len()].load(Ordering::Relaxed);
-        let _ = writeln!(
-            out,
-            "{name}_bucket{{{labels}{sep}le=\"+Inf\"}} {cumulative}"
-        );
-        let braced = if labels.is_empty() {
-            String::new()
-        } else {
-            format!("{{{labels}}}")
-        };
+    /// Writes this histogram as the family `name` with `help` (no labels).
+    pub(crate) fn encode(
+        &self,
+        enc: &mut DescriptorEncoder<'_>,
+        name: &str,
+        help: &str,
+    ) -> super::exposition::Encoded {
+        // Each bucket is read once: `_count` is the sum of what was read.
+        let mut buckets: Vec<(f64, u64)> = self
+            .bounds
+            .iter()
+            .enumerate()
+            .map(|(i, bound)| (bound.as_secs_f64(), self.buckets[i].load(Ordering::Relaxed)))
+            .collect();
+        buckets.push((
+            f64::INFINITY,
+            self.buckets[self.bounds.len()].load(Ordering::Relaxed),
+        ));
+        let count = buckets.iter().map(|(_, n)| n).sum();
         let sum = Duration::from_nanos(self.sum_ns.load(Ordering::Relaxed)).as_secs_f64();
-        let _ = writeln!(out, "{name}_sum{braced} {sum}");
-        let _ = writeln!(out, "{name}_count{braced} {cumulative}");
+        enc.encode_descriptor(name, help, None, MetricType::Histogram)?
+            .encode_histogram::<NoLabelSet>(sum, count, &buckets, None)
     }
 }
 
@@ -140,11 +137,12 @@ mod tests {
         H.observe(Duration::from_millis(1)); // le is inclusive
         H.observe(Duration::from_millis(7));
         H.observe(Duration::from_secs(3)); // +Inf
-        let mut out = String::new();
-        H.render(&mut out, "x_seconds", "");
+        let out = crate::telemetry::exposition::text(|enc| H.encode(enc, "x_seconds", "Help."));
         assert_eq!(
             out,
-            "x_seconds_bucket{le=\"0.001\"} 2\n\
+            "# HELP x_seconds Help.\n\
+             # TYPE x_seconds histogram\n\
+             x_seconds_bucket{le=\"0.001\"} 2\n\
              x_seconds_bucket{le=\"0.01\"} 3\n\
              x_seconds_bucket{le=\"+Inf\"} 4\n\
              x_seconds_sum 3.0083\n\
@@ -154,14 +152,28 @@ mod tests {
     }
 
     #[test]
-    fn labels_come_before_le() {
-        let h = Histogram::default();
+    fn latency_bounds_print_as_before() {
+        // The `le` values dashboards and alert rules name (as Go clients print them).
+        let h = std::sync::Arc::new(Histogram::default());
         h.observe(Duration::from_secs(20));
-        let mut out = String::new();
-        h.render(&mut out, "y_seconds", "link=\"a\"");
-        assert!(out.starts_with("y_seconds_bucket{link=\"a\",le=\"0.0005\"} 0\n"));
-        assert!(out.contains("y_seconds_bucket{link=\"a\",le=\"+Inf\"} 1\n"));
-        assert!(out.ends_with("y_seconds_sum{link=\"a\"} 20\ny_seconds_count{link=\"a\"} 1\n"));
+        let shown = h.clone();
+        let out =
+            crate::telemetry::exposition::text(move |enc| shown.encode(enc, "y_seconds", "Help."));
+        let les: Vec<&str> = out
+            .lines()
+            .filter_map(|l| l.split("le=\"").nth(1)?.split('"').next())
+            .collect();
+        assert_eq!(
+            les,
+            [
+                "0.0005", "0.001", "0.0025", "0.005", "0.01", "0.025", "0.05", "0.1", "0.25",
+                "0.5", "1", "2.5", "5", "10", "+Inf"
+            ]
+        );
+        assert!(
+            out.ends_with("y_seconds_sum 20.0\ny_seconds_count 1\n"),
+            "{out}"
+        );
     }
 
     #[test]

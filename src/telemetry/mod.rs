@@ -1,7 +1,9 @@
-//! Building blocks of `/metrics` shared by the bridge, the store and the admin endpoint: a
+//! Building blocks of `/metrics` shared by the bridge, the store and the admin endpoint: the
+//! helpers every family is written with ([`exposition`], over `prometheus-client`), a
 //! lock-free [`histogram::Histogram`], the process's own metrics ([`process`]), wall-clock
 //! timestamps and state-file sizes. Nothing here depends on the rest of the daemon.
 
+pub(crate) mod exposition;
 pub(crate) mod histogram;
 pub(crate) mod process;
 

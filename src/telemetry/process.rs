@@ -2,20 +2,34 @@
 //! `process_resident_memory_bytes`, `process_virtual_memory_bytes`, `process_open_fds`,
 //! `process_max_fds`, `process_start_time_seconds`), read from `/proc/self` on Linux. On other
 //! systems, and for any value that cannot be read, the family is left out (no made-up zero).
-//! Reading is blocking (procfs): call [`render`] off the async workers.
+//! Reading is blocking (procfs): call [`encode`] off the async workers.
 
-use std::fmt::Write as _;
+use prometheus_client::encoding::DescriptorEncoder;
+
+use super::exposition::{self, Encoded};
 
 /// One process metric: name, kind, help, value.
-type Sample = (&'static str, &'static str, &'static str, f64);
+type Sample = (&'static str, &'static str, &'static str, Value);
 
-/// Appends the process metrics that could be read to `out`.
-pub(crate) fn render(out: &mut String) {
+/// A process metric's value: counts and sizes are whole numbers (and printed so).
+#[derive(Debug, Clone, Copy)]
+#[cfg_attr(not(target_os = "linux"), allow(dead_code))]
+enum Value {
+    Whole(u64),
+    Real(f64),
+}
+
+/// Writes the process metrics that could be read.
+pub(crate) fn encode(enc: &mut DescriptorEncoder<'_>) -> Encoded {
     for (name, kind, help, value) in read() {
-        let _ = writeln!(out, "# HELP {name} {help}");
-        let _ = writeln!(out, "# TYPE {name} {kind}");
-        let _ = writeln!(out, "{name} {value}");
+        match (kind, value) {
+            ("counter", Value::Whole(v)) => exposition::counter(enc, name, help, v)?,
+            ("counter", Value::Real(v)) => exposition::counter(enc, name, help, v)?,
+            (_, Value::Whole(v)) => exposition::gauge(enc, name, help, v)?,
+            (_, Value::Real(v)) => exposition::gauge(enc, name, help, v)?,
+        }
     }
+    Ok(())
 }
 
 #[cfg(not(target_os = "linux"))]
@@ -43,14 +57,14 @@ fn read() -> Vec<Sample> {
             "process_cpu_seconds_total",
             "counter",
             "Total user and system CPU time spent in seconds.",
-            (st.utime + st.stime) as f64 / ticks,
+            Value::Real((st.utime + st.stime) as f64 / ticks),
         ));
         if let Some(boot) = boot_time() {
             samples.push((
                 "process_start_time_seconds",
                 "gauge",
                 "Start time of the process since unix epoch in seconds.",
-                boot + st.starttime as f64 / ticks,
+                Value::Real(boot + st.starttime as f64 / ticks),
             ));
         }
     }
@@ -59,7 +73,10 @@ fn read() -> Vec<Sample> {
             "process_resident_memory_bytes",
             "gauge",
             "Resident memory size in bytes.",
-            (st.rss_pages * u64::try_from(page).unwrap_or(0)) as f64,
+            Value::Whole(
+                st.rss_pages
+                    .saturating_mul(u64::try_from(page).unwrap_or(0)),
+            ),
         ));
     }
     if let Some(st) = &stat {
@@ -67,7 +84,7 @@ fn read() -> Vec<Sample> {
             "process_virtual_memory_bytes",
             "gauge",
             "Virtual memory size in bytes.",
-            st.vsize as f64,
+            Value::Whole(st.vsize),
         ));
     }
     if let Ok(dir) = std::fs::read_dir("/proc/self/fd") {
@@ -75,7 +92,7 @@ fn read() -> Vec<Sample> {
             "process_open_fds",
             "gauge",
             "Number of open file descriptors.",
-            dir.count() as f64,
+            Value::Whole(u64::try_from(dir.count()).unwrap_or(u64::MAX)),
         ));
     }
     let mut lim = libc::rlimit {
@@ -88,7 +105,7 @@ fn read() -> Vec<Sample> {
             "process_max_fds",
             "gauge",
             "Maximum number of open file descriptors.",
-            lim.rlim_cur as f64,
+            Value::Whole(lim.rlim_cur),
         ));
     }
     samples

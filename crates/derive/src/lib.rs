@@ -484,6 +484,10 @@ fn check_link_address(addr: &str) -> Result<(), String> {
 /// A word starts at an uppercase letter that follows a lowercase letter or a digit, or that
 /// ends a run of uppercase letters (the last capital of an acronym starts the next word).
 /// Existing underscores are kept, never doubled.
+///
+/// Not `heck::ToSnakeCase`: the result is a record key on the wire and in configs, and heck
+/// splits differently — `V2X` → `v2x` (here `v2_x`: a capital after a digit starts a word),
+/// `Foo__Bar` → `foo_bar`, `_Foo` → `foo` — so deriving through heck would rename existing keys.
 fn to_snake_case(name: &str) -> String {
     let chars: Vec<char> = name.chars().collect();
     let mut out = String::with_capacity(name.len() + 4);
@@ -533,6 +537,16 @@ mod tests {
         assert_eq!(to_snake_case("Pm2_5"), "pm2_5");
         assert_eq!(to_snake_case("Already_Snake"), "already_snake");
         assert_eq!(to_snake_case("lower"), "lower");
+    }
+
+    #[test]
+    fn snake_case_is_not_hecks() {
+        // Where heck would derive another key (see `to_snake_case`): pinned, since a derived
+        // key may already be in a config or on the wire.
+        assert_eq!(to_snake_case("V2X"), "v2_x");
+        assert_eq!(to_snake_case("X1Y2"), "x1_y2");
+        assert_eq!(to_snake_case("Foo__Bar"), "foo__bar");
+        assert_eq!(to_snake_case("_Foo"), "_foo");
     }
 
     fn error_of(input: DeriveInput) -> String {

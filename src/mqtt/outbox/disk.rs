@@ -8,6 +8,17 @@
 //! catches in the channel or in an uncommitted batch — at most a few milliseconds of values — is
 //! lost. [`DiskOutbox::close`] commits everything and closes the file.
 //!
+//! The writer's queue is bounded: at most [`QUEUE`] inserts or [`QUEUE_BYTES`] payload bytes
+//! not yet committed ([`DiskOutbox::has_room`]). What happens at the bound:
+//!
+//! | the value's link | writer queue full |
+//! |---|---|
+//! | `outbox_full = "block"` | the link waits for room before it hands the value over (as for room in its outbox), so the insert is always queued: nothing it accepts is lost, and the bound is passed by at most one value per such link |
+//! | `outbox_full = "drop_oldest"` / `"drop_newest"` | the insert is refused ([`DiskOutbox::insert`] is false): the value is kept in the memory outbox only and accepted upstream at once, counted in `aimdbd_mqtt_outbox_disk_skipped_total` and logged; it is sent as usual but lost if the daemon stops first |
+//!
+//! Deletes, registrations and the close are always queued: deletes follow inserts one for one
+//! and rows already on disk, so they are bounded by what the outboxes hold.
+//!
 //! Schema: `link(id, record, topic)` names each link by its record key and topic, two columns
 //! (unique together), so no key or topic can make two links share an id; `message(link, seq,
 //! payload)` holds the values. Links are registered as graphs bring them
@@ -22,16 +33,25 @@
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
-use std::sync::mpsc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{mpsc, Arc};
 use std::time::Duration;
-
-use std::sync::atomic::Ordering;
 
 use aimdb_core::Acceptor;
 
-use crate::mqtt::metrics::metrics;
+use crate::mqtt::metrics::MqttMetrics;
 use rusqlite::{params, Connection};
-use tokio::sync::oneshot;
+use tokio::sync::{oneshot, Notify};
+
+/// Inserts the writer may have queued or in its open transaction, at most (two batches: one
+/// being committed while the next fills).
+pub(crate) const QUEUE: usize = 2 * BATCH;
+
+/// Payload bytes the writer may have queued or in its open transaction, at most.
+pub(crate) const QUEUE_BYTES: usize = 16 << 20;
+
+/// Operations applied in one transaction, at most.
+const BATCH: usize = 4096;
 
 /// One operation for the outbox thread.
 enum Op {
@@ -59,6 +79,21 @@ enum Op {
 #[derive(Debug)]
 pub(crate) struct DiskOutbox {
     tx: mpsc::Sender<Op>,
+    queue: Arc<Queued>,
+}
+
+/// What the writer has not committed yet: inserts and their payload bytes (see [`QUEUE`]).
+#[derive(Debug, Default)]
+struct Queued {
+    inserts: AtomicUsize,
+    bytes: AtomicUsize,
+}
+
+impl Queued {
+    fn has_room(&self) -> bool {
+        self.inserts.load(Ordering::Acquire) < QUEUE
+            && self.bytes.load(Ordering::Acquire) < QUEUE_BYTES
+    }
 }
 
 /// Values a link kept on disk: `(seq, payload)`, oldest first.
@@ -79,20 +114,34 @@ impl DiskOutbox {
     /// file is open.
     /// The file never grows past `max_bytes` (`[mqtt] outbox_max_file_bytes`): values that
     /// would pass it are kept in memory only (logged, counted); free pages are given back after
-    /// a drain, and the WAL is truncated after checkpoints.
+    /// a drain, and the WAL is truncated after checkpoints. Failed transactions are counted in
+    /// `metrics`; `room` is notified whenever the writer's queue shrinks (see the module docs).
     pub(crate) fn open(
         path: PathBuf,
         max_bytes: u64,
+        metrics: Arc<MqttMetrics>,
+        room: Arc<Notify>,
     ) -> oneshot::Receiver<Result<DiskOutbox, String>> {
         let (reply, opened) = oneshot::channel();
         let spawned = std::thread::Builder::new()
             .name("aimdbd-outbox".into())
             .spawn(move || {
                 let (tx, rx) = mpsc::channel();
+                let queue = Arc::new(Queued::default());
                 match open_db(&path, max_bytes) {
                     Ok(conn) => {
-                        if reply.send(Ok(DiskOutbox { tx })).is_ok() {
-                            run(conn, rx, &path);
+                        let outbox = DiskOutbox {
+                            tx,
+                            queue: queue.clone(),
+                        };
+                        if reply.send(Ok(outbox)).is_ok() {
+                            let writer = Writer {
+                                path: &path,
+                                metrics: &metrics,
+                                queue: &queue,
+                                room: &room,
+                            };
+                            run(conn, rx, &writer);
                         }
                     }
                     Err(e) => {
@@ -126,8 +175,16 @@ impl DiskOutbox {
         registered
     }
 
+    /// Whether the writer's queue is below its bound (see the module docs).
+    pub(crate) fn has_room(&self) -> bool {
+        self.queue.has_room()
+    }
+
     /// Records that link `link` (a row id) holds `payload` as `seq`, for the value at record
-    /// position `pos`; `acceptor` accepts it once committed. Never blocks.
+    /// position `pos`; `acceptor` accepts it once committed. Never blocks. A link that waited
+    /// for [`DiskOutbox::has_room`] passes `waited` and its insert is always queued; otherwise
+    /// a full queue refuses it: false, nothing sent, `acceptor` not taken (the module docs say
+    /// what the caller does then).
     pub(crate) fn insert(
         &self,
         link: i64,
@@ -135,14 +192,27 @@ impl DiskOutbox {
         payload: &[u8],
         pos: u64,
         acceptor: Option<Acceptor>,
-    ) {
-        let _ = self.tx.send(Op::Insert {
+        waited: bool,
+    ) -> bool {
+        if !waited && !self.queue.has_room() {
+            return false;
+        }
+        self.queue.inserts.fetch_add(1, Ordering::AcqRel);
+        self.queue.bytes.fetch_add(payload.len(), Ordering::AcqRel);
+        let sent = self.tx.send(Op::Insert {
             link,
             seq,
             payload: payload.to_vec(),
             acceptor,
             pos,
         });
+        if sent.is_err() {
+            // The thread is gone (it logged why): nothing will commit this, and the value stays
+            // in memory as after a failed transaction.
+            self.queue.inserts.fetch_sub(1, Ordering::AcqRel);
+            self.queue.bytes.fetch_sub(payload.len(), Ordering::AcqRel);
+        }
+        true
     }
 
     /// Records that link `link` (a row id) no longer holds `seq`. Never blocks.
@@ -277,9 +347,22 @@ fn migrate_link_names(conn: &Connection) -> rusqlite::Result<()> {
     Ok(())
 }
 
+/// What the outbox thread reports to.
+struct Writer<'a> {
+    path: &'a Path,
+    metrics: &'a MqttMetrics,
+    queue: &'a Queued,
+    room: &'a Notify,
+}
+
 /// The outbox thread's loop: one transaction per batch of queued operations.
-fn run(mut conn: Connection, rx: mpsc::Receiver<Op>, path: &Path) {
-    const BATCH: usize = 4096;
+fn run(mut conn: Connection, rx: mpsc::Receiver<Op>, writer: &Writer<'_>) {
+    let Writer {
+        path,
+        metrics,
+        queue,
+        room,
+    } = *writer;
     let mut failures = 0u64;
     let mut known = HashSet::new();
     let mut shrunk = None;
@@ -335,7 +418,7 @@ fn run(mut conn: Connection, rx: mpsc::Receiver<Op>, path: &Path) {
         if let Err(e) = apply(&mut conn, &batch, true) {
             failures += 1;
             let full = is_full(&e);
-            metrics().disk_failures.fetch_add(1, Ordering::Relaxed);
+            metrics.disk_failures.fetch_add(1, Ordering::Relaxed);
             if failures.is_power_of_two() {
                 let why = if full {
                     " (the file reached [mqtt] outbox_max_file_bytes)"
@@ -355,9 +438,18 @@ fn run(mut conn: Connection, rx: mpsc::Receiver<Op>, path: &Path) {
         }
         give_back_space(&conn, &mut shrunk);
         // Committed (or given up: held in memory only, as logged) — the links upstream may
-        // acknowledge these values.
+        // acknowledge these values, and the queue has room for as many.
         for (acceptor, pos) in committed.drain(..) {
             acceptor.accept(pos);
+        }
+        let (inserts, bytes) = batch.iter().fold((0, 0), |(n, b), op| match op {
+            Op::Insert { payload, .. } => (n + 1, b + payload.len()),
+            _ => (n, b),
+        });
+        if inserts > 0 {
+            queue.inserts.fetch_sub(inserts, Ordering::AcqRel);
+            queue.bytes.fetch_sub(bytes, Ordering::AcqRel);
+            room.notify_waiters();
         }
         for (names, reply) in registrations {
             let r = register(&conn, &names, &mut known).map_err(|e| {
@@ -475,6 +567,79 @@ mod tests {
             .iter()
             .map(|(r, t)| (r.to_string(), t.to_string()))
             .collect()
+    }
+
+    #[test]
+    fn a_full_writer_queue_refuses_what_cannot_wait_and_takes_what_waited() {
+        let dir = std::env::temp_dir().join(format!("aimdbd-disk-q-{}", std::process::id()));
+        let _ = std::fs::create_dir_all(&dir);
+        let path = dir.join("queue.db");
+        let _ = std::fs::remove_file(&path);
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .unwrap();
+        let room = Arc::new(Notify::new());
+        let metrics = Arc::new(MqttMetrics::default());
+        let disk = DiskOutbox::open(path.clone(), 1 << 30, metrics, room.clone())
+            .blocking_recv()
+            .unwrap()
+            .unwrap();
+        let link = disk
+            .register(names(&[("r", "t")]))
+            .blocking_recv()
+            .unwrap()
+            .unwrap()
+            .links[0]
+            .0;
+        // Another connection holds the write lock: the writer cannot commit, so nothing leaves
+        // its queue until the lock is released.
+        let blocker = Connection::open(&path).unwrap();
+        blocker.execute_batch("BEGIN IMMEDIATE;").unwrap();
+        let mut seq = 0u64;
+        while disk.has_room() {
+            seq += 1;
+            assert!(disk.insert(link, seq, b"v", seq, None, false));
+            assert!(seq <= QUEUE as u64, "the queue is bounded");
+        }
+        assert_eq!(seq, QUEUE as u64);
+        assert!(
+            !disk.insert(link, seq + 1, b"v", seq + 1, None, false),
+            "refused at the bound"
+        );
+        assert!(
+            disk.insert(link, seq + 2, b"v", seq + 2, None, true),
+            "a value whose link waited for room is always queued"
+        );
+        let notified = room.notified();
+        tokio::pin!(notified);
+        notified.as_mut().enable();
+        blocker.execute_batch("COMMIT;").unwrap();
+        rt.block_on(async {
+            tokio::time::timeout(Duration::from_secs(10), notified)
+                .await
+                .expect("room is notified once the writer commits");
+        });
+        assert!(disk.has_room());
+        rt.block_on(disk.close());
+        let conn = Connection::open(&path).unwrap();
+        let rows: i64 = conn
+            .query_row("SELECT count(*) FROM message", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(
+            rows,
+            i64::try_from(QUEUE).unwrap() + 1,
+            "every queued value is on disk"
+        );
+        let refused: i64 = conn
+            .query_row(
+                "SELECT count(*) FROM message WHERE seq = ?1",
+                params![i64::try_from(seq + 1).unwrap()],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(refused, 0, "the refused value was never written");
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

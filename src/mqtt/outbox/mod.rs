@@ -8,5 +8,7 @@
 mod disk;
 mod queue;
 
+#[cfg(test)]
+pub(crate) use disk::QUEUE as DISK_QUEUE;
 pub(crate) use disk::{DiskOutbox, Registered};
 pub(crate) use queue::{OutboxQueue, Pushed};
