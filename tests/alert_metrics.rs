@@ -127,6 +127,7 @@ fn node_seen(node: &str) -> String {
 }
 
 #[test]
+#[allow(clippy::too_many_lines)] // A scenario read top to bottom; split, its order would be harder to follow.
 fn alerting_metrics_move_with_traffic_and_pass_promtool() {
     promtool();
     let dir = TestDir::new("alert-metrics");

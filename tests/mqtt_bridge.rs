@@ -58,6 +58,7 @@ fn json(r: &support::mosquitto::Received) -> Value {
 }
 
 #[test]
+#[allow(clippy::too_many_lines)] // A scenario read top to bottom; split, its order would be harder to follow.
 fn values_cross_the_bridge_transformed_and_routed_by_node() {
     let dir = TestDir::new("mqtt-bridge");
     let broker = Mosquitto::start(dir.path());

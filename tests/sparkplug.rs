@@ -187,6 +187,7 @@ sparkplug = true
 }
 
 #[test]
+#[allow(clippy::too_many_lines)] // A scenario read top to bottom; split, its order would be harder to follow.
 fn edge_node_lifecycle() {
     let dir = TestDir::new("sparkplug-node");
     let broker = Mosquitto::start(dir.path());
@@ -354,6 +355,7 @@ fn reading(node: &str, celsius: f32, ts: u64) -> Vec<u8> {
 }
 
 #[test]
+#[allow(clippy::too_many_lines)] // A scenario read top to bottom; split, its order would be harder to follow.
 fn devices() {
     let dir = TestDir::new("sparkplug-devices");
     let broker = Mosquitto::start(dir.path());
@@ -726,6 +728,7 @@ fn state(host: &mut Host, online: bool, timestamp: u64) {
 }
 
 #[test]
+#[allow(clippy::too_many_lines)] // A scenario read top to bottom; split, its order would be harder to follow.
 fn primary_host_gates_births_and_values_held_meanwhile_follow_as_historical() {
     let dir = TestDir::new("sparkplug-host");
     let broker = Mosquitto::start(dir.path());

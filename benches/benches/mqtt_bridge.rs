@@ -160,6 +160,7 @@ fn round(
     })
 }
 
+#[allow(clippy::too_many_lines)] // A scenario read top to bottom; split, its order would be harder to follow.
 fn main() {
     let quick = quick_mode();
     let n: u64 = if quick { 500 } else { 100_000 };

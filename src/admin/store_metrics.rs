@@ -3,6 +3,7 @@
 
 use prometheus_client::encoding::DescriptorEncoder;
 
+use crate::store::status::StoreCounters;
 use crate::store::{StoreState, StoreStatus};
 use crate::telemetry::exposition::{counter, counters, gauge, gauges, Encoded};
 
@@ -58,30 +59,7 @@ pub(super) fn encode(enc: &mut DescriptorEncoder<'_>, status: &StoreStatus) -> E
         "Write attempts that were retries of a failed batch.",
         c.sink.retries,
     )?;
-    gauge(
-        enc,
-        "aimdbd_store_queue_depth",
-        "Values waiting for the history writer (including the batch being written).",
-        c.sink.queue_depth + c.sink.in_flight,
-    )?;
-    gauge(
-        enc,
-        "aimdbd_store_queue_capacity",
-        "Values that may wait for the writer before persist taps wait (and fall behind).",
-        c.queue_capacity,
-    )?;
-    gauge(
-        enc,
-        "aimdbd_store_queue_bytes",
-        "Bytes of values (their estimated size in memory) waiting for the history writer.",
-        c.queue_bytes,
-    )?;
-    gauge(
-        enc,
-        "aimdbd_store_queue_max_bytes",
-        "Bytes of values that may wait for the writer before persist taps wait ([store] queue_max_bytes).",
-        c.queue_max_bytes,
-    )?;
+    encode_queue(enc, &c)?;
     counter(
         enc,
         "aimdbd_store_retention_deleted_total",
@@ -121,4 +99,32 @@ pub(super) fn encode(enc: &mut DescriptorEncoder<'_>, status: &StoreStatus) -> E
         )?;
     }
     Ok(())
+}
+
+/// The writer queue's depth and bounds.
+fn encode_queue(enc: &mut DescriptorEncoder<'_>, c: &StoreCounters) -> Encoded {
+    gauge(
+        enc,
+        "aimdbd_store_queue_depth",
+        "Values waiting for the history writer (including the batch being written).",
+        c.sink.queue_depth + c.sink.in_flight,
+    )?;
+    gauge(
+        enc,
+        "aimdbd_store_queue_capacity",
+        "Values that may wait for the writer before persist taps wait (and fall behind).",
+        c.queue_capacity,
+    )?;
+    gauge(
+        enc,
+        "aimdbd_store_queue_bytes",
+        "Bytes of values (their estimated size in memory) waiting for the history writer.",
+        c.queue_bytes,
+    )?;
+    gauge(
+        enc,
+        "aimdbd_store_queue_max_bytes",
+        "Bytes of values that may wait for the writer before persist taps wait ([store] queue_max_bytes).",
+        c.queue_max_bytes,
+    )
 }

@@ -35,6 +35,7 @@ use crate::store::Store;
 
 /// Runs the daemon for the validated `config` read from `path` (reloading it when it changes
 /// if `watch_config`); returns the exit code.
+#[allow(clippy::too_many_lines)] // The daemon's life in order: start, run, drain, stop.
 pub(crate) async fn run(path: PathBuf, config: Config, watch_config: bool) -> u8 {
     let mut signals = match Signals::install() {
         Ok(s) => s,

@@ -48,6 +48,7 @@ pub(super) struct Current<'a> {
 }
 
 /// Reloads `path` (because of `cause`, for the log) into `parts` (left as they are on error).
+#[allow(clippy::too_many_lines)] // The reload sequence, step by step in order (docs/ARCHITECTURE.md "Parts and partial reload").
 pub(super) async fn reload(
     path: &Path,
     cause: &str,

@@ -218,6 +218,14 @@ impl MqttMetrics {
     /// Writes every bridge metric family. Blocking (it reads the disk outbox's file size): call
     /// it off the async workers.
     pub(crate) fn encode(&self, enc: &mut DescriptorEncoder<'_>) -> Encoded {
+        self.encode_session(enc)?;
+        self.encode_nodes(enc)?;
+        self.encode_outbox_file(enc)?;
+        self.encode_links(enc)
+    }
+
+    /// The connection's families, the bridge-wide counters and the PUBACK histogram.
+    fn encode_session(&self, enc: &mut DescriptorEncoder<'_>) -> Encoded {
         let g = |v: &AtomicU64| v.load(Ordering::Relaxed);
         gauge(
             enc,
@@ -267,6 +275,27 @@ impl MqttMetrics {
             "Inbound messages dropped, by reason.",
             BadInput::ALL.map(|why| ([("reason", why.as_str())], self.bad_inputs(why))),
         )?;
+        counter(
+            enc,
+            "aimdbd_mqtt_received_bytes_total",
+            "Bytes of PUBLISH packets received from the broker (fixed header, topic, packet id, payload); other MQTT packets are not counted.",
+            g(&self.received_bytes),
+        )?;
+        counter(
+            enc,
+            "aimdbd_mqtt_sent_bytes_total",
+            "Bytes of PUBLISH packets written to the broker (fixed header, topic, packet id, payload; resends after a reconnect count again); other MQTT packets are not counted.",
+            g(&self.sent_bytes),
+        )?;
+        self.publish_ack.encode(
+            enc,
+            "aimdbd_mqtt_publish_ack_duration_seconds",
+            "Outbound QoS >= 1 link values: time from the PUBLISH written to the broker's PUBACK (QoS 1) or PUBCOMP (QoS 2).",
+        )
+    }
+
+    /// The per-node families (`aimdb/<node>/...` topics).
+    fn encode_nodes(&self, enc: &mut DescriptorEncoder<'_>) -> Encoded {
         let nodes: Vec<(String, NodeSeen)> = self
             .nodes
             .lock()
@@ -293,25 +322,12 @@ impl MqttMetrics {
             enc,
             "aimdbd_mqtt_node_messages_overflow_total",
             "Inbound messages on aimdb/<node>/... topics not counted by node: from nodes beyond the first 256, or with an id no node can have (longer than 32 bytes, control characters).",
-            g(&self.nodes_overflow),
-        )?;
-        counter(
-            enc,
-            "aimdbd_mqtt_received_bytes_total",
-            "Bytes of PUBLISH packets received from the broker (fixed header, topic, packet id, payload); other MQTT packets are not counted.",
-            g(&self.received_bytes),
-        )?;
-        counter(
-            enc,
-            "aimdbd_mqtt_sent_bytes_total",
-            "Bytes of PUBLISH packets written to the broker (fixed header, topic, packet id, payload; resends after a reconnect count again); other MQTT packets are not counted.",
-            g(&self.sent_bytes),
-        )?;
-        self.publish_ack.encode(
-            enc,
-            "aimdbd_mqtt_publish_ack_duration_seconds",
-            "Outbound QoS >= 1 link values: time from the PUBLISH written to the broker's PUBACK (QoS 1) or PUBCOMP (QoS 2).",
-        )?;
+            self.nodes_overflow.load(Ordering::Relaxed),
+        )
+    }
+
+    /// The disk outbox's file size and bound, when it has one. Blocking: reads the file's size.
+    fn encode_outbox_file(&self, enc: &mut DescriptorEncoder<'_>) -> Encoded {
         let outbox_file = self.outbox_file.lock().clone();
         if let Some((path, max)) = outbox_file {
             if let Some(bytes) = crate::telemetry::sqlite_file_bytes(&path) {
@@ -329,6 +345,12 @@ impl MqttMetrics {
                 max,
             )?;
         }
+        Ok(())
+    }
+
+    /// The per-link families, for the links of the running graph.
+    fn encode_links(&self, enc: &mut DescriptorEncoder<'_>) -> Encoded {
+        let g = |v: &AtomicU64| v.load(Ordering::Relaxed);
         let active = self.active.lock().clone();
         gauges(
             enc,

@@ -194,6 +194,7 @@ impl Session {
     /// not acknowledge. rumqttc's public API has no call that forgets that state on a kept event
     /// loop: `EventLoop::clean` moves it into `pending` rather than dropping it, and only the
     /// public fields (`pending`, `state.events`, `state.collision`) could be cleared by hand.
+    #[allow(clippy::too_many_lines)] // Rumqttc's event loop: one match over its events.
     async fn event_loop(
         &self,
         options: &MqttOptions,

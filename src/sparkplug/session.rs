@@ -264,6 +264,7 @@ impl Drop for Poller {
     }
 }
 
+#[allow(clippy::too_many_lines)] // The session's select loop: one match over its events.
 async fn run(
     mqtt: MqttConfig,
     cfg: Arc<SparkplugConfig>,

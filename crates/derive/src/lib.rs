@@ -191,6 +191,7 @@ struct KeyedVariant {
     link: Option<LitStr>,
 }
 
+#[allow(clippy::too_many_lines)] // One pass over the enum, emitting each impl in turn.
 fn expand(input: &DeriveInput) -> syn::Result<TokenStream2> {
     let data = match &input.data {
         Data::Enum(data) => data,

@@ -355,11 +355,38 @@ struct Writer<'a> {
     room: &'a Notify,
 }
 
+/// Applies one batch in a transaction. On failure (logged at each power of two of `failures`,
+/// counted in the disk failures metric) its values stay in memory only; when the file is full,
+/// the batch's deletes are applied alone, so the file drains as the broker acknowledges.
+fn commit(conn: &mut Connection, batch: &[Op], writer: &Writer<'_>, failures: &mut u64) {
+    let Err(e) = apply(conn, batch, true) else {
+        return;
+    };
+    *failures += 1;
+    let full = is_full(&e);
+    writer.metrics.disk_failures.fetch_add(1, Ordering::Relaxed);
+    if failures.is_power_of_two() {
+        let why = if full {
+            " (the file reached [mqtt] outbox_max_file_bytes)"
+        } else {
+            ""
+        };
+        tracing::error!(
+            path = %writer.path.display(),
+            failures = *failures,
+            "disk outbox write failed: {e}{why}; these values stay in memory only (and are acknowledged upstream as such)"
+        );
+    }
+    if full {
+        let _ = apply(conn, batch, false);
+    }
+}
+
 /// The outbox thread's loop: one transaction per batch of queued operations.
 fn run(mut conn: Connection, rx: mpsc::Receiver<Op>, writer: &Writer<'_>) {
     let Writer {
         path,
-        metrics,
+        metrics: _,
         queue,
         room,
     } = *writer;
@@ -415,27 +442,7 @@ fn run(mut conn: Connection, rx: mpsc::Receiver<Op>, writer: &Writer<'_>) {
                 }
             }
         }
-        if let Err(e) = apply(&mut conn, &batch, true) {
-            failures += 1;
-            let full = is_full(&e);
-            metrics.disk_failures.fetch_add(1, Ordering::Relaxed);
-            if failures.is_power_of_two() {
-                let why = if full {
-                    " (the file reached [mqtt] outbox_max_file_bytes)"
-                } else {
-                    ""
-                };
-                tracing::error!(
-                    path = %path.display(),
-                    failures,
-                    "disk outbox write failed: {e}{why}; these values stay in memory only (and are acknowledged upstream as such)"
-                );
-            }
-            if full {
-                // Deletes free pages: apply them alone, so the file drains as the broker acks.
-                let _ = apply(&mut conn, &batch, false);
-            }
-        }
+        commit(&mut conn, &batch, writer, &mut failures);
         give_back_space(&conn, &mut shrunk);
         // Committed (or given up: held in memory only, as logged) — the links upstream may
         // acknowledge these values, and the queue has room for as many.
