@@ -10,11 +10,11 @@ use crate::mqtt::config::{
 use crate::store::config::{MAX_ROWS, QUEUE, QUEUE_MAX_BYTES};
 // And `[admin]`'s (`crate::admin::config`).
 use crate::admin::config::MAX_CONNECTIONS;
+// And `[sparkplug]`'s (`crate::sparkplug::config`).
+use crate::sparkplug::config::STORE_FORWARD_MAX_VALUES;
 
 /// A record's `buffer = { kind = "spmc_ring", capacity = N }`.
 pub(super) const RING_CAPACITY: (i64, i64) = (1, 1 << 20);
-/// `[sparkplug] store_forward_max_values`.
-pub(super) const STORE_FORWARD_MAX_VALUES: (i64, i64) = (1, 1_000_000);
 /// A link's `qos`.
 pub(super) const QOS: (i64, i64) = (0, 2);
 
@@ -74,8 +74,9 @@ mod tests {
     use super::*;
     use crate::admin::config::RawAdmin;
     use crate::config::field_names;
-    use crate::config::raw::{RawBuffer, RawLink, RawNode, RawRecord, RawSparkplug};
+    use crate::config::raw::{RawBuffer, RawLink, RawNode, RawRecord};
     use crate::mqtt::config::RawMqtt;
+    use crate::sparkplug::config::RawSparkplug;
     use crate::store::config::RawStore;
 
     /// Every place named in the tables is a field of its table (no entry outlives a rename).

@@ -7,6 +7,7 @@ use toml::{Spanned, Table};
 
 use crate::admin::config::RawAdmin;
 use crate::mqtt::config::RawMqtt;
+use crate::sparkplug::config::RawSparkplug;
 use crate::store::config::RawStore;
 
 /// The whole file, put together table by table by [`super::shape`].
@@ -26,16 +27,6 @@ pub(super) struct RawConfig {
 pub(super) struct RawNode {
     pub(crate) id: Spanned<String>,
     pub(crate) shutdown_timeout: Option<Spanned<String>>,
-}
-
-/// `[sparkplug]` (checked in `validate/sparkplug.rs`).
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(super) struct RawSparkplug {
-    pub(crate) group_id: Spanned<String>,
-    pub(crate) edge_node_id: Option<Spanned<String>>,
-    pub(crate) primary_host_id: Option<Spanned<String>>,
-    pub(crate) store_forward_max_values: Option<Spanned<i64>>,
 }
 
 /// One `[[record]]`.

@@ -15,10 +15,11 @@ use toml::de::{DeTable, DeValue};
 use toml::Spanned;
 
 use super::ranges;
-use super::raw::{RawConfig, RawNode, RawRecord, RawSparkplug};
+use super::raw::{RawConfig, RawNode, RawRecord};
 use super::{closest, field_names, Problem};
 use crate::admin::config::RawAdmin;
 use crate::mqtt::config::RawMqtt;
+use crate::sparkplug::config::RawSparkplug;
 use crate::store::config::RawStore;
 
 /// Top-level keys, in the order the docs list them.

@@ -1,13 +1,131 @@
-//! The validated `[sparkplug]` table and the records it publishes (parsed and checked in
-//! `crate::config`, with every mistake at its `FILE:LINE:COL`).
+//! `[sparkplug]`: the table as written ([`RawSparkplug`]), its defaults and checks
+//! ([`validate`]), and what the edge node runs with ([`SparkplugConfig`]). A record's own
+//! `sparkplug = ...` field, which needs the checked records, is checked with the records
+//! (`config/validate/sparkplug.rs`), which fills [`SparkplugConfig::records`].
 
 use std::path::PathBuf;
 
+use serde::Deserialize;
+use toml::Spanned;
+
+use super::topic::valid_id;
+use crate::config::paths::state_path;
 use crate::config::LinkCodec;
+use crate::diagnostics::Problem;
 use crate::record_types::TypeEntry;
 
 /// `[sparkplug] store_forward_max_values` when not given.
 pub(crate) const DEFAULT_STORE_FORWARD_MAX_VALUES: usize = 10_000;
+
+/// `[sparkplug] store_forward_max_values`: the values it accepts.
+pub(crate) const STORE_FORWARD_MAX_VALUES: (i64, i64) = (1, 1_000_000);
+
+/// The file `bdSeq` is kept in, in the state directory.
+const BDSEQ_FILE: &str = "sparkplug-bdseq";
+
+/// The store-and-forward file, in the state directory.
+const HELD_FILE: &str = "sparkplug-held.db";
+
+/// `[sparkplug]` as written.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawSparkplug {
+    pub(crate) group_id: Spanned<String>,
+    pub(crate) edge_node_id: Option<Spanned<String>>,
+    pub(crate) primary_host_id: Option<Spanned<String>>,
+    pub(crate) store_forward_max_values: Option<Spanned<i64>>,
+}
+
+/// Checks `[sparkplug]`'s own fields, pushing each mistake; returns the config without its
+/// records (the caller adds them). `node_id` is `[node] id` (the default edge node id), `file`
+/// the config file (its directory holds the state files), `have_mqtt` whether `[mqtt]` is
+/// there (the broker Sparkplug publishes to).
+pub(crate) fn validate(
+    raw: &Spanned<RawSparkplug>,
+    node_id: &str,
+    file: &str,
+    have_mqtt: bool,
+    problems: &mut Vec<Problem>,
+) -> SparkplugConfig {
+    let s = raw.get_ref();
+    if !have_mqtt {
+        problems.push(
+            Problem::at(
+                raw.span(),
+                "[sparkplug] needs [mqtt]: the broker it publishes to",
+            )
+            .with_hint("add `[mqtt]` with `url = \"mqtt://HOST:PORT\"`"),
+        );
+    }
+    id(&s.group_id, "group_id", problems);
+    let edge_node_id = match &s.edge_node_id {
+        Some(e) => {
+            id(e, "edge_node_id", problems);
+            e.get_ref().clone()
+        }
+        None => node_id.to_string(),
+    };
+    if let Some(p) = &s.primary_host_id {
+        id(p, "primary_host_id", problems);
+    }
+    SparkplugConfig {
+        group_id: s.group_id.get_ref().clone(),
+        edge_node_id,
+        node_id: node_id.to_string(),
+        primary_host_id: s.primary_host_id.as_ref().map(|p| p.get_ref().clone()),
+        store_forward_max_values: store_forward_max_values(s, problems),
+        bdseq_path: state_path(file, BDSEQ_FILE),
+        held_path: state_path(file, HELD_FILE),
+        records: Vec::new(),
+    }
+}
+
+/// `store_forward_max_values`: a whole number in range, and only beside `primary_host_id` (the
+/// values are kept while that host is offline).
+fn store_forward_max_values(s: &RawSparkplug, problems: &mut Vec<Problem>) -> usize {
+    let Some(v) = &s.store_forward_max_values else {
+        return DEFAULT_STORE_FORWARD_MAX_VALUES;
+    };
+    let (min, max) = STORE_FORWARD_MAX_VALUES;
+    if s.primary_host_id.is_none() {
+        problems.push(
+            Problem::at(
+                v.span(),
+                "[sparkplug] store_forward_max_values needs primary_host_id: values are kept while the primary host is offline",
+            )
+            .with_hint("add `primary_host_id = \"HOST\"` (the host's id in spBv1.0/STATE/HOST), or remove the field"),
+        );
+        return DEFAULT_STORE_FORWARD_MAX_VALUES;
+    }
+    match usize::try_from(*v.get_ref()) {
+        Ok(n) if (min..=max).contains(v.get_ref()) => n,
+        _ => {
+            problems.push(
+                Problem::at(
+                    v.span(),
+                    format!("[sparkplug] store_forward_max_values must be between {min} and {max}"),
+                )
+                .with_hint(format!(
+                    "the number of record values kept while the primary host is offline (default {DEFAULT_STORE_FORWARD_MAX_VALUES})"
+                )),
+            );
+            DEFAULT_STORE_FORWARD_MAX_VALUES
+        }
+    }
+}
+
+/// A Sparkplug id field: a valid topic level.
+fn id(v: &Spanned<String>, field: &str, problems: &mut Vec<Problem>) {
+    if let Err(e) = valid_id(v.get_ref()) {
+        problems.push(
+            Problem::at(
+                v.span(),
+                format!("[sparkplug] {field} {:?} {e}", v.get_ref()),
+            )
+            .with_hint("Sparkplug ids are topic levels: letters, digits, '-', '_', '.'"),
+        );
+    }
+}
 
 /// `[sparkplug]`: the gateway as a Sparkplug B edge node.
 #[derive(Debug, Clone, PartialEq, Eq)]

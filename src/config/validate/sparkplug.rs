@@ -10,20 +10,12 @@ use std::ops::Range;
 use aimdb_core::BufferCfg;
 use toml::Spanned;
 
-use super::super::ranges;
-use super::super::raw::{RawRecord, RawSparkplug};
+use super::super::raw::RawRecord;
 use super::super::{Problem, RecordConfig};
 use crate::sparkplug::catalog::{command_metric, metrics_of};
-use crate::sparkplug::config::DEFAULT_STORE_FORWARD_MAX_VALUES;
+use crate::sparkplug::config::{self as table, RawSparkplug};
 use crate::sparkplug::payload::{BDSEQ, REBIRTH};
-use crate::sparkplug::topic::valid_id;
 use crate::sparkplug::{DeviceLink, Origin, SparkplugConfig, SparkplugRecord};
-
-/// The file `bdSeq` is kept in, in the state directory.
-const BDSEQ_FILE: &str = "sparkplug-bdseq";
-
-/// The store-and-forward file, in the state directory.
-const HELD_FILE: &str = "sparkplug-held.db";
 
 /// What the checks read.
 pub(super) struct Inputs<'a> {
@@ -36,58 +28,54 @@ pub(super) struct Inputs<'a> {
     pub(crate) have_mqtt: bool,
 }
 
-/// Checks `[sparkplug]` and the records' `sparkplug` fields.
-#[allow(clippy::too_many_lines)] // One pass over the records, collecting metric names across them (to split: issue 13 follow-up).
+/// A record's `sparkplug` field: the record's index, the record, the field.
+type Flag<'a> = (usize, &'a Spanned<RawRecord>, &'a Spanned<toml::Value>);
+
+/// Checks `[sparkplug]` (its own fields in `crate::sparkplug::config`) and the records'
+/// `sparkplug` fields.
 pub(super) fn section(
     inp: &Inputs<'_>,
     problems: &mut Vec<Problem>,
     _warnings: &mut Vec<Problem>,
 ) -> Option<SparkplugConfig> {
-    let flags: Vec<_> = inp
+    let flags: Vec<Flag<'_>> = inp
         .raw_records
         .iter()
         .enumerate()
         .filter_map(|(i, r)| r.get_ref().sparkplug.as_ref().map(|f| (i, r, f)))
         .collect();
     let Some(raw) = inp.raw else {
-        for (_, r, f) in &flags {
-            if f.get_ref().as_bool() != Some(false) {
-                problems.push(
-                    Problem::at(f.span(), "`sparkplug` needs a [sparkplug] table")
-                        .with_hint(
-                            "add `[sparkplug]` with `group_id = \"plant\"` (docs/SPARKPLUG.md)",
-                        )
-                        .in_record(r.get_ref().key.get_ref()),
-                );
-            }
-        }
+        without_table(&flags, problems);
         return None;
     };
     let before = problems.len();
-    let s = raw.get_ref();
-    if !inp.have_mqtt {
-        problems.push(
-            Problem::at(
-                raw.span(),
-                "[sparkplug] needs [mqtt]: the broker it publishes to",
-            )
-            .with_hint("add `[mqtt]` with `url = \"mqtt://HOST:PORT\"`"),
-        );
-    }
-    id(&s.group_id, "group_id", problems);
-    let edge_node_id = match &s.edge_node_id {
-        Some(e) => {
-            id(e, "edge_node_id", problems);
-            e.get_ref().clone()
+    let mut config = table::validate(raw, inp.node_id, inp.file, inp.have_mqtt, problems);
+    config.records = records(inp, flags, problems);
+    (problems.len() == before).then_some(config)
+}
+
+/// Without `[sparkplug]`, a record's `sparkplug` other than `false` is a mistake.
+fn without_table(flags: &[Flag<'_>], problems: &mut Vec<Problem>) {
+    for (_, r, f) in flags {
+        if f.get_ref().as_bool() != Some(false) {
+            problems.push(
+                Problem::at(f.span(), "`sparkplug` needs a [sparkplug] table")
+                    .with_hint("add `[sparkplug]` with `group_id = \"plant\"` (docs/SPARKPLUG.md)")
+                    .in_record(r.get_ref().key.get_ref()),
+            );
         }
-        None => inp.node_id.to_string(),
-    };
-    if let Some(p) = &s.primary_host_id {
-        id(p, "primary_host_id", problems);
     }
-    let store_forward_max_values = store_forward_max_values(s, problems);
+}
+
+/// The records published over Sparkplug, each metric name given once among the node's (and
+/// once among the devices') metrics.
+fn records(
+    inp: &Inputs<'_>,
+    flags: Vec<Flag<'_>>,
+    problems: &mut Vec<Problem>,
+) -> Vec<SparkplugRecord> {
     let mut records = Vec::new();
-    // Metric name → the record that gave it, for the node and for the devices.
+    // Metric name → the record that gave it ("" for Sparkplug's own), node and devices apart.
     let mut node_names: HashMap<String, String> = [BDSEQ, REBIRTH]
         .iter()
         .map(|n| (n.to_string(), String::new()))
@@ -102,51 +90,16 @@ pub(super) fn section(
         let Some(rec) = inp.records.get(i).and_then(Option::as_ref) else {
             continue;
         };
-        let commanded = rec
-            .links_to
-            .iter()
-            .find_map(|l| command_device(&l.topic, inp.node_id));
-        if rec.buffer == BufferCfg::Mailbox && commanded.is_none() {
-            push(
-                Problem::at(flag.span(), "a mailbox record cannot be a Sparkplug metric: its values are consumed once, by its reader")
-                    .with_hint("a mailbox with link_to = \"mqtt://aimdb/<node>/cmd/<key>\" is a device command (DCMD); otherwise publish a single_latest copy"),
-            );
+        let Some(origin) = origin(rec, inp.node_id, flag.span(), &mut push) else {
             continue;
-        }
-        let devices: Vec<DeviceLink> = rec
-            .links_from
-            .iter()
-            .filter(|l| is_device_filter(&l.topic, inp.node_id))
-            .map(|l| DeviceLink {
-                filter: l.topic.clone(),
-                codec: l.codec,
-            })
-            .collect();
-        let origin = match (rec.buffer == BufferCfg::Mailbox, commanded) {
-            (true, Some(device)) => Origin::Command { device },
-            _ if devices.is_empty() => Origin::Node,
-            _ => Origin::Devices(devices),
         };
-        let entry = rec.ty;
         let (names, metrics) = match origin {
-            Origin::Node => (&mut node_names, metrics_of(entry, &metric)),
-            Origin::Devices(_) => (&mut device_names, metrics_of(entry, &metric)),
+            Origin::Node => (&mut node_names, metrics_of(rec.ty, &metric)),
+            Origin::Devices(_) => (&mut device_names, metrics_of(rec.ty, &metric)),
             Origin::Command { .. } => (&mut device_names, vec![command_metric(&metric)]),
         };
         for m in metrics {
-            if let Some(other) = names.insert(m.name.clone(), key.clone()) {
-                let by = if other.is_empty() {
-                    "is reserved by Sparkplug".to_string()
-                } else {
-                    format!("is also a metric of record {other:?}")
-                };
-                push(
-                    Problem::at(flag.span(), format!("Sparkplug metric {:?} {by}", m.name))
-                        .with_hint(
-                            "give one of them another name: sparkplug = { metric = \"NAME\" }",
-                        ),
-                );
-            }
+            claim(names, m.name, key, flag.span(), &mut push);
         }
         records.push(SparkplugRecord {
             key: key.clone(),
@@ -155,62 +108,65 @@ pub(super) fn section(
             origin,
         });
     }
-    (problems.len() == before).then(|| SparkplugConfig {
-        group_id: s.group_id.get_ref().clone(),
-        edge_node_id,
-        node_id: inp.node_id.to_string(),
-        primary_host_id: s.primary_host_id.as_ref().map(|p| p.get_ref().clone()),
-        store_forward_max_values,
-        bdseq_path: super::super::paths::state_path(inp.file, BDSEQ_FILE),
-        held_path: super::super::paths::state_path(inp.file, HELD_FILE),
-        records,
+    records
+}
+
+/// Whose metrics `rec`'s values are: a device command, devices' or the node's; `None` (pushed)
+/// for a mailbox that commands no device.
+fn origin(
+    rec: &RecordConfig,
+    node_id: &str,
+    span: Range<usize>,
+    push: &mut impl FnMut(Problem),
+) -> Option<Origin> {
+    let commanded = rec
+        .links_to
+        .iter()
+        .find_map(|l| command_device(&l.topic, node_id));
+    let mailbox = rec.buffer == BufferCfg::Mailbox;
+    if mailbox && commanded.is_none() {
+        push(
+            Problem::at(span, "a mailbox record cannot be a Sparkplug metric: its values are consumed once, by its reader")
+                .with_hint("a mailbox with link_to = \"mqtt://aimdb/<node>/cmd/<key>\" is a device command (DCMD); otherwise publish a single_latest copy"),
+        );
+        return None;
+    }
+    let devices: Vec<DeviceLink> = rec
+        .links_from
+        .iter()
+        .filter(|l| is_device_filter(&l.topic, node_id))
+        .map(|l| DeviceLink {
+            filter: l.topic.clone(),
+            codec: l.codec,
+        })
+        .collect();
+    Some(match (mailbox, commanded) {
+        (true, Some(device)) => Origin::Command { device },
+        _ if devices.is_empty() => Origin::Node,
+        _ => Origin::Devices(devices),
     })
 }
 
-/// `store_forward_max_values`: a whole number in range, and only beside `primary_host_id` (the
-/// values are kept while that host is offline).
-fn store_forward_max_values(s: &RawSparkplug, problems: &mut Vec<Problem>) -> usize {
-    let Some(v) = &s.store_forward_max_values else {
-        return DEFAULT_STORE_FORWARD_MAX_VALUES;
+/// Records metric `name` as record `key`'s in `names`; a name already taken is pushed.
+fn claim(
+    names: &mut HashMap<String, String>,
+    name: String,
+    key: &str,
+    span: Range<usize>,
+    push: &mut impl FnMut(Problem),
+) {
+    let Some(other) = names.insert(name.clone(), key.to_string()) else {
+        return;
     };
-    let (min, max) = ranges::STORE_FORWARD_MAX_VALUES;
-    if s.primary_host_id.is_none() {
-        problems.push(
-            Problem::at(
-                v.span(),
-                "[sparkplug] store_forward_max_values needs primary_host_id: values are kept while the primary host is offline",
-            )
-            .with_hint("add `primary_host_id = \"HOST\"` (the host's id in spBv1.0/STATE/HOST), or remove the field"),
-        );
-        return DEFAULT_STORE_FORWARD_MAX_VALUES;
-    }
-    match usize::try_from(*v.get_ref()) {
-        Ok(n) if (min..=max).contains(v.get_ref()) => n,
-        _ => {
-            problems.push(
-                Problem::at(
-                    v.span(),
-                    format!("[sparkplug] store_forward_max_values must be between {min} and {max}"),
-                )
-                .with_hint(format!(
-                    "the number of record values kept while the primary host is offline (default {DEFAULT_STORE_FORWARD_MAX_VALUES})"
-                )),
-            );
-            DEFAULT_STORE_FORWARD_MAX_VALUES
-        }
-    }
-}
-
-fn id(v: &Spanned<String>, field: &str, problems: &mut Vec<Problem>) {
-    if let Err(e) = valid_id(v.get_ref()) {
-        problems.push(
-            Problem::at(
-                v.span(),
-                format!("[sparkplug] {field} {:?} {e}", v.get_ref()),
-            )
-            .with_hint("Sparkplug ids are topic levels: letters, digits, '-', '_', '.'"),
-        );
-    }
+    let by = if other.is_empty() {
+        "is reserved by Sparkplug".to_string()
+    } else {
+        format!("is also a metric of record {other:?}")
+    };
+    push(
+        Problem::at(span, format!("Sparkplug metric {name:?} {by}"))
+            .with_hint("give one of them another name: sparkplug = { metric = \"NAME\" }"),
+    );
 }
 
 /// The metric name a record's `sparkplug` gives, `None` for `false` or a mistake (pushed).
