@@ -117,16 +117,22 @@ fn configure<T: Storable>(
         if let (true, Some(store)) = (rec.persist, store) {
             reg.tap_named("store", store.tap::<T>(rec));
         }
+        // Each link carries its checked options (topic, QoS, retain, codec, outbox policy) to
+        // the MQTT connector, which reads them as a `LinkConfig`.
         for l in &rec.links_to {
             let peer = peer_node(&l.topic, &env.node_id);
-            reg.link_to_with(&l.url, encoder::<T>(l.codec, peer));
+            reg.link_to_configured(&l.url, encoder::<T>(l.codec, peer), Arc::new(l.clone()));
         }
         for l in &rec.links_from {
             let from = Source::new::<T>(&rec.key);
-            match &l.node_into {
-                None => reg.link_from_with(&l.url, decoder::<T>(l.codec, from)),
-                Some(field) => reg.link_from_topic(&l.url, node_decoder::<T>(l.codec, field, from)),
+            let decode: TopicDecoder<T> = match &l.node_into {
+                None => {
+                    let decode = decoder::<T>(l.codec, from);
+                    Arc::new(move |_, payload: &[u8]| decode(payload))
+                }
+                Some(field) => node_decoder::<T>(l.codec, field, from),
             };
+            reg.link_from_configured(&l.url, decode, Arc::new(l.clone()));
         }
     });
 }

@@ -8,7 +8,6 @@
 //! [`MqttConnector::with_bridge`] serves the daemon's bridge, which outlives the graph; one
 //! made with [`MqttConnector::new`] runs a bridge of its own and closes it with the graph.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -30,7 +29,7 @@ pub(crate) struct MqttConnector {
     plan: Option<Arc<Plan>>,
 }
 
-/// The link options of one config, and the bridge serving them.
+/// The bridge serving one graph's links (each link brings its own options: its `LinkConfig`).
 struct Plan {
     bridge: Arc<Bridge>,
     /// Whether the bridge is this graph's own (run and closed with it).
@@ -38,9 +37,6 @@ struct Plan {
     /// The part of the daemon's graph this connector serves (0 for a graph of its own).
     part: u64,
     shutdown_timeout: Duration,
-    /// `(record, url)` → link config, per direction.
-    links_to: HashMap<(String, String), LinkConfig>,
-    links_from: HashMap<(String, String), LinkConfig>,
 }
 
 impl MqttConnector {
@@ -60,24 +56,11 @@ impl MqttConnector {
 
     fn with_bridge(config: &Config, bridge: Option<Arc<Bridge>>, owned: bool, part: u64) -> Self {
         let plan = config.mqtt.as_ref().zip(bridge).map(|(_, bridge)| {
-            let index = |pick: fn(&crate::config::RecordConfig) -> &Vec<LinkConfig>| {
-                config
-                    .records
-                    .iter()
-                    .flat_map(|r| {
-                        pick(r)
-                            .iter()
-                            .map(|l| ((r.key.clone(), l.url.clone()), l.clone()))
-                    })
-                    .collect()
-            };
             Arc::new(Plan {
                 bridge,
                 owned,
                 part,
                 shutdown_timeout: config.shutdown_timeout,
-                links_to: index(|r| &r.links_to),
-                links_from: index(|r| &r.links_from),
             })
         });
         Self { plan }
@@ -105,13 +88,13 @@ pub(crate) fn subscribe_qos(n: u8) -> QoS {
 }
 
 /// Why [`MqttConnector`] refused a link when the graph started (surfacing as
-/// `StartError::Connector`). A config that passed validation never yields it: its links are the
-/// connector's (their topics were expanded and checked with the config).
+/// `StartError::Connector`). The daemon's links never yield it: each is added with its checked
+/// [`LinkConfig`] (topic expanded and checked with the config).
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum LinkRefused {
-    /// The link is not one of the config the connector was made from.
-    #[error("{} {url:?} of {record:?} is not in the config", link_key(.dir))]
-    NotInConfig {
+    /// The link was added without its MQTT options (a `LinkConfig`).
+    #[error("{} {url:?} of {record:?} has no MQTT link options", link_key(.dir))]
+    NoOptions {
         dir: Direction,
         url: String,
         record: Arc<str>,
@@ -119,10 +102,10 @@ pub(crate) enum LinkRefused {
 }
 
 impl LinkRefused {
-    fn not_in_config(dir: Direction, url: String, record: &Arc<str>) -> Self {
-        LinkRefused::NotInConfig {
+    fn no_options(dir: Direction, url: &str, record: &Arc<str>) -> Self {
+        LinkRefused::NoOptions {
             dir,
-            url,
+            url: url.to_string(),
             record: record.clone(),
         }
     }
@@ -161,12 +144,9 @@ impl Connector<Rt> for MqttConnector {
         let mut out_links = Vec::with_capacity(outbound.len());
         let mut out_metrics = Vec::with_capacity(outbound.len());
         for link in &outbound {
-            let cfg = b
-                .links_to
-                .get(&(link.record.to_string(), link.url.clone()))
-                .ok_or_else(|| {
-                    LinkRefused::not_in_config(Direction::Out, link.url.clone(), &link.record)
-                })?;
+            let cfg = link
+                .options::<LinkConfig>()
+                .ok_or_else(|| LinkRefused::no_options(Direction::Out, &link.url, &link.record))?;
             // Expanded and checked at config time.
             let topic = cfg.topic.clone();
             let lm = m.link(Direction::Out, &link.record, &topic);
@@ -186,12 +166,9 @@ impl Connector<Rt> for MqttConnector {
         let mut routes = Vec::with_capacity(inbound.len());
         let mut filters: Vec<(String, QoS)> = Vec::new();
         for link in &inbound {
-            let cfg = b
-                .links_from
-                .get(&(link.record.to_string(), link.url.clone()))
-                .ok_or_else(|| {
-                    LinkRefused::not_in_config(Direction::In, link.url.clone(), &link.record)
-                })?;
+            let cfg = link
+                .options::<LinkConfig>()
+                .ok_or_else(|| LinkRefused::no_options(Direction::In, &link.url, &link.record))?;
             // Expanded and checked at config time.
             let filter = cfg.topic.clone();
             let want = subscribe_qos(cfg.qos);

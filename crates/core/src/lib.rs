@@ -46,7 +46,7 @@ pub use graph::{Edge, GraphError, GraphProblem};
 pub use key::RecordKey;
 pub use link::{
     Acceptance, BoxError, BoxFuture, CodecError, Connector, Decoder, Encoder, InboundLink,
-    OutboundLink, TopicDecoder,
+    LinkOptions, OutboundLink, TopicDecoder,
 };
 pub use producer::Producer;
 pub use record::{RecordInfo, RecordRegistrar, WriterKind};

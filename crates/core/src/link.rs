@@ -16,6 +16,7 @@ use alloc::boxed::Box;
 use alloc::string::String;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
+use core::any::Any;
 use core::fmt;
 use core::future::{poll_fn, Future};
 use core::pin::Pin;
@@ -26,6 +27,12 @@ use crate::buffer::RecvError;
 use crate::consumer::Consumer;
 use crate::producer::Producer;
 use crate::runtime::{Runtime, RuntimeContext};
+
+/// A connector's own options for one link (for MQTT: its topic, QoS, retain, codec, outbox
+/// policy), given where the link is configured (`RecordRegistrar::link_to_configured`,
+/// `link_from_configured`) and read, typed, by the connector with [`OutboundLink::options`] /
+/// [`InboundLink::options`]; the engine only carries them.
+pub type LinkOptions = Arc<dyn Any + Send + Sync>;
 
 /// A spawned unit of work. Boxed once per task at start, never per message.
 pub type BoxFuture = Pin<Box<dyn Future<Output = ()> + Send + 'static>>;
@@ -145,6 +152,7 @@ pub struct OutboundLink {
     pub record: Arc<str>,
     /// The link's URL as configured.
     pub url: String,
+    options: Option<LinkOptions>,
     source: Box<dyn FrameSource>,
 }
 
@@ -152,14 +160,22 @@ impl OutboundLink {
     pub(crate) fn new<T: Clone + Send + Sync + 'static, R: Runtime>(
         record: Arc<str>,
         url: String,
+        options: Option<LinkOptions>,
         consumer: Consumer<T, R>,
         encoder: Encoder<T>,
     ) -> Self {
         Self {
             record,
             url,
+            options,
             source: Box::new(EncodingConsumer { consumer, encoder }),
         }
+    }
+
+    /// The options the link was configured with, if they are an `O` (`None` when it has none
+    /// or they are of another type).
+    pub fn options<O: Any>(&self) -> Option<&O> {
+        self.options.as_deref()?.downcast_ref()
     }
 
     /// Waits for the record's next value and encodes it into `buf` (cleared first). Cancel-safe.
@@ -254,6 +270,7 @@ pub struct InboundLink {
     pub record: Arc<str>,
     /// The link's URL as configured.
     pub url: String,
+    options: Option<LinkOptions>,
     sink: Box<dyn FrameSink>,
 }
 
@@ -261,14 +278,22 @@ impl InboundLink {
     pub(crate) fn new<T: Clone + Send + Sync + 'static, R: Runtime>(
         record: Arc<str>,
         url: String,
+        options: Option<LinkOptions>,
         producer: Producer<T, R>,
         decoder: TopicDecoder<T>,
     ) -> Self {
         Self {
             record,
             url,
+            options,
             sink: Box::new(DecodingProducer { producer, decoder }),
         }
+    }
+
+    /// The options the link was configured with, if they are an `O` (`None` when it has none
+    /// or they are of another type).
+    pub fn options<O: Any>(&self) -> Option<&O> {
+        self.options.as_deref()?.downcast_ref()
     }
 
     /// Decodes `payload` and produces it into the record. A payload that fails to decode is

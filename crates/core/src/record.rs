@@ -17,7 +17,9 @@ use crate::buffer::{BufferCfg, RecordStats, Shared};
 use crate::consumer::Consumer;
 use crate::key::RecordKey;
 use crate::lifecycle::ShutdownSignal;
-use crate::link::{BoxError, BoxFuture, Decoder, Encoder, InboundLink, OutboundLink, TopicDecoder};
+use crate::link::{
+    BoxError, BoxFuture, Decoder, Encoder, InboundLink, LinkOptions, OutboundLink, TopicDecoder,
+};
 use crate::producer::Producer;
 use crate::runtime::{Runtime, RuntimeContext};
 use crate::transform::{InputRef, JoinBuilder, Resolve, Transform, TransformBuilder};
@@ -98,10 +100,27 @@ pub struct RecordRegistrar<T: Send + Sync, R: Runtime> {
     sources: Vec<SourceFn<T, R>>,
     transforms: Vec<Transform<T, R>>,
     taps: Vec<(String, TapFn<T, R>)>,
-    links_to: Vec<(String, Option<Encoder<T>>)>,
-    links_from: Vec<(String, Option<TopicDecoder<T>>)>,
+    links_to: Vec<LinkEntry<Encoder<T>>>,
+    links_from: Vec<LinkEntry<TopicDecoder<T>>>,
     encoder: Option<Encoder<T>>,
     decoder: Option<Decoder<T>>,
+}
+
+/// One configured link: its URL, its own codec (else the record's) and its connector's options.
+struct LinkEntry<C> {
+    url: String,
+    codec: Option<C>,
+    options: Option<LinkOptions>,
+}
+
+impl<C> LinkEntry<C> {
+    fn new(url: &str, codec: Option<C>, options: Option<LinkOptions>) -> Self {
+        Self {
+            url: url.to_string(),
+            codec,
+            options,
+        }
+    }
 }
 
 impl<T, R> RecordRegistrar<T, R>
@@ -196,35 +215,62 @@ where
 
     /// Publishes every value to `url` with the record's codec.
     pub fn link_to(&mut self, url: &str) -> &mut Self {
-        self.links_to.push((url.to_string(), None));
+        self.links_to.push(LinkEntry::new(url, None, None));
         self
     }
 
     /// Publishes every value to `url` with `encoder`.
     pub fn link_to_with(&mut self, url: &str, encoder: Encoder<T>) -> &mut Self {
-        self.links_to.push((url.to_string(), Some(encoder)));
+        self.links_to.push(LinkEntry::new(url, Some(encoder), None));
+        self
+    }
+
+    /// Publishes every value to `url` with `encoder`; the link's connector reads `options`
+    /// ([`OutboundLink::options`](crate::OutboundLink::options)).
+    pub fn link_to_configured(
+        &mut self,
+        url: &str,
+        encoder: Encoder<T>,
+        options: LinkOptions,
+    ) -> &mut Self {
+        self.links_to
+            .push(LinkEntry::new(url, Some(encoder), Some(options)));
         self
     }
 
     /// Writes the record from payloads received on `url`, with the record's codec.
     pub fn link_from(&mut self, url: &str) -> &mut Self {
-        self.links_from.push((url.to_string(), None));
+        self.links_from.push(LinkEntry::new(url, None, None));
         self
     }
 
     /// Writes the record from payloads received on `url`, decoded by `decoder`.
     pub fn link_from_with(&mut self, url: &str, decoder: Decoder<T>) -> &mut Self {
-        self.links_from.push((
-            url.to_string(),
-            Some(Arc::new(move |_, b: &[u8]| decoder(b))),
-        ));
+        let decoder: TopicDecoder<T> = Arc::new(move |_, b: &[u8]| decoder(b));
+        self.links_from
+            .push(LinkEntry::new(url, Some(decoder), None));
         self
     }
 
     /// Writes the record from payloads received on `url`, decoded by `decoder`, which also sees
     /// the topic each payload arrived on (see [`InboundLink::push_from`]).
     pub fn link_from_topic(&mut self, url: &str, decoder: TopicDecoder<T>) -> &mut Self {
-        self.links_from.push((url.to_string(), Some(decoder)));
+        self.links_from
+            .push(LinkEntry::new(url, Some(decoder), None));
+        self
+    }
+
+    /// Writes the record from payloads received on `url`, decoded by `decoder` (given the
+    /// topic, as [`link_from_topic`](Self::link_from_topic)); the link's connector reads
+    /// `options` ([`InboundLink::options`](crate::InboundLink::options)).
+    pub fn link_from_configured(
+        &mut self,
+        url: &str,
+        decoder: TopicDecoder<T>,
+        options: LinkOptions,
+    ) -> &mut Self {
+        self.links_from
+            .push(LinkEntry::new(url, Some(decoder), Some(options)));
         self
     }
 
@@ -359,14 +405,14 @@ where
             writers.push(WriterKind::LinkFrom);
         }
         let mut links_without_codec = Vec::new();
-        for (url, enc) in &self.links_to {
-            if enc.is_none() && self.encoder.is_none() {
-                links_without_codec.push(url.clone());
+        for l in &self.links_to {
+            if l.codec.is_none() && self.encoder.is_none() {
+                links_without_codec.push(l.url.clone());
             }
         }
-        for (url, dec) in &self.links_from {
-            if dec.is_none() && self.decoder.is_none() {
-                links_without_codec.push(url.clone());
+        for l in &self.links_from {
+            if l.codec.is_none() && self.decoder.is_none() {
+                links_without_codec.push(l.url.clone());
             }
         }
         RecordInfo {
@@ -381,8 +427,8 @@ where
                 .flat_map(|t| t.inputs.iter().cloned())
                 .collect(),
             taps: self.taps.iter().map(|(n, _)| n.clone()).collect(),
-            links_to: self.links_to.iter().map(|(u, _)| u.clone()).collect(),
-            links_from: self.links_from.iter().map(|(u, _)| u.clone()).collect(),
+            links_to: self.links_to.iter().map(|l| l.url.clone()).collect(),
+            links_from: self.links_from.iter().map(|l| l.url.clone()).collect(),
             links_without_codec,
         }
     }
@@ -428,19 +474,34 @@ where
         for (_, tap) in this.taps {
             started.tasks.push(tap(ctx.clone(), consumer()));
         }
-        for (url, enc) in this.links_to {
-            let enc = enc
-                .or_else(|| this.encoder.clone())
-                .ok_or_else(|| StartError::NoCodec {
-                    record: this.key.clone(),
-                    url: url.clone(),
-                })?;
-            started
-                .outbound
-                .push(OutboundLink::new(this.key.clone(), url, consumer(), enc));
+        for LinkEntry {
+            url,
+            codec,
+            options,
+        } in this.links_to
+        {
+            let enc =
+                codec
+                    .or_else(|| this.encoder.clone())
+                    .ok_or_else(|| StartError::NoCodec {
+                        record: this.key.clone(),
+                        url: url.clone(),
+                    })?;
+            started.outbound.push(OutboundLink::new(
+                this.key.clone(),
+                url,
+                options,
+                consumer(),
+                enc,
+            ));
         }
-        for (url, dec) in this.links_from {
-            let dec = dec
+        for LinkEntry {
+            url,
+            codec,
+            options,
+        } in this.links_from
+        {
+            let dec = codec
                 .or_else(|| {
                     this.decoder
                         .clone()
@@ -450,9 +511,13 @@ where
                     record: this.key.clone(),
                     url: url.clone(),
                 })?;
-            started
-                .inbound
-                .push(InboundLink::new(this.key.clone(), url, producer(), dec));
+            started.inbound.push(InboundLink::new(
+                this.key.clone(),
+                url,
+                options,
+                producer(),
+                dec,
+            ));
         }
         for transform in this.transforms {
             let task = (transform.start)(resolve, producer(), ctx.clone()).map_err(|input| {

@@ -238,3 +238,86 @@ async fn a_topic_decoder_sees_the_topic_and_plain_push_gives_none() {
     drop(link);
     drop(db);
 }
+
+/// A connector's own options for a link, as `link_to_configured` / `link_from_configured` give
+/// them.
+#[derive(Debug, Clone, PartialEq)]
+struct MemOptions {
+    name: &'static str,
+    qos: u8,
+}
+
+/// A link (direction and URL), its options read as `MemOptions`, and whether they read as
+/// another type too.
+type Seen = (String, Option<MemOptions>, bool);
+
+/// Records what each link's options read as.
+#[derive(Default, Clone)]
+struct OptionReader {
+    seen: Arc<Mutex<Vec<Seen>>>,
+}
+
+impl Connector<TokioAdapter> for OptionReader {
+    fn scheme(&self) -> &str {
+        "mem"
+    }
+
+    fn start(
+        &self,
+        _ctx: RuntimeContext<TokioAdapter>,
+        outbound: Vec<OutboundLink>,
+        inbound: Vec<InboundLink>,
+    ) -> Result<Vec<BoxFuture>, BoxError> {
+        let mut seen = self.seen.lock();
+        for l in &outbound {
+            let other = l.options::<String>().is_some();
+            seen.push((format!("out {}", l.url), l.options().cloned(), other));
+        }
+        for l in &inbound {
+            let other = l.options::<String>().is_some();
+            seen.push((format!("in {}", l.url), l.options().cloned(), other));
+        }
+        Ok(Vec::new())
+    }
+}
+
+#[tokio::test]
+async fn a_link_carries_its_typed_options_to_the_connector() {
+    let conn = OptionReader::default();
+    let seen = conn.seen.clone();
+    let mut b = AimDbBuilder::new().runtime(TokioAdapter::new().unwrap());
+    b.connector(conn);
+    let out = MemOptions {
+        name: "out",
+        qos: 1,
+    };
+    let inn = MemOptions { name: "in", qos: 2 };
+    b.configure::<u32>("a", |r| {
+        r.buffer(BufferCfg::SingleLatest)
+            .codec(Arc::new(enc), Arc::new(dec))
+            .link_to_configured("mem://x", Arc::new(enc), Arc::new(out.clone()))
+            .link_to("mem://plain");
+    });
+    b.configure::<u32>("b", |r| {
+        r.buffer(BufferCfg::SingleLatest).link_from_configured(
+            "mem://x",
+            Arc::new(|_topic: &str, payload: &[u8]| dec(payload)),
+            Arc::new(inn.clone()),
+        );
+    });
+    let db = b.build().unwrap();
+    let h = db.handle();
+    let run = tokio::spawn(db.run());
+    h.shutdown();
+    run.await.unwrap().unwrap();
+    let mut seen = seen.lock().clone();
+    seen.sort_by(|a, b| a.0.cmp(&b.0));
+    assert_eq!(
+        seen,
+        vec![
+            ("in mem://x".to_string(), Some(inn), false),
+            ("out mem://plain".to_string(), None, false),
+            ("out mem://x".to_string(), Some(out), false),
+        ]
+    );
+}
