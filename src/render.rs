@@ -122,7 +122,7 @@ pub(crate) fn record_json(r: &RecordConfig) -> Value {
         "key": r.key,
         "type": r.ty.name,
         "buffer": r.buffer.to_string(),
-        "writer": r.writer_kind(),
+        "writer": r.writer_kind().as_str(),
         "writer_kind": (!kind.is_empty()).then_some(kind),
         "writer_detail": component,
         "inputs": r.inputs(),

@@ -57,7 +57,7 @@ pub(crate) trait SourceInstance: fmt::Debug + Send + Sync {
     /// `kind(param=value, ...)`, for graphs and logs.
     fn describe(&self) -> String;
     /// Adds the source to `registrar`, a `&mut RecordRegistrar<T, Rt>` of the record's type.
-    fn attach(&self, registrar: &mut dyn Any, env: &Env) -> Result<(), String>;
+    fn attach(&self, registrar: &mut dyn Any, env: &Env) -> Result<(), AttachError>;
 }
 
 /// One input field of a transform kind.
@@ -92,7 +92,7 @@ pub(crate) trait TransformInstance: fmt::Debug + Send + Sync {
     fn describe(&self) -> String;
     /// Adds the transform to `registrar` (a `&mut RecordRegistrar<T, Rt>` of its output type),
     /// reading `inputs` (keys in the order of [`TransformKind::inputs`]).
-    fn attach(&self, registrar: &mut dyn Any, inputs: &[String]) -> Result<(), String>;
+    fn attach(&self, registrar: &mut dyn Any, inputs: &[String]) -> Result<(), AttachError>;
 }
 
 /// A kind of tap (`tap = [{ kind = "...", ... }]`). Taps read records of any type.
@@ -149,10 +149,39 @@ impl TapFeed {
     }
 }
 
-/// Downcasts a type-erased registrar, with a message naming the expected type.
+/// Why a parsed component could not be attached to its record. A config that passed
+/// validation never yields it (its types, inputs and parameters were checked), so the engine
+/// reports it as a bug (`EngineError::Attach`), not as a config mistake.
+#[derive(Debug, thiserror::Error)]
+pub enum AttachError {
+    /// The record's type is not the one the component writes.
+    #[error("the record does not carry {expected}")]
+    WrongType {
+        /// The Rust type the component writes.
+        expected: &'static str,
+    },
+    /// The transform was given other inputs than it reads.
+    #[error("{kind} needs {needs}")]
+    Inputs {
+        /// The component's kind.
+        kind: &'static str,
+        /// What it reads.
+        needs: &'static str,
+    },
+    /// Its parameters were refused.
+    #[error(transparent)]
+    Params(#[from] aimdb_records::transforms::ParamError),
+    /// The node id does not fit the id field a source fills with it.
+    #[error("node id: {0}")]
+    NodeId(#[from] aimdb_records::IdTooLong),
+}
+
+/// Downcasts a type-erased registrar ([`AttachError::WrongType`] naming the expected type).
 pub(crate) fn registrar<T: Clone + Send + Sync + 'static>(
     any: &mut dyn Any,
-) -> Result<&mut aimdb_core::RecordRegistrar<T, Rt>, String> {
+) -> Result<&mut aimdb_core::RecordRegistrar<T, Rt>, AttachError> {
     any.downcast_mut::<aimdb_core::RecordRegistrar<T, Rt>>()
-        .ok_or_else(|| format!("the record does not carry {}", std::any::type_name::<T>()))
+        .ok_or(AttachError::WrongType {
+            expected: std::any::type_name::<T>(),
+        })
 }

@@ -12,8 +12,8 @@ pub(crate) mod taps;
 pub(crate) mod transforms;
 
 pub(crate) use contract::{
-    registrar, Env, InputDoc, ParamDoc, SourceInstance, SourceKind, TapEvent, TapFeed, TapInstance,
-    TapKind, TransformInstance, TransformKind,
+    registrar, AttachError, Env, InputDoc, ParamDoc, SourceInstance, SourceKind, TapEvent, TapFeed,
+    TapInstance, TapKind, TransformInstance, TransformKind,
 };
 pub(crate) use table::ComponentTable;
 

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use aimdb_core::BufferCfg;
+use aimdb_core::{BufferCfg, WriterKind};
 
 use super::codec::{codec_name, LinkCodec};
 use crate::admin::config::AdminConfig;
@@ -67,13 +67,13 @@ pub(crate) struct RecordConfig {
 }
 
 impl RecordConfig {
-    /// The writer's kind as shown to operators.
-    pub(crate) fn writer_kind(&self) -> &'static str {
+    /// What writes the record (shown to operators by its `as_str`).
+    pub(crate) fn writer_kind(&self) -> WriterKind {
         match (&self.writer, self.links_from.is_empty()) {
-            (Some(Writer::Source(_)), _) => "source",
-            (Some(Writer::Transform(_)), _) => "transform",
-            (None, false) => "link_from",
-            (None, true) => "external",
+            (Some(Writer::Source(_)), _) => WriterKind::Source,
+            (Some(Writer::Transform(_)), _) => WriterKind::Transform,
+            (None, false) => WriterKind::LinkFrom,
+            (None, true) => WriterKind::External,
         }
     }
 

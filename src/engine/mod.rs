@@ -11,6 +11,7 @@ use std::sync::Arc;
 
 use aimdb_core::{AimDb, AimDbBuilder};
 
+use crate::components::AttachError;
 use crate::components::Env;
 use crate::config::{Config, RecordConfig};
 use crate::mqtt::MqttConnector;
@@ -24,9 +25,15 @@ pub enum EngineError {
     /// Not inside a Tokio runtime.
     #[error(transparent)]
     Runtime(#[from] aimdb_tokio::NoTokioRuntime),
-    /// A component could not be attached.
-    #[error("could not set up the graph: {0}")]
-    Attach(String),
+    /// A component could not be attached to its record.
+    #[error("could not set up the graph: record {record:?}: {error}")]
+    Attach {
+        /// The record.
+        record: String,
+        /// Why.
+        #[source]
+        error: AttachError,
+    },
     /// The engine rejected the graph or could not start it.
     #[error(transparent)]
     Build(#[from] aimdb_core::BuildError),
@@ -63,8 +70,8 @@ fn build_records(
     for rec in records {
         (typed::ops(rec.ty).configure)(&mut builder, rec, &env, store, &mut problems);
     }
-    if !problems.is_empty() {
-        return Err(EngineError::Attach(problems.join("; ")));
+    if let Some((record, error)) = problems.into_iter().next() {
+        return Err(EngineError::Attach { record, error });
     }
     Ok(builder.build()?)
 }

@@ -17,7 +17,7 @@ use aimdb_records::types::*;
 use parking_lot::Mutex;
 use serde_json::Value;
 
-use crate::components::{Env, TapEvent, TapFeed};
+use crate::components::{AttachError, Env, TapEvent, TapFeed};
 use crate::config::{LinkCodec, RecordConfig, Writer};
 use crate::mqtt::schemas::schemas;
 use crate::record_types::{self, Storable, TypeEntry, WireError, COUNT};
@@ -32,7 +32,7 @@ pub(crate) struct TypeOps {
     /// Adds a record of this type to a builder, with its persist tap when `store` is given;
     /// problems starting components are pushed.
     pub(crate) configure:
-        fn(&mut AimDbBuilder<Rt>, &RecordConfig, &Env, Option<&Persist>, &mut Vec<String>),
+        fn(&mut AimDbBuilder<Rt>, &RecordConfig, &Env, Option<&Persist>, &mut Vec<Unattached>),
     /// A new reader of the running record, as JSON values (a ring reader for `spmc_ring`: it
     /// never slows the writer; a slow reader is told how many values it missed).
     pub(crate) subscribe_json: fn(&DbHandle<Rt>, &str) -> Result<TapFeed, AccessError>,
@@ -90,12 +90,15 @@ pub(crate) enum SetJsonError {
     Invalid(serde_json::Error),
 }
 
+/// A record whose writer could not be attached, and why.
+pub(crate) type Unattached = (String, AttachError);
+
 fn configure<T: Storable>(
     builder: &mut AimDbBuilder<Rt>,
     rec: &RecordConfig,
     env: &Env,
     store: Option<&Persist>,
-    problems: &mut Vec<String>,
+    problems: &mut Vec<Unattached>,
 ) {
     builder.configure::<T>(rec.key.as_str(), |reg| {
         reg.buffer(rec.buffer);
@@ -108,7 +111,7 @@ fn configure<T: Storable>(
             None => Ok(()),
         };
         if let Err(e) = attached {
-            problems.push(format!("record {:?}: {e}", rec.key));
+            problems.push((rec.key.clone(), e));
         }
         for tap in &rec.taps {
             let inst = tap.instance.clone();

@@ -111,6 +111,15 @@ impl LinkRefused {
     }
 }
 
+/// Why [`MqttConnector`] refused a link URL when the graph was checked. A config that passed
+/// validation never yields it (`config/validate/links.rs` checks the topic first).
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum BadUrl {
+    /// Nothing after `mqtt://`.
+    #[error("needs a topic after mqtt://")]
+    NoTopic,
+}
+
 /// The config key of a link going `dir`.
 fn link_key(dir: &Direction) -> &'static str {
     match dir {
@@ -124,10 +133,10 @@ impl Connector<Rt> for MqttConnector {
         "mqtt"
     }
 
-    fn check_url(&self, url: &str) -> Result<(), String> {
+    fn check_url(&self, url: &str) -> Result<(), BoxError> {
         match url.strip_prefix("mqtt://") {
             Some(t) if !t.is_empty() => Ok(()),
-            _ => Err("needs a topic after mqtt://".into()),
+            _ => Err(Box::new(BadUrl::NoTopic)),
         }
     }
 

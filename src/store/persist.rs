@@ -81,7 +81,7 @@ pub(crate) fn source_of(rec: &RecordConfig) -> String {
         Some(Writer::Source(s)) => format!("source:{}", s.kind),
         Some(Writer::Transform(t)) => format!("transform:{}", t.kind),
         None if rec.links_from.is_empty() => ADMIN_SOURCE.to_string(),
-        None => rec.writer_kind().to_string(),
+        None => rec.writer_kind().as_str().to_string(),
     }
 }
 

@@ -2,6 +2,7 @@
 
 use alloc::boxed::Box;
 use alloc::collections::BTreeMap;
+use alloc::string::ToString;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 
@@ -85,7 +86,7 @@ impl<R: Runtime> AimDbBuilder<R> {
         match self.connector_for(url).map(|c| c.check_url(url)) {
             None => LinkCheck::NoConnector,
             Some(Ok(())) => LinkCheck::Served,
-            Some(Err(reason)) => LinkCheck::Rejected(reason),
+            Some(Err(reason)) => LinkCheck::Rejected(reason.to_string()),
         }
     }
 

@@ -344,8 +344,10 @@ pub trait Connector<R: Runtime>: Send + Sync + 'static {
     /// The URL scheme served, e.g. `"mqtt"`.
     fn scheme(&self) -> &str;
 
-    /// Checks one link URL before anything runs; the message says what is wrong.
-    fn check_url(&self, url: &str) -> Result<(), String> {
+    /// Checks one link URL before anything runs. An error (the connector's own type, boxed)
+    /// makes the graph invalid: it surfaces as [`GraphProblem::BadLinkUrl`](crate::GraphProblem)
+    /// with its message, which says what is wrong.
+    fn check_url(&self, url: &str) -> Result<(), BoxError> {
         let _ = url;
         Ok(())
     }

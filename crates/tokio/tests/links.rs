@@ -25,7 +25,7 @@ impl Connector<TokioAdapter> for Loopback {
         "mem"
     }
 
-    fn check_url(&self, url: &str) -> Result<(), String> {
+    fn check_url(&self, url: &str) -> Result<(), BoxError> {
         if url.len() > "mem://".len() {
             Ok(())
         } else {

@@ -9,7 +9,9 @@ use aimdb_core::TimeOps;
 use aimdb_records::{id, Heartbeat};
 use serde::Deserialize;
 
-use crate::components::{registrar, ComponentTable, Env, ParamDoc, SourceInstance, SourceKind};
+use crate::components::{
+    registrar, AttachError, ComponentTable, Env, ParamDoc, SourceInstance, SourceKind,
+};
 use crate::diagnostics::Problem;
 
 /// Registration.
@@ -54,8 +56,8 @@ impl SourceInstance for HeartbeatSource {
         format!("heartbeat(period_ms={})", self.period_ms)
     }
 
-    fn attach(&self, reg: &mut dyn Any, env: &Env) -> Result<(), String> {
-        let node_id = id(&env.node_id).map_err(|e| format!("node id: {e}"))?;
+    fn attach(&self, reg: &mut dyn Any, env: &Env) -> Result<(), AttachError> {
+        let node_id = id(&env.node_id)?;
         let period = Duration::from_millis(self.period_ms);
         registrar::<Heartbeat>(reg)?.source(move |ctx, p| async move {
             for seq in 0u32.. {

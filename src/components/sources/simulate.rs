@@ -10,7 +10,9 @@ use aimdb_core::{Producer, RuntimeContext};
 use aimdb_records::{id, Humidity, Id, Temperature};
 use serde::Deserialize;
 
-use crate::components::{registrar, ComponentTable, Env, ParamDoc, SourceInstance, SourceKind};
+use crate::components::{
+    registrar, AttachError, ComponentTable, Env, ParamDoc, SourceInstance, SourceKind,
+};
 use crate::diagnostics::Problem;
 use crate::Rt;
 
@@ -146,10 +148,10 @@ impl SourceInstance for Simulate {
         format!("simulate(period_ms={})", self.cfg.period_ms)
     }
 
-    fn attach(&self, reg: &mut dyn Any, env: &Env) -> Result<(), String> {
+    fn attach(&self, reg: &mut dyn Any, env: &Env) -> Result<(), AttachError> {
         let sensor = match &self.sensor_id {
             Some(s) => s.clone(),
-            None => id(&env.node_id).map_err(|e| format!("node id as sensor_id: {e}"))?,
+            None => id(&env.node_id)?,
         };
         if reg.is::<aimdb_core::RecordRegistrar<Temperature, Rt>>() {
             let this = self.clone();

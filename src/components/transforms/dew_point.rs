@@ -8,7 +8,7 @@ use aimdb_records::transforms::{DewPointJoin, DewPointParams};
 use aimdb_records::{DewPoint, Humidity, Temperature};
 
 use crate::components::{
-    registrar, ComponentTable, InputDoc, ParamDoc, TransformInstance, TransformKind,
+    registrar, AttachError, ComponentTable, InputDoc, ParamDoc, TransformInstance, TransformKind,
 };
 use crate::diagnostics::Problem;
 
@@ -55,9 +55,12 @@ impl TransformInstance for DewPointTransform {
         }
     }
 
-    fn attach(&self, reg: &mut dyn Any, inputs: &[String]) -> Result<(), String> {
+    fn attach(&self, reg: &mut dyn Any, inputs: &[String]) -> Result<(), AttachError> {
         let [temperature, humidity] = inputs else {
-            return Err("dew_point needs a temperature and a humidity input".into());
+            return Err(AttachError::Inputs {
+                kind: "dew_point",
+                needs: "a temperature and a humidity input",
+            });
         };
         registrar::<DewPoint>(reg)?.join(DewPointJoin::new(self.0), |j| {
             j.on::<Temperature>(temperature.as_str(), |s, v| s.on_temperature(v))

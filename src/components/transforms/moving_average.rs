@@ -8,7 +8,7 @@ use aimdb_records::transforms::{MovingAverage, MovingAverageParams};
 use aimdb_records::Temperature;
 
 use crate::components::{
-    registrar, ComponentTable, InputDoc, ParamDoc, TransformInstance, TransformKind,
+    registrar, AttachError, ComponentTable, InputDoc, ParamDoc, TransformInstance, TransformKind,
 };
 use crate::diagnostics::Problem;
 
@@ -50,9 +50,12 @@ impl TransformInstance for MovingAverageTransform {
         format!("moving_average(window={})", self.0.window)
     }
 
-    fn attach(&self, reg: &mut dyn Any, inputs: &[String]) -> Result<(), String> {
-        let mut state = MovingAverage::new(self.0).map_err(|e| e.to_string())?;
-        let input = inputs.first().ok_or("moving_average needs an input")?;
+    fn attach(&self, reg: &mut dyn Any, inputs: &[String]) -> Result<(), AttachError> {
+        let mut state = MovingAverage::new(self.0)?;
+        let input = inputs.first().ok_or(AttachError::Inputs {
+            kind: "moving_average",
+            needs: "an input",
+        })?;
         registrar::<Temperature>(reg)?
             .transform::<Temperature, _>(input.as_str(), |t| t.filter_map(move |v| state.apply(v)));
         Ok(())

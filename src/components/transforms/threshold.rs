@@ -8,7 +8,7 @@ use aimdb_records::transforms::{Threshold, ThresholdParams};
 use aimdb_records::{Temperature, TemperatureAlert};
 
 use crate::components::{
-    registrar, ComponentTable, InputDoc, ParamDoc, TransformInstance, TransformKind,
+    registrar, AttachError, ComponentTable, InputDoc, ParamDoc, TransformInstance, TransformKind,
 };
 use crate::diagnostics::Problem;
 
@@ -73,9 +73,12 @@ impl TransformInstance for ThresholdTransform {
         format!("threshold({})", parts.join(", "))
     }
 
-    fn attach(&self, reg: &mut dyn Any, inputs: &[String]) -> Result<(), String> {
-        let mut state = Threshold::new(self.0).map_err(|e| e.to_string())?;
-        let input = inputs.first().ok_or("threshold needs an input")?;
+    fn attach(&self, reg: &mut dyn Any, inputs: &[String]) -> Result<(), AttachError> {
+        let mut state = Threshold::new(self.0)?;
+        let input = inputs.first().ok_or(AttachError::Inputs {
+            kind: "threshold",
+            needs: "an input",
+        })?;
         registrar::<TemperatureAlert>(reg)?
             .transform::<Temperature, _>(input.as_str(), |t| t.filter_map(move |v| state.apply(v)));
         Ok(())

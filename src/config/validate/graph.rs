@@ -7,7 +7,6 @@ use aimdb_core::graph::{self, GraphInput, GraphRecord, Issue};
 
 use super::super::{Lines, Problem};
 use super::record::Checked;
-use crate::record_types;
 
 /// Checks the graph over `records`; pushes problems; returns a topological order.
 pub(super) fn check(records: &[Checked], text: &str, problems: &mut Vec<Problem>) -> Vec<usize> {
@@ -16,7 +15,7 @@ pub(super) fn check(records: &[Checked], text: &str, problems: &mut Vec<Problem>
         .map(|r| GraphRecord {
             key: &r.key,
             // An unknown type was reported with the record; inputs reading it are not checked.
-            ty: record_types::lookup(&r.type_name).map(|_| r.type_name.as_str()),
+            ty: r.ty.map(|t| t.name),
             inputs: r
                 .inputs
                 .iter()
@@ -73,7 +72,11 @@ fn problem(records: &[Checked], lines: &Lines<'_>, issue: &Issue) -> Option<Prob
                 u.span.clone(),
                 format!(
                     "transform input {:?} carries {}, but {} `{}` expects {}",
-                    u.key, records[found].type_name, u.kind, u.field, u.expected
+                    u.key,
+                    records[found].ty.map_or("?", |t| t.name),
+                    u.kind,
+                    u.field,
+                    u.expected
                 ),
             )
             .in_record(&r.key)

@@ -35,7 +35,8 @@ pub(super) struct InputUse {
 pub(super) struct Checked {
     pub(crate) key: String,
     pub(crate) key_span: Range<usize>,
-    pub(crate) type_name: String,
+    /// Its type (`None`: unknown, reported with the record).
+    pub(crate) ty: Option<&'static TypeEntry>,
     pub(crate) inputs: Vec<InputUse>,
     /// `None` if the record itself has problems.
     pub(crate) config: Option<RecordConfig>,
@@ -101,7 +102,7 @@ pub(super) fn record(
     Checked {
         key,
         key_span: r.key.span(),
-        type_name: r.type_name.get_ref().clone(),
+        ty: entry,
         inputs,
         config,
     }

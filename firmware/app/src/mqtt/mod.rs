@@ -131,9 +131,9 @@ impl<R: Runtime> Connector<R> for MqttConnector<R> {
         SCHEME
     }
 
-    fn check_url(&self, url: &str) -> Result<(), String> {
-        let topic = url_topic(url).ok_or_else(|| String::from("expected mqtt://<topic>"))?;
-        validate_filter(topic).map_err(|e| alloc::format!("{url}: {e}"))
+    fn check_url(&self, url: &str) -> Result<(), BoxError> {
+        let topic = url_topic(url).ok_or("expected mqtt://<topic>")?;
+        validate_filter(topic).map_err(|e| alloc::format!("{url}: {e}").into())
     }
 
     fn start(
