@@ -13,6 +13,7 @@
 //! - [`cli`]: the command line; `main.rs` only calls [`cli::main`].
 
 pub(crate) mod admin;
+pub(crate) mod catalog;
 pub mod cli;
 pub(crate) mod components;
 pub mod config;

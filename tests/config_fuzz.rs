@@ -108,7 +108,8 @@ fn mutate(rng: &mut Rng, text: &str) -> String {
 
 fn must_not_panic(text: &str) {
     let result = catch_unwind(AssertUnwindSafe(|| {
-        let _ = aimdbd::config::parse("fuzz.toml", text).map_err(|e| e.to_string());
+        let _ = aimdbd::config::parse("fuzz.toml", text, aimdbd::engine::catalog())
+            .map_err(|e| e.to_string());
     }));
     assert!(result.is_ok(), "config loader panicked on:\n{text}");
 }

@@ -54,8 +54,12 @@ link_to = [{{ url = "mqtt://bench/aout", codec = "postcard", qos = {qos} }}]
 /// Starts aimdbd's graph and waits until its subscription is active.
 async fn start_bridge(port: u16, qos: QoS, round: u64) -> RunningGraph {
     let text = bridge_config(port, qos as u8, round);
-    let cfg = aimdbd::config::parse("/tmp/aimdb-bench-mqtt.toml", &text)
-        .unwrap_or_else(|e| panic!("bench config: {e}"));
+    let cfg = aimdbd::config::parse(
+        "/tmp/aimdb-bench-mqtt.toml",
+        &text,
+        aimdbd::engine::catalog(),
+    )
+    .unwrap_or_else(|e| panic!("bench config: {e}"));
     let db = engine::build(&cfg).unwrap_or_else(|e| panic!("bench graph: {e}"));
     let graph = RunningGraph::start(db);
     // The bridge is up once a probe published on its input comes out.

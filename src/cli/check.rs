@@ -10,6 +10,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::config;
+use crate::engine;
 use crate::exit;
 use crate::render;
 
@@ -27,7 +28,7 @@ pub(super) struct CheckArgs {
 
 pub(super) fn check(path: PathBuf, args: &CheckArgs) -> u8 {
     let probes = config::Probes { admin_listen: true };
-    let cfg = match config::load_blocking_with(&path, probes) {
+    let cfg = match config::load_blocking_with(&path, engine::catalog(), probes) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("{e}");

@@ -14,6 +14,7 @@ use clap::{Args, Subcommand};
 
 use super::admin_client::{request, Target};
 use crate::config::{self, AdminToken};
+use crate::engine;
 use crate::exit;
 
 /// The admin address when neither `--admin` nor a config names one.
@@ -65,9 +66,10 @@ impl Target {
     /// From the flags, then the config `config` (if given), then the default.
     fn resolve(args: &CtlArgs, config: Option<&Path>) -> Result<Self, (u8, String)> {
         let cfg = match config {
-            Some(path) => {
-                Some(config::load_blocking(path).map_err(|e| (exit::CONFIG, e.to_string()))?)
-            }
+            Some(path) => Some(
+                config::load_blocking(path, engine::catalog())
+                    .map_err(|e| (exit::CONFIG, e.to_string()))?,
+            ),
             None => None,
         };
         let admin = cfg.as_ref().and_then(|c| c.admin.as_ref());

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use clap::{Args, ValueEnum};
 
 use crate::config;
+use crate::engine;
 use crate::exit;
 use crate::render;
 
@@ -23,7 +24,7 @@ pub(super) struct GraphArgs {
 }
 
 pub(super) fn graph(path: PathBuf, args: &GraphArgs) -> u8 {
-    match config::load_blocking(&path) {
+    match config::load_blocking(&path, engine::catalog()) {
         Ok(cfg) => {
             match args.format {
                 Format::Text => print!("{}", render::text(&cfg)),

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use clap::{Args, ValueEnum};
 
 use crate::config;
+use crate::engine;
 use crate::exit;
 use crate::store::persist::now_ms;
 use crate::store::query::{self, HistoryPage, HistoryQuery};
@@ -99,7 +100,7 @@ fn database_path(config: Option<PathBuf>, db: Option<&Path>) -> Result<PathBuf, 
     let Some(file) = config else {
         return Err(usage("give --config FILE (its [store] path) or --db FILE"));
     };
-    let cfg = config::load_blocking(&file).map_err(|e| {
+    let cfg = config::load_blocking(&file, engine::catalog()).map_err(|e| {
         eprintln!("{e}");
         exit::CONFIG
     })?;

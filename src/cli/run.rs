@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use crate::config;
 use crate::daemon;
+use crate::engine;
 use crate::exit;
 use crate::logging::{self, LogFormat};
 
@@ -12,7 +13,7 @@ pub(super) fn run(path: PathBuf, level: &str, format: LogFormat, watch: bool) ->
         eprintln!("aimdbd: {e}");
         return exit::CONFIG;
     }
-    let cfg = match config::load_blocking(&path) {
+    let cfg = match config::load_blocking(&path, engine::catalog()) {
         Ok(c) => c,
         Err(e) => {
             for line in e.to_string().lines() {

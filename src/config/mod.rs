@@ -20,6 +20,8 @@ mod validate;
 
 use std::path::Path;
 
+use crate::catalog::Catalog;
+
 pub(crate) use crate::admin::config::AdminConfig;
 #[cfg(test)]
 pub(crate) use crate::diagnostics::line_column;
@@ -35,22 +37,29 @@ pub(crate) use model::*;
 pub(crate) use secret::AdminToken;
 pub(crate) use validate::Probes;
 
-/// Parses and validates config `text`; `file` names it in messages and anchors relative paths.
-pub fn parse(file: &str, text: &str) -> Result<Config, ConfigError> {
-    parse_with(file, text, Probes::default())
+/// Parses and validates config `text`, its record types and components resolved in `catalog`
+/// (the engine's: [`crate::engine::catalog`]); `file` names it in messages and anchors relative
+/// paths.
+pub fn parse(file: &str, text: &str, catalog: &Catalog) -> Result<Config, ConfigError> {
+    parse_with(file, text, catalog, Probes::default())
 }
 
 /// [`parse`], with `probes` on top.
-pub(crate) fn parse_with(file: &str, text: &str, probes: Probes) -> Result<Config, ConfigError> {
-    validate::validate(file, text, probes)
+pub(crate) fn parse_with(
+    file: &str,
+    text: &str,
+    catalog: &Catalog,
+    probes: Probes,
+) -> Result<Config, ConfigError> {
+    validate::validate(file, text, catalog, probes)
         .map_err(|problems| ConfigError::invalid(file, text, problems))
 }
 
 /// Reads and validates the config at `path`, without blocking the async runtime (validation
 /// reads the files it names, such as `[admin] token_file`, so it runs on a blocking thread).
-pub(crate) async fn load(path: &Path) -> Result<Config, ConfigError> {
+pub(crate) async fn load(path: &Path, catalog: &'static Catalog) -> Result<Config, ConfigError> {
     let owned = path.to_path_buf();
-    tokio::task::spawn_blocking(move || load_blocking(&owned))
+    tokio::task::spawn_blocking(move || load_blocking(&owned, catalog))
         .await
         .unwrap_or_else(|e| {
             Err(ConfigError::Read {
@@ -61,19 +70,23 @@ pub(crate) async fn load(path: &Path) -> Result<Config, ConfigError> {
 }
 
 /// [`load`] for synchronous callers (the `check`, `graph` commands), outside any async runtime.
-pub(crate) fn load_blocking(path: &Path) -> Result<Config, ConfigError> {
-    load_blocking_with(path, Probes::default())
+pub(crate) fn load_blocking(path: &Path, catalog: &Catalog) -> Result<Config, ConfigError> {
+    load_blocking_with(path, catalog, Probes::default())
 }
 
 /// [`load_blocking`], with `probes` on top (`aimdbd check`).
-pub(crate) fn load_blocking_with(path: &Path, probes: Probes) -> Result<Config, ConfigError> {
+pub(crate) fn load_blocking_with(
+    path: &Path,
+    catalog: &Catalog,
+    probes: Probes,
+) -> Result<Config, ConfigError> {
     let file = path.display().to_string();
     let bytes = std::fs::read(path).map_err(|e| ConfigError::Read {
         file: file.clone(),
         reason: e.to_string(),
     })?;
     let text = String::from_utf8(bytes).map_err(|e| invalid_utf8(&file, e.as_bytes()))?;
-    parse_with(&file, &text, probes)
+    parse_with(&file, &text, catalog, probes)
 }
 
 /// Most invalid UTF-8 sequences reported for one file.

@@ -63,7 +63,7 @@ pub(super) async fn reload(
     } = cur;
     notify::reloading();
     tracing::info!("{cause}: reloading {}", path.display());
-    let next = match config::load(path).await {
+    let next = match config::load(path, crate::engine::catalog()).await {
         Ok(c) => c,
         Err(e) => {
             for line in e.to_string().lines() {

@@ -18,6 +18,21 @@ use crate::mqtt::MqttConnector;
 use crate::store::Persist;
 use crate::Rt;
 
+pub use crate::catalog::Catalog;
+
+/// The record types and components this engine runs: every type of `record_types::TYPES` (its
+/// per-type operations, `typed.rs`, cover each) and the built-in sources, transforms and taps.
+/// The config loader checks a config against it.
+pub fn catalog() -> &'static Catalog {
+    static CATALOG: Catalog = Catalog {
+        types: &crate::record_types::TYPES,
+        sources: crate::components::SOURCES,
+        transforms: crate::components::TRANSFORMS,
+        taps: crate::components::TAPS,
+    };
+    &CATALOG
+}
+
 /// Why a validated config could not become a graph (a bug or an engine limit, not a config
 /// mistake: the config passed validation).
 #[derive(Debug, thiserror::Error)]

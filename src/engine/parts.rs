@@ -326,7 +326,8 @@ mod tests {
              [[record]]\nkey = \"b\"\ntype = \"Temperature\"\ntransform = {{ kind = \"moving_average\", input = \"a\", window = 2 }}\n\n\
              [[record]]\nkey = \"d\"\ntype = \"Temperature\"\ntransform = {{ kind = \"moving_average\", input = \"b\", window = 2 }}\n"
         );
-        crate::config::parse("parts.toml", &text).unwrap_or_else(|e| panic!("{e}"))
+        crate::config::parse("parts.toml", &text, crate::engine::catalog())
+            .unwrap_or_else(|e| panic!("{e}"))
     }
 
     #[test]

@@ -162,7 +162,7 @@ type = \"Temperature\"\n\
 transform = { kind = \"moving_average\", input = \"q\", window = 2 }\n\
 \n\
 ";
-        let err = crate::config::parse("unit.toml", text)
+        let err = crate::config::parse("unit.toml", text, crate::engine::catalog())
             .unwrap_err()
             .to_string();
         assert_eq!(
@@ -199,7 +199,8 @@ transform = { kind = \"moving_average\", input = \"q\", window = 2 }\n\
             record("bb", Some("aa")),
             record("aa", None),
         );
-        let cfg = crate::config::parse("order.toml", &text).expect("valid");
+        let cfg =
+            crate::config::parse("order.toml", &text, crate::engine::catalog()).expect("valid");
         let keys: Vec<&str> = cfg
             .order
             .iter()

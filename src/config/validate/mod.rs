@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use super::shape;
 use super::{cut_long_values, Config, Lines, Problem};
+use crate::catalog::Catalog;
 
 /// Checks of the machine at this moment that only `aimdbd check` makes, on top of the file's
 /// own. The daemon does not: on a reload it would find its own admin port taken, and at start
@@ -25,7 +26,12 @@ pub(crate) struct Probes {
 }
 
 /// Validates `text` (from `file`) into a [`Config`], or every problem found.
-pub(super) fn validate(file: &str, text: &str, probes: Probes) -> Result<Config, Vec<Problem>> {
+pub(super) fn validate(
+    file: &str,
+    text: &str,
+    catalog: &Catalog,
+    probes: Probes,
+) -> Result<Config, Vec<Problem>> {
     let mut problems = Vec::new();
     let mut warnings = Vec::new();
     let raw = shape::shape(text, &mut problems).ok_or_else(|| problems.clone())?;
@@ -45,7 +51,10 @@ pub(super) fn validate(file: &str, text: &str, probes: Probes) -> Result<Config,
     let checked: Vec<_> = raw
         .record
         .iter()
-        .map(|rec| record::record(rec, &node_id, text, store.is_some(), &mut problems))
+        .map(|rec| {
+            let have_store = store.is_some();
+            record::record(rec, &node_id, text, catalog, have_store, &mut problems)
+        })
         .collect();
     let order = graph::check(&checked, text, &mut problems);
     let mut records: Vec<_> = checked.into_iter().map(|c| c.config).collect();

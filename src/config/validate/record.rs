@@ -11,8 +11,9 @@ use super::super::{
     closest, Problem, RecordConfig, SourceConfig, TapConfig, TransformConfig, Writer,
 };
 use super::links;
-use crate::components::{ComponentTable, SOURCES, TAPS, TRANSFORMS};
-use crate::record_types::{self, TypeEntry};
+use crate::catalog::Catalog;
+use crate::components::ComponentTable;
+use crate::record_types::TypeEntry;
 
 /// Largest ring a config may ask for.
 const MAX_CAPACITY: i64 = super::super::ranges::RING_CAPACITY.1;
@@ -47,6 +48,7 @@ pub(super) fn record(
     raw: &Spanned<RawRecord>,
     node_id: &str,
     text: &str,
+    catalog: &Catalog,
     have_store: bool,
     problems: &mut Vec<Problem>,
 ) -> Checked {
@@ -56,7 +58,7 @@ pub(super) fn record(
     let mut push = |p: Problem| problems.push(p.in_record(&key));
 
     check_key(&r.key, &mut push);
-    let entry = resolve_type(&r.type_name, &mut push);
+    let entry = resolve_type(&r.type_name, catalog, &mut push);
     let buffer = buffer(r.buffer.as_ref(), &mut push);
     let out = Output {
         entry,
@@ -65,13 +67,13 @@ pub(super) fn record(
     let source = r
         .source
         .as_ref()
-        .and_then(|s| source(s, text, &out, &mut push));
+        .and_then(|s| source(s, text, catalog, &out, &mut push));
     let (transform, inputs) = match &r.transform {
-        Some(t) => transform(t, text, &out, &mut push),
+        Some(t) => transform(t, text, catalog, &out, &mut push),
         None => (None, Vec::new()),
     };
     check_one_writer(r, &mut push);
-    let taps = taps(r, text, &mut push);
+    let taps = taps(r, text, catalog, &mut push);
     let postcard_ok = entry.is_none_or(|e| e.postcard);
     let fields = entry.map_or(&[][..], |e| (e.fields)());
     let mut links = |list: &[Spanned<RawLink>], dir| -> Vec<_> {
@@ -124,12 +126,13 @@ fn check_key(key: &Spanned<String>, push: &mut impl FnMut(Problem)) {
 /// `type = "..."` resolved to its entry, or a problem with a did-you-mean.
 fn resolve_type(
     type_name: &Spanned<String>,
+    catalog: &Catalog,
     push: &mut impl FnMut(Problem),
 ) -> Option<&'static TypeEntry> {
     let name = type_name.get_ref();
-    let entry = record_types::lookup(name);
+    let entry = catalog.ty(name);
     if entry.is_none() {
-        let names = record_types::TYPES.iter().map(|t| t.name);
+        let names = catalog.types.iter().map(|t| t.name);
         let p = Problem::at(type_name.span(), format!("unknown type {name:?}"));
         push(match closest(name, names.clone()) {
             Some(s) => p.with_hint(format!("did you mean {s:?}? (`aimdbd types` lists them)")),
@@ -176,6 +179,7 @@ impl Output<'_> {
 fn source(
     s: &Spanned<Table>,
     text: &str,
+    catalog: &Catalog,
     out: &Output,
     push: &mut impl FnMut(Problem),
 ) -> Option<Writer> {
@@ -184,8 +188,8 @@ fn source(
         span: s.span(),
         text,
     };
-    let kind = kind_of(&t, "source", SOURCES.iter().map(|k| k.kind), push)?;
-    let k = SOURCES.iter().find(|k| k.kind == kind)?;
+    let kind = kind_of(&t, "source", catalog.sources.iter().map(|k| k.kind), push)?;
+    let k = catalog.sources.iter().find(|k| k.kind == kind)?;
     out.check(&t, "source", kind, k.output_types, push);
     match (k.parse)(&t) {
         Ok(instance) => Some(Writer::Source(SourceConfig {
@@ -204,6 +208,7 @@ fn source(
 fn transform(
     tr: &Spanned<Table>,
     text: &str,
+    catalog: &Catalog,
     out: &Output,
     push: &mut impl FnMut(Problem),
 ) -> (Option<Writer>, Vec<InputUse>) {
@@ -213,10 +218,11 @@ fn transform(
         span: tr.span(),
         text,
     };
-    let Some(kind) = kind_of(&t, "transform", TRANSFORMS.iter().map(|k| k.kind), push) else {
+    let kinds = catalog.transforms.iter().map(|k| k.kind);
+    let Some(kind) = kind_of(&t, "transform", kinds, push) else {
         return (None, inputs);
     };
-    let Some(k) = TRANSFORMS.iter().find(|k| k.kind == kind) else {
+    let Some(k) = catalog.transforms.iter().find(|k| k.kind == kind) else {
         return (None, inputs);
     };
     out.check(&t, "transform", kind, &[k.output_type], push);
@@ -281,7 +287,12 @@ fn check_one_writer(r: &RawRecord, push: &mut impl FnMut(Problem)) {
 }
 
 /// `[[record.tap]]`s.
-fn taps(r: &RawRecord, text: &str, push: &mut impl FnMut(Problem)) -> Vec<TapConfig> {
+fn taps(
+    r: &RawRecord,
+    text: &str,
+    catalog: &Catalog,
+    push: &mut impl FnMut(Problem),
+) -> Vec<TapConfig> {
     let mut taps = Vec::new();
     for tap in &r.tap {
         let t = ComponentTable {
@@ -289,10 +300,10 @@ fn taps(r: &RawRecord, text: &str, push: &mut impl FnMut(Problem)) -> Vec<TapCon
             span: tap.span(),
             text,
         };
-        let Some(kind) = kind_of(&t, "tap", TAPS.iter().map(|k| k.kind), push) else {
+        let Some(kind) = kind_of(&t, "tap", catalog.taps.iter().map(|k| k.kind), push) else {
             continue;
         };
-        let Some(k) = TAPS.iter().find(|k| k.kind == kind) else {
+        let Some(k) = catalog.taps.iter().find(|k| k.kind == kind) else {
             continue;
         };
         match (k.parse)(&t) {
