@@ -22,8 +22,9 @@ use logs::{log_stats, log_warnings};
 pub(crate) use notify::notify;
 pub(crate) use signals::{Signal, Signals};
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
 use crate::admin::{self, AdminState, Phase};
 use crate::config::Config;
@@ -35,7 +36,6 @@ use crate::store::Store;
 
 /// Runs the daemon for the validated `config` read from `path` (reloading it when it changes
 /// if `watch_config`); returns the exit code.
-#[allow(clippy::too_many_lines)] // The daemon's life in order: start, run, drain, stop.
 pub(crate) async fn run(path: PathBuf, config: Config, watch_config: bool) -> u8 {
     let mut signals = match Signals::install() {
         Ok(s) => s,
@@ -45,18 +45,7 @@ pub(crate) async fn run(path: PathBuf, config: Config, watch_config: bool) -> u8
         }
     };
     if watch_config {
-        match watch::ConfigWatch::start(&path).await {
-            Ok(w) => {
-                signals.watch(w);
-                tracing::info!(
-                    "--watch-config: a change of {} reloads it, as SIGHUP does",
-                    path.display()
-                );
-            }
-            Err(e) => tracing::error!(
-                "--watch-config: {e}; the daemon runs without it (reload with SIGHUP: systemctl reload aimdbd)"
-            ),
-        }
+        watch_file(&mut signals, &path).await;
     }
     let state = AdminState::new();
     log_warnings(&config);
@@ -73,21 +62,10 @@ pub(crate) async fn run(path: PathBuf, config: Config, watch_config: bool) -> u8
     let mut bridge = mqtt::Bridge::for_daemon(&config, state.mqtt_metrics()).await;
     let mut parts = Parts::new();
     let plans = engine::partition(&config);
-    match graph::build(&mut parts, &config, plans, store.persist(), bridge.as_ref()) {
-        Ok(built) => {
-            store
-                .before_start(&config, &engine::typed::Unstarted::new(&graph::dbs(&built)))
-                .await;
-            if let Some(b) = &bridge {
-                b.spawn();
-            }
-            graph::start(&mut parts, built, bridge.as_deref()).await;
-        }
-        Err(e) => {
-            tracing::error!("{e}");
-            store.shutdown(config.shutdown_timeout).await;
-            return exit::RUNTIME;
-        }
+    if let Err(e) = start(&mut parts, &config, plans, &store, bridge.as_ref()).await {
+        tracing::error!("{e}");
+        store.shutdown(config.shutdown_timeout).await;
+        return exit::RUNTIME;
     }
     state.publish(parts.graphs(&config), config.clone());
     let mut sparkplug = Sparkplug::start(&config, parts.graphs(&config));
@@ -151,6 +129,49 @@ pub(crate) async fn run(path: PathBuf, config: Config, watch_config: bool) -> u8
     };
     log_stats(&graphs, &config);
     store.shutdown(config.shutdown_timeout).await;
+    exit_code(outcome, lost_in_outboxes, config.shutdown_timeout)
+}
+
+/// Builds the graph's `plans`, seeds it from history, starts the MQTT session and then the
+/// graph.
+async fn start(
+    parts: &mut Parts,
+    config: &Config,
+    plans: Vec<engine::PartPlan>,
+    store: &Store,
+    bridge: Option<&Arc<mqtt::Bridge>>,
+) -> Result<(), engine::EngineError> {
+    let built = graph::build(parts, config, plans, store.persist(), bridge)?;
+    store
+        .before_start(config, &engine::typed::Unstarted::new(&graph::dbs(&built)))
+        .await;
+    if let Some(b) = bridge {
+        b.spawn();
+    }
+    graph::start(parts, built, bridge.map(|b| &**b)).await;
+    Ok(())
+}
+
+/// `--watch-config`: a change of the file at `path` reloads it, as SIGHUP does; without a
+/// watch (logged) the daemon runs on.
+async fn watch_file(signals: &mut Signals, path: &Path) {
+    match watch::ConfigWatch::start(path).await {
+        Ok(w) => {
+            signals.watch(w);
+            tracing::info!(
+                "--watch-config: a change of {} reloads it, as SIGHUP does",
+                path.display()
+            );
+        }
+        Err(e) => tracing::error!(
+            "--watch-config: {e}; the daemon runs without it (reload with SIGHUP: systemctl reload aimdbd)"
+        ),
+    }
+}
+
+/// The exit code of a drain that ended with `outcome` and `lost_in_outboxes` values the MQTT
+/// outboxes could not send (`timeout`: the drain's bound), logged.
+fn exit_code(outcome: DrainOutcome, lost_in_outboxes: usize, timeout: Duration) -> u8 {
     match outcome {
         DrainOutcome::Drained if lost_in_outboxes == 0 => {
             tracing::info!("drained; exiting");
@@ -167,13 +188,13 @@ pub(crate) async fn run(path: PathBuf, config: Config, watch_config: bool) -> u8
         }
         DrainOutcome::TimedOut { live_tasks } => {
             tracing::error!(
-                live_tasks,
-                lost_in_outboxes,
-                code = exit::UNDRAINED,
-                "drain timed out after {:?}: values the abandoned tasks had not taken are lost (record stats above: produced vs delivered); exiting with {}",
-                config.shutdown_timeout,
-                exit::UNDRAINED
-            );
+            live_tasks,
+            lost_in_outboxes,
+            code = exit::UNDRAINED,
+            "drain timed out after {:?}: values the abandoned tasks had not taken are lost (record stats above: produced vs delivered); exiting with {}",
+            timeout,
+            exit::UNDRAINED
+        );
             exit::UNDRAINED
         }
         DrainOutcome::Failed(e) => {
