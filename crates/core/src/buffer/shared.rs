@@ -14,7 +14,7 @@ use super::mailbox::Mailbox;
 use super::single_latest::SingleLatest;
 use super::slot::{self, Displaced, Spares};
 use super::spmc_ring::SpmcRing;
-use super::{BufferCfg, Read, RecordStats, RecvError, TryRecvError};
+use super::{BufferCfg, Read, ReadAhead, RecordStats, RecvError, TryRecvError};
 use crate::accept::{HoldId, Holds, Ledger, Signal};
 use crate::sync::{BlockingMutex, MutexFamily};
 use crate::waiters::{WaiterId, Waiters};
@@ -77,6 +77,34 @@ impl<T> Inner<T> {
                 }
                 self.stats.delivered += 1;
                 Ok(v)
+            }
+            Read::Lagged(n) => {
+                self.stats.lagged += n;
+                Err(TryRecvError::Lagged(n))
+            }
+            Read::Empty if self.closed => Err(TryRecvError::Closed),
+            Read::Empty => Err(TryRecvError::Empty),
+        }
+    }
+
+    /// Up to `max` references for `cursor` handed to `take`, oldest first (a ring's ready
+    /// values; one value of the other kinds); returns how many.
+    fn read_many(
+        &mut self,
+        cursor: &mut u64,
+        max: usize,
+        mut take: impl FnMut(Arc<T>),
+    ) -> Result<usize, TryRecvError> {
+        let State::Ring(r) = &self.state else {
+            return self.read(cursor).map(|v| {
+                take(v);
+                1
+            });
+        };
+        match r.read_many(cursor, max, take) {
+            Read::Value(n) => {
+                self.stats.delivered += n as u64;
+                Ok(n)
             }
             Read::Lagged(n) => {
                 self.stats.lagged += n;
@@ -207,6 +235,23 @@ impl<T: Send + Sync, F: MutexFamily> Shared<T, F> {
         })
     }
 
+    /// A read-ahead of at most `max` values for one reader: a ring bounds it to a quarter of
+    /// its capacity and keeps that many more spare `Arc`s (so that a writer lapping the slots it
+    /// pins reuses spares instead of allocating); the other kinds read one value per visit.
+    pub(crate) fn read_ahead(&self, max: usize) -> ReadAhead<T> {
+        let max = self.inner.with(|inner| match &inner.state {
+            State::Ring(r) => {
+                let max = max.min(r.capacity() / 4).max(1);
+                if max > 1 {
+                    inner.spares.reserve(max);
+                }
+                max
+            }
+            State::Latest(_) | State::Mailbox(_) => 1,
+        });
+        ReadAhead::new(max)
+    }
+
     pub(crate) fn remove_reader(&self, id: WaiterId) {
         self.inner.with(|inner| {
             inner.readers.leave(id);
@@ -220,6 +265,46 @@ impl<T: Clone + Send + Sync, F: MutexFamily> Shared<T, F> {
     pub(crate) fn try_read(&self, cursor: &mut u64) -> Result<T, TryRecvError> {
         let value = self.inner.with(|inner| inner.read(cursor))?;
         Ok(T::clone(&value))
+    }
+
+    /// Takes the ready values for `cursor` into `ahead` (as many as it has room for) in one
+    /// visit; returns how many. Nothing is cloned under the lock.
+    pub(crate) fn try_read_ahead(
+        &self,
+        cursor: &mut u64,
+        ahead: &mut ReadAhead<T>,
+    ) -> Result<usize, TryRecvError> {
+        let room = ahead.room();
+        if room == 0 {
+            return Ok(0);
+        }
+        self.inner
+            .with(|inner| inner.read_many(cursor, room, |v| ahead.push(v)))
+    }
+
+    /// [`Self::try_read_ahead`], or parks the reader's waker when there is nothing to read.
+    pub(crate) fn poll_read_ahead(
+        &self,
+        cursor: &mut u64,
+        id: WaiterId,
+        cx: &mut Context<'_>,
+        ahead: &mut ReadAhead<T>,
+    ) -> Poll<Result<usize, RecvError>> {
+        let room = ahead.room();
+        if room == 0 {
+            return Poll::Ready(Ok(0));
+        }
+        self.inner.with(
+            |inner| match inner.read_many(cursor, room, |v| ahead.push(v)) {
+                Ok(n) => Poll::Ready(Ok(n)),
+                Err(TryRecvError::Lagged(n)) => Poll::Ready(Err(RecvError::Lagged(n))),
+                Err(TryRecvError::Closed) => Poll::Ready(Err(RecvError::Closed)),
+                Err(TryRecvError::Empty) => {
+                    inner.readers.park(id, cx.waker());
+                    Poll::Pending
+                }
+            },
+        )
     }
 
     /// Reads, or parks the reader's waker when there is nothing to read.
