@@ -77,6 +77,15 @@ impl<T: Clone + Send + Sync + 'static, R: Runtime> Consumer<T, R> {
             .poll_read_ahead(&mut self.cursor, self.waiter, cx, ahead)
     }
 
+    /// The buffer's change count, read without its lock: it moves after every produce and when
+    /// the record closes. A reader that read it, then found nothing (`Empty`), finds nothing as
+    /// long as it has not moved — a hint for spinning without taking the buffer's lock (the
+    /// count wraps; park with [`Consumer::poll_recv`] / [`Consumer::poll_recv_ahead`], which
+    /// always take it).
+    pub fn changes(&self) -> usize {
+        self.shared.changes()
+    }
+
     /// The newest value the buffer holds, without moving this reader or consuming a mailbox.
     pub fn latest(&self) -> Option<T> {
         self.shared.newest()

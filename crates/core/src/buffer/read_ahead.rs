@@ -156,7 +156,10 @@ mod tests {
         for i in 3..19 {
             b.push(i, Duration::ZERO);
         }
-        assert_eq!((ahead.pop(), ahead.pop(), ahead.pop()), (Some(0), Some(1), None));
+        assert_eq!(
+            (ahead.pop(), ahead.pop(), ahead.pop()),
+            (Some(0), Some(1), None)
+        );
         assert_eq!(
             b.try_read_ahead(&mut cursor, &mut ahead),
             Err(TryRecvError::Lagged(9))
@@ -202,7 +205,10 @@ mod tests {
             "full: nothing read"
         );
         assert_eq!(b.try_read_ahead(&mut cursor, &mut ahead), Ok(3));
-        assert_eq!((ahead.pop(), ahead.pop(), ahead.pop()), (Some(0), Some(1), Some(2)));
+        assert_eq!(
+            (ahead.pop(), ahead.pop(), ahead.pop()),
+            (Some(0), Some(1), Some(2))
+        );
         assert_eq!(
             b.try_read_ahead(&mut cursor, &mut ahead),
             Err(TryRecvError::Closed)
