@@ -22,6 +22,10 @@ use crate::TokioAdapter;
 /// Share it (by reference or `Arc`) to split values among threads: one thread at a time waits
 /// in a `get`, the others wait for it to finish. Take one per thread for each to see every
 /// value. Waiting spins briefly, then parks the thread; it never allocates.
+///
+/// From a ring it takes every ready value (up to 32, at most a quarter of the ring) in one visit
+/// and hands them out one per `get`, each cloned then: taken values are counted as delivered and
+/// are this consumer's, so a lag or a close is reported after them.
 pub struct SyncConsumer<T: Send + Sync + 'static> {
     reader: Mutex<Reader<T>>,
     db: DbHandle<TokioAdapter>,
