@@ -5,7 +5,7 @@ use core::future::poll_fn;
 use core::task::{Context, Poll};
 
 use crate::accept::{Acceptor, HoldId, Ledger};
-use crate::buffer::{RecordStats, RecvError, Shared, TryRecvError};
+use crate::buffer::{ReadAhead, RecordStats, RecvError, Shared, TryRecvError};
 use crate::runtime::Runtime;
 use crate::waiters::WaiterId;
 
@@ -50,6 +50,40 @@ impl<T: Clone + Send + Sync + 'static, R: Runtime> Consumer<T, R> {
     /// Takes the next value if one is ready. Never waits.
     pub fn try_recv(&mut self) -> Result<T, TryRecvError> {
         self.shared.try_read(&mut self.cursor)
+    }
+
+    /// A queue for [`Consumer::try_recv_ahead`] / [`Consumer::poll_recv_ahead`] holding up to
+    /// `max` values (a ring bounds it to a quarter of its capacity; other kinds to 1). Allocates
+    /// once, now.
+    pub fn read_ahead(&self, max: usize) -> ReadAhead<T> {
+        self.shared.read_ahead(max)
+    }
+
+    /// Takes every ready value (as many as `ahead` has room for) into `ahead` with one visit to
+    /// the buffer; returns how many (`Ok(0)` only if `ahead` is full). Hand them out with
+    /// [`ReadAhead::pop`]. This reader's position moves past the values taken, and they count
+    /// as delivered. Errors as [`Consumer::try_recv`]'s, only when nothing was taken.
+    pub fn try_recv_ahead(&mut self, ahead: &mut ReadAhead<T>) -> Result<usize, TryRecvError> {
+        self.shared.try_read_ahead(&mut self.cursor, ahead)
+    }
+
+    /// Poll form of [`Consumer::try_recv_ahead`]; registers `cx`'s waker when nothing is ready.
+    pub fn poll_recv_ahead(
+        &mut self,
+        ahead: &mut ReadAhead<T>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Result<usize, RecvError>> {
+        self.shared
+            .poll_read_ahead(&mut self.cursor, self.waiter, cx, ahead)
+    }
+
+    /// The buffer's change count, read without its lock: it moves after every produce and when
+    /// the record closes. A reader that read it, then found nothing (`Empty`), finds nothing as
+    /// long as it has not moved — a hint for spinning without taking the buffer's lock (the
+    /// count wraps; park with [`Consumer::poll_recv`] / [`Consumer::poll_recv_ahead`], which
+    /// always take it).
+    pub fn changes(&self) -> usize {
+        self.shared.changes()
     }
 
     /// The newest value the buffer holds, without moving this reader or consuming a mailbox.

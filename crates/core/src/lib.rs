@@ -37,7 +37,7 @@ pub mod transform;
 mod waiters;
 
 pub use accept::{Acceptor, ProgressWatch};
-pub use buffer::{BufferCfg, RecordStats, RecvError, TryRecvError};
+pub use buffer::{BufferCfg, ReadAhead, RecordStats, RecvError, TryRecvError};
 pub use builder::AimDbBuilder;
 pub use consumer::Consumer;
 pub use db::{AimDb, DbHandle};

@@ -266,3 +266,91 @@ fn loom_progress_bump_wakes_a_watcher() {
         joiner.join().unwrap();
     });
 }
+
+/// What the sync `get` does: spin on the change count (no lock while it has not moved since a
+/// visit found nothing), visiting with a read-ahead when it moves, and park on the buffer when
+/// done spinning. A writer produces two values then closes, from another thread: the reader
+/// gets both in order, then `Closed` — the hint never hides a value or the close.
+#[test]
+fn loom_read_ahead_reader_spinning_on_the_change_count_sees_every_value() {
+    loom::model(|| {
+        let buf = Arc::new(Buffer::with_progress(
+            BufferCfg::SpmcRing { capacity: 8 },
+            None,
+        ));
+        buf.add_writer();
+        let (id, mut cursor) = buf.add_reader();
+        let mut ahead = buf.read_ahead(2);
+        let writer = {
+            let buf = buf.clone();
+            thread::spawn(move || {
+                buf.push(1, Duration::ZERO);
+                buf.push(2, Duration::ZERO);
+                buf.remove_writer();
+            })
+        };
+        let mut got = Vec::new();
+        let mut idle_at = None;
+        loop {
+            if let Some(v) = ahead.pop() {
+                got.push(Ok(v));
+                continue;
+            }
+            // One spin step: skipped without the lock while the count stands still.
+            let changes = buf.changes();
+            let r = if idle_at == Some(changes) {
+                Err(crate::TryRecvError::Empty)
+            } else {
+                buf.try_read_ahead(&mut cursor, &mut ahead)
+            };
+            match r {
+                Ok(_) => continue,
+                Err(crate::TryRecvError::Closed) => break,
+                Err(crate::TryRecvError::Lagged(n)) => panic!("lagged {n}"),
+                Err(crate::TryRecvError::Empty) => idle_at = Some(changes),
+            }
+            // Done spinning: park.
+            match block_on(poll_fn(|cx| {
+                buf.poll_read_ahead(&mut cursor, id, cx, &mut ahead)
+            })) {
+                Ok(_) => {}
+                Err(RecvError::Closed) => break,
+                Err(e) => panic!("{e}"),
+            }
+        }
+        assert_eq!(got, [Ok::<u32, RecvError>(1), Ok(2)]);
+        writer.join().unwrap();
+        buf.remove_reader(id);
+    });
+}
+
+/// A writer retired (the sync API's shutdown) while another thread produces through it: the
+/// value is either stored before the close (and read) or handed back, never stored after it.
+#[test]
+fn loom_retired_writer_stores_nothing_after_the_close() {
+    loom::model(|| {
+        let buf = Arc::new(Buffer::with_progress(
+            BufferCfg::SpmcRing { capacity: 2 },
+            None,
+        ));
+        buf.add_writer();
+        let retired = Arc::new(core::sync::atomic::AtomicBool::new(false));
+        let producer = {
+            let (buf, retired) = (buf.clone(), retired.clone());
+            thread::spawn(move || {
+                buf.push_if(7, Duration::ZERO, || {
+                    !retired.load(core::sync::atomic::Ordering::Relaxed)
+                })
+                .is_ok()
+            })
+        };
+        assert!(buf.retire_writer(&retired));
+        let at_close = buf.stats().produced;
+        assert!(!buf.retire_writer(&retired), "once");
+        let stored = producer.join().unwrap();
+        // Stored only before the close; handed back after it.
+        assert_eq!(buf.stats().produced, at_close);
+        assert_eq!(at_close, u64::from(stored));
+        assert_eq!(buf.stats().writers, 0);
+    });
+}

@@ -1,6 +1,7 @@
 //! The writing end of a record.
 
 use alloc::sync::Arc;
+use core::sync::atomic::{AtomicBool, Ordering};
 
 use crate::accept::Ledger;
 use crate::buffer::{RecordStats, Shared};
@@ -14,17 +15,41 @@ use crate::runtime::Runtime;
 pub struct Producer<T: Send + Sync, R: Runtime> {
     shared: Arc<Shared<T, R::Mutex>>,
     runtime: R,
+    /// Set by [`Producer::retire`]; read under the buffer's lock only.
+    retired: AtomicBool,
 }
 
 impl<T: Clone + Send + Sync + 'static, R: Runtime> Producer<T, R> {
     pub(crate) fn new(shared: Arc<Shared<T, R::Mutex>>, runtime: R) -> Self {
         shared.add_writer();
-        Self { shared, runtime }
+        Self {
+            shared,
+            runtime,
+            retired: AtomicBool::new(false),
+        }
     }
 
-    /// Stores `value` and wakes readers. Never blocks.
+    /// Stores `value` and wakes readers. Never blocks. After [`Producer::retire`] the value is
+    /// dropped.
     pub fn produce(&self, value: T) {
-        self.shared.push(value, self.runtime.stamp());
+        let _ = self.try_produce(value);
+    }
+
+    /// [`Producer::produce`], handing the value back once this producer is retired.
+    pub fn try_produce(&self, value: T) -> Result<(), T> {
+        self.shared
+            .push_if(value, self.runtime.stamp(), || {
+                !self.retired.load(Ordering::Relaxed)
+            })
+            .map(drop)
+    }
+
+    /// Stops this producer as dropping it would, for a holder that hands it out by reference:
+    /// it no longer counts as a writer (the record closes when it was the last), and every
+    /// later produce is refused — decided under the buffer's lock, so no value follows the
+    /// close. Idempotent.
+    pub fn retire(&self) {
+        self.shared.retire_writer(&self.retired);
     }
 
     /// [`Producer::produce`], returning the value's position (see [`crate::accept`]).
@@ -64,12 +89,15 @@ impl<T: Send + Sync, R: Runtime> Clone for Producer<T, R> {
         Self {
             shared: self.shared.clone(),
             runtime: self.runtime.clone(),
+            retired: AtomicBool::new(false),
         }
     }
 }
 
 impl<T: Send + Sync, R: Runtime> Drop for Producer<T, R> {
     fn drop(&mut self) {
-        self.shared.remove_writer();
+        if !*self.retired.get_mut() {
+            self.shared.remove_writer();
+        }
     }
 }

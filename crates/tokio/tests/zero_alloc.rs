@@ -206,6 +206,51 @@ fn sync_allocations_per_cycle(cfg: BufferCfg) -> u64 {
     same_thread + cross_thread
 }
 
+/// Sync API, a ring whose reader takes values ahead (a quarter of its 64 slots per visit) and
+/// falls behind: each cycle the writer laps the slots the reader's read-ahead still holds, which
+/// it fills from the buffer's spare `Arc`s rather than allocating.
+fn sync_lapped_read_ahead_allocations() -> u64 {
+    let mut b = AimDbBuilder::<TokioAdapter>::new();
+    b.configure::<Reading>("burst", |r| {
+        r.buffer(BufferCfg::SpmcRing { capacity: 64 });
+    });
+    let h = b.attach().expect("attach");
+    let p = h.producer::<Reading>("burst").expect("producer");
+    let c = h.consumer::<Reading>("burst").expect("consumer");
+    let mut v = Reading {
+        id: *b"sensor-0001-abcd",
+        celsius: 21.5,
+        ts: 0,
+    };
+    let mut next = 0;
+    let mut cycle = |v: &mut Reading| {
+        // One value read (the rest of its visit stays ahead), then more than a lap written.
+        for _ in 0..2 {
+            match c.try_get() {
+                Ok(_) | Err(GetError::Lagged(_) | GetError::Empty) => {}
+                Err(e) => panic!("{e}"),
+            }
+        }
+        for _ in 0..80 {
+            v.ts = next;
+            next += 1;
+            p.set(v.clone()).expect("set");
+        }
+    };
+    for _ in 0..100 {
+        cycle(&mut v);
+    }
+    counting(true);
+    for _ in 0..1_000 {
+        cycle(&mut v);
+    }
+    counting(false);
+    let allocs = ALLOCS.swap(0, Ordering::SeqCst);
+    assert!(h.db().stats("burst").expect("stats").lagged > 0);
+    h.detach().expect("detach");
+    allocs
+}
+
 #[test]
 fn produce_receive_cycle_allocates_nothing() {
     // One test function: the counter is global, so cases must not run in parallel.
@@ -231,4 +276,9 @@ fn produce_receive_cycle_allocates_nothing() {
             "{cfg}: allocations in sync set/get cycles"
         );
     }
+    assert_eq!(
+        sync_lapped_read_ahead_allocations(),
+        0,
+        "a writer lapping a sync reader's read-ahead"
+    );
 }

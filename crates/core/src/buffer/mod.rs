@@ -22,11 +22,13 @@
 //!   (on the producer's side). A `Clone` or `Drop` may therefore read its own record.
 
 mod mailbox;
+mod read_ahead;
 mod shared;
 mod single_latest;
 mod slot;
 mod spmc_ring;
 
+pub use read_ahead::ReadAhead;
 pub(crate) use shared::Shared;
 
 use core::fmt;

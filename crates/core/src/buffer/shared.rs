@@ -14,8 +14,9 @@ use super::mailbox::Mailbox;
 use super::single_latest::SingleLatest;
 use super::slot::{self, Displaced, Spares};
 use super::spmc_ring::SpmcRing;
-use super::{BufferCfg, Read, RecordStats, RecvError, TryRecvError};
+use super::{BufferCfg, Read, ReadAhead, RecordStats, RecvError, TryRecvError};
 use crate::accept::{HoldId, Holds, Ledger, Signal};
+use crate::sync::atomic::{AtomicUsize, Ordering};
 use crate::sync::{BlockingMutex, MutexFamily};
 use crate::waiters::{WaiterId, Waiters};
 
@@ -86,6 +87,34 @@ impl<T> Inner<T> {
             Read::Empty => Err(TryRecvError::Empty),
         }
     }
+
+    /// Up to `max` references for `cursor` handed to `take`, oldest first (a ring's ready
+    /// values; one value of the other kinds); returns how many.
+    fn read_many(
+        &mut self,
+        cursor: &mut u64,
+        max: usize,
+        mut take: impl FnMut(Arc<T>),
+    ) -> Result<usize, TryRecvError> {
+        let State::Ring(r) = &self.state else {
+            return self.read(cursor).map(|v| {
+                take(v);
+                1
+            });
+        };
+        match r.read_many(cursor, max, take) {
+            Read::Value(n) => {
+                self.stats.delivered += n as u64;
+                Ok(n)
+            }
+            Read::Lagged(n) => {
+                self.stats.lagged += n;
+                Err(TryRecvError::Lagged(n))
+            }
+            Read::Empty if self.closed => Err(TryRecvError::Closed),
+            Read::Empty => Err(TryRecvError::Empty),
+        }
+    }
 }
 
 impl<T> Inner<T> {
@@ -100,9 +129,17 @@ impl<T> Inner<T> {
     }
 }
 
+/// A counter on a cache line of its own, so that a reader polling it shares no line with the
+/// lock or the ring.
+#[repr(align(128))]
+struct Changes(AtomicUsize);
+
 /// One buffer, shared by its producers and consumers.
 pub(crate) struct Shared<T: Send + Sync, F: MutexFamily> {
     inner: F::Mutex<Inner<T>>,
+    /// Moves (under the lock, after the change) on every produce and on closing: a reader that
+    /// found nothing may skip the lock until it moves (see [`Shared::changes`]).
+    changes: Changes,
     /// The graph's progress signal, bumped when a hold moves.
     progress: Option<Arc<dyn Signal>>,
 }
@@ -124,29 +161,77 @@ impl<T: Send + Sync, F: MutexFamily> Shared<T, F> {
                 holds: Holds::default(),
                 spares: Spares::new(),
             }),
+            changes: Changes(AtomicUsize::new(0)),
             progress,
         }
+    }
+
+    /// Marks a change; called under the lock, so a load and a store do (one writer at a time).
+    fn changed(&self) {
+        let c = &self.changes.0;
+        c.store(c.load(Ordering::Relaxed).wrapping_add(1), Ordering::Release);
+    }
+
+    /// The buffer's change count, read without the lock: it moves after every produce and
+    /// when the buffer closes. A hint for a reader that spins: if it read the count, then found
+    /// nothing, it finds nothing as long as the count has not moved. (It wraps; a reader that
+    /// parks always takes the lock.)
+    pub(crate) fn changes(&self) -> usize {
+        self.changes.0.load(Ordering::Acquire)
     }
 
     /// Stores `value` and wakes parked readers; returns its position. Never blocks beyond the
     /// short lock; what it overwrote is dropped after the lock. Allocates only while the slots
     /// are first filled, or when readers hold every reusable `Arc` (then outside the lock).
     pub(crate) fn push(&self, value: T, now: Duration) -> u64 {
-        let stored = self
-            .inner
-            .with(|inner| inner.push(|s, spares| slot::store(s, value, spares), now));
+        match self.push_if(value, now, || true) {
+            Ok(pos) => pos,
+            // Not reachable: `open` always holds.
+            Err(_) => self.inner.with(|inner| inner.stats.produced),
+        }
+    }
+
+    /// [`Shared::push`] if `open()` holds under the lock; else the value is handed back. A
+    /// writer that can be retired passes its flag, so that no value follows its retirement.
+    pub(crate) fn push_if(
+        &self,
+        value: T,
+        now: Duration,
+        open: impl Fn() -> bool,
+    ) -> Result<u64, T> {
+        let stored = self.inner.with(|inner| {
+            if !open() {
+                return Err(Err(value));
+            }
+            let done = inner
+                .push(|s, spares| slot::store(s, value, spares), now)
+                .map_err(Ok)?;
+            self.changed();
+            Ok(done)
+        });
         let (pos, displaced) = match stored {
             Ok(done) => done,
-            Err(value) => {
+            Err(Err(value)) => return Err(value),
+            Err(Ok(value)) => {
                 let arc = Arc::new(value);
-                let Ok(done) = self
-                    .inner
-                    .with(|inner| inner.push(|s, spares| slot::store_shared(s, arc, spares), now));
-                done
+                let done = self.inner.with(|inner| {
+                    if !open() {
+                        return Err(arc);
+                    }
+                    let Ok(done) = inner.push(|s, spares| slot::store_shared(s, arc, spares), now);
+                    self.changed();
+                    Ok(done)
+                });
+                match done {
+                    Ok(done) => done,
+                    // Retired meanwhile. The `Arc` is ours alone (made above, never stored),
+                    // so `into_inner` hands the value back.
+                    Err(arc) => return Arc::into_inner(arc).map_or(Ok(0), Err),
+                }
             }
         };
         drop(displaced);
-        pos
+        Ok(pos)
     }
 
     /// Registers a durable reader standing at `pos`.
@@ -184,13 +269,28 @@ impl<T: Send + Sync, F: MutexFamily> Shared<T, F> {
     }
 
     pub(crate) fn remove_writer(&self) {
+        self.inner.with(|inner| self.leave(inner));
+    }
+
+    /// Removes a writer that `retired` marks, once: later [`Shared::push_if`]s checking the
+    /// flag are refused. Returns whether it was still there.
+    pub(crate) fn retire_writer(&self, retired: &core::sync::atomic::AtomicBool) -> bool {
         self.inner.with(|inner| {
-            inner.stats.writers = inner.stats.writers.saturating_sub(1);
-            if inner.stats.writers == 0 {
-                inner.closed = true;
-                inner.readers.wake_all();
+            if retired.swap(true, core::sync::atomic::Ordering::Relaxed) {
+                return false;
             }
-        });
+            self.leave(inner);
+            true
+        })
+    }
+
+    fn leave(&self, inner: &mut Inner<T>) {
+        inner.stats.writers = inner.stats.writers.saturating_sub(1);
+        if inner.stats.writers == 0 {
+            inner.closed = true;
+            inner.readers.wake_all();
+            self.changed();
+        }
     }
 
     /// Registers a reader; returns its waker slot and its starting cursor.
@@ -207,6 +307,23 @@ impl<T: Send + Sync, F: MutexFamily> Shared<T, F> {
         })
     }
 
+    /// A read-ahead of at most `max` values for one reader: a ring bounds it to a quarter of
+    /// its capacity and keeps that many more spare `Arc`s (so that a writer lapping the slots it
+    /// pins reuses spares instead of allocating); the other kinds read one value per visit.
+    pub(crate) fn read_ahead(&self, max: usize) -> ReadAhead<T> {
+        let max = self.inner.with(|inner| match &inner.state {
+            State::Ring(r) => {
+                let max = max.min(r.capacity() / 4).max(1);
+                if max > 1 {
+                    inner.spares.reserve(max);
+                }
+                max
+            }
+            State::Latest(_) | State::Mailbox(_) => 1,
+        });
+        ReadAhead::new(max)
+    }
+
     pub(crate) fn remove_reader(&self, id: WaiterId) {
         self.inner.with(|inner| {
             inner.readers.leave(id);
@@ -220,6 +337,46 @@ impl<T: Clone + Send + Sync, F: MutexFamily> Shared<T, F> {
     pub(crate) fn try_read(&self, cursor: &mut u64) -> Result<T, TryRecvError> {
         let value = self.inner.with(|inner| inner.read(cursor))?;
         Ok(T::clone(&value))
+    }
+
+    /// Takes the ready values for `cursor` into `ahead` (as many as it has room for) in one
+    /// visit; returns how many. Nothing is cloned under the lock.
+    pub(crate) fn try_read_ahead(
+        &self,
+        cursor: &mut u64,
+        ahead: &mut ReadAhead<T>,
+    ) -> Result<usize, TryRecvError> {
+        let room = ahead.room();
+        if room == 0 {
+            return Ok(0);
+        }
+        self.inner
+            .with(|inner| inner.read_many(cursor, room, |v| ahead.push(v)))
+    }
+
+    /// [`Self::try_read_ahead`], or parks the reader's waker when there is nothing to read.
+    pub(crate) fn poll_read_ahead(
+        &self,
+        cursor: &mut u64,
+        id: WaiterId,
+        cx: &mut Context<'_>,
+        ahead: &mut ReadAhead<T>,
+    ) -> Poll<Result<usize, RecvError>> {
+        let room = ahead.room();
+        if room == 0 {
+            return Poll::Ready(Ok(0));
+        }
+        self.inner.with(
+            |inner| match inner.read_many(cursor, room, |v| ahead.push(v)) {
+                Ok(n) => Poll::Ready(Ok(n)),
+                Err(TryRecvError::Lagged(n)) => Poll::Ready(Err(RecvError::Lagged(n))),
+                Err(TryRecvError::Closed) => Poll::Ready(Err(RecvError::Closed)),
+                Err(TryRecvError::Empty) => {
+                    inner.readers.park(id, cx.waker());
+                    Poll::Pending
+                }
+            },
+        )
     }
 
     /// Reads, or parks the reader's waker when there is nothing to read.

@@ -36,6 +36,14 @@ impl<T> Spares<T> {
         }
     }
 
+    /// Makes room for `more` spares beyond the current room, for a reader that holds up to
+    /// `more` references between visits (see [`super::ReadAhead`]). Allocates (once, when a
+    /// reader is made), never on the per-value path.
+    pub(crate) fn reserve(&mut self, more: usize) {
+        let want = self.arcs.capacity() + more;
+        self.arcs.reserve_exact(want - self.arcs.len());
+    }
+
     /// Keeps `arc` for reuse if there is room (never grows), else returns it.
     fn keep(&mut self, arc: Arc<T>) -> Option<Arc<T>> {
         if self.arcs.len() < self.arcs.capacity() {

@@ -73,6 +73,46 @@ impl<T> SpmcRing<T> {
         }
     }
 
+    /// Up to `max` values from `cursor` on, handed to `take` oldest first (references, cloned
+    /// by the caller outside the lock): `Value(n)` with how many, or what [`Self::read`] says
+    /// when there is none.
+    pub(crate) fn read_many(
+        &self,
+        cursor: &mut u64,
+        max: usize,
+        mut take: impl FnMut(Arc<T>),
+    ) -> Read<usize> {
+        if *cursor >= self.next_seq {
+            return Read::Empty;
+        }
+        let oldest = self.next_seq.saturating_sub(self.slots.len() as u64);
+        if *cursor < oldest {
+            let missed = oldest - *cursor;
+            *cursor = oldest;
+            return Read::Lagged(missed);
+        }
+        let ready = self.next_seq - *cursor;
+        let n = usize::try_from(ready).map_or(max, |r| r.min(max));
+        let mut taken = 0;
+        let mut i = self.index(*cursor);
+        while taken < n {
+            // Every seq in [oldest, next_seq) was written.
+            let Some(v) = &self.slots[i] else { break };
+            take(v.clone());
+            taken += 1;
+            i += 1;
+            if i == self.slots.len() {
+                i = 0;
+            }
+        }
+        *cursor += taken as u64;
+        if taken == 0 {
+            Read::Empty
+        } else {
+            Read::Value(taken)
+        }
+    }
+
     pub(crate) fn newest(&self) -> Option<Arc<T>> {
         let seq = self.next_seq.checked_sub(1)?;
         self.slots[self.index(seq)].clone()

@@ -72,7 +72,7 @@ struct WritersInner {
 }
 
 impl Writers {
-    /// Drops every producer the sync API holds, so that records can close; idempotent.
+    /// Retires every producer the sync API holds, so that records can close; idempotent.
     fn release_all(&self) {
         let slots: Vec<Arc<dyn Release>> = {
             let mut inner = self.inner.lock();
@@ -199,7 +199,7 @@ impl SyncHandle {
         }
         // Checks key, type and the writer rule (also for a slot of another type).
         let producer = self.db.producer::<T>(key)?;
-        let slot = Arc::new(WriterSlot::new((!writers.released).then_some(producer)));
+        let slot = Arc::new(WriterSlot::new(producer, writers.released));
         writers
             .slots
             .insert(key.to_owned(), (slot.clone(), slot.clone()));

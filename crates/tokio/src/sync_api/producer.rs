@@ -3,38 +3,37 @@
 use std::sync::Arc;
 
 use aimdb_core::Producer;
-use parking_lot::RwLock;
 
 use super::error::SetError;
 use crate::TokioAdapter;
 
 /// The one producer the sync API holds for a record, shared by every [`SyncProducer`] of it.
-/// Released (dropped) when the graph shuts down, so that the record can close and its readers
-/// drain.
+/// Retired when the graph shuts down, so that the record can close and its readers drain; the
+/// buffer decides under its own lock whether a `set` came before or after that, so a `set`
+/// takes no other lock.
 pub(super) struct WriterSlot<T: Send + Sync + 'static> {
-    producer: RwLock<Option<Producer<T, TokioAdapter>>>,
+    producer: Producer<T, TokioAdapter>,
 }
 
 impl<T: Clone + Send + Sync + 'static> WriterSlot<T> {
-    pub(super) fn new(producer: Option<Producer<T, TokioAdapter>>) -> Self {
-        Self {
-            producer: RwLock::new(producer),
+    /// A slot for `producer`, retired at once if the graph is already shutting down.
+    pub(super) fn new(producer: Producer<T, TokioAdapter>, released: bool) -> Self {
+        if released {
+            producer.retire();
         }
+        Self { producer }
     }
 }
 
 /// What the handle needs of a slot without knowing its type.
 pub(super) trait Release: Send + Sync {
-    /// Drops the producer; later `set`s answer `Closed`.
+    /// Retires the producer (as dropping it would); later `set`s answer `Closed`.
     fn release(&self);
 }
 
 impl<T: Clone + Send + Sync + 'static> Release for WriterSlot<T> {
     fn release(&self) {
-        // Taken out under the lock, dropped after it: dropping may close the record and wake its
-        // readers.
-        let producer = self.producer.write().take();
-        drop(producer);
+        self.producer.retire();
     }
 }
 
@@ -64,12 +63,9 @@ impl<T: Clone + Send + Sync + 'static> SyncProducer<T> {
     /// Stores `value` in the record and wakes its readers. Never blocks. `Err(Closed(value))`
     /// once the graph is shutting down (after `detach`, or a shutdown requested elsewhere).
     pub fn set(&self, value: T) -> Result<(), SetError<T>> {
-        match &*self.slot.producer.read() {
-            Some(producer) => {
-                producer.produce(value);
-                Ok(())
-            }
-            None => Err(SetError::Closed(value)),
-        }
+        self.slot
+            .producer
+            .try_produce(value)
+            .map_err(SetError::Closed)
     }
 }
