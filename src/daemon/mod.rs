@@ -142,9 +142,7 @@ async fn start(
     bridge: Option<&Arc<mqtt::Bridge>>,
 ) -> Result<(), engine::EngineError> {
     let built = graph::build(parts, config, plans, store.persist(), bridge)?;
-    store
-        .before_start(config, &engine::typed::Unstarted::new(&graph::dbs(&built)))
-        .await;
+    engine::restore::restore(store, config, &graph::dbs(&built)).await;
     if let Some(b) = bridge {
         b.spawn();
     }

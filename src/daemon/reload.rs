@@ -148,9 +148,7 @@ pub(super) async fn reload(
             }
         }
     }
-    store
-        .before_start(&next, &engine::typed::Unstarted::new(&graph::dbs(&built)))
-        .await;
+    engine::restore::restore(store, &next, &graph::dbs(&built)).await;
     let rebuilt = built.len();
     graph::start(parts, built, bridge.as_deref()).await;
     drop(retired);

@@ -1,6 +1,7 @@
 //! Builds the `aimdb-core` graph of a validated config and runs it on Tokio.
 
 mod parts;
+pub(crate) mod restore;
 mod running;
 pub(crate) mod typed;
 

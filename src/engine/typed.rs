@@ -21,7 +21,7 @@ use crate::components::{AttachError, Env, TapEvent, TapFeed};
 use crate::config::{LinkCodec, RecordConfig, Writer};
 use crate::mqtt::schemas::schemas;
 use crate::record_types::{self, Storable, TypeEntry, WireError, COUNT};
-use crate::store::{Persist, SeedTarget};
+use crate::store::Persist;
 use crate::Rt;
 
 /// The operations on one record type that need a graph.
@@ -325,7 +325,8 @@ fn carry_latest<T: Storable>(from: &DbHandle<Rt>, to: &AimDb<Rt>, key: &str) -> 
     }
 }
 
-/// Parts built but not yet started, as history's restore reads and seeds them.
+/// Parts built but not yet started, as `engine::restore` reads and seeds them: records by their
+/// config, values as JSON.
 pub(crate) struct Unstarted<'a> {
     dbs: Vec<(&'a AimDb<Rt>, DbHandle<Rt>)>,
 }
@@ -343,17 +344,20 @@ impl<'a> Unstarted<'a> {
     }
 }
 
-impl SeedTarget for Unstarted<'_> {
-    fn holds(&self, rec: &RecordConfig) -> bool {
+impl Unstarted<'_> {
+    /// Whether `rec` is one of these parts' records (those of parts that already run are not).
+    pub(crate) fn holds(&self, rec: &RecordConfig) -> bool {
         self.of(&rec.key).is_some()
     }
 
-    fn latest(&self, rec: &RecordConfig) -> Option<Value> {
+    /// The newest value in `rec`, as JSON (`None`: none, or `rec` is not held).
+    pub(crate) fn latest(&self, rec: &RecordConfig) -> Option<Value> {
         let (_, handle) = self.of(&rec.key)?;
         (ops(rec.ty).latest_json)(handle, &rec.key).ok().flatten()
     }
 
-    fn seed(&self, rec: &RecordConfig, value: Value) -> Result<(), String> {
+    /// Seeds `rec` with `value`; why not (not a value of its type, not held).
+    pub(crate) fn seed(&self, rec: &RecordConfig, value: Value) -> Result<(), String> {
         let (db, _) = self
             .of(&rec.key)
             .ok_or_else(|| format!("no record {:?} in the parts being started", rec.key))?;

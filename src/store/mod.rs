@@ -36,7 +36,6 @@ pub use crate::record_types::Weigh;
 pub use config::StoreConfig;
 pub(crate) use error::StoreError;
 pub use persist::{Persist, PersistRecord};
-pub(crate) use restore::SeedTarget;
 pub(crate) use row::HistoryRow;
 pub(crate) use status::StoreState;
 pub use status::StoreStatus;
@@ -48,6 +47,7 @@ use std::time::Duration;
 use aimdb_tokio::concurrency::{BackgroundSink, PeriodicConfig, PeriodicWorker};
 use parking_lot::RwLock;
 use rusqlite::Connection;
+use serde_json::Value;
 
 use crate::config::Config;
 use retention::{RetentionPolicy, RetentionSweep};
@@ -188,16 +188,27 @@ impl Store {
         })
     }
 
-    /// After building the parts `dbs` of the graph of `config` and before starting them (at
-    /// start: every part; on reload: the rebuilt ones): applies `config`'s retention settings,
-    /// restores `restore = true` records of `dbs` and remembers the values already in their
-    /// persisting records (carried by a reload) so they are not stored twice.
-    pub(crate) async fn before_start(&self, config: &Config, graph: &dyn SeedTarget) {
+    /// After building parts of the graph of `config` and before starting them (at start:
+    /// every part; on reload: the rebuilt ones): applies `config`'s retention settings and
+    /// returns the newest stored value of each of `keys` that has one, as JSON, for the engine
+    /// to seed (`engine::restore`). Nothing without `[store]` or while it is down; problems
+    /// are logged.
+    pub(crate) async fn restore(&self, config: &Config, keys: Vec<String>) -> Vec<(String, Value)> {
         if let Some(open) = &self.open {
             *open.policy.write() = RetentionPolicy::of(config);
         }
+        if self.persist.is_none() {
+            return Vec::new();
+        }
+        restore::latest(self.status.path(), &self.status, keys).await
+    }
+
+    /// Then, with those parts seeded: `values` are the values now in their persisting records
+    /// (restored, or carried over by a reload), which their persist taps will not store again;
+    /// `restored` of them came from [`Store::restore`].
+    pub(crate) fn seeded(&self, restored: u64, values: Vec<(String, Value)>) {
         if let Some(persist) = &self.persist {
-            restore::seed(self.status.path(), persist, &self.status, config, graph).await;
+            restore::seeded(persist, &self.status, restored, values);
         }
     }
 

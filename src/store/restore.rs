@@ -1,7 +1,8 @@
-//! Seeding a graph that is built but not yet running (through `AimDb::seed`, so also records a
-//! source or transform writes): `restore = true` records get their newest
-//! stored value, and every value already in a persisting record (restored, or carried over by a
-//! reload) is remembered so its persist tap does not store it a second time.
+//! What history gives a graph that is built but not yet running: the newest stored value of
+//! each record the engine asks for (`restore = true` records it holds empty), which the engine
+//! seeds (`engine::restore`); and, once seeded, which values are already in persisting records
+//! (restored, or carried over by a reload), so that their persist taps do not store them a
+//! second time. The store knows no record types: values travel as JSON.
 
 use std::path::{Path, PathBuf};
 
@@ -11,75 +12,55 @@ use super::error::StoreError;
 use super::persist::Persist;
 use super::status::{StoreState, StoreStatus};
 use super::{query, schema};
-use crate::config::{Config, RecordConfig};
 
-/// A graph that is built but not yet running, as history sees it: records by their config,
-/// values as JSON. The engine implements it (`engine::typed::Unstarted`), so that this module
-/// needs no record types.
-pub(crate) trait SeedTarget {
-    /// Whether `rec` is one of this graph's records (those of parts that already run are not).
-    fn holds(&self, rec: &RecordConfig) -> bool;
-    /// The newest value in `rec`, as JSON (`None`: none, or `rec` is not held).
-    fn latest(&self, rec: &RecordConfig) -> Option<Value>;
-    /// Seeds `rec` with `value`; why not (not a value of its type, not held).
-    fn seed(&self, rec: &RecordConfig, value: Value) -> Result<(), String>;
+/// The newest stored value of each of `keys` that has one, parsed from JSON. Nothing when the
+/// store is down; never fails: problems are logged.
+pub(super) async fn latest(
+    path: Option<PathBuf>,
+    status: &StoreStatus,
+    keys: Vec<String>,
+) -> Vec<(String, Value)> {
+    let Some(path) = path.filter(|_| !keys.is_empty() && status.state() != StoreState::Down) else {
+        return Vec::new();
+    };
+    let found = tokio::task::spawn_blocking(move || read_latest(&path, &keys)).await;
+    let rows = match found {
+        Ok(Ok(rows)) => rows,
+        Ok(Err(e)) => {
+            tracing::error!(error = %e, "cannot restore values from history");
+            return Vec::new();
+        }
+        Err(e) => {
+            tracing::error!("restoring values from history: {e}");
+            return Vec::new();
+        }
+    };
+    rows.into_iter()
+        .filter_map(|(key, json)| match serde_json::from_str::<Value>(&json) {
+            Ok(v) => Some((key, v)),
+            Err(e) => {
+                tracing::warn!(record = %key, "stored value not restored (not JSON): {e}");
+                None
+            }
+        })
+        .collect()
 }
 
-/// Seeds `graph` (parts built from `config`, not started). Never fails: problems are logged.
-pub(super) async fn seed(
-    path: Option<PathBuf>,
+/// Remembers `values`, those now in persisting records before they start, as not to be stored
+/// again (forgetting earlier ones); `restored` of them came from history (counted, logged).
+pub(super) fn seeded(
     persist: &Persist,
     status: &StoreStatus,
-    config: &Config,
-    graph: &dyn SeedTarget,
+    restored: u64,
+    values: Vec<(String, Value)>,
 ) {
     persist.clear_seeded();
-    let wanted: Vec<String> = config
-        .records
-        .iter()
-        .filter(|r| r.restore && graph.holds(r) && graph.latest(r).is_none())
-        .map(|r| r.key.clone())
-        .collect();
-    if let (false, Some(path)) = (
-        wanted.is_empty(),
-        path.filter(|_| status.state() != StoreState::Down),
-    ) {
-        let found = tokio::task::spawn_blocking(move || read_latest(&path, &wanted)).await;
-        match found {
-            Ok(Ok(values)) => {
-                let mut restored = 0;
-                for (key, json) in values {
-                    restored += u64::from(restore_one(config, graph, &key, &json));
-                }
-                status.restored(restored);
-                if restored > 0 {
-                    tracing::info!(records = restored, "restored newest values from history");
-                }
-            }
-            Ok(Err(e)) => tracing::error!(error = %e, "cannot restore values from history"),
-            Err(e) => tracing::error!("restoring values from history: {e}"),
-        }
+    for (key, v) in values {
+        persist.mark_seeded(&key, v);
     }
-    for r in config.records.iter().filter(|r| r.persist) {
-        if let Some(v) = graph.latest(r) {
-            persist.mark_seeded(&r.key, v);
-        }
-    }
-}
-
-fn restore_one(config: &Config, graph: &dyn SeedTarget, key: &str, json: &str) -> bool {
-    let Some(rec) = config.records.iter().find(|r| r.key == key) else {
-        return false;
-    };
-    let result = serde_json::from_str::<Value>(json)
-        .map_err(|e| e.to_string())
-        .and_then(|v| graph.seed(rec, v));
-    match result {
-        Ok(()) => true,
-        Err(e) => {
-            tracing::warn!(record = %key, "stored value not restored (type changed?): {e}");
-            false
-        }
+    status.restored(restored);
+    if restored > 0 {
+        tracing::info!(records = restored, "restored newest values from history");
     }
 }
 
