@@ -52,16 +52,25 @@ impl<T> SpmcRing<T> {
         self.next_seq
     }
 
-    /// The value at `cursor` (a reference, cloned by the caller outside the lock).
-    pub(crate) fn read(&self, cursor: &mut u64) -> Read<Arc<T>> {
+    /// `Ok` when a value stands at `cursor`; else what a read answers: `Empty` past the newest
+    /// value, `Lagged` (the cursor moved to the oldest value kept) before the oldest.
+    fn readable<X>(&self, cursor: &mut u64) -> Result<(), Read<X>> {
         if *cursor >= self.next_seq {
-            return Read::Empty;
+            return Err(Read::Empty);
         }
         let oldest = self.next_seq.saturating_sub(self.slots.len() as u64);
         if *cursor < oldest {
             let missed = oldest - *cursor;
             *cursor = oldest;
-            return Read::Lagged(missed);
+            return Err(Read::Lagged(missed));
+        }
+        Ok(())
+    }
+
+    /// The value at `cursor` (a reference, cloned by the caller outside the lock).
+    pub(crate) fn read(&self, cursor: &mut u64) -> Read<Arc<T>> {
+        if let Err(nothing) = self.readable(cursor) {
+            return nothing;
         }
         match &self.slots[self.index(*cursor)] {
             Some(v) => {
@@ -82,14 +91,8 @@ impl<T> SpmcRing<T> {
         max: usize,
         mut take: impl FnMut(Arc<T>),
     ) -> Read<usize> {
-        if *cursor >= self.next_seq {
-            return Read::Empty;
-        }
-        let oldest = self.next_seq.saturating_sub(self.slots.len() as u64);
-        if *cursor < oldest {
-            let missed = oldest - *cursor;
-            *cursor = oldest;
-            return Read::Lagged(missed);
+        if let Err(nothing) = self.readable(cursor) {
+            return nothing;
         }
         let ready = self.next_seq - *cursor;
         let n = usize::try_from(ready).map_or(max, |r| r.min(max));
