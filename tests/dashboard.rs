@@ -353,10 +353,8 @@ fn the_page_obeys_the_admin_access_rules_and_sends_its_security_headers() {
         "[node]\nid = \"gw-dash\"\n\n[admin]\nlisten = \"0.0.0.0:{port}\"\ntoken_file = \"token\"\n\n\
          [[record]]\nkey = \"feed\"\ntype = \"json\"\nbuffer = {{ kind = \"single_latest\" }}\n"
     );
-    let _d = Daemon::spawn(dir.path(), port, &cfg, None, &[]);
-    support::wait_until("the endpoint answers", || {
-        support::http(port, "GET", "/healthz", "").is_some()
-    });
+    let d = Daemon::spawn(dir.path(), port, &cfg, None, &[]);
+    d.wait_answering();
     let auth = format!("Authorization: Bearer {TOKEN}\r\n");
     for path in ["/", "/ui/app.js", "/ui/style.css", "/api/stream"] {
         assert_eq!(get(port, path, "").0, 401, "{path} without the token");

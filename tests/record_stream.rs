@@ -280,10 +280,8 @@ fn the_stream_obeys_the_admin_access_rules() {
         ),
     );
     assert!(cfg.contains("token_file"), "{cfg}");
-    let _d = Daemon::spawn(dir.path(), admin, &cfg, None, &[]);
-    wait_until("the endpoint answers", || {
-        support::http(admin, "GET", "/healthz", "").is_some()
-    });
+    let d = Daemon::spawn(dir.path(), admin, &cfg, None, &[]);
+    d.wait_answering();
     let path = "/api/records/feed/stream";
     assert_eq!(Client::open(admin, path, None).0, 401);
     assert_eq!(

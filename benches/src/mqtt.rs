@@ -30,12 +30,14 @@ pub struct Broker {
     dir: PathBuf,
 }
 
-/// A loopback port nothing listens on right now.
+/// The tests' free ports (below the ephemeral range), shared.
+#[path = "../../tests/support/ports.rs"]
+mod ports;
+
+/// A loopback port nothing listens on right now, below the kernel's ephemeral range (so no
+/// outgoing connection takes it before the broker binds it).
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .unwrap_or_else(|e| panic!("no free loopback port: {e}"))
+    ports::free_port()
 }
 
 impl Broker {

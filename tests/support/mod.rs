@@ -4,7 +4,7 @@
 #![allow(dead_code)]
 
 use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -12,7 +12,10 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 pub(crate) mod mosquitto;
+mod ports;
 pub(crate) mod prometheus;
+
+pub(crate) use ports::free_port;
 
 /// How long any wait in a test may take before it fails. Generous: machines are shared.
 pub(crate) const BOUND: Duration = Duration::from_secs(30);
@@ -42,14 +45,6 @@ impl Drop for TestDir {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.0);
     }
-}
-
-/// A loopback port nothing listens on right now.
-pub(crate) fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free loopback port")
 }
 
 /// Polls `f` every 50 ms until it holds; fails the test after [`BOUND`].
@@ -105,10 +100,35 @@ impl Daemon {
 
     /// Waits until `/readyz` answers 200.
     pub(crate) fn wait_ready(&self) {
-        wait_until("the admin endpoint is ready", || {
+        self.wait_for("the admin endpoint is ready", || {
             self.http("GET", "/readyz", "")
                 .is_some_and(|(s, _)| s == 200)
         });
+    }
+
+    /// Waits until the admin endpoint answers anything (behind a token, `/readyz` answers 401).
+    pub(crate) fn wait_answering(&self) {
+        self.wait_for("the admin endpoint answers", || {
+            self.http("GET", "/healthz", "").is_some()
+        });
+    }
+
+    /// [`wait_until`] for this daemon: on a timeout the failure shows the end of its log, which
+    /// says why it is not there (e.g. it could not bind its port) before the test dir is gone.
+    pub(crate) fn wait_for(&self, what: &str, mut f: impl FnMut() -> bool) {
+        let start = Instant::now();
+        while !f() {
+            if start.elapsed() >= BOUND {
+                let log = std::fs::read_to_string(self.dir.join("log.jsonl")).unwrap_or_default();
+                let tail: Vec<&str> = log.lines().rev().take(20).collect();
+                let tail: Vec<&str> = tail.into_iter().rev().collect();
+                panic!(
+                    "timed out waiting until {what}; the daemon's log ends with:\n{}",
+                    tail.join("\n")
+                );
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
     }
 
     /// Starts the daemon without waiting for it; `env` adds environment variables.

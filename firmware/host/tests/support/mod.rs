@@ -4,7 +4,6 @@
 #![allow(dead_code)]
 
 use std::io::Write;
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -22,13 +21,10 @@ pub(crate) fn wait_until(what: &str, mut f: impl FnMut() -> bool) {
     }
 }
 
-/// A loopback port nothing listens on right now.
-pub(crate) fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free loopback port")
-}
+/// The root tests' free ports (below the ephemeral range), shared.
+#[path = "../../../../tests/support/ports.rs"]
+mod ports;
+pub(crate) use ports::free_port;
 
 /// A fresh directory under the system temp dir, removed on drop.
 pub(crate) struct TestDir(PathBuf);
