@@ -9,8 +9,9 @@ use std::time::Duration;
 use serde::Deserialize;
 use toml::Spanned;
 
+use crate::config::duration::parse_duration;
 use crate::config::paths::{readable, secret_path};
-use crate::config::{parse_duration, AdminToken};
+use crate::config::secret::AdminToken;
 use crate::diagnostics::Problem;
 
 /// `max_connections`.

@@ -9,12 +9,12 @@
 //! input they are about.
 
 mod codec;
-mod duration;
-mod model;
+pub(crate) mod duration;
+pub(crate) mod model;
 pub(crate) mod paths;
 mod ranges;
 mod raw;
-mod secret;
+pub(crate) mod secret;
 mod shape;
 mod validate;
 

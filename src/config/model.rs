@@ -10,7 +10,7 @@ use crate::admin::config::AdminConfig;
 use crate::components::{SourceInstance, TapInstance, TransformInstance};
 use crate::mqtt::config::{MqttConfig, OutboxFull};
 use crate::record_types::TypeEntry;
-use crate::store::StoreConfig;
+use crate::store::config::StoreConfig;
 
 /// A validated config.
 #[derive(Debug, Clone)]

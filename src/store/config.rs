@@ -10,7 +10,7 @@ use std::time::Duration;
 use serde::Deserialize;
 use toml::Spanned;
 
-use crate::config::parse_duration;
+use crate::config::duration::parse_duration;
 use crate::config::paths::state_path;
 use crate::diagnostics::Problem;
 

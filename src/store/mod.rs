@@ -49,7 +49,7 @@ use parking_lot::RwLock;
 use rusqlite::Connection;
 use serde_json::Value;
 
-use crate::config::Config;
+use crate::config::model::Config;
 use retention::{RetentionPolicy, RetentionSweep};
 
 /// The daemon's history store: one writer for the daemon's lifetime, across reloads.
