@@ -23,7 +23,7 @@ use crate::TokioAdapter;
 /// in a `get`, the others wait for it to finish. Take one per thread for each to see every
 /// value. Waiting spins briefly, then parks the thread; it never allocates.
 ///
-/// From a ring it takes every ready value (up to 32, at most a quarter of the ring) in one visit
+/// From a ring it takes every ready value (up to 128, at most a quarter of the ring) in one visit
 /// and hands them out one per `get`, each cloned then: taken values are counted as delivered and
 /// are this consumer's, so a lag or a close is reported after them.
 pub struct SyncConsumer<T: Send + Sync + 'static> {
@@ -34,8 +34,8 @@ pub struct SyncConsumer<T: Send + Sync + 'static> {
 
 /// Values a `get` takes from a ring in one visit at most (a ring bounds it further to a quarter
 /// of its capacity): the buffer's lock and the lines it shares with the writer are paid for once
-/// per visit, not once per value.
-const READ_AHEAD: usize = 32;
+/// per visit, not once per value. 128 streamed faster than 32 and than 512 (docs/PERFORMANCE.md).
+const READ_AHEAD: usize = 128;
 
 /// The record's reader and the values it took ahead, handed out before it reads again.
 struct Reader<T: Send + Sync + 'static> {
