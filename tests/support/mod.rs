@@ -48,12 +48,20 @@ impl Drop for TestDir {
 }
 
 /// Polls `f` every 50 ms until it holds; fails the test after [`BOUND`].
-pub(crate) fn wait_until(what: &str, mut f: impl FnMut() -> bool) {
+pub(crate) fn wait_until(what: &str, f: impl FnMut() -> bool) {
+    assert!(poll_until(f), "timed out waiting until {what}");
+}
+
+/// Polls `f` every 50 ms until it holds (`true`) or [`BOUND`] has passed (`false`).
+fn poll_until(mut f: impl FnMut() -> bool) -> bool {
     let start = Instant::now();
     while !f() {
-        assert!(start.elapsed() < BOUND, "timed out waiting until {what}");
+        if start.elapsed() >= BOUND {
+            return false;
+        }
         std::thread::sleep(Duration::from_millis(50));
     }
+    true
 }
 
 /// The `[node]` and `[admin]` head of a test config; append `[mqtt]`, `[store]`, records.
@@ -115,20 +123,17 @@ impl Daemon {
 
     /// [`wait_until`] for this daemon: on a timeout the failure shows the end of its log, which
     /// says why it is not there (e.g. it could not bind its port) before the test dir is gone.
-    pub(crate) fn wait_for(&self, what: &str, mut f: impl FnMut() -> bool) {
-        let start = Instant::now();
-        while !f() {
-            if start.elapsed() >= BOUND {
-                let log = std::fs::read_to_string(self.dir.join("log.jsonl")).unwrap_or_default();
-                let tail: Vec<&str> = log.lines().rev().take(20).collect();
-                let tail: Vec<&str> = tail.into_iter().rev().collect();
-                panic!(
-                    "timed out waiting until {what}; the daemon's log ends with:\n{}",
-                    tail.join("\n")
-                );
-            }
-            std::thread::sleep(Duration::from_millis(50));
+    pub(crate) fn wait_for(&self, what: &str, f: impl FnMut() -> bool) {
+        if poll_until(f) {
+            return;
         }
+        let log = std::fs::read_to_string(self.dir.join("log.jsonl")).unwrap_or_default();
+        let lines: Vec<&str> = log.lines().collect();
+        let tail = &lines[lines.len().saturating_sub(20)..];
+        panic!(
+            "timed out waiting until {what}; the daemon's log ends with:\n{}",
+            tail.join("\n")
+        );
     }
 
     /// Starts the daemon without waiting for it; `env` adds environment variables.

@@ -9,6 +9,7 @@
 
 use std::net::TcpListener;
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::OnceLock;
 
 /// The lowest port handed out here.
 const LOWEST: u16 = 10_000;
@@ -17,14 +18,18 @@ const LOWEST: u16 = 10_000;
 /// below the kernel's ephemeral range; falls back to an ephemeral port if none is found.
 pub(crate) fn free_port() -> u16 {
     static CALLS: AtomicU32 = AtomicU32::new(0);
+    // Where this process starts (differs between processes); drawn once, so that the calls
+    // in one process step from it by a prime and do not collide.
+    static SEED: OnceLock<u32> = OnceLock::new();
+    let seed = *SEED.get_or_init(|| {
+        std::process::id().wrapping_mul(2_654_435_761)
+            ^ std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.subsec_nanos())
+    });
     let below = ephemeral_lowest().max(LOWEST + 1_000);
     let span = u32::from(below - LOWEST);
-    let seed = std::process::id().wrapping_mul(2_654_435_761)
-        ^ std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.subsec_nanos());
     for _ in 0..200 {
-        // Consecutive calls in one process step by a prime, so they do not collide.
         let n = CALLS.fetch_add(1, Ordering::Relaxed);
         let offset = seed.wrapping_add(n.wrapping_mul(7_919)) % span;
         let port = LOWEST + u16::try_from(offset).unwrap_or(0);
