@@ -5,9 +5,8 @@ use core::future::poll_fn;
 use core::task::{Context, Poll};
 
 use crate::accept::{Acceptor, HoldId, Ledger};
-use crate::buffer::{ReadAhead, RecordStats, RecvError, Shared, TryRecvError};
+use crate::buffer::{ReadAhead, ReaderId, RecordStats, RecvError, Shared, TryRecvError};
 use crate::runtime::Runtime;
-use crate::waiters::WaiterId;
 
 /// Reads values from one record's buffer, with its own position.
 ///
@@ -17,18 +16,18 @@ use crate::waiters::WaiterId;
 pub struct Consumer<T: Send + Sync, R: Runtime> {
     shared: Arc<Shared<T, R::Mutex>>,
     cursor: u64,
-    waiter: WaiterId,
+    reader: ReaderId,
     /// The transform hold of this reader, if it is a held transform input.
     derived: Option<HoldId>,
 }
 
 impl<T: Clone + Send + Sync + 'static, R: Runtime> Consumer<T, R> {
     pub(crate) fn new(shared: Arc<Shared<T, R::Mutex>>) -> Self {
-        let (waiter, cursor) = shared.add_reader();
+        let (reader, cursor) = shared.add_reader();
         Self {
             shared,
             cursor,
-            waiter,
+            reader,
             derived: None,
         }
     }
@@ -44,12 +43,12 @@ impl<T: Clone + Send + Sync + 'static, R: Runtime> Consumer<T, R> {
 
     /// Poll form of [`Consumer::recv`]; registers `cx`'s waker when nothing is ready.
     pub fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Result<T, RecvError>> {
-        self.shared.poll_read(&mut self.cursor, self.waiter, cx)
+        self.shared.poll_read(&self.reader, &mut self.cursor, cx)
     }
 
     /// Takes the next value if one is ready. Never waits.
     pub fn try_recv(&mut self) -> Result<T, TryRecvError> {
-        self.shared.try_read(&mut self.cursor)
+        self.shared.try_read(&self.reader, &mut self.cursor)
     }
 
     /// A queue for [`Consumer::try_recv_ahead`] / [`Consumer::poll_recv_ahead`] holding up to
@@ -64,7 +63,8 @@ impl<T: Clone + Send + Sync + 'static, R: Runtime> Consumer<T, R> {
     /// [`ReadAhead::pop`]. This reader's position moves past the values taken, and they count
     /// as delivered. Errors as [`Consumer::try_recv`]'s, only when nothing was taken.
     pub fn try_recv_ahead(&mut self, ahead: &mut ReadAhead<T>) -> Result<usize, TryRecvError> {
-        self.shared.try_read_ahead(&mut self.cursor, ahead)
+        self.shared
+            .try_read_ahead(&self.reader, &mut self.cursor, ahead)
     }
 
     /// Poll form of [`Consumer::try_recv_ahead`]; registers `cx`'s waker when nothing is ready.
@@ -74,16 +74,7 @@ impl<T: Clone + Send + Sync + 'static, R: Runtime> Consumer<T, R> {
         cx: &mut Context<'_>,
     ) -> Poll<Result<usize, RecvError>> {
         self.shared
-            .poll_read_ahead(&mut self.cursor, self.waiter, cx, ahead)
-    }
-
-    /// The buffer's change count, read without its lock: it moves after every produce and when
-    /// the record closes. A reader that read it, then found nothing (`Empty`), finds nothing as
-    /// long as it has not moved — a hint for spinning without taking the buffer's lock (the
-    /// count wraps; park with [`Consumer::poll_recv`] / [`Consumer::poll_recv_ahead`], which
-    /// always take it).
-    pub fn changes(&self) -> usize {
-        self.shared.changes()
+            .poll_read_ahead(&self.reader, &mut self.cursor, cx, ahead)
     }
 
     /// The newest value the buffer holds, without moving this reader or consuming a mailbox.
@@ -136,6 +127,6 @@ impl<T: Send + Sync, R: Runtime> Drop for Consumer<T, R> {
         if let Some(id) = self.derived {
             self.shared.release_hold(id);
         }
-        self.shared.remove_reader(self.waiter);
+        self.shared.remove_reader(&self.reader);
     }
 }

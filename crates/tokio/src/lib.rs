@@ -6,10 +6,12 @@
 
 pub mod concurrency;
 mod runtime;
+mod short_lock;
 pub mod sync_api;
 
 pub use concurrency::{
     Actor, ActorGone, ActorHandle, BackgroundSink, PeriodicTask, PeriodicWorker, SinkDrain,
 };
-pub use runtime::{NoTokioRuntime, ParkingLot, ParkingLotMutex, TokioAdapter};
+pub use runtime::{NoTokioRuntime, TokioAdapter};
+pub use short_lock::{ShortLock, ShortLocks};
 pub use sync_api::{AttachExt, SyncConsumer, SyncHandle, SyncProducer};

@@ -4,15 +4,15 @@ use core::fmt;
 use std::future::Future;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use aimdb_core::{
-    BlockingMutex, LogLevel, Logger, MutexFamily, Runtime, Spawn, SpawnError, TimeOps,
-};
+use aimdb_core::{LogLevel, Logger, Runtime, Spawn, SpawnError, TimeOps};
 use tokio::runtime::Handle;
+
+use crate::short_lock::ShortLocks;
 use tokio::time::Instant;
 
 /// Runs aimdb on a Tokio runtime: tasks are `tokio::spawn`ed on the runtime the adapter was
 /// created in, time is `tokio::time` (so `tokio::time::pause` works in tests), logs go to
-/// `tracing` with the record key as field `record`, and buffers lock with `parking_lot`.
+/// `tracing` with the record key as field `record`, and buffers lock with [`ShortLocks`].
 #[derive(Clone, Debug)]
 pub struct TokioAdapter {
     handle: Handle,
@@ -102,28 +102,5 @@ impl Logger for TokioAdapter {
 }
 
 impl Runtime for TokioAdapter {
-    type Mutex = ParkingLot;
-}
-
-/// [`MutexFamily`] over `parking_lot::Mutex`: uncontended lock and unlock are one atomic each.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct ParkingLot;
-
-impl MutexFamily for ParkingLot {
-    type Mutex<T: Send> = ParkingLotMutex<T>;
-}
-
-/// A `parking_lot::Mutex` implementing [`BlockingMutex`].
-#[derive(Debug, Default)]
-pub struct ParkingLotMutex<T>(parking_lot::Mutex<T>);
-
-impl<T: Send> BlockingMutex<T> for ParkingLotMutex<T> {
-    fn new(value: T) -> Self {
-        Self(parking_lot::Mutex::new(value))
-    }
-
-    #[inline]
-    fn with<U>(&self, f: impl FnOnce(&mut T) -> U) -> U {
-        f(&mut self.0.lock())
-    }
+    type Mutex = ShortLocks;
 }

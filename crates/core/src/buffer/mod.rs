@@ -8,7 +8,9 @@
 //!
 //! Common contract:
 //! - Producing never blocks and never waits for readers; it takes a short lock, stores the
-//!   value, and wakes parked readers.
+//!   value, and wakes parked readers. A ring's readers read without that lock (stamped slots,
+//!   and each reader's floor and visit, as `buffer/slots.rs` describes); they take it only
+//!   to park, or to learn how far they lagged.
 //! - Receiving is cancel-safe: a value is taken only in the poll that returns it, so dropping a
 //!   pending `recv()` loses nothing.
 //! - Readers park one waker each (re-registered only when it changes); a produce wakes every
@@ -17,19 +19,16 @@
 //! - When the last producer is dropped the buffer closes: readers first receive what is still
 //!   held for them, then [`RecvError::Closed`]. Creating a new producer reopens it.
 //! - A dropped reader frees its waker slot; it holds nothing else.
-//! - No user code runs under the buffer's lock: a value's `Clone` runs after the lock is released
-//!   (on the reader's side), and a value overwritten or collapsed by a produce is dropped after it
+//! - No user code runs under the buffer's lock: a value's `Clone` runs with no lock held (on the
+//!   reader's side), and a value overwritten or collapsed by a produce is dropped after the lock
 //!   (on the producer's side). A `Clone` or `Drop` may therefore read its own record.
 
-mod mailbox;
 mod read_ahead;
 mod shared;
-mod single_latest;
-mod slot;
-mod spmc_ring;
+mod slots;
 
 pub use read_ahead::ReadAhead;
-pub(crate) use shared::Shared;
+pub(crate) use shared::{ReaderId, Shared};
 
 use core::fmt;
 
@@ -135,7 +134,8 @@ pub(crate) enum Read<T> {
     Lagged(u64),
 }
 
-/// Per-record counters, kept inside the buffer's lock (no 64-bit atomics needed on MCUs).
+/// Per-record counters, read under the buffer's lock (readers count their deliveries in their own
+/// marks, summed here).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct RecordStats {
     /// Values produced into the record.

@@ -41,9 +41,6 @@ const READ_AHEAD: usize = 128;
 struct Reader<T: Send + Sync + 'static> {
     consumer: Consumer<T, TokioAdapter>,
     ahead: ReadAhead<T>,
-    /// The buffer's change count read before a visit that found nothing: until it moves, a
-    /// spinning `get` finds nothing without taking the buffer's lock (which the writer needs).
-    idle_at: Option<usize>,
 }
 
 fn get_error(e: TryRecvError) -> GetError {
@@ -61,15 +58,8 @@ impl<T: Clone + Send + Sync + 'static> Reader<T> {
         if let Some(v) = self.ahead.pop() {
             return Ok(v);
         }
-        let changes = self.consumer.changes();
-        if self.idle_at == Some(changes) {
-            return Err(TryRecvError::Empty);
-        }
+        // A visit that finds nothing takes no lock: spinning here costs the writer nothing.
         match self.consumer.try_recv_ahead(&mut self.ahead) {
-            Err(TryRecvError::Empty) => {
-                self.idle_at = Some(changes);
-                Err(TryRecvError::Empty)
-            }
             Err(e) => Err(e),
             Ok(_) => self.ahead.pop().ok_or(TryRecvError::Empty),
         }
@@ -116,7 +106,6 @@ impl<T: Clone + Send + Sync + 'static> SyncConsumer<T> {
             reader: Mutex::new(Reader {
                 consumer: reader,
                 ahead,
-                idle_at: None,
             }),
             db,
             key: key.to_owned(),
