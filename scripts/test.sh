@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs every check CI runs, installing what is missing first:
-# format, clippy (-D warnings), all tests, the loom models, the no_std cross-build for the MCU target, and the
+# format, clippy (-D warnings), API docs (-D warnings), all tests, the loom models, the no_std cross-build for the MCU target, and the
 # firmware: clippy + release build for thumbv7em-none-eabihf, its flash/RAM budget, and the
 # on-target test under QEMU (mps2-an386). The firmware workspace builds into
 # $FIRMWARE_TARGET_DIR (default firmware/target).
@@ -17,6 +17,11 @@ cargo fmt --all -- --check
 
 step "cargo clippy (workspace, all targets, -D warnings)"
 cargo clippy --workspace --all-targets --locked -- -D warnings
+
+# The API docs are for the people who work on this code, so private items are documented (and a
+# link to one resolves); a broken or ambiguous link fails the build.
+step "cargo doc (workspace, private items, -D warnings)"
+RUSTDOCFLAGS="-D warnings -A rustdoc::private_intra_doc_links" cargo doc --workspace --no-deps --document-private-items --locked
 
 step "no_std crates build for thumbv7em-none-eabihf"
 cargo build --locked -p aimdb-core -p aimdb-records -p aimdb-embassy --no-default-features --target thumbv7em-none-eabihf
@@ -37,7 +42,8 @@ step "firmware: on-target test on QEMU mps2-an386 (exit code is the verdict)"
 fw timeout 120 cargo run --release --locked -p aimdb-qemu-test
 
 step "tests (workspace)"
-cargo test --workspace --locked
+# --no-fail-fast: a red run shows every failing test binary, not only the first.
+cargo test --workspace --locked --no-fail-fast
 
 # loom explores every interleaving of the models in crates/core/src/loom_tests.rs,
 # crates/tokio/src/concurrency/background_sink/loom_tests.rs and the sync API's thread hand-off

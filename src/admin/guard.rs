@@ -10,7 +10,7 @@ use super::access::Refusal;
 use super::reply::error;
 use super::state::AdminState;
 
-/// The middleware: refuses what [`AccessPolicy::check`] refuses, logs it at debug level.
+/// The middleware: refuses what [`AccessPolicy::check`](super::access::AccessPolicy::check) refuses, logs it at debug level.
 pub(super) async fn guard(
     State(state): State<AdminState>,
     request: Request,

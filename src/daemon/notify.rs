@@ -1,7 +1,7 @@
 //! systemd's notify protocol (`sd_notify(3)`): one datagram per state change to
 //! `$NOTIFY_SOCKET`, and watchdog pings every half `$WATCHDOG_USEC`.
 //!
-//! The socket is non-blocking, so [`notify`] never blocks the async runtime: if systemd's
+//! The socket is non-blocking, so [`notify()`] never blocks the async runtime: if systemd's
 //! queue is full the message is dropped (and logged at debug), as libsystemd would.
 
 use std::os::unix::net::{SocketAddr, UnixDatagram};

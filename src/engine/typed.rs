@@ -3,7 +3,7 @@
 //! JSON (the admin API, Sparkplug, restored history, a reload's carried values).
 //!
 //! [`OPS`] holds one [`TypeOps`] per [`TypeEntry`], in the order of
-//! [`record_types::TYPES`](crate::record_types::TYPES); [`ops`] finds an entry's by its index,
+//! [`record_types::TYPES`]; [`ops`] finds an entry's by its index,
 //! so a type resolved at config time needs no second lookup by name.
 
 use std::sync::Arc;

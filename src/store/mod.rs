@@ -4,7 +4,7 @@
 //!
 //! # Contract
 //!
-//! * **No SQL on a Tokio worker.** Writes go through a [`BackgroundSink`] to [`HistoryWriter`]
+//! * **No SQL on a Tokio worker.** Writes go through a [`BackgroundSink`] to [`HistoryWriter`](writer::HistoryWriter)
 //!   on its own thread, one transaction per batch; retention is a `PeriodicWorker` on the
 //!   blocking pool; opening, restoring and queries run in `spawn_blocking`.
 //! * **The graph never waits for the store** (see [`persist`]): when the writer falls behind,

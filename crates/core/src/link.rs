@@ -82,7 +82,7 @@ impl fmt::Display for CodecError {
 
 impl core::error::Error for CodecError {}
 
-/// A connector's own error, whatever its type: [`Connector::start`](crate::Connector::start)
+/// A connector's own error, whatever its type: [`Connector::start`]
 /// returns it, [`crate::StartError::Connector`] carries it (downcast it to the connector's type).
 pub type BoxError = Box<dyn core::error::Error + Send + Sync + 'static>;
 

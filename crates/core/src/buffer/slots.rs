@@ -463,7 +463,7 @@ impl<T: Clone> Slots<T> {
     }
 
     /// Clones the value `found` by [`WriterSide::peek`] (which keeps the writer off it until
-    /// [`WriterSide::unpeek`]).
+    /// [`Positions::unpeek`]).
     pub(crate) fn clone_peeked(found: Found<T>) -> Option<T> {
         // SAFETY: the peek is registered under the lock until `unpeek`.
         unsafe { found.clone_value() }
@@ -590,7 +590,7 @@ impl Positions {
         Some(seq)
     }
 
-    /// Ends a [`Positions::peek`] (or a [`WriterSide::peek`]).
+    /// Ends a [`Positions::peek`] (or a [`WriterSide::peek`], which makes one).
     pub(crate) fn unpeek(&mut self) {
         self.peeks -= 1;
         if self.peeks == 0 {

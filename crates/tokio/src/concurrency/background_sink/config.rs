@@ -1,4 +1,4 @@
-//! What a [`BackgroundSink`](super::BackgroundSink) is built from: its drain, queue bound,
+//! What a [`BackgroundSink`] is built from: its drain, queue bound,
 //! overflow policy and retry policy.
 
 use std::fmt;

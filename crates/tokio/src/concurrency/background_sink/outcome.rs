@@ -1,4 +1,4 @@
-//! What a [`BackgroundSink`](super::BackgroundSink) reports: push outcomes, errors, counters and
+//! What a [`BackgroundSink`] reports: push outcomes, errors, counters and
 //! the last batch it gave up on.
 
 use std::fmt;
